@@ -1,0 +1,98 @@
+// Package handlers is mailautoconf's HTTP surface: each handler parses a
+// request, asks package provision, and writes bytes. Protocol semantics live
+// in provision, not here.
+package handlers
+
+import (
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync/atomic"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"mailautoconf/provision"
+)
+
+// Handler holds what every handler needs. Build one per server; tests build
+// their own.
+type Handler struct {
+	// Catalog is swapped whole on reload; handlers load it once per
+	// request so a request never sees two catalogs.
+	Catalog *atomic.Pointer[provision.Catalog]
+	Log     *slog.Logger
+}
+
+// maxBody bounds every request body; autodiscover requests are a few
+// hundred bytes.
+const maxBody = "64K"
+
+// New returns the echo instance serving every route, with the error
+// handler, body limit, panic recovery and request log in place.
+func New(h *Handler) *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = h.errorHandler
+	e.Pre(canonicalPath)
+	e.Use(h.requestLog)
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisablePrintStack: true, DisableErrorHandler: true}))
+	e.Use(middleware.BodyLimit(maxBody))
+	h.Routes(e)
+	return e
+}
+
+// Routes lists every route of the service.
+func (h *Handler) Routes(e *echo.Echo) {
+	get := []string{http.MethodGet, http.MethodHead}
+
+	// Thunderbird autoconfig (PROTOCOLS.md §1.2, §1.3).
+	e.Match(get, "/mail/config-v1.1.xml", h.autoconfig)
+	e.Match(get, "/.well-known/autoconfig/mail/config-v1.1.xml", h.autoconfig)
+	e.Match(get, "/v1.1/mail/config-v1.1.xml", h.autoconfig) // the "Nine" app's spelling
+	e.Match(get, "/v1.1/:domain", h.ispdb)
+
+	e.Match(get, "/healthz", h.healthz)
+}
+
+// canonicalPaths are matched case-insensitively: clients and documents
+// spell them in several letter cases, and IIS, which clients were tested
+// against, ignores case. Prefixes end in "/" and keep the rest as sent.
+var canonicalPaths = []string{
+	"/mail/config-v1.1.xml",
+	"/.well-known/autoconfig/mail/config-v1.1.xml",
+	"/v1.1/mail/config-v1.1.xml",
+	"/v1.1/",
+}
+
+// canonicalPath rewrites a known path in any letter case to the spelling
+// the router knows, before routing.
+func canonicalPath(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		p := r.URL.Path
+		for _, known := range canonicalPaths {
+			if strings.HasSuffix(known, "/") {
+				if len(p) > len(known) && strings.EqualFold(p[:len(known)], known) {
+					p = known + p[len(known):]
+					break
+				}
+			} else if strings.EqualFold(p, known) {
+				p = known
+				break
+			}
+		}
+		if p != r.URL.Path {
+			r.URL.Path = p
+		}
+		// Route on the decoded path only: an escaped slash in a domain
+		// then never matches a route.
+		r.URL.RawPath = ""
+		return next(c)
+	}
+}
+
+func (h *Handler) healthz(c echo.Context) error {
+	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
+	return c.String(http.StatusOK, "ok\n")
+}

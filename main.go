@@ -1,0 +1,70 @@
+// Command mailautoconf serves mail client auto-configuration (Thunderbird
+// autoconfig, Outlook Autodiscover, Apple profiles) for the domains of a
+// catalog.
+//
+//	mailautoconf [serve]              serve the catalog (the default)
+//	mailautoconf check [CATALOG]      validate a catalog
+//	mailautoconf render --email ADDR --format FORMAT
+//	mailautoconf import FILE...       config-v1.1.xml files to catalog YAML
+//	mailautoconf help                 commands and settings
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		var ee exitError
+		if !errors.As(err, &ee) {
+			fmt.Fprintln(os.Stderr, "mailautoconf:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+// exitError ends the program with status 1 after the command has printed
+// its own report.
+type exitError struct{ msg string }
+
+func (e exitError) Error() string { return e.msg }
+
+type command struct {
+	name, args, help string
+	run              func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+// commands lists every subcommand.
+func commands() []command {
+	return []command{
+		{"serve", "", "serve the catalog over HTTP (the default)", cmdServe},
+		{"check", "[CATALOG]", "validate a catalog file or directory; exit 1 on any error", cmdCheck},
+		{"render", "--email ADDR --format FORMAT [--catalog PATH]", "print the document that would be served", cmdRender},
+		{"help", "", "print commands and settings", cmdHelp},
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	name := "serve"
+	if len(args) > 0 {
+		name, args = args[0], args[1:]
+	}
+	switch name {
+	case "-h", "--help", "-help":
+		name = "help"
+	}
+	for _, c := range commands() {
+		if c.name == name {
+			return c.run(ctx, args, stdout, stderr)
+		}
+	}
+	return fmt.Errorf("unknown command %q (try: mailautoconf help)", name)
+}

@@ -1,0 +1,161 @@
+package provision
+
+import (
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/net/idna"
+)
+
+// Address is a parsed e-mail address. Domain is always the lower-case
+// A-label form; Local is kept as given.
+type Address struct {
+	Local  string
+	Domain string
+}
+
+// String returns local@domain.
+func (a Address) String() string { return a.Local + "@" + a.Domain }
+
+// Limits from RFC 5321 §4.5.3.1.
+const (
+	maxLocalLen  = 64
+	maxDomainLen = 253
+	maxLabelLen  = 63
+)
+
+// ParseAddress parses an addr-spec as mail clients send it: local@domain,
+// with no display name, comments, quoting or surrounding space. It is
+// stricter than RFC 5322 on purpose: the local part ends up in documents
+// clients parse, so it may not hold anything those documents or the
+// clients' placeholder substitution would read as structure (% < > " &
+// white space, control characters).
+func ParseAddress(s string) (Address, error) {
+	at := strings.LastIndexByte(s, '@')
+	if at < 0 {
+		return Address{}, fmt.Errorf("%w: no @", ErrBadAddress)
+	}
+	local, domain := s[:at], s[at+1:]
+	if err := checkLocal(local); err != nil {
+		return Address{}, err
+	}
+	d, err := NormalizeDomain(domain)
+	if err != nil {
+		return Address{}, err
+	}
+	return Address{Local: local, Domain: d}, nil
+}
+
+func checkLocal(local string) error {
+	switch {
+	case local == "":
+		return fmt.Errorf("%w: empty local part", ErrBadAddress)
+	case len(local) > maxLocalLen:
+		return fmt.Errorf("%w: local part longer than %d bytes", ErrBadAddress, maxLocalLen)
+	case !utf8.ValidString(local):
+		return fmt.Errorf("%w: local part is not UTF-8", ErrBadAddress)
+	case local[0] == '.' || local[len(local)-1] == '.' || strings.Contains(local, ".."):
+		return fmt.Errorf("%w: misplaced dot in local part", ErrBadAddress)
+	}
+	for _, r := range local {
+		if !localRune(r) {
+			return fmt.Errorf("%w: character %q not allowed in local part", ErrBadAddress, r)
+		}
+	}
+	return nil
+}
+
+// localRune reports whether r may appear in a local part: RFC 5322 atext
+// without % (a placeholder delimiter) and & (XML), plus '.', plus non-ASCII
+// letters and digits (RFC 6531).
+func localRune(r rune) bool {
+	switch {
+	case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+		return true
+	case r < utf8.RuneSelf:
+		return strings.ContainsRune("!#$'*+-/=?^_`{|}~.", r)
+	default:
+		return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r)
+	}
+}
+
+// NormalizeDomain returns the lower-case A-label form of a domain given in
+// U-label or A-label form, or ErrBadAddress. One trailing dot is dropped.
+// A domain needs at least two labels.
+func NormalizeDomain(s string) (string, error) {
+	s = strings.TrimSuffix(s, ".")
+	if s == "" {
+		return "", fmt.Errorf("%w: empty domain", ErrBadAddress)
+	}
+	if len(s) > 4*maxDomainLen || !utf8.ValidString(s) {
+		return "", fmt.Errorf("%w: domain is not a host name", ErrBadAddress)
+	}
+	a, err := idna.Lookup.ToASCII(s)
+	if err != nil {
+		return "", fmt.Errorf("%w: domain is not a host name", ErrBadAddress)
+	}
+	a = strings.ToLower(a)
+	if err := checkHostname(a); err != nil {
+		return "", fmt.Errorf("%w: %v", ErrBadAddress, err)
+	}
+	if !strings.Contains(a, ".") {
+		return "", fmt.Errorf("%w: domain needs a dot", ErrBadAddress)
+	}
+	return a, nil
+}
+
+// checkHostname checks an ASCII host name: letters, digits and hyphens in
+// labels of 1 to 63 bytes, 253 bytes in all, no label starting or ending
+// with a hyphen, and a top-level label that is not all digits (so that it
+// cannot be read as an IPv4 address).
+func checkHostname(h string) error {
+	if h == "" {
+		return fmt.Errorf("empty host name")
+	}
+	if len(h) > maxDomainLen {
+		return fmt.Errorf("host name longer than %d bytes", maxDomainLen)
+	}
+	labels := strings.Split(h, ".")
+	for _, l := range labels {
+		if l == "" {
+			return fmt.Errorf("empty label in host name")
+		}
+		if len(l) > maxLabelLen {
+			return fmt.Errorf("label longer than %d bytes", maxLabelLen)
+		}
+		if l[0] == '-' || l[len(l)-1] == '-' {
+			return fmt.Errorf("label starts or ends with a hyphen")
+		}
+		for i := 0; i < len(l); i++ {
+			c := l[i]
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+				return fmt.Errorf("character %q not allowed in host name", c)
+			}
+		}
+	}
+	tld := labels[len(labels)-1]
+	if strings.Trim(tld, "0123456789") == "" {
+		return fmt.Errorf("top-level label is all digits")
+	}
+	return nil
+}
+
+// NormalizeHost is NormalizeDomain for server host names: a single label is
+// allowed (a LAN host such as "mail"), everything else is the same.
+func NormalizeHost(s string) (string, error) {
+	s = strings.TrimSuffix(s, ".")
+	if s == "" || !utf8.ValidString(s) || len(s) > 4*maxDomainLen {
+		return "", fmt.Errorf("not a host name")
+	}
+	a, err := idna.Lookup.ToASCII(s)
+	if err != nil {
+		return "", fmt.Errorf("not a host name")
+	}
+	a = strings.ToLower(a)
+	if err := checkHostname(a); err != nil {
+		return "", err
+	}
+	return a, nil
+}

@@ -1,0 +1,191 @@
+// Package provision is the pure core of mailautoconf: the catalog of mail
+// domains and their servers, address parsing, and one renderer per format.
+// It knows nothing about HTTP.
+package provision
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Error kinds. Callers wrap them once with context and match them with
+// errors.Is; the HTTP layer maps each kind to one status code.
+var (
+	// ErrUnknownDomain: the domain is well-formed but not in the catalog.
+	ErrUnknownDomain = errors.New("domain not served")
+	// ErrBadAddress: the e-mail address or domain does not parse.
+	ErrBadAddress = errors.New("malformed address")
+	// ErrBadRequest: the request is malformed in some other way.
+	ErrBadRequest = errors.New("bad request")
+)
+
+// Protocol names a mail access or submission protocol.
+type Protocol string
+
+const (
+	IMAP Protocol = "imap"
+	POP3 Protocol = "pop3"
+	SMTP Protocol = "smtp"
+)
+
+// Security is how a connection to a server is protected.
+type Security string
+
+const (
+	// TLS is implicit TLS from the first byte (autoconfig "SSL").
+	TLS Security = "tls"
+	// STARTTLS is a plain connection upgraded before authentication.
+	STARTTLS Security = "starttls"
+	// None is no transport security. Such servers stay in the catalog but
+	// are never advertised (PROTOCOLS.md §1.11: K-9 rejects "plain").
+	None Security = "none"
+)
+
+// Advertised reports whether clients may be told about a server with this
+// security.
+func (s Security) Advertised() bool { return s == TLS || s == STARTTLS }
+
+// The username template placeholders (PROTOCOLS.md §1.6).
+const (
+	PlaceholderAddress = "%EMAILADDRESS%"
+	PlaceholderLocal   = "%EMAILLOCALPART%"
+	PlaceholderDomain  = "%EMAILDOMAIN%"
+)
+
+// Server is one IMAP, POP3 or SMTP endpoint.
+type Server struct {
+	Protocol Protocol
+	Host     string // A-label, lower case
+	Port     int
+	Security Security
+	// Auth lists Thunderbird authentication names, most preferred first.
+	Auth []string
+	// Username is a template with the placeholders above.
+	Username string
+	// POP3 holds the client options of a POP3 server; nil for others and
+	// when the catalog sets none.
+	POP3 *POP3Options
+}
+
+// POP3Options are the POP3 client defaults that autoconfig can express
+// (PROTOCOLS.md §1.5). A nil pointer field is not set by the catalog.
+type POP3Options struct {
+	LeaveOnServer   *bool
+	DaysOnServer    *int
+	DownloadOnCheck *bool
+	CheckInterval   *int // minutes
+}
+
+// OAuth2 describes a provider's OAuth2 endpoints (autoconfig's oAuth2).
+type OAuth2 struct {
+	Issuer   string
+	Scope    string
+	AuthURL  string
+	TokenURL string
+}
+
+// Provider is one mail provider: the domains it serves and its servers.
+// A Provider is immutable once loaded.
+type Provider struct {
+	ID           string
+	DisplayName  string
+	ShortName    string
+	Organization string
+	Domains      []string // A-labels, lower case, in catalog order
+	Incoming     []Server // in order of preference
+	Outgoing     []Server
+	CalDAV       string
+	CardDAV      string
+	Webmail      string
+	OAuth2       *OAuth2
+
+	// Source is "file:line" of the provider's entry, for messages.
+	Source string
+}
+
+// AdvertisedIncoming returns the incoming servers clients are told about,
+// in catalog order.
+func (p *Provider) AdvertisedIncoming() []Server { return advertised(p.Incoming) }
+
+// AdvertisedOutgoing returns the outgoing servers clients are told about,
+// in catalog order.
+func (p *Provider) AdvertisedOutgoing() []Server { return advertised(p.Outgoing) }
+
+func advertised(servers []Server) []Server {
+	out := make([]Server, 0, len(servers))
+	for _, s := range servers {
+		if s.Security.Advertised() {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Catalog maps each served domain to its provider. It is immutable once
+// built: a reload builds a new Catalog and swaps it in whole.
+type Catalog struct {
+	providers []*Provider
+	byDomain  map[string]*Provider
+	// Sources names the files the catalog was read from.
+	Sources []string
+}
+
+// NewCatalog indexes providers by domain. It does not validate them; Load
+// does that. Two providers claiming one domain is an error.
+func NewCatalog(providers []*Provider) (*Catalog, error) {
+	c := &Catalog{providers: providers, byDomain: make(map[string]*Provider)}
+	for _, p := range providers {
+		for _, d := range p.Domains {
+			if other, dup := c.byDomain[d]; dup {
+				return nil, fmt.Errorf("domain %s is served by both %s and %s", d, other.ID, p.ID)
+			}
+			c.byDomain[d] = p
+		}
+	}
+	return c, nil
+}
+
+// Lookup returns the provider serving domain, which may be in U-label or
+// A-label form and in any letter case.
+func (c *Catalog) Lookup(domain string) (*Provider, error) {
+	d, err := NormalizeDomain(domain)
+	if err != nil {
+		return nil, err
+	}
+	if p, ok := c.byDomain[d]; ok {
+		return p, nil
+	}
+	return nil, fmt.Errorf("%w: %s", ErrUnknownDomain, d)
+}
+
+// Providers returns the providers in catalog order.
+func (c *Catalog) Providers() []*Provider { return c.providers }
+
+// Domains returns every served domain, sorted.
+func (c *Catalog) Domains() []string {
+	out := make([]string, 0, len(c.byDomain))
+	for d := range c.byDomain {
+		out = append(out, d)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// ExpandUsername fills a username template for addr. With a nil addr the
+// template is returned unchanged, for the client to fill in.
+func ExpandUsername(template string, addr *Address) string {
+	if addr == nil {
+		return template
+	}
+	return usernameReplacer(addr).Replace(template)
+}
+
+func usernameReplacer(addr *Address) *strings.Replacer {
+	return strings.NewReplacer(
+		PlaceholderAddress, addr.String(),
+		PlaceholderLocal, addr.Local,
+		PlaceholderDomain, addr.Domain,
+	)
+}

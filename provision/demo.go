@@ -1,0 +1,22 @@
+package provision
+
+import _ "embed"
+
+//go:embed demo.yaml
+var demoYAML []byte
+
+// DemoName is the name the embedded demo catalog goes by in messages.
+const DemoName = "demo catalog (embedded)"
+
+// Demo returns the embedded demo catalog, the one served when no catalog
+// is configured.
+func Demo() *Catalog {
+	c, err := Parse(Source{Name: DemoName, Data: demoYAML})
+	if err != nil {
+		panic("embedded demo catalog is invalid: " + err.Error())
+	}
+	return c
+}
+
+// DemoYAML returns the embedded demo catalog's text.
+func DemoYAML() []byte { return demoYAML }

@@ -1,0 +1,755 @@
+package provision
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// FieldError is one problem in a catalog file, located by file, line and
+// field path: "catalog.yaml:14: providers[0].incoming[1].port: 99999 is not
+// a port (1-65535)".
+type FieldError struct {
+	File  string
+	Line  int
+	Field string
+	Msg   string
+}
+
+func (e *FieldError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+	}
+	if e.Field != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Field)
+	}
+	b.WriteString(": ")
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// LoadError lists every problem found in a catalog, in file order.
+type LoadError struct{ Errs []*FieldError }
+
+func (e *LoadError) Error() string {
+	lines := make([]string, len(e.Errs))
+	for i, fe := range e.Errs {
+		lines[i] = fe.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// maxCatalogFile bounds one catalog file; a larger one is refused rather
+// than read into memory.
+const maxCatalogFile = 1 << 30
+
+// Load reads a catalog from a YAML file, or from every *.yaml and *.yml file
+// of a directory (not its subdirectories), merged in name order. The whole
+// catalog is validated; on any problem Load returns a *LoadError and no
+// catalog.
+func Load(path string) (*Catalog, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	files := []string{path}
+	if st.IsDir() {
+		files, err = catalogFiles(path)
+		if err != nil {
+			return nil, err
+		}
+		if len(files) == 0 {
+			return nil, &LoadError{Errs: []*FieldError{{File: path, Msg: "no *.yaml files in directory"}}}
+		}
+	}
+	var srcs []Source
+	for _, f := range files {
+		data, err := readCatalogFile(f)
+		if err != nil {
+			return nil, err
+		}
+		srcs = append(srcs, Source{Name: f, Data: data})
+	}
+	return Parse(srcs...)
+}
+
+func catalogFiles(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var files []string
+	for _, e := range entries {
+		name := e.Name()
+		// Kubernetes ConfigMap volumes hold "..data" and dot-directories:
+		// hidden names are never catalog files.
+		if strings.HasPrefix(name, ".") {
+			continue
+		}
+		if ext := filepath.Ext(name); ext != ".yaml" && ext != ".yml" {
+			continue
+		}
+		full := filepath.Join(dir, name)
+		if st, err := os.Stat(full); err != nil || st.IsDir() {
+			continue
+		}
+		files = append(files, full)
+	}
+	sort.Strings(files)
+	return files, nil
+}
+
+func readCatalogFile(name string) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if st.Size() > maxCatalogFile {
+		return nil, fmt.Errorf("%s: larger than %d bytes", name, maxCatalogFile)
+	}
+	return os.ReadFile(name)
+}
+
+// Source is one catalog document and the name used in its messages.
+type Source struct {
+	Name string
+	Data []byte
+}
+
+// Parse builds a catalog from YAML documents, validating all of them. A
+// catalog with no providers is an error: a half-written file must never be
+// served.
+func Parse(srcs ...Source) (*Catalog, error) {
+	d := &decoder{}
+	var providers []*Provider
+	for _, src := range srcs {
+		d.file = src.Name
+		providers = append(providers, d.document(src.Data)...)
+	}
+	if len(d.errs) == 0 && len(providers) == 0 {
+		name := "catalog"
+		if len(srcs) > 0 {
+			name = srcs[0].Name
+		}
+		d.errs = append(d.errs, &FieldError{File: name, Field: "providers", Msg: "no providers: the catalog is empty"})
+	}
+	d.crossCheck(providers)
+	if len(d.errs) > 0 {
+		return nil, &LoadError{Errs: d.errs}
+	}
+	c, err := NewCatalog(providers)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range srcs {
+		c.Sources = append(c.Sources, s.Name)
+	}
+	return c, nil
+}
+
+// decoder walks yaml nodes and collects located errors. It keeps going
+// after an error so that one run reports every problem.
+type decoder struct {
+	file string
+	errs []*FieldError
+}
+
+func (d *decoder) errorf(n *yaml.Node, field, format string, args ...any) {
+	line := 0
+	if n != nil {
+		line = n.Line
+	}
+	d.errs = append(d.errs, &FieldError{File: d.file, Line: line, Field: field, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (d *decoder) document(data []byte) []*Provider {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		d.errs = append(d.errs, yamlError(d.file, err))
+		return nil
+	}
+	if len(root.Content) == 0 {
+		d.errorf(nil, "", "file is empty")
+		return nil
+	}
+	doc := root.Content[0]
+	top := d.mapping(doc, "", "providers")
+	if top == nil {
+		return nil
+	}
+	pn, ok := top["providers"]
+	if !ok {
+		d.errorf(doc, "providers", "missing")
+		return nil
+	}
+	var out []*Provider
+	for i, n := range d.sequence(pn, "providers") {
+		if p := d.provider(n, fmt.Sprintf("providers[%d]", i)); p != nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// yamlError turns a yaml syntax error ("yaml: line 3: ...") into a located
+// FieldError.
+func yamlError(file string, err error) *FieldError {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 0
+	if rest, ok := strings.CutPrefix(msg, "line "); ok {
+		if num, tail, ok := strings.Cut(rest, ": "); ok {
+			if n, convErr := strconv.Atoi(num); convErr == nil {
+				line, msg = n, tail
+			}
+		}
+	}
+	return &FieldError{File: file, Line: line, Msg: "YAML syntax: " + msg}
+}
+
+var providerKeys = []string{
+	"id", "display_name", "short_name", "organization", "domains",
+	"incoming", "outgoing", "caldav", "carddav", "webmail", "oauth2",
+}
+
+func (d *decoder) provider(n *yaml.Node, path string) *Provider {
+	m := d.mapping(n, path, providerKeys...)
+	if m == nil {
+		return nil
+	}
+	before := len(d.errs)
+	p := &Provider{Source: fmt.Sprintf("%s:%d", d.file, n.Line)}
+
+	if idn, ok := d.required(m, n, path, "id"); ok {
+		if raw, ok := d.str(idn, path+".id"); ok {
+			id, err := NormalizeHost(raw)
+			if err != nil {
+				d.errorf(idn, path+".id", "%q is not a host name (Thunderbird and K-9 reject other ids)", raw)
+			}
+			p.ID = id
+		}
+	}
+	p.DisplayName = d.text(m, path, "display_name", 60)
+	p.ShortName = d.text(m, path, "short_name", 20)
+	p.Organization = d.text(m, path, "organization", 200)
+	if p.DisplayName == "" {
+		p.DisplayName = p.ID
+	}
+	if p.ShortName == "" {
+		p.ShortName = p.DisplayName
+		if len(p.ShortName) > 20 {
+			p.ShortName = p.ID
+		}
+	}
+
+	if dn, ok := d.required(m, n, path, "domains"); ok {
+		seen := map[string]bool{}
+		items := d.sequence(dn, path+".domains")
+		if len(items) == 0 && dn.Kind == yaml.SequenceNode {
+			d.errorf(dn, path+".domains", "needs at least one domain")
+		}
+		for i, item := range items {
+			f := fmt.Sprintf("%s.domains[%d]", path, i)
+			raw, ok := d.str(item, f)
+			if !ok {
+				continue
+			}
+			dom, err := NormalizeDomain(raw)
+			if err != nil {
+				d.errorf(item, f, "%q is not a domain name", raw)
+				continue
+			}
+			if seen[dom] {
+				d.errorf(item, f, "%s is listed twice", dom)
+				continue
+			}
+			seen[dom] = true
+			p.Domains = append(p.Domains, dom)
+		}
+	}
+
+	p.Incoming = d.servers(m, n, path, "incoming", []Protocol{IMAP, POP3})
+	p.Outgoing = d.servers(m, n, path, "outgoing", []Protocol{SMTP})
+
+	p.CalDAV = d.url(m, path, "caldav")
+	p.CardDAV = d.url(m, path, "carddav")
+	p.Webmail = d.url(m, path, "webmail")
+	if on, ok := m["oauth2"]; ok {
+		p.OAuth2 = d.oauth2(on, path+".oauth2")
+	}
+
+	if len(d.errs) > before {
+		return nil
+	}
+	return p
+}
+
+var serverKeys = []string{"protocol", "host", "port", "security", "auth", "username", "pop3"}
+
+// Authentication names known to Thunderbird (PROTOCOLS.md §1.5).
+var (
+	passwordAuth = []string{"password-cleartext", "password-encrypted"}
+	knownAuth    = []string{
+		"password-cleartext", "password-encrypted", "OAuth2", "NTLM", "GSSAPI",
+		"client-IP-address", "TLS-client-cert", "smtp-after-pop", "none",
+	}
+)
+
+func (d *decoder) servers(m map[string]*yaml.Node, parent *yaml.Node, path, key string, protocols []Protocol) []Server {
+	sn, ok := d.required(m, parent, path, key)
+	if !ok {
+		return nil
+	}
+	path += "." + key
+	items := d.sequence(sn, path)
+	var out []Server
+	advertised := 0
+	for i, item := range items {
+		s, ok := d.server(item, fmt.Sprintf("%s[%d]", path, i), protocols)
+		if !ok {
+			continue
+		}
+		if s.Security.Advertised() {
+			advertised++
+		}
+		out = append(out, s)
+	}
+	if sn.Kind == yaml.SequenceNode && len(items) == 0 {
+		d.errorf(sn, path, "needs at least one server")
+	} else if len(out) == len(items) && advertised == 0 && len(items) > 0 {
+		d.errorf(sn, path, "needs at least one server with security tls or starttls (servers with none are never advertised)")
+	}
+	return out
+}
+
+func (d *decoder) server(n *yaml.Node, path string, protocols []Protocol) (Server, bool) {
+	m := d.mapping(n, path, serverKeys...)
+	if m == nil {
+		return Server{}, false
+	}
+	before := len(d.errs)
+	s := Server{Username: PlaceholderAddress, Auth: []string{"password-cleartext"}}
+
+	if pn, ok := d.required(m, n, path, "protocol"); ok {
+		if v, ok := d.str(pn, path+".protocol"); ok {
+			if !slices.Contains(protocols, Protocol(v)) {
+				d.errorf(pn, path+".protocol", "%q is not one of %s", v, joinQuoted(protocols))
+			}
+			s.Protocol = Protocol(v)
+		}
+	}
+	if hn, ok := d.required(m, n, path, "host"); ok {
+		if v, ok := d.str(hn, path+".host"); ok {
+			h, err := NormalizeHost(v)
+			if err != nil {
+				d.errorf(hn, path+".host", "%q is not a host name: %v", v, err)
+			}
+			s.Host = h
+		}
+	}
+	if pn, ok := d.required(m, n, path, "port"); ok {
+		if v, ok := d.int(pn, path+".port"); ok {
+			if v < 1 || v > 65535 {
+				d.errorf(pn, path+".port", "%d is not a port (1-65535)", v)
+			}
+			s.Port = v
+		}
+	}
+	if sn, ok := d.required(m, n, path, "security"); ok {
+		if v, ok := d.str(sn, path+".security"); ok {
+			switch Security(v) {
+			case TLS, STARTTLS, None:
+				s.Security = Security(v)
+			default:
+				d.errorf(sn, path+".security", "%q is not one of \"tls\", \"starttls\", \"none\"", v)
+			}
+		}
+	}
+	if an, ok := m["auth"]; ok {
+		s.Auth = nil
+		for i, item := range d.sequence(an, path+".auth") {
+			f := fmt.Sprintf("%s.auth[%d]", path, i)
+			v, ok := d.str(item, f)
+			if !ok {
+				continue
+			}
+			if !slices.Contains(knownAuth, v) {
+				d.errorf(item, f, "%q is not a known authentication (%s)", v, strings.Join(knownAuth, ", "))
+				continue
+			}
+			if slices.Contains(s.Auth, v) {
+				d.errorf(item, f, "%q is listed twice", v)
+				continue
+			}
+			s.Auth = append(s.Auth, v)
+		}
+		if len(d.errs) == before && !slices.ContainsFunc(s.Auth, isPasswordAuth) {
+			// Thunderbird skips OAuth2 for hosts it has no built-in
+			// client for, K-9 drops the whole file without a usable
+			// method: a password method keeps every client working.
+			d.errorf(an, path+".auth", "needs password-cleartext or password-encrypted (clients skip the other methods)")
+		}
+	}
+	if un, ok := m["username"]; ok {
+		if v, ok := d.str(un, path+".username"); ok {
+			if err := checkUsernameTemplate(v); err != nil {
+				d.errorf(un, path+".username", "%v", err)
+			}
+			s.Username = v
+		}
+	}
+	if on, ok := m["pop3"]; ok {
+		if s.Protocol != POP3 {
+			d.errorf(on, path+".pop3", "only a pop3 server takes POP3 options")
+		} else {
+			s.POP3 = d.pop3(on, path+".pop3")
+		}
+	}
+	return s, len(d.errs) == before
+}
+
+func isPasswordAuth(a string) bool { return slices.Contains(passwordAuth, a) }
+
+var pop3Keys = []string{"leave_on_server", "days_on_server", "download_on_check", "check_interval"}
+
+func (d *decoder) pop3(n *yaml.Node, path string) *POP3Options {
+	m := d.mapping(n, path, pop3Keys...)
+	if m == nil {
+		return nil
+	}
+	o := &POP3Options{}
+	if v, ok := m["leave_on_server"]; ok {
+		if b, ok := d.bool(v, path+".leave_on_server"); ok {
+			o.LeaveOnServer = &b
+		}
+	}
+	if v, ok := m["download_on_check"]; ok {
+		if b, ok := d.bool(v, path+".download_on_check"); ok {
+			o.DownloadOnCheck = &b
+		}
+	}
+	o.DaysOnServer = d.intRange(m, path, "days_on_server", 1, 36500, "days")
+	o.CheckInterval = d.intRange(m, path, "check_interval", 1, 10080, "minutes")
+	if o.DaysOnServer != nil && o.LeaveOnServer != nil && !*o.LeaveOnServer {
+		d.errorf(m["days_on_server"], path+".days_on_server", "set, but leave_on_server is false")
+	}
+	return o
+}
+
+var oauth2Keys = []string{"issuer", "scope", "auth_url", "token_url"}
+
+func (d *decoder) oauth2(n *yaml.Node, path string) *OAuth2 {
+	m := d.mapping(n, path, oauth2Keys...)
+	if m == nil {
+		return nil
+	}
+	o := &OAuth2{}
+	if in, ok := d.required(m, n, path, "issuer"); ok {
+		if v, ok := d.str(in, path+".issuer"); ok {
+			h, err := NormalizeHost(v)
+			if err != nil {
+				d.errorf(in, path+".issuer", "%q is not a host name", v)
+			}
+			o.Issuer = h
+		}
+	}
+	if _, ok := d.required(m, n, path, "scope"); ok {
+		o.Scope = d.text(m, path, "scope", 1000)
+	}
+	if _, ok := d.required(m, n, path, "auth_url"); ok {
+		o.AuthURL = d.url(m, path, "auth_url")
+	}
+	if _, ok := d.required(m, n, path, "token_url"); ok {
+		o.TokenURL = d.url(m, path, "token_url")
+	}
+	return o
+}
+
+// crossCheck finds what no single provider can see: one domain or one id
+// claimed twice.
+func (d *decoder) crossCheck(providers []*Provider) {
+	domains := map[string]*Provider{}
+	ids := map[string]*Provider{}
+	for _, p := range providers {
+		if other, ok := ids[p.ID]; ok {
+			d.errs = append(d.errs, providerError(p, "id", fmt.Sprintf("%s is also the id of the provider at %s", p.ID, other.Source)))
+		}
+		ids[p.ID] = p
+		for _, dom := range p.Domains {
+			if other, ok := domains[dom]; ok {
+				d.errs = append(d.errs, providerError(p, "domains", fmt.Sprintf("%s is already served by provider %s (%s)", dom, other.ID, other.Source)))
+				continue
+			}
+			domains[dom] = p
+		}
+	}
+}
+
+func providerError(p *Provider, field, msg string) *FieldError {
+	i := strings.LastIndexByte(p.Source, ':')
+	line, _ := strconv.Atoi(p.Source[i+1:])
+	return &FieldError{File: p.Source[:i], Line: line, Field: "provider " + p.ID + "." + field, Msg: msg}
+}
+
+// checkUsernameTemplate allows printable characters without white space,
+// and % only as part of a known placeholder.
+func checkUsernameTemplate(t string) error {
+	if t == "" {
+		return errors.New("empty (leave it out for the default %EMAILADDRESS%)")
+	}
+	if len(t) > 320 {
+		return errors.New("longer than 320 bytes")
+	}
+	rest := t
+	for {
+		i := strings.IndexByte(rest, '%')
+		if i < 0 {
+			break
+		}
+		rest = rest[i:]
+		switch {
+		case strings.HasPrefix(rest, PlaceholderAddress):
+			rest = rest[len(PlaceholderAddress):]
+		case strings.HasPrefix(rest, PlaceholderLocal):
+			rest = rest[len(PlaceholderLocal):]
+		case strings.HasPrefix(rest, PlaceholderDomain):
+			rest = rest[len(PlaceholderDomain):]
+		default:
+			return fmt.Errorf("%q: %% only in %s, %s or %s", t, PlaceholderAddress, PlaceholderLocal, PlaceholderDomain)
+		}
+	}
+	for _, r := range t {
+		if unicode.IsSpace(r) || !unicode.IsPrint(r) {
+			return fmt.Errorf("%q: no white space or control characters (K-9 rejects them)", t)
+		}
+	}
+	return nil
+}
+
+// --- node helpers ---
+
+// mapping checks that n is a mapping with only the known keys, each once,
+// and returns its values by key.
+func (d *decoder) mapping(n *yaml.Node, path string, known ...string) map[string]*yaml.Node {
+	n = resolveAlias(n)
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, fieldName(path), "must be a mapping, not %s", kindName(n))
+		return nil
+	}
+	m := make(map[string]*yaml.Node, len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		key := k.Value
+		f := joinField(path, key)
+		if k.Kind != yaml.ScalarNode {
+			d.errorf(k, fieldName(path), "keys must be plain strings")
+			continue
+		}
+		if key == "<<" {
+			d.errorf(k, f, "merge keys are not supported")
+			continue
+		}
+		if !slices.Contains(known, key) {
+			d.errorf(k, f, "unknown key (known: %s)", strings.Join(known, ", "))
+			continue
+		}
+		if _, dup := m[key]; dup {
+			d.errorf(k, f, "given twice")
+			continue
+		}
+		m[key] = resolveAlias(v)
+	}
+	return m
+}
+
+func (d *decoder) required(m map[string]*yaml.Node, parent *yaml.Node, path, key string) (*yaml.Node, bool) {
+	n, ok := m[key]
+	if !ok {
+		d.errorf(parent, joinField(path, key), "missing")
+		return nil, false
+	}
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		d.errorf(n, joinField(path, key), "empty")
+		return nil, false
+	}
+	return n, true
+}
+
+func (d *decoder) sequence(n *yaml.Node, path string) []*yaml.Node {
+	if n.Kind != yaml.SequenceNode {
+		d.errorf(n, path, "must be a list, not %s", kindName(n))
+		return nil
+	}
+	out := make([]*yaml.Node, len(n.Content))
+	for i, c := range n.Content {
+		out[i] = resolveAlias(c)
+	}
+	return out
+}
+
+func (d *decoder) str(n *yaml.Node, path string) (string, bool) {
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+		d.errorf(n, path, "must be a string, not %s", kindName(n))
+		return "", false
+	}
+	return n.Value, true
+}
+
+func (d *decoder) int(n *yaml.Node, path string) (int, bool) {
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
+		d.errorf(n, path, "%s is not a whole number", quoteNode(n))
+		return 0, false
+	}
+	v, err := strconv.Atoi(n.Value)
+	if err != nil {
+		// Too large for int, or a yaml 1.1 form such as 0x10: still
+		// not a port or a count.
+		d.errorf(n, path, "%s is not a whole number in range", quoteNode(n))
+		return 0, false
+	}
+	return v, true
+}
+
+func (d *decoder) bool(n *yaml.Node, path string) (bool, bool) {
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" {
+		d.errorf(n, path, "%s is not true or false", quoteNode(n))
+		return false, false
+	}
+	return n.Value == "true" || n.Value == "True" || n.Value == "TRUE", true
+}
+
+func (d *decoder) intRange(m map[string]*yaml.Node, path, key string, lo, hi int, unit string) *int {
+	n, ok := m[key]
+	if !ok {
+		return nil
+	}
+	v, ok := d.int(n, path+"."+key)
+	if !ok {
+		return nil
+	}
+	if v < lo || v > hi {
+		d.errorf(n, path+"."+key, "%d is out of range (%d-%d %s)", v, lo, hi, unit)
+		return nil
+	}
+	return &v
+}
+
+// text reads an optional single-line string of at most max characters.
+func (d *decoder) text(m map[string]*yaml.Node, path, key string, max int) string {
+	n, ok := m[key]
+	if !ok {
+		return ""
+	}
+	f := joinField(path, key)
+	v, ok := d.str(n, f)
+	if !ok {
+		return ""
+	}
+	if len([]rune(v)) > max {
+		d.errorf(n, f, "longer than %d characters", max)
+	}
+	for _, r := range v {
+		if !unicode.IsPrint(r) {
+			d.errorf(n, f, "control character %q (one line of printable text)", r)
+			break
+		}
+	}
+	return strings.TrimSpace(v)
+}
+
+// url reads an optional absolute http(s) URL.
+func (d *decoder) url(m map[string]*yaml.Node, path, key string) string {
+	n, ok := m[key]
+	if !ok {
+		return ""
+	}
+	f := joinField(path, key)
+	v, ok := d.str(n, f)
+	if !ok {
+		return ""
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || strings.ContainsFunc(v, unicode.IsSpace) {
+		d.errorf(n, f, "%q is not an absolute http(s) URL", v)
+		return ""
+	}
+	if _, err := NormalizeHost(u.Hostname()); err != nil {
+		d.errorf(n, f, "%q: %v", v, err)
+	}
+	return v
+}
+
+func resolveAlias(n *yaml.Node) *yaml.Node {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	return n
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		if n.Tag == "!!null" {
+			return "empty"
+		}
+		return quoteNode(n)
+	}
+	return "something else"
+}
+
+func quoteNode(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		if n.Tag == "!!str" {
+			return strconv.Quote(n.Value)
+		}
+		return n.Value
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	}
+	return "something else"
+}
+
+func joinField(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func fieldName(path string) string {
+	if path == "" {
+		return "(top level)"
+	}
+	return path
+}
+
+func joinQuoted[T ~string](vs []T) string {
+	q := make([]string, len(vs))
+	for i, v := range vs {
+		q[i] = strconv.Quote(string(v))
+	}
+	return strings.Join(q, ", ")
+}

@@ -1,0 +1,112 @@
+package provision
+
+import (
+	"strconv"
+
+	"github.com/beevik/etree"
+)
+
+// socketType maps our security names to autoconfig's. "plain" is never
+// produced: servers without TLS are not advertised (K-9 drops a whole file
+// that holds one, PROTOCOLS.md §1.11).
+func socketType(s Security) string {
+	if s == TLS {
+		return "SSL"
+	}
+	return "STARTTLS"
+}
+
+// Thunderbird renders the config-v1.1.xml document (PROTOCOLS.md §1) of
+// provider p for the e-mail domain domain (lower-case A-label). With a nil
+// addr the username placeholders are left for the client to fill in; with
+// an address they are filled. It lists only the requested domain, so that
+// one customer's lookup does not reveal a hoster's other customers.
+//
+// The output follows the generation rules of PROTOCOLS.md §1.11: no
+// "plain" socketType, every section with hostname, port, socketType,
+// username and a password method, no white space inside values.
+func Thunderbird(p *Provider, domain string, addr *Address) []byte {
+	doc := etree.NewDocument()
+	doc.CreateProcInst("xml", `version="1.0" encoding="UTF-8"`)
+	root := doc.CreateElement("clientConfig")
+	root.CreateAttr("version", "1.1")
+
+	ep := root.CreateElement("emailProvider")
+	ep.CreateAttr("id", p.ID)
+	ep.CreateElement("domain").SetText(domain)
+	ep.CreateElement("displayName").SetText(p.DisplayName)
+	ep.CreateElement("displayShortName").SetText(p.ShortName)
+	for _, s := range p.AdvertisedIncoming() {
+		el := ep.CreateElement("incomingServer")
+		el.CreateAttr("type", string(s.Protocol))
+		autoconfigServer(el, s, addr)
+		if s.POP3 != nil {
+			pop3Options(el.CreateElement("pop3"), s.POP3)
+		}
+	}
+	for _, s := range p.AdvertisedOutgoing() {
+		el := ep.CreateElement("outgoingServer")
+		el.CreateAttr("type", "smtp")
+		autoconfigServer(el, s, addr)
+	}
+
+	// v1.1 spells these addressBook/calendar with serverURL (PROTOCOLS.md
+	// §1.7); no client reads them for account setup yet, but they tell a
+	// human reader and future clients where contacts and calendars live.
+	user := ExpandUsername(p.AdvertisedIncoming()[0].Username, addr)
+	if p.CardDAV != "" {
+		davSection(root.CreateElement("addressBook"), "carddav", p.CardDAV, user)
+	}
+	if p.CalDAV != "" {
+		davSection(root.CreateElement("calendar"), "caldav", p.CalDAV, user)
+	}
+	if p.Webmail != "" {
+		root.CreateElement("webMail").CreateElement("loginPage").CreateAttr("url", p.Webmail)
+	}
+	if o := p.OAuth2; o != nil {
+		el := root.CreateElement("oAuth2")
+		el.CreateElement("issuer").SetText(o.Issuer)
+		el.CreateElement("scope").SetText(o.Scope)
+		el.CreateElement("authURL").SetText(o.AuthURL)
+		el.CreateElement("tokenURL").SetText(o.TokenURL)
+	}
+
+	doc.Indent(2)
+	b, err := doc.WriteToBytes()
+	if err != nil {
+		panic("etree: writing to memory failed: " + err.Error())
+	}
+	return b
+}
+
+func autoconfigServer(el *etree.Element, s Server, addr *Address) {
+	el.CreateElement("hostname").SetText(s.Host)
+	el.CreateElement("port").SetText(strconv.Itoa(s.Port))
+	el.CreateElement("socketType").SetText(socketType(s.Security))
+	el.CreateElement("username").SetText(ExpandUsername(s.Username, addr))
+	for _, a := range s.Auth {
+		el.CreateElement("authentication").SetText(a)
+	}
+}
+
+func pop3Options(el *etree.Element, o *POP3Options) {
+	if o.LeaveOnServer != nil {
+		el.CreateElement("leaveMessagesOnServer").SetText(strconv.FormatBool(*o.LeaveOnServer))
+	}
+	if o.DaysOnServer != nil {
+		el.CreateElement("daysToLeaveMessagesOnServer").SetText(strconv.Itoa(*o.DaysOnServer))
+	}
+	if o.DownloadOnCheck != nil {
+		el.CreateElement("downloadOnBiff").SetText(strconv.FormatBool(*o.DownloadOnCheck))
+	}
+	if o.CheckInterval != nil {
+		el.CreateElement("checkInterval").CreateAttr("minutes", strconv.Itoa(*o.CheckInterval))
+	}
+}
+
+func davSection(el *etree.Element, typ, url, user string) {
+	el.CreateAttr("type", typ)
+	el.CreateElement("username").SetText(user)
+	el.CreateElement("authentication").SetText("http-basic")
+	el.CreateElement("serverURL").SetText(url)
+}

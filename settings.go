@@ -1,0 +1,84 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/kelseyhightower/envconfig"
+)
+
+// envPrefix is the prefix of every setting's environment variable.
+const envPrefix = "MAILAUTOCONF"
+
+// Settings are read from MAILAUTOCONF_* environment variables. Each field
+// is one setting; split_words turns LogFormat into MAILAUTOCONF_LOG_FORMAT.
+type Settings struct {
+	Listen    string `default:":8080" desc:"address of the plain-HTTP listener"`
+	Catalog   string `desc:"catalog YAML file, or directory of *.yaml files merged; unset serves the embedded demo catalog"`
+	LogFormat string `split_words:"true" default:"text" desc:"log format: text or json"`
+	LogLevel  string `split_words:"true" default:"info" desc:"log level: debug, info, warn or error (full addresses are logged only at debug)"`
+}
+
+// loadSettings reads the settings and refuses unknown MAILAUTOCONF_*
+// variables, so that a misspelt setting is not silently ignored.
+func loadSettings() (*Settings, error) {
+	var s Settings
+	if err := envconfig.Process(envPrefix, &s); err != nil {
+		return nil, fmt.Errorf("settings: %w", err)
+	}
+	known := settingNames(&s)
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, envPrefix+"_") && !slices.Contains(known, name) {
+			return nil, fmt.Errorf("settings: unknown variable %s (known: %s)", name, strings.Join(known, ", "))
+		}
+	}
+	switch s.LogFormat {
+	case "text", "json":
+	default:
+		return nil, fmt.Errorf("settings: %s_LOG_FORMAT=%q: want text or json", envPrefix, s.LogFormat)
+	}
+	if _, err := parseLevel(s.LogLevel); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// settingNames returns the environment variable of every setting, as
+// envconfig itself derives them.
+func settingNames(s *Settings) []string {
+	var b strings.Builder
+	if err := envconfig.Usagef(envPrefix, s, &b, "{{range .}}{{usage_key .}}\n{{end}}"); err != nil {
+		panic("envconfig usage template: " + err.Error())
+	}
+	return strings.Fields(b.String())
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("settings: %s_LOG_LEVEL=%q: want debug, info, warn or error", envPrefix, s)
+	}
+	return l, nil
+}
+
+// newLogger builds the process logger from the settings.
+func newLogger(s *Settings, w io.Writer) *slog.Logger {
+	level, _ := parseLevel(s.LogLevel)
+	opts := &slog.HandlerOptions{Level: level}
+	if s.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// printSettings writes every setting with its default and description.
+func printSettings(w io.Writer) error {
+	return envconfig.Usagef(envPrefix, &Settings{}, w, `{{range .}}{{usage_key .}}
+    {{usage_description .}}{{if usage_default .}} (default {{usage_default .}}){{end}}
+{{end}}`)
+}
