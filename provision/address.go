@@ -151,7 +151,10 @@ func NormalizeHost(s string) (string, error) {
 	}
 	a, err := idna.Lookup.ToASCII(s)
 	if err != nil {
-		return "", fmt.Errorf("not a host name")
+		if err := checkHostname(strings.ToLower(s)); err != nil {
+			return "", err // the reason, for an ASCII name
+		}
+		return "", fmt.Errorf("not a valid internationalized host name")
 	}
 	a = strings.ToLower(a)
 	if err := checkHostname(a); err != nil {
