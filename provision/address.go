@@ -61,7 +61,7 @@ func checkLocal(local string) error {
 	}
 	for _, r := range local {
 		if !localRune(r) {
-			return fmt.Errorf("%w: character %q not allowed in local part", ErrBadAddress, r)
+			return fmt.Errorf("%w: character %U not allowed in local part", ErrBadAddress, r)
 		}
 	}
 	return nil

@@ -1,0 +1,65 @@
+package handlers
+
+import (
+	"flag"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/labstack/echo/v4"
+
+	"mailautoconf/provision"
+)
+
+// update rewrites golden files: go test ./... -update
+var update = flag.Bool("update", false, "rewrite golden files in testdata/")
+
+// newTestHandler returns a Handler serving cat (the demo catalog when nil)
+// that logs nowhere.
+func newTestHandler(t testing.TB, cat *provision.Catalog) *Handler {
+	t.Helper()
+	if cat == nil {
+		cat = provision.Demo()
+	}
+	var p atomic.Pointer[provision.Catalog]
+	p.Store(cat)
+	return &Handler{Catalog: &p, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+}
+
+// newTestEcho returns the full router for cat (demo when nil).
+func newTestEcho(t testing.TB, cat *provision.Catalog) *echo.Echo {
+	t.Helper()
+	return New(newTestHandler(t, cat))
+}
+
+// serve sends one request through the router. target is a full URL
+// ("http://autoconfig.example.com/mail/config-v1.1.xml?..."), which sets
+// the Host header.
+func serve(e *echo.Echo, method, target string, body string, header ...string) *httptest.ResponseRecorder {
+	var r io.Reader
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	req := httptest.NewRequest(method, target, r)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, req)
+	return rec
+}
+
+// wantStatus fails the test when rec's status is not want.
+func wantStatus(t testing.TB, rec *httptest.ResponseRecorder, want int) {
+	t.Helper()
+	if rec.Code != want {
+		t.Errorf("status %d, want %d; body: %.300s", rec.Code, want, rec.Body.String())
+	}
+	if rec.Code >= http.StatusInternalServerError {
+		t.Errorf("5xx: %s", rec.Body.String())
+	}
+}
