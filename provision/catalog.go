@@ -100,6 +100,11 @@ type Provider struct {
 	CardDAV      string
 	Webmail      string
 	OAuth2       *OAuth2
+	// TLSNames are extra host names the HTTPS listener gets certificates
+	// for, beside autoconfig.<d> and autodiscover.<d> of every domain:
+	// A-labels, lower case, no wildcards (ACME HTTP-01 and TLS-ALPN-01
+	// cannot validate one).
+	TLSNames []string
 
 	// Source is "file:line" of the provider's entry, for messages.
 	Source string

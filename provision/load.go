@@ -226,6 +226,7 @@ func yamlError(file string, err error) *FieldError {
 var providerKeys = []string{
 	"id", "display_name", "short_name", "organization", "domains",
 	"incoming", "outgoing", "caldav", "carddav", "webmail", "oauth2",
+	"tls_names",
 }
 
 func (d *decoder) provider(n *yaml.Node, path string) *Provider {
@@ -293,6 +294,7 @@ func (d *decoder) provider(n *yaml.Node, path string) *Provider {
 	if on, ok := m["oauth2"]; ok {
 		p.OAuth2 = d.oauth2(on, path+".oauth2")
 	}
+	p.TLSNames = d.tlsNames(m, path)
 
 	if len(d.errs) > before {
 		return nil
