@@ -48,6 +48,7 @@ func commands() []command {
 		{"serve", "", "serve the catalog over HTTP (the default)", cmdServe},
 		{"check", "[CATALOG]", "validate a catalog file or directory; exit 1 on any error", cmdCheck},
 		{"render", "--email ADDR --format FORMAT [--catalog PATH]", "print the document that would be served", cmdRender},
+		{"dns", "[--json] [DOMAIN...]", "print the DNS records each domain needs, in zone-file syntax", cmdDNS},
 		{"help", "", "print commands and settings", cmdHelp},
 	}
 }

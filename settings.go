@@ -17,10 +17,13 @@ const envPrefix = "MAILAUTOCONF"
 // Settings are read from MAILAUTOCONF_* environment variables. Each field
 // is one setting; split_words turns LogFormat into MAILAUTOCONF_LOG_FORMAT.
 type Settings struct {
-	Listen    string `default:":8080" desc:"address of the plain-HTTP listener"`
-	Catalog   string `desc:"catalog YAML file, or directory of *.yaml files merged; unset serves the embedded demo catalog"`
-	LogFormat string `split_words:"true" default:"text" desc:"log format: text or json"`
-	LogLevel  string `split_words:"true" default:"info" desc:"log level: debug, info, warn or error (full addresses are logged only at debug)"`
+	Listen     string `default:":8080" desc:"address of the plain-HTTP listener"`
+	Catalog    string `desc:"catalog YAML file, or directory of *.yaml files merged; unset serves the embedded demo catalog"`
+	LogFormat  string `split_words:"true" default:"text" desc:"log format: text or json"`
+	LogLevel   string `split_words:"true" default:"info" desc:"log level: debug, info, warn or error (full addresses are logged only at debug)"`
+	PublicHost string `split_words:"true" desc:"host name clients reach the service at: the CNAME target of autoconfig.<domain> and autodiscover.<domain>"`
+	PublicIpv4 string `split_words:"true" desc:"IPv4 addresses of the service, comma-separated: A records for autoconfig/autodiscover names (mailautoconf dns)"`
+	PublicIpv6 string `split_words:"true" desc:"IPv6 addresses of the service, comma-separated: AAAA records for autoconfig/autodiscover names (mailautoconf dns)"`
 }
 
 // loadSettings reads the settings and refuses unknown MAILAUTOCONF_*

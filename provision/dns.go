@@ -1,0 +1,295 @@
+package provision
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/miekg/dns"
+)
+
+// DefaultDNSTTL is the TTL of the records DNSRecords derives when the
+// caller sets none.
+const DefaultDNSTTL = 3600
+
+// DNSTarget says how clients reach the service itself: by a host name (the
+// CNAME target of autoconfig.<d> and autodiscover.<d>), or by addresses
+// (A/AAAA records at those names), or both (then the addresses are the
+// records of the host name, and autoconfig.<d> is a CNAME to it).
+type DNSTarget struct {
+	Host string // MAILAUTOCONF_PUBLIC_HOST, A-label; "" when unset
+	IPv4 []netip.Addr
+	IPv6 []netip.Addr
+	TTL  int // seconds; 0 means DefaultDNSTTL
+}
+
+// Record is one DNS record a mail domain should publish, with the clients
+// that use it.
+type Record struct {
+	Name string `json:"name"` // owner, fully qualified with a trailing dot
+	TTL  int    `json:"ttl"`
+	Type string `json:"type"` // CNAME, A, AAAA or SRV
+	// Data is the record data in zone-file syntax.
+	Data string `json:"data"`
+	// Target is the CNAME or SRV target, fully qualified; "." is an SRV
+	// record saying the service is not offered (RFC 2782).
+	Target string `json:"target,omitempty"`
+	SRV    *SRV   `json:"srv,omitempty"`
+	// Clients is the one-line comment: which clients use the record.
+	Clients string `json:"clients"`
+	// Required records are those without which some client fails to
+	// configure itself; the others are optional (a missing one is a
+	// warning in the doctor).
+	Required bool `json:"required"`
+}
+
+// SRV holds the fields of an SRV record.
+type SRV struct {
+	Priority int    `json:"priority"`
+	Weight   int    `json:"weight"`
+	Port     int    `json:"port"`
+	Target   string `json:"target"`
+}
+
+// DomainRecords are the records of one mail domain, in a fixed order:
+// autoconfig, autodiscover, _autodiscover._tcp, then the mail SRV records.
+type DomainRecords struct {
+	Domain  string   `json:"domain"`
+	Records []Record `json:"records"`
+	// Notes say what could not be derived, and why.
+	Notes []string `json:"notes,omitempty"`
+}
+
+// Who uses each record (PROTOCOLS.md §4, §5). One line each: they become
+// zone-file comments.
+const (
+	clientsAutoconfig   = "autoconfig: Thunderbird, Thunderbird for Android/K-9, Evolution, KMail, Delta Chat"
+	clientsAutodiscover = "Autodiscover: Outlook, new Outlook and Outlook mobile (via Microsoft's cloud), Thunderbird, Delta Chat, Apple Exchange setup"
+	clientsAutodiscSRV  = "Autodiscover SRV: Outlook's last resort (asks the user), Thunderbird (asks the user when the target is another domain)"
+	clientsMailSRV      = "%s (RFC 6186/8314): SRV-aware clients; Thunderbird, K-9, Evolution, KMail and Delta Chat do not look"
+)
+
+// srvService is one RFC 6186 / RFC 8314 service name.
+type srvService struct {
+	label    string
+	protocol Protocol
+	security Security
+	what     string
+}
+
+// mailServices lists the SRV services in output order: implicit TLS before
+// its STARTTLS twin (RFC 8314 prefers implicit TLS).
+var mailServices = []srvService{
+	{"_imaps", IMAP, TLS, "IMAP over TLS"},
+	{"_imap", IMAP, STARTTLS, "IMAP with STARTTLS"},
+	{"_pop3s", POP3, TLS, "POP3 over TLS"},
+	{"_pop3", POP3, STARTTLS, "POP3 with STARTTLS"},
+	{"_submissions", SMTP, TLS, "submission over TLS"},
+	{"_submission", SMTP, STARTTLS, "submission with STARTTLS"},
+}
+
+// srvPriorityStep separates the priorities of successive servers, leaving
+// room for an admin's own records in between.
+const srvPriorityStep = 10
+
+// DNSRecords derives the records domain (a lower-case A-label served by p)
+// needs so that every client finds the service and the mail servers:
+//
+//   - autoconfig.<d> and autodiscover.<d>: a CNAME to t.Host, or A/AAAA
+//     records when t has addresses and no host;
+//   - _autodiscover._tcp.<d>: SRV to t.Host (or to autodiscover.<d> when
+//     only addresses are known), port 443;
+//   - _imaps, _imap, _pop3s, _pop3, _submissions, _submission (RFC 6186,
+//     RFC 8314 §5.1): one record per advertised catalog server, with the
+//     target "." for a service the provider does not offer.
+//
+// SRV priorities follow the catalog: protocols rank in the order the
+// catalog first lists them, implicit TLS before STARTTLS within a
+// protocol, then catalog order. A target with neither host nor addresses
+// gives no autoconfig/autodiscover records, only a note. DNSRecords does no
+// lookups.
+func DNSRecords(p *Provider, domain string, t DNSTarget) DomainRecords {
+	ttl := t.TTL
+	if ttl <= 0 {
+		ttl = DefaultDNSTTL
+	}
+	out := DomainRecords{Domain: domain}
+	add := func(rr dns.RR, clients string, required bool) {
+		h := rr.Header()
+		h.Class, h.Ttl = dns.ClassINET, uint32(ttl)
+		r := Record{
+			Name:     h.Name,
+			TTL:      ttl,
+			Type:     dns.TypeToString[h.Rrtype],
+			Data:     strings.TrimPrefix(rr.String(), h.String()),
+			Clients:  clients,
+			Required: required,
+		}
+		switch v := rr.(type) {
+		case *dns.CNAME:
+			r.Target = v.Target
+		case *dns.SRV:
+			r.Target = v.Target
+			r.SRV = &SRV{Priority: int(v.Priority), Weight: int(v.Weight), Port: int(v.Port), Target: v.Target}
+		}
+		out.Records = append(out.Records, r)
+	}
+
+	host := ""
+	if t.Host != "" {
+		host = dns.Fqdn(t.Host)
+	}
+	for _, n := range []struct{ label, clients string }{
+		{"autoconfig", clientsAutoconfig},
+		{"autodiscover", clientsAutodiscover},
+	} {
+		name := dns.Fqdn(n.label + "." + domain)
+		switch {
+		case host != "" && !strings.EqualFold(host, name):
+			add(&dns.CNAME{Hdr: hdr(name, dns.TypeCNAME), Target: host}, n.clients, true)
+		case len(t.IPv4)+len(t.IPv6) > 0:
+			for _, a := range t.IPv4 {
+				add(&dns.A{Hdr: hdr(name, dns.TypeA), A: a.AsSlice()}, n.clients, true)
+			}
+			for _, a := range t.IPv6 {
+				add(&dns.AAAA{Hdr: hdr(name, dns.TypeAAAA), AAAA: a.AsSlice()}, n.clients, true)
+			}
+		case host != "":
+			out.Notes = append(out.Notes, fmt.Sprintf("%s is the public host itself: give it A/AAAA records (MAILAUTOCONF_PUBLIC_IPV4, MAILAUTOCONF_PUBLIC_IPV6)", name))
+		default:
+			out.Notes = append(out.Notes, fmt.Sprintf("%s (%s): set MAILAUTOCONF_PUBLIC_HOST for a CNAME, or MAILAUTOCONF_PUBLIC_IPV4/MAILAUTOCONF_PUBLIC_IPV6 for A/AAAA records", name, n.clients))
+		}
+	}
+	// An SRV target must not be an alias (RFC 2782): the public host, or
+	// autodiscover.<d> when that carries the addresses itself.
+	switch adTarget := dns.Fqdn("autodiscover." + domain); {
+	case host != "":
+		add(&dns.SRV{Hdr: hdr("_autodiscover._tcp."+domain+".", dns.TypeSRV), Port: 443, Target: host}, clientsAutodiscSRV, false)
+	case len(t.IPv4)+len(t.IPv6) > 0:
+		add(&dns.SRV{Hdr: hdr("_autodiscover._tcp."+domain+".", dns.TypeSRV), Port: 443, Target: adTarget}, clientsAutodiscSRV, false)
+	}
+
+	for _, svc := range mailServices {
+		owner := svc.label + "._tcp." + domain + "."
+		clients := fmt.Sprintf(clientsMailSRV, svc.what)
+		found := false
+		for _, s := range srvOrder(p, svc.protocol) {
+			if s.server.Security != svc.security {
+				continue
+			}
+			found = true
+			add(&dns.SRV{
+				Hdr:      hdr(owner, dns.TypeSRV),
+				Priority: uint16(s.rank * srvPriorityStep),
+				Weight:   1,
+				Port:     uint16(s.server.Port),
+				Target:   dns.Fqdn(s.server.Host),
+			}, clients, false)
+		}
+		if !found {
+			add(&dns.SRV{Hdr: hdr(owner, dns.TypeSRV), Target: "."}, clients+"; \".\": not offered", false)
+		}
+	}
+	return out
+}
+
+func hdr(name string, typ uint16) dns.RR_Header {
+	return dns.RR_Header{Name: name, Rrtype: typ, Class: dns.ClassINET}
+}
+
+type rankedServer struct {
+	server Server
+	rank   int
+}
+
+// srvOrder returns the advertised servers that SRV records describe for
+// protocol's family (IMAP and POP3 share one ranking, RFC 6186 §3.4; SMTP
+// has its own), each with its rank: protocols in catalog order, implicit
+// TLS first within a protocol, then catalog order. Duplicates collapse.
+func srvOrder(p *Provider, protocol Protocol) []rankedServer {
+	servers := p.AdvertisedIncoming()
+	if protocol == SMTP {
+		servers = p.AdvertisedOutgoing()
+	}
+	var protoRank []Protocol
+	for _, s := range servers {
+		if !slices.Contains(protoRank, s.Protocol) {
+			protoRank = append(protoRank, s.Protocol)
+		}
+	}
+	sorted := slices.Clone(servers)
+	slices.SortStableFunc(sorted, func(a, b Server) int {
+		if d := slices.Index(protoRank, a.Protocol) - slices.Index(protoRank, b.Protocol); d != 0 {
+			return d
+		}
+		return secRank(a.Security) - secRank(b.Security)
+	})
+	var out []rankedServer
+	type key struct {
+		proto Protocol
+		sec   Security
+		host  string
+		port  int
+	}
+	seen := map[key]bool{}
+	for _, s := range sorted {
+		k := key{s.Protocol, s.Security, s.Host, s.Port}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		if s.Protocol == protocol {
+			out = append(out, rankedServer{s, len(seen) - 1})
+		}
+	}
+	return out
+}
+
+func secRank(s Security) int {
+	if s == TLS {
+		return 0
+	}
+	return 1
+}
+
+// Zone writes the records of each domain in zone-file syntax, ready to
+// paste into a BIND zone: fully qualified owners, a comment line above
+// each record naming the clients that use it, notes as comments.
+func Zone(domains []DomainRecords) []byte {
+	var b bytes.Buffer
+	for i, d := range domains {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		fmt.Fprintf(&b, "; Mail client auto-configuration records for %s\n", d.Domain)
+		for _, n := range d.Notes {
+			fmt.Fprintf(&b, "; NOT GIVEN: %s\n", n)
+		}
+		width := 0
+		for _, r := range d.Records {
+			width = max(width, len(r.Name))
+		}
+		for _, r := range d.Records {
+			fmt.Fprintf(&b, "; %s\n", r.Clients)
+			fmt.Fprintf(&b, "%-*s %d IN %-5s %s\n", width, r.Name, r.TTL, r.Type, r.Data)
+		}
+	}
+	return b.Bytes()
+}
+
+// ZoneJSON is Zone for machines: {"domains": [DomainRecords...]}.
+func ZoneJSON(domains []DomainRecords) []byte {
+	if domains == nil {
+		domains = []DomainRecords{}
+	}
+	b, err := json.MarshalIndent(struct {
+		Domains []DomainRecords `json:"domains"`
+	}{domains}, "", "  ")
+	if err != nil {
+		panic("json: encoding records failed: " + err.Error())
+	}
+	return append(b, '\n')
+}

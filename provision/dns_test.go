@@ -1,0 +1,105 @@
+package provision
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+)
+
+// dnsCatalog has an order the SRV ranking must respect: STARTTLS listed
+// before implicit TLS, POP3 before IMAP, two submission hosts.
+const dnsCatalog = `
+providers:
+  - id: mail.example.org
+    domains: [example.org, bücher.example]
+    incoming:
+      - {protocol: pop3, host: pop.example.org, port: 110, security: starttls}
+      - {protocol: imap, host: imap.example.org, port: 143, security: starttls}
+      - {protocol: pop3, host: pop.example.org, port: 995, security: tls}
+      - {protocol: imap, host: imap.example.org, port: 993, security: tls}
+      - {protocol: imap, host: imap.example.org, port: 993, security: tls}
+      - {protocol: imap, host: old.example.org, port: 143, security: none}
+    outgoing:
+      - {protocol: smtp, host: smtp.example.org, port: 587, security: starttls}
+      - {protocol: smtp, host: smtp2.example.org, port: 587, security: starttls}
+`
+
+func TestDNSRecordsGolden(t *testing.T) {
+	demo := Demo()
+	other, err := Parse(Source{Name: "dns.yaml", Data: []byte(dnsCatalog)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v4 := []netip.Addr{netip.MustParseAddr("192.0.2.10")}
+	v6 := []netip.Addr{netip.MustParseAddr("2001:db8::10")}
+	tests := []struct {
+		name string
+		cat  *Catalog
+		t    DNSTarget
+	}{
+		{"demo-host", demo, DNSTarget{Host: "autoconfig.example.org"}},
+		{"demo-ips", demo, DNSTarget{IPv4: v4, IPv6: v6, TTL: 300}},
+		{"demo-host-and-ips", demo, DNSTarget{Host: "mail.example.org", IPv4: v4}},
+		{"demo-unset", demo, DNSTarget{}},
+		{"demo-self", demo, DNSTarget{Host: "autoconfig.example.com"}},
+		{"ordering", other, DNSTarget{Host: "autoconfig.example.net"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var all []DomainRecords
+			for _, d := range tc.cat.Domains() {
+				p, err := tc.cat.Lookup(d)
+				if err != nil {
+					t.Fatal(err)
+				}
+				all = append(all, DNSRecords(p, d, tc.t))
+			}
+			golden(t, "dns/"+tc.name+".zone", Zone(all))
+			golden(t, "dns/"+tc.name+".json", ZoneJSON(all))
+		})
+	}
+}
+
+func TestDNSRecordsSRV(t *testing.T) {
+	other, err := Parse(Source{Name: "dns.yaml", Data: []byte(dnsCatalog)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := other.Lookup("example.org")
+	got := map[string][]string{}
+	for _, r := range DNSRecords(p, "example.org", DNSTarget{Host: "h.example.net"}).Records {
+		if r.SRV != nil {
+			got[strings.SplitN(r.Name, ".", 2)[0]] = append(got[strings.SplitN(r.Name, ".", 2)[0]], r.Data)
+		}
+	}
+	want := map[string][]string{
+		// POP3 is listed first, so it outranks IMAP; within each,
+		// implicit TLS outranks STARTTLS; the duplicate collapses and
+		// the server without TLS is not advertised.
+		"_pop3s":        {"0 1 995 pop.example.org."},
+		"_pop3":         {"10 1 110 pop.example.org."},
+		"_imaps":        {"20 1 993 imap.example.org."},
+		"_imap":         {"30 1 143 imap.example.org."},
+		"_submissions":  {"0 0 0 ."},
+		"_submission":   {"0 1 587 smtp.example.org.", "10 1 587 smtp2.example.org."},
+		"_autodiscover": {"0 0 443 h.example.net."},
+	}
+	for k, w := range want {
+		if strings.Join(got[k], "|") != strings.Join(w, "|") {
+			t.Errorf("%s SRV = %q, want %q", k, got[k], w)
+		}
+	}
+}
+
+func TestDNSRecordsRequired(t *testing.T) {
+	p, _ := Demo().Lookup("example.com")
+	for _, r := range DNSRecords(p, "example.com", DNSTarget{Host: "h.example.net"}).Records {
+		wantReq := r.Type == "CNAME"
+		if r.Required != wantReq {
+			t.Errorf("%s %s required = %v, want %v", r.Name, r.Type, r.Required, wantReq)
+		}
+		if r.Clients == "" || strings.Contains(r.Clients, "\n") {
+			t.Errorf("%s %s: comment %q, want one non-empty line", r.Name, r.Type, r.Clients)
+		}
+	}
+}
