@@ -1,0 +1,344 @@
+package certs
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/caddyserver/certmagic"
+)
+
+// LetsEncrypt is the default ACME directory: Let's Encrypt production.
+const LetsEncrypt = certmagic.LetsEncryptProductionCA
+
+// ACMEOptions configure a Manager.
+type ACMEOptions struct {
+	// DataDir keeps account keys and certificates, so that a restart
+	// issues nothing (certmagic's file storage layout).
+	DataDir string
+	// Directory is the ACME directory URL; "" is Let's Encrypt.
+	Directory string
+	// Email is the ACME account contact; may be empty.
+	Email string
+	// CARoots is a PEM file of the roots to trust for the ACME server's
+	// own HTTPS, for private or test CAs; "" trusts the system roots.
+	CARoots string
+	// HTTPAddr and TLSAddr are the service's own plain and TLS listeners,
+	// already bound. Challenges are answered through them (HTTPHandler,
+	// GetCertificate); certmagic never binds a port of its own.
+	HTTPAddr, TLSAddr net.Addr
+	// DisableHTTP01 and DisableTLSALPN01 turn one challenge type off, for
+	// a deployment where port 80 or 443 is not reachable from the CA.
+	DisableHTTP01, DisableTLSALPN01 bool
+	Log                             *slog.Logger
+}
+
+// Manager obtains certificates from an ACME CA ahead of time for a set of
+// names, renews them before expiry, and serves them by SNI. It never
+// obtains a certificate during a handshake: clients time out long before
+// an issuance finishes, and a handshake for a name outside the set is
+// refused. One name's failure does not hold up the others: certmagic
+// retries it with back-off (from a minute up to a day, for 30 days), and
+// Status shows it.
+type Manager struct {
+	cfg    *certmagic.Config
+	issuer *certmagic.ACMEIssuer
+	cache  *certmagic.Cache
+	log    *slog.Logger
+	ctx    context.Context // ends at Stop
+	stop   context.CancelFunc
+
+	// names is the current set, read during handshakes without mu.
+	names atomic.Pointer[map[string]bool]
+
+	mu      sync.Mutex
+	managed map[string]*managedName
+}
+
+type managedName struct {
+	cancel context.CancelFunc // ends this name's retries
+	st     Status
+}
+
+// NewManager configures certmagic for o. It manages no name until SetNames.
+func NewManager(o ACMEOptions) (*Manager, error) {
+	if o.DataDir == "" {
+		return nil, errors.New("ACME needs a data directory to keep certificates in")
+	}
+	if o.Directory == "" {
+		o.Directory = LetsEncrypt
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	var roots *x509.CertPool
+	if o.CARoots != "" {
+		pem, err := os.ReadFile(o.CARoots)
+		if err != nil {
+			return nil, fmt.Errorf("ACME CA roots: %w", err)
+		}
+		roots = x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("ACME CA roots: %s holds no PEM certificate", o.CARoots)
+		}
+	}
+	m := &Manager{log: o.Log, managed: map[string]*managedName{}}
+	m.ctx, m.stop = context.WithCancel(context.Background())
+	m.names.Store(&map[string]bool{})
+	zl := zapLogger(o.Log)
+
+	var cfg *certmagic.Config
+	m.cache = certmagic.NewCache(certmagic.CacheOptions{
+		GetConfigForCert: func(certmagic.Certificate) (*certmagic.Config, error) { return cfg, nil },
+		Logger:           zl,
+	})
+	cfg = certmagic.New(m.cache, certmagic.Config{
+		Storage: &certmagic.FileStorage{Path: o.DataDir},
+		OnEvent: m.onEvent,
+		Logger:  zl,
+		// Let's Encrypt ended OCSP in 2025; stapling would only add
+		// requests to responders that do not exist.
+		OCSP: certmagic.OCSPConfig{DisableStapling: true},
+	})
+	httpHost, httpPort, err := splitAddr(o.HTTPAddr)
+	if err != nil {
+		return nil, err
+	}
+	_, tlsPort, err := splitAddr(o.TLSAddr)
+	if err != nil {
+		return nil, err
+	}
+	m.issuer = certmagic.NewACMEIssuer(cfg, certmagic.ACMEIssuer{
+		CA:     o.Directory,
+		Email:  o.Email,
+		Agreed: true, // the operator chose the CA; never ask on stdin
+		// Pointing certmagic at our own listeners makes its attempt to
+		// bind them fail, and it then relies on HTTPHandler and
+		// GetCertificate (ACME-NOTES.md): it never listens on :80 or
+		// :443 of every interface by itself.
+		ListenHost:              httpHost,
+		AltHTTPPort:             httpPort,
+		AltTLSALPNPort:          tlsPort,
+		DisableHTTPChallenge:    o.DisableHTTP01,
+		DisableTLSALPNChallenge: o.DisableTLSALPN01,
+		TrustedRoots:            roots,
+		Logger:                  zl,
+	})
+	cfg.Issuers = []certmagic.Issuer{m.issuer}
+	m.cfg = cfg
+	return m, nil
+}
+
+// splitAddr returns the host and port of a listener's address.
+func splitAddr(a net.Addr) (string, int, error) {
+	if a == nil {
+		return "", 0, errors.New("ACME needs the addresses of the plain and TLS listeners")
+	}
+	host, p, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return "", 0, err
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil {
+		return "", 0, fmt.Errorf("listener %s: %w", a, err)
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = ""
+	}
+	return host, port, nil
+}
+
+// SetNames makes names the managed set: certificates for new names are
+// loaded from the data directory or obtained, in the background; names no
+// longer in the set stop being served, retried and renewed. It returns at
+// once. Call it at start and whenever the catalog changes.
+func (m *Manager) SetNames(names []string) {
+	set := make(map[string]bool, len(names))
+	for _, n := range names {
+		if n = normalizeName(n); n != "" {
+			set[n] = true
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var added []string
+	for n := range set {
+		if _, ok := m.managed[n]; !ok {
+			added = append(added, n)
+		}
+	}
+	var removed []certmagic.SubjectIssuer
+	for n, mn := range m.managed {
+		if !set[n] {
+			mn.cancel()
+			delete(m.managed, n)
+			removed = append(removed, certmagic.SubjectIssuer{Subject: n})
+		}
+	}
+	m.names.Store(&set)
+	if len(removed) > 0 {
+		m.cache.RemoveManaged(removed)
+		m.log.Info("certificates no longer served", "names", len(removed))
+	}
+	slices.Sort(added)
+	for _, n := range added {
+		ctx, cancel := context.WithCancel(m.ctx)
+		m.managed[n] = &managedName{cancel: cancel, st: Status{Name: n, State: Pending}}
+		// One call per name, each with its own context, so that a name
+		// removed later stops being retried. ManageAsync loads a stored
+		// certificate or queues an order, and returns.
+		if err := m.cfg.ManageAsync(ctx, []string{n}); err != nil {
+			m.failed(n, err)
+		}
+	}
+	if len(added) > 0 {
+		m.log.Info("managing certificates", "new_names", len(added), "names", len(set))
+	}
+}
+
+// Stop ends every retry and the renewal loop.
+func (m *Manager) Stop() {
+	m.stop()
+	m.cache.Stop()
+}
+
+// HTTPHandler answers ACME HTTP-01 challenges for the managed names and
+// passes every other request to next. It belongs on the plain listener.
+func (m *Manager) HTTPHandler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, err := net.SplitHostPort(r.Host)
+		if err != nil {
+			host = r.Host
+		}
+		if certmagic.LooksLikeHTTPChallenge(r) && (*m.names.Load())[normalizeName(host)] &&
+			m.issuer.HandleHTTPChallenge(w, r) {
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// GetCertificate serves the certificate of a managed name, and answers
+// TLS-ALPN-01 challenges for them. Any other name is refused before
+// certmagic sees it.
+func (m *Manager) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+	if !(*m.names.Load())[normalizeName(hello.ServerName)] {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownName, hello.ServerName)
+	}
+	return m.cfg.GetCertificate(hello)
+}
+
+// Certificate returns the certificate served for name, when a valid one
+// is held.
+func (m *Manager) Certificate(name string) (*tls.Certificate, bool) {
+	name = normalizeName(name)
+	if !(*m.names.Load())[name] {
+		return nil, false
+	}
+	c, ok := m.current(name, time.Now())
+	if !ok {
+		return nil, false
+	}
+	return &c.Certificate, true
+}
+
+// current returns the cached certificate for name that expires last, if
+// it is still valid at now.
+func (m *Manager) current(name string, now time.Time) (certmagic.Certificate, bool) {
+	var best certmagic.Certificate
+	found := false
+	for _, c := range m.cache.AllMatchingCertificates(name) {
+		if c.Leaf == nil || !slices.Contains(c.Names, name) {
+			continue
+		}
+		if !found || c.Leaf.NotAfter.After(best.Leaf.NotAfter) {
+			best, found = c, true
+		}
+	}
+	if !found || now.After(best.Leaf.NotAfter) || now.Before(best.Leaf.NotBefore) {
+		return certmagic.Certificate{}, false
+	}
+	return best, true
+}
+
+// Status reports on every managed name, by name.
+func (m *Manager) Status() []Status {
+	now := time.Now()
+	m.mu.Lock()
+	out := make([]Status, 0, len(m.managed))
+	for _, mn := range m.managed {
+		out = append(out, mn.st)
+	}
+	m.mu.Unlock()
+	for i := range out {
+		if c, ok := m.current(out[i].Name, now); ok {
+			out[i].NotAfter = c.Leaf.NotAfter
+			if out[i].State == Pending {
+				out[i].State = Ready
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b Status) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// onEvent follows certmagic's events to keep each name's Status and to log
+// one line per outcome.
+func (m *Manager) onEvent(_ context.Context, event string, data map[string]any) error {
+	switch event {
+	case "cert_obtained":
+		name, _ := data["identifier"].(string)
+		renewal, _ := data["renewal"].(bool)
+		m.update(name, func(s *Status) { s.State, s.Failures, s.Err = Ready, 0, "" })
+		m.log.Info("certificate obtained", "name", name, "renewal", renewal)
+	case "cert_failed":
+		name, _ := data["identifier"].(string)
+		err, _ := data["error"].(error)
+		if err == nil {
+			err = errors.New("unknown error")
+		}
+		m.failed(name, err)
+	case "cached_managed_cert":
+		sans, _ := data["sans"].([]string)
+		for _, n := range sans {
+			m.update(n, func(s *Status) {
+				if s.State == Pending {
+					s.State = Ready
+				}
+			})
+		}
+	}
+	return nil
+}
+
+func (m *Manager) failed(name string, err error) {
+	msg := oneLine(err, 300)
+	var n int
+	m.update(name, func(s *Status) {
+		s.State, s.Err = Failed, msg
+		s.Failures++
+		n = s.Failures
+	})
+	m.log.Warn("certificate not obtained; retried with back-off", "name", name, "failures", n, "error", msg)
+}
+
+// update changes the status of a managed name; other names are ignored.
+func (m *Manager) update(name string, f func(*Status)) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if mn, ok := m.managed[normalizeName(name)]; ok {
+		f(&mn.st)
+	}
+}

@@ -1,0 +1,143 @@
+// Package certs supplies the certificates of mailautoconf's HTTPS listener,
+// either obtained and renewed from an ACME CA (Manager) or read from PEM
+// files (Static), and derives from the catalog the names that need one
+// (Names). A TLS handshake for a name outside that set is refused.
+package certs
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/mholt/acmez/v3"
+
+	"mailautoconf/provision"
+)
+
+// Names returns the host names the HTTPS listener serves for cat:
+// autoconfig.<d> and autodiscover.<d> for every served domain <d> (the
+// names clients try first, PROTOCOLS.md §1.2, §2.2, §4.5), publicHost when
+// set, and every provider's tls_names. Sorted, without duplicates.
+func Names(cat *provision.Catalog, publicHost string) []string {
+	var out []string
+	for _, d := range cat.Domains() {
+		out = append(out, "autoconfig."+d, "autodiscover."+d)
+	}
+	for _, p := range cat.Providers() {
+		out = append(out, p.TLSNames...)
+	}
+	if h := normalizeName(publicHost); h != "" {
+		out = append(out, h)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// normalizeName is how names are compared: lower case, no trailing dot.
+func normalizeName(s string) string {
+	return strings.ToLower(strings.TrimSuffix(s, "."))
+}
+
+// State is where one name's certificate stands.
+type State string
+
+const (
+	// Pending: no certificate yet; the first attempt is queued or running.
+	Pending State = "pending"
+	// Ready: a valid certificate is served.
+	Ready State = "ready"
+	// Failed: the last attempt failed and is retried with back-off. A
+	// failed renewal still serves the current certificate until NotAfter.
+	Failed State = "failed"
+	// Missing: no static certificate file covers the name.
+	Missing State = "missing"
+)
+
+// Status is the state of one name's certificate.
+type Status struct {
+	Name  string
+	State State
+	// NotAfter is the expiry of the certificate served; zero when none.
+	NotAfter time.Time
+	// Failures counts failed attempts in a row; Err is the last one's
+	// reason, on one line.
+	Failures int
+	Err      string
+}
+
+// Source supplies the certificates of the HTTPS listener.
+type Source interface {
+	// GetCertificate is a tls.Config.GetCertificate. It refuses names
+	// outside the source's set and never starts an issuance.
+	GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error)
+	// Certificate returns the certificate currently served for exactly
+	// name, if there is a valid one.
+	Certificate(name string) (*tls.Certificate, bool)
+	// Status reports on every name the listener should serve, by name.
+	Status() []Status
+}
+
+// ErrUnknownName refuses a handshake for a name with no certificate.
+var ErrUnknownName = errors.New("no certificate for this server name")
+
+// TLSConfig returns the HTTPS listener's configuration for src: TLS 1.2 or
+// later, HTTP/2 and HTTP/1.1, and acme-tls/1 so that TLS-ALPN-01
+// validations reach the ACME solver.
+func TLSConfig(src Source) *tls.Config {
+	return &tls.Config{
+		MinVersion:     tls.VersionTLS12,
+		GetCertificate: src.GetCertificate,
+		NextProtos:     []string{"h2", "http/1.1", acmez.ACMETLS1Protocol},
+	}
+}
+
+// Report is the readiness text of src: one summary line, then one line per
+// name that is not ready. Certificates never make the service unready: one
+// domain's failure must not take the others (nor plain HTTP) out of
+// service, so ok is always true.
+func Report(src Source, now time.Time) (ok bool, lines []string) {
+	st := src.Status()
+	ready := 0
+	var rest []string
+	for _, s := range st {
+		if s.State == Ready {
+			ready++
+			continue
+		}
+		rest = append(rest, "  "+s.line(now))
+	}
+	lines = append(lines, fmt.Sprintf("certificates: %d of %d names ready", ready, len(st)))
+	return true, append(lines, rest...)
+}
+
+// line describes s on one line.
+func (s Status) line(now time.Time) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %s", s.Name, s.State)
+	if !s.NotAfter.IsZero() {
+		fmt.Fprintf(&b, ", serving a certificate valid until %s", s.NotAfter.UTC().Format(time.RFC3339))
+		if !s.NotAfter.After(now) {
+			b.WriteString(" (expired)")
+		}
+	}
+	if s.Failures > 0 {
+		fmt.Fprintf(&b, ", %d failed attempts, retried with back-off", s.Failures)
+	}
+	if s.Err != "" {
+		fmt.Fprintf(&b, ": %s", s.Err)
+	}
+	return b.String()
+}
+
+// oneLine shortens an error for logs and /readyz: one line, at most n
+// bytes.
+func oneLine(err error, n int) string {
+	s := strings.Join(strings.Fields(err.Error()), " ")
+	if len(s) > n {
+		s = strings.ToValidUTF8(s[:n], "") + "..."
+	}
+	return s
+}
