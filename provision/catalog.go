@@ -106,6 +106,14 @@ type Provider struct {
 	// cannot validate one).
 	TLSNames []string
 
+	// ActiveSync is the Exchange ActiveSync URL answered to the
+	// mobilesync Autodiscover schema; "" when the provider has none.
+	ActiveSync string
+	// Redirect sends Autodiscover clients elsewhere for every domain
+	// without an entry in DomainRedirects (see RedirectFor).
+	Redirect        Redirect
+	DomainRedirects map[string]Redirect
+
 	// Source is "file:line" of the provider's entry, for messages.
 	Source string
 }

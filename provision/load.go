@@ -151,6 +151,7 @@ func Parse(srcs ...Source) (*Catalog, error) {
 		d.errs = append(d.errs, &FieldError{File: name, Field: "providers", Msg: "no providers: the catalog is empty"})
 	}
 	d.crossCheck(providers)
+	d.checkRedirects(providers)
 	if len(d.errs) > 0 {
 		return nil, &LoadError{Errs: d.errs}
 	}
@@ -226,6 +227,7 @@ func yamlError(file string, err error) *FieldError {
 var providerKeys = []string{
 	"id", "display_name", "short_name", "organization", "domains",
 	"incoming", "outgoing", "caldav", "carddav", "webmail", "oauth2",
+	"activesync", "redirect_address", "redirect_url", "domain_redirects",
 	"tls_names",
 }
 
@@ -294,6 +296,7 @@ func (d *decoder) provider(n *yaml.Node, path string) *Provider {
 	if on, ok := m["oauth2"]; ok {
 		p.OAuth2 = d.oauth2(on, path+".oauth2")
 	}
+	d.autodiscoverKeys(m, path, p)
 	p.TLSNames = d.tlsNames(m, path)
 
 	if len(d.errs) > before {

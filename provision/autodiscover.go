@@ -1,0 +1,504 @@
+package provision
+
+import (
+	"fmt"
+	"hash/crc32"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/beevik/etree"
+)
+
+// Microsoft Autodiscover (POX) namespaces, PROTOCOLS.md §2.3, §2.4, §2.7.
+// They are written with http://; learn.microsoft.com shows https:// on
+// some pages, so requests may use either.
+const (
+	nsAutodiscoverResponse = "http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006"
+	nsOutlookRequest       = "http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006"
+	nsOutlookResponse      = "http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a"
+	nsMobileSyncRequest    = "http://schemas.microsoft.com/exchange/autodiscover/mobilesync/requestschema/2006"
+	nsMobileSyncResponse   = "http://schemas.microsoft.com/exchange/autodiscover/mobilesync/responseschema/2006"
+)
+
+// MaxAutodiscoverRequest bounds a POX request body. Real requests are a
+// few hundred bytes (PROTOCOLS.md §2.3); the HTTP layer answers 413 beyond.
+const MaxAutodiscoverRequest = 16 << 10
+
+// maxRequestDepth bounds element nesting: a request is three levels deep.
+const maxRequestDepth = 8
+
+// AutodiscoverSchema is one of the two POX dialects.
+type AutodiscoverSchema int
+
+const (
+	// OutlookSchema is the mail-client dialect: IMAP, POP3 and SMTP
+	// settings (…/outlook/requestschema/2006, responseschema/2006a).
+	OutlookSchema AutodiscoverSchema = iota
+	// MobileSyncSchema is the Exchange ActiveSync dialect
+	// (…/mobilesync/requestschema/2006, responseschema/2006).
+	MobileSyncSchema
+)
+
+// Autodiscover error codes, [MS-OXDSCLI] §2.2.4.1.1.3.2.
+const (
+	// CodeInvalidRequest: the request document is malformed.
+	CodeInvalidRequest = 600
+	// CodeNoProvider: nothing here answers the AcceptableResponseSchema.
+	CodeNoProvider = 601
+)
+
+// AutodiscoverTTL is the Protocol TTL in hours: how long Outlook may keep
+// the settings before asking again (ttl-pox; 1 is the default).
+const AutodiscoverTTL = 1
+
+// AutodiscoverRequest is a parsed POX request.
+type AutodiscoverRequest struct {
+	// Schema is the dialect of the request document's namespace; it
+	// decides the shape of an error answer.
+	Schema AutodiscoverSchema
+	// Address is the EMailAddress.
+	Address Address
+	// Accept is the dialect AcceptableResponseSchema names, when
+	// Supported. A request without AcceptableResponseSchema accepts the
+	// response dialect of its own request schema.
+	Accept    AutodiscoverSchema
+	Supported bool
+}
+
+// schemaPath returns the part of a Microsoft Autodiscover namespace URI
+// after the scheme, or "" for any other string: http:// and https:// name
+// the same schema (PROTOCOLS.md §2.3).
+func schemaPath(uri string) string {
+	for _, prefix := range []string{"http://", "https://"} {
+		if rest, ok := strings.CutPrefix(uri, prefix); ok && strings.HasPrefix(rest, "schemas.microsoft.com/exchange/autodiscover/") {
+			return rest
+		}
+	}
+	return ""
+}
+
+func sameSchema(uri, ns string) bool {
+	p := schemaPath(uri)
+	return p != "" && p == schemaPath(ns)
+}
+
+// ParseAutodiscoverRequest parses a POX request document (PROTOCOLS.md
+// §2.3). It is strict about structure and lenient about spelling: element
+// names match in any letter case (documents spell EMailAddress and
+// EmailAddress), namespaces with http:// or https://, and elements it does
+// not know (LegacyDN, Exchange extensions) are ignored. A document type
+// declaration is refused outright, so no entity is ever defined, let alone
+// expanded; so are invalid UTF-8, a second root element, nesting deeper
+// than a request needs, and a missing or repeated EMailAddress.
+//
+// On error the request's Schema is still set as far as it could be read,
+// for the shape of the error answer; the error wraps ErrBadRequest (or
+// ErrBadAddress for an address that does not parse) and quotes no input.
+func ParseAutodiscoverRequest(body []byte) (AutodiscoverRequest, error) {
+	var req AutodiscoverRequest
+	if len(body) == 0 {
+		return req, fmt.Errorf("%w: empty Autodiscover request", ErrBadRequest)
+	}
+	if len(body) > MaxAutodiscoverRequest {
+		return req, fmt.Errorf("%w: Autodiscover request larger than %d bytes", ErrBadRequest, MaxAutodiscoverRequest)
+	}
+	if !utf8.Valid(body) {
+		return req, fmt.Errorf("%w: Autodiscover request is not UTF-8", ErrBadRequest)
+	}
+	doc := etree.NewDocument()
+	doc.ReadSettings.MaxDepth = maxRequestDepth
+	if err := doc.ReadFromBytes(body); err != nil {
+		return req, fmt.Errorf("%w: Autodiscover request is not well-formed XML", ErrBadRequest)
+	}
+	root, err := singleRoot(doc)
+	if err != nil {
+		return req, err
+	}
+	ns := root.NamespaceURI()
+	switch {
+	case sameSchema(ns, nsOutlookRequest):
+		req.Schema = OutlookSchema
+	case sameSchema(ns, nsMobileSyncRequest):
+		req.Schema = MobileSyncSchema
+	default:
+		return req, fmt.Errorf("%w: root element is not in an Autodiscover request namespace", ErrBadRequest)
+	}
+	if !strings.EqualFold(root.Tag, "Autodiscover") {
+		return req, fmt.Errorf("%w: root element is not Autodiscover", ErrBadRequest)
+	}
+	request, err := onlyChild(root, ns, "Request")
+	if err != nil {
+		return req, err
+	}
+	email, err := onlyChild(request, ns, "EMailAddress")
+	if err != nil {
+		return req, err
+	}
+	text, err := leafText(email)
+	if err != nil {
+		return req, err
+	}
+	if req.Address, err = ParseAddress(strings.TrimSpace(text)); err != nil {
+		return req, err
+	}
+
+	// Without AcceptableResponseSchema the request's own dialect is meant.
+	req.Accept, req.Supported = req.Schema, true
+	switch schemas := children(request, ns, "AcceptableResponseSchema"); len(schemas) {
+	case 0:
+	case 1:
+		text, err := leafText(schemas[0])
+		if err != nil {
+			return req, err
+		}
+		switch text = strings.TrimSpace(text); {
+		case sameSchema(text, nsOutlookResponse):
+			req.Accept = OutlookSchema
+		case sameSchema(text, nsMobileSyncResponse):
+			req.Accept = MobileSyncSchema
+		default:
+			req.Supported = false
+		}
+	default:
+		return req, fmt.Errorf("%w: AcceptableResponseSchema given more than once", ErrBadRequest)
+	}
+	return req, nil
+}
+
+// singleRoot returns the document's one element, refusing directives
+// (<!DOCTYPE …>) anywhere, more than one element, and text outside it.
+func singleRoot(doc *etree.Document) (*etree.Element, error) {
+	if hasDirective(&doc.Element) {
+		return nil, fmt.Errorf("%w: document type declarations are not allowed", ErrBadRequest)
+	}
+	var root *etree.Element
+	for _, t := range doc.Child {
+		switch t := t.(type) {
+		case *etree.Element:
+			if root != nil {
+				return nil, fmt.Errorf("%w: more than one root element", ErrBadRequest)
+			}
+			root = t
+		case *etree.CharData:
+			if strings.TrimSpace(t.Data) != "" {
+				return nil, fmt.Errorf("%w: text outside the root element", ErrBadRequest)
+			}
+		}
+	}
+	if root == nil {
+		return nil, fmt.Errorf("%w: no root element", ErrBadRequest)
+	}
+	return root, nil
+}
+
+func hasDirective(el *etree.Element) bool {
+	for _, t := range el.Child {
+		switch t := t.(type) {
+		case *etree.Directive:
+			return true
+		case *etree.Element:
+			if hasDirective(t) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// children returns el's child elements in namespace ns named name in any
+// letter case.
+func children(el *etree.Element, ns, name string) []*etree.Element {
+	var out []*etree.Element
+	for _, c := range el.ChildElements() {
+		if strings.EqualFold(c.Tag, name) && c.NamespaceURI() == ns {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func onlyChild(el *etree.Element, ns, name string) (*etree.Element, error) {
+	switch cs := children(el, ns, name); len(cs) {
+	case 0:
+		return nil, fmt.Errorf("%w: no %s element", ErrBadRequest, name)
+	case 1:
+		return cs[0], nil
+	default:
+		return nil, fmt.Errorf("%w: %s given more than once", ErrBadRequest, name)
+	}
+}
+
+// leafText returns the text of an element that has no child elements.
+func leafText(el *etree.Element) (string, error) {
+	if len(el.ChildElements()) > 0 {
+		return "", fmt.Errorf("%w: %s holds elements, not text", ErrBadRequest, el.Tag)
+	}
+	var b strings.Builder
+	for _, t := range el.Child {
+		if cd, ok := t.(*etree.CharData); ok {
+			b.WriteString(cd.Data)
+		}
+	}
+	return b.String(), nil
+}
+
+// AutodiscoverReply is the answer to one POX request: a document to send
+// with status 200, and what the request log should know.
+type AutodiscoverReply struct {
+	Body    []byte
+	Domain  string
+	Address *Address // nil when the request named none
+	// Problem says why Body is an error document; nil otherwise.
+	Problem error
+}
+
+// AnswerAutodiscover answers a POX POST body (PROTOCOLS.md §2.3–§2.7).
+// hostDomain is the served domain the request's Host header names
+// (autodiscover.<domain> or <domain>), or "" when it names none, such as
+// the service's own host name reached through an SRV record.
+//
+//   - A request that does not parse gets the 600 error document when the
+//     Host names a served domain, else the parse error (a 400): there is
+//     no one to answer for.
+//   - An address whose domain is not served is ErrUnknownDomain (a plain
+//     404, so that clients move on to their next candidate URL).
+//   - An address served by another provider than the Host's domain is
+//     ErrBadRequest: one customer's host does not answer for another's.
+//   - An AcceptableResponseSchema we do not serve gets 601.
+//   - Otherwise the provider's answer in the accepted dialect.
+func AnswerAutodiscover(cat *Catalog, hostDomain string, body []byte, now time.Time) (AutodiscoverReply, error) {
+	req, err := ParseAutodiscoverRequest(body)
+	if err != nil {
+		if hostDomain == "" {
+			return AutodiscoverReply{}, err
+		}
+		return AutodiscoverReply{
+			Body:    AutodiscoverError(req.Schema, CodeInvalidRequest, now),
+			Domain:  hostDomain,
+			Problem: err,
+		}, nil
+	}
+	addr := req.Address
+	p, err := cat.Lookup(addr.Domain)
+	if err != nil {
+		return AutodiscoverReply{}, err
+	}
+	if hostDomain != "" {
+		if hp, err := cat.Lookup(hostDomain); err != nil || hp != p {
+			return AutodiscoverReply{}, fmt.Errorf("%w: the address's domain is not served at this host", ErrBadRequest)
+		}
+	}
+	reply := AutodiscoverReply{Domain: addr.Domain, Address: &addr}
+	switch {
+	case !req.Supported:
+		reply.Problem = fmt.Errorf("%w: unsupported AcceptableResponseSchema", ErrBadRequest)
+		reply.Body = AutodiscoverError(req.Schema, CodeNoProvider, now)
+	case req.Accept == MobileSyncSchema:
+		if body, ok := MobileSync(p, addr); ok {
+			reply.Body = body
+		} else {
+			reply.Problem = fmt.Errorf("%w: no ActiveSync server for this domain", ErrBadRequest)
+			reply.Body = AutodiscoverError(MobileSyncSchema, CodeNoProvider, now)
+		}
+	default:
+		reply.Body = Autodiscover(p, addr.Domain, &addr)
+	}
+	return reply, nil
+}
+
+// Autodiscover renders the outlook-schema answer (PROTOCOLS.md §2.4, §2.5,
+// §2.9) of provider p for the e-mail domain domain (lower-case A-label).
+// With an address (POST) login names are filled in; with a nil addr (GET,
+// which names no address) only %EMAILDOMAIN% is, and the other
+// placeholders are left for the client.
+//
+// A redirect_url gives Action redirectUrl; a redirect_address gives
+// redirectAddr, unless addr is nil and the template needs the local part,
+// when the settings are given instead. Otherwise Action settings lists one
+// Protocol per advertised server, incoming then outgoing, in catalog order.
+// No element has a namespace prefix: Thunderbird and Delta Chat match
+// prefixed names literally and miss them (§2.4).
+func Autodiscover(p *Provider, domain string, addr *Address) []byte {
+	doc, resp := responseDoc(nsOutlookResponse)
+	r := p.RedirectFor(domain)
+	if r.URL != "" {
+		acct := resp.CreateElement("Account")
+		acct.CreateElement("AccountType").SetText("email")
+		acct.CreateElement("Action").SetText("redirectUrl")
+		acct.CreateElement("RedirectUrl").SetText(r.URL)
+		return writeDoc(doc)
+	}
+	if to, ok := r.redirectAddress(addr); ok && r.Address != "" {
+		acct := resp.CreateElement("Account")
+		acct.CreateElement("AccountType").SetText("email")
+		acct.CreateElement("Action").SetText("redirectAddr")
+		acct.CreateElement("RedirectAddr").SetText(to)
+		return writeDoc(doc)
+	}
+
+	user := resp.CreateElement("User")
+	user.CreateElement("DisplayName").SetText(userDisplayName(p, addr))
+	acct := resp.CreateElement("Account")
+	acct.CreateElement("AccountType").SetText("email")
+	acct.CreateElement("Action").SetText("settings")
+	incoming := p.AdvertisedIncoming()
+	for _, s := range incoming {
+		poxProtocol(acct, s, domain, addr, incoming[0])
+	}
+	for _, s := range p.AdvertisedOutgoing() {
+		poxProtocol(acct, s, domain, addr, incoming[0])
+	}
+	return writeDoc(doc)
+}
+
+// userDisplayName is the address when there is one (we do not know the
+// person's name), else the provider's name.
+func userDisplayName(p *Provider, addr *Address) string {
+	if addr != nil {
+		return addr.String()
+	}
+	return p.DisplayName
+}
+
+// poxType is the Protocol Type of each protocol: upper case, which
+// Thunderbird requires exactly (THUNDERBIRD-PARSER.md §5).
+var poxType = map[Protocol]string{IMAP: "IMAP", POP3: "POP3", SMTP: "SMTP"}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
+
+// poxProtocol writes one Protocol element (PROTOCOLS.md §2.4 table).
+//
+// TLS mode: SSL on for both modes, Encryption SSL (implicit TLS) or TLS
+// (STARTTLS), so that Outlook tells them apart. Thunderbird ignores the
+// Encryption value and infers STARTTLS from ports 143, 110, 25 and 587,
+// implicit TLS from any other; Delta Chat tries implicit TLS, then
+// STARTTLS. Servers without TLS are never listed.
+func poxProtocol(acct *etree.Element, s Server, domain string, addr *Address, firstIncoming Server) {
+	el := acct.CreateElement("Protocol")
+	el.CreateElement("Type").SetText(poxType[s.Protocol])
+	el.CreateElement("Server").SetText(s.Host)
+	el.CreateElement("Port").SetText(strconv.Itoa(s.Port))
+	el.CreateElement("LoginName").SetText(loginName(s.Username, domain, addr))
+	el.CreateElement("DomainRequired").SetText("off")
+	// SPA is NTLM-style "secure password authentication"; Thunderbird
+	// maps on to its encrypted-password methods. Only a server that
+	// refuses cleartext passwords gets on (absent means on: spa-pox).
+	el.CreateElement("SPA").SetText(onOff(!slices.Contains(s.Auth, "password-cleartext")))
+	el.CreateElement("SSL").SetText("on")
+	if s.Security == TLS {
+		el.CreateElement("Encryption").SetText("SSL")
+	} else {
+		el.CreateElement("Encryption").SetText("TLS")
+	}
+	el.CreateElement("AuthRequired").SetText("on")
+	if s.Protocol == SMTP {
+		// Reuse the incoming credentials when the login names agree.
+		el.CreateElement("UsePOPAuth").SetText(onOff(s.Username == firstIncoming.Username))
+		el.CreateElement("SMTPLast").SetText(onOff(slices.Contains(s.Auth, "smtp-after-pop")))
+	}
+	el.CreateElement("TTL").SetText(strconv.Itoa(AutodiscoverTTL))
+}
+
+// loginName fills a username template for addr, or with no address only
+// its %EMAILDOMAIN%.
+func loginName(template, domain string, addr *Address) string {
+	if addr != nil {
+		return ExpandUsername(template, addr)
+	}
+	return strings.ReplaceAll(template, PlaceholderDomain, domain)
+}
+
+// MobileSync renders the mobilesync-schema answer (PROTOCOLS.md §2.7,
+// [MS-ASCMD] §2.2.3): the provider's ActiveSync URL, or Action Redirect
+// for a redirect_address. It reports false when there is nothing to say in
+// this schema: no ActiveSync URL (the caller answers 601). It never lists
+// IMAP or SMTP. A redirect_url is not expressed: the schema has no element
+// for it.
+func MobileSync(p *Provider, addr Address) ([]byte, bool) {
+	r := p.RedirectFor(addr.Domain)
+	to, redirect := r.redirectAddress(&addr)
+	redirect = redirect && r.Address != ""
+	if !redirect && p.ActiveSync == "" {
+		return nil, false
+	}
+	doc, resp := responseDoc(nsMobileSyncResponse)
+	resp.CreateElement("Culture").SetText("en:us")
+	user := resp.CreateElement("User")
+	user.CreateElement("DisplayName").SetText(addr.String())
+	user.CreateElement("EMailAddress").SetText(addr.String())
+	action := resp.CreateElement("Action")
+	if redirect {
+		// Redirect holds the address whose domain the client asks next
+		// ([MS-ASCMD] §2.2.3.147).
+		action.CreateElement("Redirect").SetText(to)
+		return writeDoc(doc), true
+	}
+	srv := action.CreateElement("Settings").CreateElement("Server")
+	srv.CreateElement("Type").SetText("MobileSync")
+	srv.CreateElement("Url").SetText(p.ActiveSync)
+	srv.CreateElement("Name").SetText(p.ActiveSync)
+	return writeDoc(doc), true
+}
+
+// errorID is the Error element's Id, "a hash of the server name"
+// (error-pox): any stable number does.
+var errorID = strconv.FormatUint(uint64(crc32.ChecksumIEEE([]byte("mailautoconf"))), 10)
+
+// errorMessages are the fixed Message texts; nothing of the request is
+// ever echoed.
+var errorMessages = map[int]string{
+	CodeInvalidRequest: "Invalid Request",
+	CodeNoProvider:     "Provider is not available",
+}
+
+// AutodiscoverError renders the Error document with code in the response
+// namespace of schema (PROTOCOLS.md §2.6, [MS-ASCMD] example feb9c8a3):
+// Response/Error with Time and Id attributes, ErrorCode, Message and an
+// empty DebugData. now is the response time, given for reproducible
+// output.
+func AutodiscoverError(schema AutodiscoverSchema, code int, now time.Time) []byte {
+	ns := ""
+	if schema == MobileSyncSchema {
+		ns = nsMobileSyncResponse
+	}
+	doc, resp := responseDoc(ns)
+	el := resp.CreateElement("Error")
+	el.CreateAttr("Time", now.UTC().Format("15:04:05.0000000"))
+	el.CreateAttr("Id", errorID)
+	el.CreateElement("ErrorCode").SetText(strconv.Itoa(code))
+	el.CreateElement("Message").SetText(errorMessages[code])
+	el.CreateElement("DebugData")
+	return writeDoc(doc)
+}
+
+// responseDoc starts an Autodiscover response document whose Response
+// element is in namespace ns ("" keeps the outer responseschema/2006).
+// Both are default namespaces, never prefixes.
+func responseDoc(ns string) (*etree.Document, *etree.Element) {
+	doc := etree.NewDocument()
+	doc.CreateProcInst("xml", `version="1.0" encoding="utf-8"`)
+	root := doc.CreateElement("Autodiscover")
+	root.CreateAttr("xmlns", nsAutodiscoverResponse)
+	resp := root.CreateElement("Response")
+	if ns != "" {
+		resp.CreateAttr("xmlns", ns)
+	}
+	return doc, resp
+}
+
+func writeDoc(doc *etree.Document) []byte {
+	doc.Indent(2)
+	b, err := doc.WriteToBytes()
+	if err != nil {
+		panic("etree: writing to memory failed: " + err.Error())
+	}
+	return b
+}
