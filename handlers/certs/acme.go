@@ -59,6 +59,7 @@ type Manager struct {
 	log    *slog.Logger
 	ctx    context.Context // ends at Stop
 	stop   context.CancelFunc
+	once   sync.Once
 
 	// names is the current set, read during handshakes without mu.
 	names atomic.Pointer[map[string]bool]
@@ -208,10 +209,12 @@ func (m *Manager) SetNames(names []string) {
 	}
 }
 
-// Stop ends every retry and the renewal loop.
+// Stop ends every retry and the renewal loop. It may be called again.
 func (m *Manager) Stop() {
-	m.stop()
-	m.cache.Stop()
+	m.once.Do(func() {
+		m.stop()
+		m.cache.Stop()
+	})
 }
 
 // HTTPHandler answers ACME HTTP-01 challenges for the managed names and
