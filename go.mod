@@ -5,13 +5,16 @@ go 1.26.0
 require (
 	github.com/beevik/etree v1.8.1
 	github.com/caddyserver/certmagic v0.25.6
+	github.com/google/uuid v1.6.0
 	github.com/kelseyhightower/envconfig v1.4.0
 	github.com/labstack/echo/v4 v4.16.0
 	github.com/mholt/acmez/v3 v3.1.7
 	github.com/miekg/dns v1.1.73
+	github.com/smallstep/pkcs7 v0.2.3
 	go.uber.org/zap v1.28.0
 	go.yaml.in/yaml/v3 v3.0.6
 	golang.org/x/net v0.62.0
+	howett.net/plist v1.0.1
 )
 
 require (

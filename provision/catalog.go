@@ -100,6 +100,9 @@ type Provider struct {
 	CardDAV      string
 	Webmail      string
 	OAuth2       *OAuth2
+	// Color is the accent colour of the setup page, "#rrggbb"; "" for
+	// the default.
+	Color string
 	// TLSNames are extra host names the HTTPS listener gets certificates
 	// for, beside autoconfig.<d> and autodiscover.<d> of every domain:
 	// A-labels, lower case, no wildcards (ACME HTTP-01 and TLS-ALPN-01

@@ -226,7 +226,7 @@ func yamlError(file string, err error) *FieldError {
 
 var providerKeys = []string{
 	"id", "display_name", "short_name", "organization", "domains",
-	"incoming", "outgoing", "caldav", "carddav", "webmail", "oauth2",
+	"incoming", "outgoing", "caldav", "carddav", "webmail", "oauth2", "color",
 	"activesync", "redirect_address", "redirect_url", "domain_redirects",
 	"tls_names",
 }
@@ -293,6 +293,7 @@ func (d *decoder) provider(n *yaml.Node, path string) *Provider {
 	p.CalDAV = d.url(m, path, "caldav")
 	p.CardDAV = d.url(m, path, "carddav")
 	p.Webmail = d.url(m, path, "webmail")
+	p.Color = d.color(m, path, "color")
 	if on, ok := m["oauth2"]; ok {
 		p.OAuth2 = d.oauth2(on, path+".oauth2")
 	}

@@ -1,0 +1,433 @@
+package provision
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"howett.net/plist"
+)
+
+// Apple configuration profiles (PROTOCOLS.md §3). The schema of every key
+// written here is Apple's own YAML in ../shared/reference/apple-device-management;
+// mobileconfig_schema_test.go checks our output against it.
+
+// MobileconfigContentType is the media type Safari and iOS install a profile
+// from; under any other type (application/xml, text/plain) Safari shows the
+// text instead (PROTOCOLS.md §3.2).
+const MobileconfigContentType = "application/x-apple-aspen-config"
+
+// ProfileOptions are the choices a person makes for a profile.
+type ProfileOptions struct {
+	// Protocol asks for the IMAP or the POP3 server. Empty, or a protocol
+	// the provider does not offer, gives the provider's preference: IMAP
+	// where it has IMAP.
+	Protocol Protocol
+	// Name fills EmailAccountName, the sender name of sent mail. Empty
+	// leaves the key out, and the device asks. CheckAccountName validates
+	// it.
+	Name string
+}
+
+// MailAccount is the one account a profile or the setup page describes:
+// the incoming and outgoing server chosen for an address, with the login
+// names filled in.
+type MailAccount struct {
+	Address          Address
+	Incoming         Server
+	IncomingUsername string
+	Outgoing         Server
+	OutgoingUsername string
+	// Protocols lists the incoming protocols the provider offers, IMAP
+	// first: a choice to offer when it has two.
+	Protocols []Protocol
+}
+
+// ChooseAccount picks the servers a profile configures for addr: the
+// provider's preferred advertised server of the wanted incoming protocol
+// (IMAP unless want is POP3 and the provider has POP3, or the provider has
+// only POP3) and its preferred SMTP server. Within a protocol the first
+// server with implicit TLS wins, then the first with STARTTLS: the profile
+// has one UseSSL flag and no STARTTLS key, so implicit TLS is the only
+// mode whose meaning is certain (PROTOCOLS.md §3.6).
+func ChooseAccount(p *Provider, addr Address, want Protocol) (MailAccount, error) {
+	switch want {
+	case "", IMAP, POP3:
+	default:
+		return MailAccount{}, fmt.Errorf("%w: protocol %q is not imap or pop3", ErrBadRequest, string(want))
+	}
+	in := p.AdvertisedIncoming()
+	a := MailAccount{Address: addr}
+	for _, proto := range []Protocol{IMAP, POP3} {
+		if _, ok := preferredServer(in, proto); ok {
+			a.Protocols = append(a.Protocols, proto)
+		}
+	}
+	if len(a.Protocols) == 0 {
+		return MailAccount{}, fmt.Errorf("provider %s has no advertised IMAP or POP3 server", p.ID)
+	}
+	proto := a.Protocols[0]
+	if want == POP3 && len(a.Protocols) == 2 {
+		proto = POP3
+	}
+	a.Incoming, _ = preferredServer(in, proto)
+	out, ok := preferredServer(p.AdvertisedOutgoing(), SMTP)
+	if !ok {
+		return MailAccount{}, fmt.Errorf("provider %s has no advertised SMTP server", p.ID)
+	}
+	a.Outgoing = out
+	a.IncomingUsername = ExpandUsername(a.Incoming.Username, &addr)
+	a.OutgoingUsername = ExpandUsername(a.Outgoing.Username, &addr)
+	return a, nil
+}
+
+// preferredServer returns the first server of proto with implicit TLS, else
+// the first of proto at all. servers holds only advertised ones.
+func preferredServer(servers []Server, proto Protocol) (Server, bool) {
+	var fallback *Server
+	for i, s := range servers {
+		if s.Protocol != proto {
+			continue
+		}
+		if s.Security == TLS {
+			return s, true
+		}
+		if fallback == nil {
+			fallback = &servers[i]
+		}
+	}
+	if fallback == nil {
+		return Server{}, false
+	}
+	return *fallback, true
+}
+
+// ParseProtocolChoice reads a person's choice of incoming protocol: "imap"
+// or "pop3" in any letter case, or empty for the provider's preference.
+func ParseProtocolChoice(s string) (Protocol, error) {
+	switch p := Protocol(strings.ToLower(s)); p {
+	case "", IMAP, POP3:
+		return p, nil
+	}
+	return "", fmt.Errorf("%w: protocol %q is not imap or pop3", ErrBadRequest, s)
+}
+
+// maxAccountName bounds EmailAccountName, a person's name.
+const maxAccountName = 100
+
+// CheckAccountName validates a sender name for EmailAccountName: at most
+// 100 characters of printable UTF-8 on one line. It refuses control and
+// format characters (bidi overrides among them): the encoder escapes
+// markup, but a name is shown in every sent message and should read as
+// typed.
+func CheckAccountName(s string) error {
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("%w: name is not UTF-8", ErrBadRequest)
+	}
+	if utf8.RuneCountInString(s) > maxAccountName {
+		return fmt.Errorf("%w: name longer than %d characters", ErrBadRequest, maxAccountName)
+	}
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			return fmt.Errorf("%w: character %q not allowed in name", ErrBadRequest, r)
+		}
+	}
+	return nil
+}
+
+// SecurityLabel names a server's security the way mail clients' settings
+// screens do.
+func SecurityLabel(s Security) string {
+	switch s {
+	case TLS:
+		return "SSL/TLS"
+	case STARTTLS:
+		return "STARTTLS"
+	}
+	return "none"
+}
+
+// profileNamespace is the namespace of every UUID in our profiles (RFC 9562
+// name-based, SHA-1): fixed, so that a UUID depends only on what it names.
+var profileNamespace = uuid.MustParse("6c0b9a43-2f5e-4d51-9a8e-3b7f1c2d4e60")
+
+// ProfileID returns the PayloadIdentifier and PayloadUUID of addr's
+// profile. Both depend on the domain and the address and nothing else, so a
+// second download replaces the first profile on the device (the system
+// matches on both, PROTOCOLS.md §3.3), while two addresses, even ones that
+// differ only in letter case, never share one.
+func ProfileID(addr Address) (identifier, profileUUID string) {
+	u := payloadUUID(addr, "profile")
+	return reverseDNS(addr.Domain) + ".mailautoconf." + strings.ToLower(u), u
+}
+
+// payloadUUID derives the UUID of one payload of addr's profile. The parts
+// are joined with NUL, which neither a domain nor a parsed local part holds.
+func payloadUUID(addr Address, role string) string {
+	name := "mobileconfig\x00" + addr.Domain + "\x00" + addr.String() + "\x00" + role
+	return strings.ToUpper(uuid.NewSHA1(profileNamespace, []byte(name)).String())
+}
+
+func reverseDNS(domain string) string {
+	labels := strings.Split(domain, ".")
+	for i, j := 0, len(labels)-1; i < j; i, j = i+1, j-1 {
+		labels[i], labels[j] = labels[j], labels[i]
+	}
+	return strings.Join(labels, ".")
+}
+
+// The plist shapes. The encoder sorts dictionary keys, so field order does
+// not matter; omitempty leaves out optional strings we have no value for.
+// Booleans are always written: a reader need not know Apple's defaults.
+// Each payload repeats the keys of CommonPayloadKeys.yaml (the encoder
+// skips the fields of an embedded unexported struct).
+
+type profilePlist struct {
+	PayloadContent      []any  `plist:"PayloadContent"`
+	PayloadDescription  string `plist:"PayloadDescription,omitempty"`
+	PayloadDisplayName  string `plist:"PayloadDisplayName"`
+	PayloadIdentifier   string `plist:"PayloadIdentifier"`
+	PayloadOrganization string `plist:"PayloadOrganization,omitempty"`
+	PayloadType         string `plist:"PayloadType"`
+	PayloadUUID         string `plist:"PayloadUUID"`
+	PayloadVersion      int    `plist:"PayloadVersion"`
+}
+
+type mailPayload struct {
+	PayloadDisplayName                     string `plist:"PayloadDisplayName"`
+	PayloadIdentifier                      string `plist:"PayloadIdentifier"`
+	PayloadOrganization                    string `plist:"PayloadOrganization,omitempty"`
+	PayloadType                            string `plist:"PayloadType"`
+	PayloadUUID                            string `plist:"PayloadUUID"`
+	PayloadVersion                         int    `plist:"PayloadVersion"`
+	EmailAccountDescription                string `plist:"EmailAccountDescription"`
+	EmailAccountName                       string `plist:"EmailAccountName,omitempty"`
+	EmailAccountType                       string `plist:"EmailAccountType"`
+	EmailAddress                           string `plist:"EmailAddress"`
+	IncomingMailServerAuthentication       string `plist:"IncomingMailServerAuthentication"`
+	IncomingMailServerHostName             string `plist:"IncomingMailServerHostName"`
+	IncomingMailServerPortNumber           int    `plist:"IncomingMailServerPortNumber"`
+	IncomingMailServerUseSSL               bool   `plist:"IncomingMailServerUseSSL"`
+	IncomingMailServerUsername             string `plist:"IncomingMailServerUsername"`
+	OutgoingMailServerAuthentication       string `plist:"OutgoingMailServerAuthentication"`
+	OutgoingMailServerHostName             string `plist:"OutgoingMailServerHostName"`
+	OutgoingMailServerPortNumber           int    `plist:"OutgoingMailServerPortNumber"`
+	OutgoingMailServerUseSSL               bool   `plist:"OutgoingMailServerUseSSL"`
+	OutgoingMailServerUsername             string `plist:"OutgoingMailServerUsername"`
+	OutgoingPasswordSameAsIncomingPassword bool   `plist:"OutgoingPasswordSameAsIncomingPassword"`
+}
+
+type caldavPayload struct {
+	PayloadDisplayName       string `plist:"PayloadDisplayName"`
+	PayloadIdentifier        string `plist:"PayloadIdentifier"`
+	PayloadOrganization      string `plist:"PayloadOrganization,omitempty"`
+	PayloadType              string `plist:"PayloadType"`
+	PayloadUUID              string `plist:"PayloadUUID"`
+	PayloadVersion           int    `plist:"PayloadVersion"`
+	CalDAVAccountDescription string `plist:"CalDAVAccountDescription"`
+	CalDAVHostName           string `plist:"CalDAVHostName"`
+	CalDAVPort               int    `plist:"CalDAVPort"`
+	CalDAVPrincipalURL       string `plist:"CalDAVPrincipalURL,omitempty"`
+	CalDAVUseSSL             bool   `plist:"CalDAVUseSSL"`
+	CalDAVUsername           string `plist:"CalDAVUsername"`
+}
+
+type carddavPayload struct {
+	PayloadDisplayName        string `plist:"PayloadDisplayName"`
+	PayloadIdentifier         string `plist:"PayloadIdentifier"`
+	PayloadOrganization       string `plist:"PayloadOrganization,omitempty"`
+	PayloadType               string `plist:"PayloadType"`
+	PayloadUUID               string `plist:"PayloadUUID"`
+	PayloadVersion            int    `plist:"PayloadVersion"`
+	CardDAVAccountDescription string `plist:"CardDAVAccountDescription"`
+	CardDAVHostName           string `plist:"CardDAVHostName"`
+	CardDAVPort               int    `plist:"CardDAVPort"`
+	CardDAVPrincipalURL       string `plist:"CardDAVPrincipalURL,omitempty"`
+	CardDAVUseSSL             bool   `plist:"CardDAVUseSSL"`
+	CardDAVUsername           string `plist:"CardDAVUsername"`
+}
+
+// Mobileconfig renders the unsigned configuration profile (an XML property
+// list) that sets up addr in Apple Mail on iPhone, iPad and Mac: one
+// com.apple.mail.managed payload for the account ChooseAccount picks, and a
+// com.apple.caldav.account and a com.apple.carddav.account payload when the
+// provider has CalDAV and CardDAV URLs.
+//
+// It never writes a password (Apple allows them only in encrypted
+// profiles, PROTOCOLS.md §3.2): the device asks once, for both servers
+// (OutgoingPasswordSameAsIncomingPassword). The output is a function of
+// its arguments alone: identifiers and UUIDs come from ProfileID, so the
+// same address gets the same bytes on every download. Every string,
+// opts.Name included, goes through the plist encoder, which escapes it.
+func Mobileconfig(p *Provider, addr Address, opts ProfileOptions) ([]byte, error) {
+	if err := CheckAccountName(opts.Name); err != nil {
+		return nil, err
+	}
+	acct, err := ChooseAccount(p, addr, opts.Protocol)
+	if err != nil {
+		return nil, err
+	}
+	identifier, profileUUID := ProfileID(addr)
+	org := p.Organization
+	if org == "" {
+		org = p.DisplayName
+	}
+	id := func(role string) string { return identifier + "." + role }
+
+	accountType := "EmailTypeIMAP"
+	if acct.Incoming.Protocol == POP3 {
+		accountType = "EmailTypePOP"
+	}
+	content := []any{mailPayload{
+		PayloadDisplayName:                     "Mail (" + addr.String() + ")",
+		PayloadIdentifier:                      id("mail"),
+		PayloadOrganization:                    org,
+		PayloadType:                            "com.apple.mail.managed",
+		PayloadUUID:                            payloadUUID(addr, "mail"),
+		PayloadVersion:                         1,
+		EmailAccountDescription:                addr.String(),
+		EmailAccountName:                       strings.TrimSpace(opts.Name),
+		EmailAccountType:                       accountType,
+		EmailAddress:                           addr.String(),
+		IncomingMailServerAuthentication:       appleAuth(acct.Incoming),
+		IncomingMailServerHostName:             acct.Incoming.Host,
+		IncomingMailServerPortNumber:           acct.Incoming.Port,
+		IncomingMailServerUseSSL:               useSSL(acct.Incoming),
+		IncomingMailServerUsername:             acct.IncomingUsername,
+		OutgoingMailServerAuthentication:       appleAuth(acct.Outgoing),
+		OutgoingMailServerHostName:             acct.Outgoing.Host,
+		OutgoingMailServerPortNumber:           acct.Outgoing.Port,
+		OutgoingMailServerUseSSL:               useSSL(acct.Outgoing),
+		OutgoingMailServerUsername:             acct.OutgoingUsername,
+		OutgoingPasswordSameAsIncomingPassword: true,
+	}}
+
+	// Calendars and contacts log in with the provider's main login, as in
+	// the autoconfig document (thunderbird.go), not with the POP3 login a
+	// person may have chosen.
+	davUser := ExpandUsername(p.AdvertisedIncoming()[0].Username, &addr)
+	description := "Sets up " + addr.String() + " in Mail"
+	if p.CalDAV != "" {
+		d := davEndpoint(p.CalDAV)
+		content = append(content, caldavPayload{
+			PayloadDisplayName:       "Calendar (" + addr.String() + ")",
+			PayloadIdentifier:        id("caldav"),
+			PayloadOrganization:      org,
+			PayloadType:              "com.apple.caldav.account",
+			PayloadUUID:              payloadUUID(addr, "caldav"),
+			PayloadVersion:           1,
+			CalDAVAccountDescription: p.ShortName + " calendar",
+			CalDAVHostName:           d.host,
+			CalDAVPort:               d.port,
+			CalDAVPrincipalURL:       d.principal,
+			CalDAVUseSSL:             d.tls,
+			CalDAVUsername:           davUser,
+		})
+	}
+	if p.CardDAV != "" {
+		d := davEndpoint(p.CardDAV)
+		content = append(content, carddavPayload{
+			PayloadDisplayName:        "Contacts (" + addr.String() + ")",
+			PayloadIdentifier:         id("carddav"),
+			PayloadOrganization:       org,
+			PayloadType:               "com.apple.carddav.account",
+			PayloadUUID:               payloadUUID(addr, "carddav"),
+			PayloadVersion:            1,
+			CardDAVAccountDescription: p.ShortName + " contacts",
+			CardDAVHostName:           d.host,
+			CardDAVPort:               d.port,
+			CardDAVPrincipalURL:       d.principal,
+			CardDAVUseSSL:             d.tls,
+			CardDAVUsername:           davUser,
+		})
+	}
+	switch {
+	case p.CalDAV != "" && p.CardDAV != "":
+		description += ", Calendar and Contacts"
+	case p.CalDAV != "":
+		description += " and Calendar"
+	case p.CardDAV != "":
+		description += " and Contacts"
+	}
+	description += ", with the servers of " + p.DisplayName + ". Your password is asked for once, during installation."
+
+	doc := profilePlist{
+		PayloadContent:      content,
+		PayloadDescription:  description,
+		PayloadDisplayName:  p.DisplayName + " (" + addr.String() + ")",
+		PayloadIdentifier:   identifier,
+		PayloadOrganization: org,
+		PayloadType:         "Configuration",
+		PayloadUUID:         profileUUID,
+		PayloadVersion:      1,
+	}
+	return plist.MarshalIndent(doc, plist.XMLFormat, "\t")
+}
+
+// useSSL is the profile's single TLS flag (PROTOCOLS.md §3.6). Implicit
+// TLS is true. A STARTTLS-only server is also true, as mailcow does: with
+// false a device talks in clear when a man in the middle strips STARTTLS,
+// and sends the password; with true the worst case is a connection that
+// fails, which the person sees. ChooseAccount prefers implicit TLS, so
+// this only matters for providers that have nothing else.
+func useSSL(s Server) bool { return s.Security.Advertised() }
+
+// appleAuth maps a server's Thunderbird authentication list to Apple's
+// value set: a plain password where the server takes one, else Apple's
+// challenge-response scheme for servers that want "password-encrypted"
+// only. The loader guarantees one of the two.
+func appleAuth(s Server) string {
+	for _, a := range s.Auth {
+		if a == "password-cleartext" {
+			return "EmailAuthPassword"
+		}
+	}
+	return "EmailAuthCRAMMD5"
+}
+
+type davTarget struct {
+	host      string
+	port      int
+	tls       bool
+	principal string
+}
+
+// davEndpoint splits a catalog CalDAV or CardDAV URL into the profile's
+// keys: a bare host name (whether *HostName may be a URL is unclear,
+// PROTOCOLS.md §3.5), an explicit port, and the URL itself as principal
+// URL when it has a path beyond "/", since the device then has no other
+// way to learn it (at "/" it finds the account through /.well-known).
+// The loader has checked the URL.
+func davEndpoint(raw string) davTarget {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return davTarget{host: raw}
+	}
+	t := davTarget{host: strings.ToLower(u.Hostname()), tls: u.Scheme == "https", port: 80}
+	if t.tls {
+		t.port = 443
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err == nil {
+			t.port = n
+		}
+	}
+	if h, err := NormalizeHost(t.host); err == nil {
+		t.host = h
+	} else if ip := net.ParseIP(t.host); ip != nil {
+		t.host = ip.String()
+	}
+	if u.Path != "" && u.Path != "/" {
+		t.principal = raw
+	}
+	return t
+}
+
+// ProfileFileName is the download name of addr's profile: the domain,
+// which is an A-label of letters, digits, dots and hyphens only.
+func ProfileFileName(addr Address) string { return addr.Domain + ".mobileconfig" }

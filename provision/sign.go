@@ -1,0 +1,273 @@
+package provision
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/smallstep/pkcs7"
+)
+
+// Signer signs configuration profiles: a CMS SignedData (RFC 5652) with
+// the profile attached as its content, a SHA-256 digest, and the signer
+// certificate plus its intermediates included so that a device can build
+// the chain to a root it trusts (PROTOCOLS.md §3.7). iOS and macOS then
+// show the profile as "Verified" instead of "Not Verified".
+//
+// A Signer is immutable and safe for concurrent use. To change
+// certificates (an ACME renewal), build a new one and swap it in.
+type Signer struct {
+	leaf   *x509.Certificate
+	chain  []*x509.Certificate // intermediates, leaf's issuer first
+	key    crypto.Signer
+	digest string // "SHA-256", for messages
+}
+
+// maxPEMFile bounds a certificate or key file; real ones are a few KB.
+const maxPEMFile = 1 << 20
+
+// LoadSigner reads a signer from PEM files, as MAILAUTOCONF_SIGN_CERT and
+// MAILAUTOCONF_SIGN_KEY name them: certFile holds the signer certificate
+// first and may carry its intermediates after it (a TLS "fullchain" file);
+// keyFile holds its private key (PKCS #8, PKCS #1 or SEC 1), RSA or
+// ECDSA. Every error names the file it is about.
+func LoadSigner(certFile, keyFile string) (*Signer, error) {
+	certPEM, err := readPEMFile(certFile)
+	if err != nil {
+		return nil, fmt.Errorf("signing certificate: %w", err)
+	}
+	keyPEM, err := readPEMFile(keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("signing key: %w", err)
+	}
+	chain, err := parseCertificates(certPEM)
+	if err != nil {
+		return nil, fmt.Errorf("signing certificate %s: %w", certFile, err)
+	}
+	key, err := parsePrivateKey(keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("signing key %s: %w", keyFile, err)
+	}
+	s, err := NewSigner(chain, key)
+	if err != nil {
+		var ke *keyError
+		if errors.As(err, &ke) {
+			return nil, fmt.Errorf("signing key %s: %w (certificate file %s)", keyFile, err, certFile)
+		}
+		return nil, fmt.Errorf("signing certificate %s: %w", certFile, err)
+	}
+	return s, nil
+}
+
+// SignerFromTLS builds a signer from a TLS certificate, such as one an
+// ACME client keeps: its chain (leaf first) and its private key.
+func SignerFromTLS(c *tls.Certificate) (*Signer, error) {
+	if c == nil || len(c.Certificate) == 0 {
+		return nil, errors.New("TLS certificate has no certificates")
+	}
+	var chain []*x509.Certificate
+	for i, der := range c.Certificate {
+		cert, err := x509.ParseCertificate(der)
+		if err != nil {
+			return nil, fmt.Errorf("TLS certificate %d: %w", i+1, err)
+		}
+		chain = append(chain, cert)
+	}
+	key, ok := c.PrivateKey.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("TLS private key of type %T cannot sign", c.PrivateKey)
+	}
+	return NewSigner(chain, key)
+}
+
+// NewSigner returns a signer for chain (the signer certificate first, then
+// its issuers in order) and the signer's private key, an RSA or ECDSA key.
+// It refuses a key that does not match the certificate, a certificate
+// outside its validity period or without the digitalSignature key usage,
+// and a chain whose certificates do not issue one another. A self-signed
+// root at the end of the chain is dropped: devices must trust the root on
+// their own, sending it proves nothing (PROTOCOLS.md §3.7).
+func NewSigner(chain []*x509.Certificate, key crypto.Signer) (*Signer, error) {
+	if len(chain) == 0 {
+		return nil, errors.New("no certificate")
+	}
+	if key == nil {
+		return nil, errors.New("no private key")
+	}
+	switch key.Public().(type) {
+	case *rsa.PublicKey, *ecdsa.PublicKey:
+	default:
+		return nil, &keyError{fmt.Sprintf("a %T key cannot sign profiles: use RSA or ECDSA", key.Public())}
+	}
+	leaf := chain[0]
+	pub, ok := leaf.PublicKey.(interface{ Equal(crypto.PublicKey) bool })
+	if !ok || !pub.Equal(key.Public()) {
+		return nil, &keyError{"private key does not match certificate " + describeCert(leaf)}
+	}
+	now := time.Now()
+	if now.Before(leaf.NotBefore) {
+		return nil, fmt.Errorf("certificate %s is not valid before %s", describeCert(leaf), leaf.NotBefore.UTC().Format(time.RFC3339))
+	}
+	if now.After(leaf.NotAfter) {
+		return nil, fmt.Errorf("certificate %s expired on %s", describeCert(leaf), leaf.NotAfter.UTC().Format(time.RFC3339))
+	}
+	if leaf.KeyUsage != 0 && leaf.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
+		return nil, fmt.Errorf("certificate %s does not allow digital signatures (key usage)", describeCert(leaf))
+	}
+	for i, issuer := range chain[1:] {
+		child := chain[i]
+		if err := child.CheckSignatureFrom(issuer); err != nil {
+			return nil, fmt.Errorf("certificate %d (%s) is not issued by certificate %d (%s): put the signer first, then each issuer in order",
+				i+1, describeCert(child), i+2, describeCert(issuer))
+		}
+	}
+	rest := chain[1:]
+	if n := len(rest); n > 0 && isSelfSigned(rest[n-1]) {
+		rest = rest[:n-1]
+	}
+	return &Signer{leaf: leaf, chain: rest, key: key, digest: "SHA-256"}, nil
+}
+
+// keyError is a problem with the private key rather than the certificate.
+type keyError struct{ msg string }
+
+func (e *keyError) Error() string { return e.msg }
+
+// Sign returns profile wrapped in a DER-encoded CMS SignedData. The
+// content is the profile byte for byte; the signature covers it and a
+// signing time, so two signatures of one profile differ while the profile
+// inside does not.
+func (s *Signer) Sign(profile []byte) ([]byte, error) {
+	sd, err := pkcs7.NewSignedData(profile)
+	if err != nil {
+		return nil, fmt.Errorf("signing profile: %w", err)
+	}
+	sd.SetDigestAlgorithm(pkcs7.OIDDigestAlgorithmSHA256)
+	if len(s.chain) > 0 {
+		err = sd.AddSignerChain(s.leaf, s.key, s.chain, pkcs7.SignerInfoConfig{})
+	} else {
+		err = sd.AddSigner(s.leaf, s.key, pkcs7.SignerInfoConfig{})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("signing profile: %w", err)
+	}
+	der, err := sd.Finish()
+	if err != nil {
+		return nil, fmt.Errorf("signing profile: %w", err)
+	}
+	return der, nil
+}
+
+// String describes the signer for the startup log: subject, key type,
+// intermediates and expiry.
+func (s *Signer) String() string {
+	kind := "RSA"
+	if _, ok := s.key.Public().(*ecdsa.PublicKey); ok {
+		kind = "ECDSA"
+	}
+	return fmt.Sprintf("%s (%s key, %s, %d intermediate(s), valid until %s)",
+		describeCert(s.leaf), kind, s.digest, len(s.chain), s.leaf.NotAfter.UTC().Format("2006-01-02"))
+}
+
+// NotAfter is when the signer certificate expires.
+func (s *Signer) NotAfter() time.Time { return s.leaf.NotAfter }
+
+func describeCert(c *x509.Certificate) string {
+	if c.Subject.CommonName != "" {
+		return fmt.Sprintf("%q", c.Subject.CommonName)
+	}
+	if len(c.DNSNames) > 0 {
+		return fmt.Sprintf("%q", c.DNSNames[0])
+	}
+	return fmt.Sprintf("%q", c.Subject.String())
+}
+
+func isSelfSigned(c *x509.Certificate) bool {
+	return bytes.Equal(c.RawIssuer, c.RawSubject) && c.CheckSignatureFrom(c) == nil
+}
+
+func readPEMFile(name string) ([]byte, error) {
+	if name == "" {
+		return nil, errors.New("no file named")
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if st.Size() > maxPEMFile {
+		return nil, fmt.Errorf("%s: larger than %d bytes, not a PEM file", name, maxPEMFile)
+	}
+	return os.ReadFile(name)
+}
+
+// parseCertificates reads every CERTIFICATE block, in order. Other blocks
+// (a private key in a combined file) are skipped.
+func parseCertificates(data []byte) ([]*x509.Certificate, error) {
+	var out []*x509.Certificate
+	for {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			break
+		}
+		if b.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("certificate %d: %w", len(out)+1, err)
+		}
+		out = append(out, c)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no PEM CERTIFICATE block")
+	}
+	return out, nil
+}
+
+// parsePrivateKey reads the first private-key block: PKCS #8 ("PRIVATE
+// KEY"), PKCS #1 ("RSA PRIVATE KEY") or SEC 1 ("EC PRIVATE KEY").
+func parsePrivateKey(data []byte) (crypto.Signer, error) {
+	for {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			return nil, errors.New("no PEM private key block (PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY)")
+		}
+		var key any
+		var err error
+		switch b.Type {
+		case "PRIVATE KEY":
+			key, err = x509.ParsePKCS8PrivateKey(b.Bytes)
+		case "RSA PRIVATE KEY":
+			key, err = x509.ParsePKCS1PrivateKey(b.Bytes)
+		case "EC PRIVATE KEY":
+			key, err = x509.ParseECPrivateKey(b.Bytes)
+		case "ENCRYPTED PRIVATE KEY":
+			return nil, errors.New("the private key is encrypted: give an unencrypted key (file mode 0600)")
+		default:
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s block: %w", b.Type, err)
+		}
+		s, ok := key.(crypto.Signer)
+		if !ok {
+			return nil, fmt.Errorf("a %T key cannot sign", key)
+		}
+		return s, nil
+	}
+}
