@@ -22,6 +22,8 @@ type Handler struct {
 	// request so a request never sees two catalogs.
 	Catalog *atomic.Pointer[provision.Catalog]
 	Log     *slog.Logger
+	// Ready lists what /readyz reports on besides the catalog.
+	Ready []Readiness
 }
 
 // maxBody bounds every request body; autodiscover requests are a few
@@ -53,6 +55,7 @@ func (h *Handler) Routes(e *echo.Echo) {
 	e.Match(get, "/v1.1/:domain", h.ispdb)
 
 	e.Match(get, "/healthz", h.healthz)
+	e.Match(get, "/readyz", h.readyz)
 }
 
 // canonicalPaths are matched case-insensitively: clients and documents

@@ -1,0 +1,68 @@
+package handlers
+
+import (
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+)
+
+// PlainRules are what the plain-HTTP listener does differently from the
+// HTTPS one when the service serves HTTPS itself (PROTOCOLS.md §1.3, §2.2).
+// Autoconfig is answered on both: Thunderbird, K-9 and KMail fall back to
+// plain HTTP, and KMail uses nothing else.
+type PlainRules struct {
+	// PublicHost receives Outlook's "HTTP redirect" method: every
+	// /autodiscover/... request gets a 302 to
+	// https://PublicHost/autodiscover/autodiscover.xml, so customer
+	// domains work without a certificate of their own. "" answers
+	// /autodiscover/... on plain HTTP from the routes.
+	PublicHost string
+	// HasCertificate reports whether HTTPS serves a valid certificate for
+	// host; the page / on such a host redirects to HTTPS.
+	HasCertificate func(host string) bool
+}
+
+// autodiscoverPrefix is matched in any letter case, as the routes are.
+const autodiscoverPrefix = "/autodiscover/"
+
+// NewPlain returns the router of the plain-HTTP listener: New's, with
+// rules applied before the routes. No HSTS header is ever sent: with
+// includeSubDomains it would break plain-HTTP autoconfig on sibling names,
+// and without it it would still stop the HTTP fallback of a host whose
+// certificate later fails.
+func NewPlain(h *Handler, rules PlainRules) *echo.Echo {
+	e := New(h)
+	e.Use(rules.middleware)
+	return e
+}
+
+func (rules PlainRules) middleware(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		p := r.URL.Path
+		if rules.PublicHost != "" && len(p) >= len(autodiscoverPrefix) && strings.EqualFold(p[:len(autodiscoverPrefix)], autodiscoverPrefix) {
+			c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
+			return c.Redirect(http.StatusFound, "https://"+rules.PublicHost+"/autodiscover/autodiscover.xml")
+		}
+		if p == "/" && (r.Method == http.MethodGet || r.Method == http.MethodHead) && rules.HasCertificate != nil {
+			host := r.Host
+			if h, _, err := net.SplitHostPort(host); err == nil {
+				host = h
+			}
+			host = strings.ToLower(strings.TrimSuffix(host, "."))
+			// Only a name we hold a certificate for goes into Location:
+			// the Host header is the client's to choose.
+			if host != "" && rules.HasCertificate(host) {
+				target := "https://" + host + "/"
+				if r.URL.RawQuery != "" {
+					target += "?" + r.URL.RawQuery
+				}
+				c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
+				return c.Redirect(http.StatusFound, target)
+			}
+		}
+		return next(c)
+	}
+}

@@ -1,0 +1,90 @@
+package handlers
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func TestPlainRules(t *testing.T) {
+	h := newTestHandler(t, nil)
+	withCert := map[string]bool{"autoconfig.example.com": true, "mail.example.com": true}
+	e := NewPlain(h, PlainRules{PublicHost: "mail.example.com", HasCertificate: func(host string) bool { return withCert[host] }})
+	const adXML = "https://mail.example.com/autodiscover/autodiscover.xml"
+	tests := []struct {
+		name, method, target string
+		status               int
+		location             string
+	}{
+		// Outlook's HTTP redirect method (PROTOCOLS.md §2.2 row 5), any
+		// path below /autodiscover/, any case, any method.
+		{"autodiscover GET", "GET", "http://autodiscover.example.net/autodiscover/autodiscover.xml", 302, adXML},
+		{"autodiscover POST", "POST", "http://autodiscover.example.net/autodiscover/autodiscover.xml", 302, adXML},
+		{"autodiscover in another case", "GET", "http://autodiscover.example.net/Autodiscover/Autodiscover.xml", 302, adXML},
+		{"autodiscover json", "GET", "http://autodiscover.example.net/autodiscover/autodiscover.json?Email=a@example.net", 302, adXML},
+		{"autodiscover, unknown host", "GET", "http://autodiscover.unknown.example/AUTODISCOVER/x", 302, adXML},
+		// Autoconfig is answered on plain HTTP (KMail uses nothing else).
+		{"autoconfig", "GET", "http://autoconfig.example.net/mail/config-v1.1.xml", 200, ""},
+		// The page / goes to HTTPS only where a certificate exists.
+		{"page with certificate", "GET", "http://autoconfig.example.com/", 302, "https://autoconfig.example.com/"},
+		{"page with certificate, port and case", "HEAD", "http://AutoConfig.Example.COM.:8080/?email=a@example.com", 302, "https://autoconfig.example.com/?email=a@example.com"},
+		{"page without certificate", "GET", "http://autoconfig.example.net/", 404, ""},
+		{"page, no Host", "GET", "http:///", 404, ""},
+		{"another path on a certified host", "GET", "http://autoconfig.example.com/healthz", 200, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := serve(e, tt.method, tt.target, "")
+			wantStatus(t, rec, tt.status)
+			if got := rec.Header().Get("Location"); got != tt.location {
+				t.Errorf("Location = %q, want %q", got, tt.location)
+			}
+			if hsts := rec.Header().Get("Strict-Transport-Security"); hsts != "" {
+				t.Errorf("Strict-Transport-Security = %q, want none", hsts)
+			}
+		})
+	}
+}
+
+func TestPlainRulesWithoutPublicHost(t *testing.T) {
+	e := NewPlain(newTestHandler(t, nil), PlainRules{})
+	rec := serve(e, "GET", "http://autodiscover.example.net/autodiscover/nothing-here", "")
+	if rec.Code == http.StatusFound {
+		t.Errorf("with no public host, /autodiscover/ redirected to %q", rec.Header().Get("Location"))
+	}
+	wantStatus(t, serve(e, "GET", "http://autoconfig.example.com/", ""), http.StatusNotFound)
+}
+
+func TestReadyz(t *testing.T) {
+	h := newTestHandler(t, nil)
+	e := New(h)
+	rec := serve(e, "GET", "http://svc.example/readyz", "")
+	wantStatus(t, rec, http.StatusOK)
+	if body := rec.Body.String(); !strings.HasPrefix(body, "ready\ncatalog: ") {
+		t.Errorf("body = %q", body)
+	}
+
+	h.Ready = []Readiness{
+		ReadinessFunc(func() (bool, []string) { return true, []string{"certificates: 1 of 2 names ready", "  x: failed"} }),
+	}
+	rec = serve(e, "GET", "http://svc.example/readyz", "")
+	wantStatus(t, rec, http.StatusOK)
+	if body := rec.Body.String(); !strings.HasSuffix(body, "certificates: 1 of 2 names ready\n  x: failed\n") {
+		t.Errorf("body = %q", body)
+	}
+
+	h.Ready = append(h.Ready, ReadinessFunc(func() (bool, []string) { return false, []string{"thing: down"} }))
+	// 503 is what /readyz is for: a load balancer reads it.
+	rec = serve(e, "GET", "http://svc.example/readyz", "")
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("status %d, want 503", rec.Code)
+	}
+	if body := rec.Body.String(); !strings.HasPrefix(body, "not ready\n") || rec.Header().Get("Cache-Control") != "no-store" {
+		t.Errorf("body = %q, Cache-Control %q", body, rec.Header().Get("Cache-Control"))
+	}
+
+	h.Catalog.Store(nil)
+	if rec = serve(e, "GET", "http://svc.example/readyz", ""); rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("with no catalog, status %d, want 503", rec.Code)
+	}
+}
