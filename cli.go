@@ -88,6 +88,24 @@ var renderFormats = map[string]func(p *provision.Provider, addr *provision.Addre
 	"thunderbird": func(p *provision.Provider, addr *provision.Address) ([]byte, error) {
 		return provision.Thunderbird(p, addr.Domain, addr), nil
 	},
+	// The POX answer to an outlook-schema POST for the address.
+	"autodiscover": func(p *provision.Provider, addr *provision.Address) ([]byte, error) {
+		return provision.Autodiscover(p, addr.Domain, addr), nil
+	},
+	// The autodiscover.json answer for Protocol=AutodiscoverV1, pointing
+	// at MAILAUTOCONF_PUBLIC_HOST when set, as serve does.
+	"autodiscover-json": func(p *provision.Provider, addr *provision.Address) ([]byte, error) {
+		host := os.Getenv(envPrefix + "_PUBLIC_HOST")
+		if host != "" {
+			h, err := provision.NormalizeHost(host)
+			if err != nil {
+				return nil, fmt.Errorf("%s_PUBLIC_HOST=%q: not a host name", envPrefix, host)
+			}
+			host = h
+		}
+		body, _ := provision.AutodiscoverJSON(p, *addr, provision.ProtocolAutodiscoverV1, host)
+		return body, nil
+	},
 }
 
 func formatNames() []string {

@@ -41,7 +41,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	var current atomic.Pointer[provision.Catalog]
 	current.Store(cat)
-	h := &handlers.Handler{Catalog: &current, Log: log}
+	h := &handlers.Handler{Catalog: &current, Log: log, PublicHost: s.PublicHost}
 
 	ln, err := net.Listen("tcp", s.Listen)
 	if err != nil {

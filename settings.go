@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/kelseyhightower/envconfig"
+
+	"mailautoconf/provision"
 )
 
 // envPrefix is the prefix of every setting's environment variable.
@@ -47,6 +49,14 @@ func loadSettings() (*Settings, error) {
 	}
 	if _, err := parseLevel(s.LogLevel); err != nil {
 		return nil, err
+	}
+	if s.PublicHost != "" {
+		// Autodiscover v2 answers put it into URLs clients follow.
+		h, err := provision.NormalizeHost(s.PublicHost)
+		if err != nil {
+			return nil, fmt.Errorf("settings: %s_PUBLIC_HOST=%q: not a host name", envPrefix, s.PublicHost)
+		}
+		s.PublicHost = h
 	}
 	return &s, nil
 }

@@ -24,6 +24,10 @@ type Handler struct {
 	Log     *slog.Logger
 	// Ready lists what /readyz reports on besides the catalog.
 	Ready []Readiness
+	// PublicHost is the service's own host name (MAILAUTOCONF_PUBLIC_HOST),
+	// or "". Autodiscover v2 points clients at it, else at
+	// autodiscover.<domain>: never at a host the request chose.
+	PublicHost string
 }
 
 // maxBody bounds every request body; autodiscover requests are a few
@@ -54,6 +58,14 @@ func (h *Handler) Routes(e *echo.Echo) {
 	e.Match(get, "/v1.1/mail/config-v1.1.xml", h.autoconfig) // the "Nine" app's spelling
 	e.Match(get, "/v1.1/:domain", h.ispdb)
 
+	// Outlook Autodiscover (PROTOCOLS.md §2): POX by POST (Outlook,
+	// Thunderbird) and by GET with no body (Delta Chat, iOS, Android
+	// apps); v2 JSON in its query and path forms (§2.8).
+	e.POST("/autodiscover/autodiscover.xml", h.autodiscoverPOST)
+	e.Match(get, "/autodiscover/autodiscover.xml", h.autodiscoverGET)
+	e.Match(get, "/autodiscover/autodiscover.json", h.autodiscoverJSONQuery)
+	e.Match(get, "/autodiscover/autodiscover.json/v1.0/*", h.autodiscoverJSONPath)
+
 	e.Match(get, "/healthz", h.healthz)
 	e.Match(get, "/readyz", h.readyz)
 }
@@ -66,6 +78,9 @@ var canonicalPaths = []string{
 	"/.well-known/autoconfig/mail/config-v1.1.xml",
 	"/v1.1/mail/config-v1.1.xml",
 	"/v1.1/",
+	"/autodiscover/autodiscover.xml",
+	"/autodiscover/autodiscover.json",
+	"/autodiscover/autodiscover.json/v1.0/",
 }
 
 // canonicalPath rewrites a known path in any letter case to the spelling

@@ -1,0 +1,126 @@
+package handlers
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"mailautoconf/provision"
+)
+
+// Autodiscover answers carry the address or come from the Host alone; the
+// POST ones are personal and never stored by caches.
+const noStore = "no-store"
+
+// autodiscoverPOST serves POX Autodiscover to Outlook and Thunderbird
+// (PROTOCOLS.md §2.3–§2.7). It never asks for credentials, and the
+// Authorization header Thunderbird sends (with the user's password) is
+// neither read nor logged.
+func (h *Handler) autodiscoverPOST(c echo.Context) error {
+	body, err := readSmallBody(c, provision.MaxAutodiscoverRequest)
+	if err != nil {
+		return err
+	}
+	cat := h.Catalog.Load()
+	hostDomain := ""
+	if _, d, err := hostProvider(cat, c.Request().Host, "autodiscover."); err == nil {
+		hostDomain = d
+	}
+	r, err := provision.AnswerAutodiscover(cat, hostDomain, body, time.Now())
+	if err != nil {
+		return err
+	}
+	noteRequest(c, r.Domain, r.Address)
+	if r.Problem != nil {
+		c.Set(ctxError, r.Problem)
+	}
+	return xmlBlob(c, noStore, r.Body)
+}
+
+// autodiscoverGET serves POX Autodiscover to clients that GET it with no
+// body (Delta Chat, iOS, some Android apps, Outlook's redirect probe): the
+// domain comes from the Host header, autodiscover.<domain> or <domain>.
+func (h *Handler) autodiscoverGET(c echo.Context) error {
+	p, domain, err := hostProvider(h.Catalog.Load(), c.Request().Host, "autodiscover.")
+	if err != nil {
+		return err
+	}
+	noteRequest(c, domain, nil)
+	return xmlBlob(c, autoconfigCache, provision.Autodiscover(p, domain, nil))
+}
+
+// autodiscoverJSONQuery serves /autodiscover/autodiscover.json?Email=…&Protocol=…
+func (h *Handler) autodiscoverJSONQuery(c echo.Context) error {
+	addr, err := queryAddress(c, "Email")
+	if err != nil {
+		return err
+	}
+	if addr == nil {
+		return fmt.Errorf("%w: no Email parameter", provision.ErrBadRequest)
+	}
+	return h.autodiscoverJSON(c, *addr)
+}
+
+// autodiscoverJSONPath serves /autodiscover/autodiscover.json/v1.0/<address>?Protocol=…
+func (h *Handler) autodiscoverJSONPath(c echo.Context) error {
+	raw := c.Param("*")
+	if raw == "" {
+		return fmt.Errorf("%w: no address in the path", provision.ErrBadRequest)
+	}
+	addr, err := provision.ParseAddress(raw)
+	if err != nil {
+		return err
+	}
+	return h.autodiscoverJSON(c, addr)
+}
+
+// autodiscoverJSON answers Autodiscover v2 (PROTOCOLS.md §2.8) for addr.
+// An unsupported protocol gets the InvalidProtocol JSON with status 400.
+func (h *Handler) autodiscoverJSON(c echo.Context, addr provision.Address) error {
+	p, err := h.Catalog.Load().Lookup(addr.Domain)
+	if err != nil {
+		return err
+	}
+	protocols := queryValues(c, "Protocol")
+	if len(protocols) > 1 {
+		return fmt.Errorf("%w: Protocol given more than once", provision.ErrBadRequest)
+	}
+	protocol := ""
+	if len(protocols) == 1 {
+		protocol = protocols[0]
+	}
+	noteRequest(c, addr.Domain, &addr)
+	body, ok := provision.AutodiscoverJSON(p, addr, protocol, h.PublicHost)
+	if !ok {
+		c.Set(ctxError, fmt.Errorf("%w: unsupported Autodiscover v2 protocol", provision.ErrBadRequest))
+		c.Response().Header().Set(echo.HeaderCacheControl, noStore)
+		return c.JSONBlob(http.StatusBadRequest, body)
+	}
+	c.Response().Header().Set(echo.HeaderCacheControl, autoconfigCache)
+	return c.JSONBlob(http.StatusOK, body)
+}
+
+// readSmallBody reads a request body of at most max bytes; a larger one is
+// 413 without reading it all, and a body that breaks off is a 400.
+func readSmallBody(c echo.Context, max int64) ([]byte, error) {
+	r := c.Request()
+	if r.ContentLength > max {
+		return nil, echo.ErrStatusRequestEntityTooLarge
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, max+1))
+	if err != nil {
+		var he *echo.HTTPError
+		if errors.As(err, &he) {
+			return nil, err // the global body limit
+		}
+		return nil, fmt.Errorf("%w: reading the request body failed", provision.ErrBadRequest)
+	}
+	if int64(len(b)) > max {
+		return nil, echo.ErrStatusRequestEntityTooLarge
+	}
+	return b, nil
+}
