@@ -48,8 +48,14 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	srv := newHTTPServer(handlers.New(h), log)
+	// HTTPS, when MAILAUTOCONF_TLS_LISTEN is set (serve_tls.go); nil otherwise.
+	https, err := startHTTPS(ctx, s, h, cat, srv, ln.Addr(), log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	log.Info("serving", "listen", ln.Addr().String(), "domains", len(cat.Domains()))
-	return serveUntilDone(ctx, srv, ln, log)
+	return serveAllUntilDone(ctx, log, append([]served{{srv: srv, ln: ln}}, https.served()...)...)
 }
 
 // loadCatalog loads the configured catalog, or the embedded demo when none
@@ -81,20 +87,53 @@ func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 // serveUntilDone serves until ctx ends, then shuts down gracefully: the
 // listener closes at once and in-flight requests finish.
 func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, log *slog.Logger) error {
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	return serveAllUntilDone(ctx, log, served{srv: srv, ln: ln})
+}
+
+// served is one server and the listener it serves; tls serves HTTPS with
+// the server's TLSConfig (and HTTP/2).
+type served struct {
+	srv *http.Server
+	ln  net.Listener
+	tls bool
+}
+
+// serveAllUntilDone serves every server until ctx ends or one of them
+// fails, then shuts them all down gracefully: listeners close at once and
+// in-flight requests finish.
+func serveAllUntilDone(ctx context.Context, log *slog.Logger, servers ...served) error {
+	errc := make(chan error, len(servers))
+	for _, s := range servers {
+		go func() {
+			if s.tls {
+				errc <- s.srv.ServeTLS(s.ln, "", "")
+			} else {
+				errc <- s.srv.Serve(s.ln)
+			}
+		}()
+	}
+	var errs []error
+	running := len(servers)
 	select {
 	case err := <-errc:
-		return err
+		running--
+		errs = append(errs, err)
 	case <-ctx.Done():
 	}
 	log.Info("shutting down: finishing in-flight requests")
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	for _, s := range servers {
+		if err := s.srv.Shutdown(sctx); err != nil {
+			errs = append(errs, fmt.Errorf("shutdown: %w", err))
+		}
 	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+	for ; running > 0; running-- {
+		if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
 		return err
 	}
 	log.Info("stopped")

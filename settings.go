@@ -26,6 +26,18 @@ type Settings struct {
 	PublicHost string `split_words:"true" desc:"host name clients reach the service at: the CNAME target of autoconfig.<domain> and autodiscover.<domain>"`
 	PublicIpv4 string `split_words:"true" desc:"IPv4 addresses of the service, comma-separated: A records for autoconfig/autodiscover names (mailautoconf dns)"`
 	PublicIpv6 string `split_words:"true" desc:"IPv6 addresses of the service, comma-separated: AAAA records for autoconfig/autodiscover names (mailautoconf dns)"`
+
+	// HTTPS (serve_tls.go). TLS_LISTEN turns it on; certificates come from
+	// TLS_CERT/TLS_KEY or TLS_DIR when set, else from the ACME CA.
+	TLSListen     string `split_words:"true" desc:"address of the HTTPS listener (e.g. :443); unset: no HTTPS"`
+	TLSCert       string `split_words:"true" desc:"certificate chain PEM file, instead of ACME (with TLS_KEY)"`
+	TLSKey        string `split_words:"true" desc:"private key PEM file of TLS_CERT"`
+	TLSDir        string `split_words:"true" desc:"directory of certificate/key PEM pairs chosen by SNI, instead of ACME"`
+	DataDir       string `split_words:"true" desc:"directory keeping ACME account and certificates (required for ACME)"`
+	AcmeDirectory string `split_words:"true" default:"https://acme-v02.api.letsencrypt.org/directory" desc:"ACME directory URL"`
+	AcmeEmail     string `split_words:"true" desc:"contact address of the ACME account"`
+	AcmeCARoots   string `split_words:"true" desc:"PEM file of roots to trust for the ACME server itself (private or test CAs)"`
+	SignWithTLS   bool   `split_words:"true" desc:"sign Apple profiles with the HTTPS certificate of PUBLIC_HOST when no signing pair is set"`
 }
 
 // loadSettings reads the settings and refuses unknown MAILAUTOCONF_*
@@ -48,6 +60,9 @@ func loadSettings() (*Settings, error) {
 		return nil, fmt.Errorf("settings: %s_LOG_FORMAT=%q: want text or json", envPrefix, s.LogFormat)
 	}
 	if _, err := parseLevel(s.LogLevel); err != nil {
+		return nil, err
+	}
+	if err := checkTLSSettings(&s); err != nil {
 		return nil, err
 	}
 	if s.PublicHost != "" {

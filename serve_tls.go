@@ -1,0 +1,199 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"sync/atomic"
+	"time"
+
+	"mailautoconf/handlers"
+	"mailautoconf/handlers/certs"
+	"mailautoconf/provision"
+)
+
+// staticReloadInterval is how often static certificate files are checked
+// for changes.
+const staticReloadInterval = 30 * time.Second
+
+// checkTLSSettings refuses HTTPS settings that contradict each other, at
+// start rather than at the first handshake.
+func checkTLSSettings(s *Settings) error {
+	static := s.TLSCert != "" || s.TLSKey != "" || s.TLSDir != ""
+	switch {
+	case (s.TLSCert == "") != (s.TLSKey == ""):
+		return fmt.Errorf("settings: %[1]s_TLS_CERT and %[1]s_TLS_KEY go together", envPrefix)
+	case s.TLSCert != "" && s.TLSDir != "":
+		return fmt.Errorf("settings: %[1]s_TLS_CERT and %[1]s_TLS_DIR exclude each other", envPrefix)
+	case static && s.TLSListen == "":
+		return fmt.Errorf("settings: certificate files are set but %s_TLS_LISTEN is not: there is no HTTPS listener to use them", envPrefix)
+	case s.SignWithTLS && s.TLSListen == "":
+		return fmt.Errorf("settings: %[1]s_SIGN_WITH_TLS needs HTTPS (%[1]s_TLS_LISTEN)", envPrefix)
+	case s.SignWithTLS && s.PublicHost == "":
+		return fmt.Errorf("settings: %[1]s_SIGN_WITH_TLS signs with the certificate of %[1]s_PUBLIC_HOST, which is not set", envPrefix)
+	}
+	if s.TLSListen != "" && !static {
+		if s.DataDir == "" {
+			return fmt.Errorf("settings: HTTPS with ACME certificates needs %[1]s_DATA_DIR to keep them in (or give %[1]s_TLS_CERT/%[1]s_TLS_KEY or %[1]s_TLS_DIR)", envPrefix)
+		}
+		if u, err := url.Parse(s.AcmeDirectory); err != nil || u.Scheme != "https" || u.Host == "" {
+			return fmt.Errorf("settings: %s_ACME_DIRECTORY=%q: want an https:// URL", envPrefix, s.AcmeDirectory)
+		}
+	}
+	return nil
+}
+
+// httpsService is the HTTPS side of serve: its listener and server, where
+// its certificates come from (an ACME CA or files), and the rules of the
+// plain listener beside it.
+type httpsService struct {
+	ln         net.Listener
+	srv        *http.Server
+	source     certs.Source
+	acme       *certs.Manager // nil with certificate files
+	static     *certs.Static  // nil with ACME
+	publicHost string
+	log        *slog.Logger
+}
+
+// startHTTPS binds the HTTPS listener and gets its certificates going:
+// with ACME, every name of cat is obtained (or loaded from the data
+// directory) in the background from now on. It also sets the plain
+// server's handler to the plain-listener rules, with ACME HTTP-01
+// challenges answered, and adds the certificates to /readyz. It returns
+// nil when MAILAUTOCONF_TLS_LISTEN is unset: the plain listener then
+// serves every route as it is (behind a TLS-terminating proxy, say).
+//
+// The plain listener must be bound already: the ACME client is pointed at
+// both listeners and never binds ports itself. Everything stops when ctx
+// ends.
+func startHTTPS(ctx context.Context, s *Settings, h *handlers.Handler, cat *provision.Catalog, plain *http.Server, plainAddr net.Addr, log *slog.Logger) (*httpsService, error) {
+	if s.TLSListen == "" {
+		return nil, nil
+	}
+	t := &httpsService{log: log}
+	if s.PublicHost != "" {
+		host, err := provision.NormalizeHost(s.PublicHost)
+		if err != nil {
+			return nil, fmt.Errorf("settings: %s_PUBLIC_HOST=%q: %v", envPrefix, s.PublicHost, err)
+		}
+		t.publicHost = host
+	}
+	if s.TLSCert != "" || s.TLSDir != "" {
+		st, err := certs.NewStatic(s.TLSCert, s.TLSKey, s.TLSDir, log)
+		if err != nil {
+			return nil, fmt.Errorf("HTTPS certificates: %w", err)
+		}
+		t.static, t.source = st, st
+	}
+	ln, err := net.Listen("tcp", s.TLSListen)
+	if err != nil {
+		return nil, err
+	}
+	if t.static == nil {
+		m, err := certs.NewManager(certs.ACMEOptions{
+			DataDir:   s.DataDir,
+			Directory: s.AcmeDirectory,
+			Email:     s.AcmeEmail,
+			CARoots:   s.AcmeCARoots,
+			HTTPAddr:  plainAddr,
+			TLSAddr:   ln.Addr(),
+			Log:       log,
+		})
+		if err != nil {
+			ln.Close()
+			return nil, err
+		}
+		t.acme, t.source = m, m
+		context.AfterFunc(ctx, m.Stop)
+	} else {
+		go t.static.Watch(ctx, staticReloadInterval)
+	}
+	t.ln = ln
+
+	var ph http.Handler = handlers.NewPlain(h, handlers.PlainRules{
+		PublicHost:     t.publicHost,
+		HasCertificate: func(host string) bool { _, ok := t.source.Certificate(host); return ok },
+	})
+	if t.acme != nil {
+		ph = t.acme.HTTPHandler(ph)
+	}
+	plain.Handler = ph
+	t.srv = newHTTPServer(handlers.New(h), log)
+	t.srv.TLSConfig = certs.TLSConfig(t.source)
+	h.Ready = append(h.Ready, handlers.ReadinessFunc(func() (bool, []string) {
+		return certs.Report(t.source, time.Now())
+	}))
+	t.catalogChanged(cat)
+	mode := "acme"
+	if t.static != nil {
+		mode = "files"
+	}
+	log.Info("serving HTTPS", "listen", ln.Addr().String(), "certificates", mode)
+	return t, nil
+}
+
+// catalogChanged makes the HTTPS names those of cat: with ACME, the
+// certificates of new names are obtained at once, in the background, and
+// names gone are no longer served. Call it whenever the catalog is
+// swapped; it returns at once.
+func (t *httpsService) catalogChanged(cat *provision.Catalog) {
+	if t == nil {
+		return
+	}
+	names := certs.Names(cat, t.publicHost)
+	if t.acme != nil {
+		t.acme.SetNames(names)
+	} else {
+		t.static.SetNames(names)
+	}
+}
+
+// served returns the HTTPS server for serveAllUntilDone; none when t is nil.
+func (t *httpsService) served() []served {
+	if t == nil {
+		return nil
+	}
+	return []served{{srv: t.srv, ln: t.ln, tls: true}}
+}
+
+// followSigner keeps signer set to a profile signer built from the HTTPS
+// certificate of the public host (MAILAUTOCONF_SIGN_WITH_TLS), rebuilt
+// when that certificate is renewed, until ctx ends. Until a certificate
+// exists the pointer stays nil and profiles are served unsigned.
+func (t *httpsService) followSigner(ctx context.Context, signer *atomic.Pointer[provision.Signer]) {
+	var current []byte // DER of the leaf signing now
+	check := func() {
+		c, ok := t.source.Certificate(t.publicHost)
+		if !ok || len(c.Certificate) == 0 || bytes.Equal(c.Certificate[0], current) {
+			return
+		}
+		s, err := provision.SignerFromTLS(c)
+		if err != nil {
+			t.log.Warn("profiles not signed with the HTTPS certificate", "host", t.publicHost, "error", err)
+			current = c.Certificate[0] // do not retry this certificate
+			return
+		}
+		current = c.Certificate[0]
+		signer.Store(s)
+		t.log.Info("signing profiles with the HTTPS certificate", "host", t.publicHost, "signer", s.String())
+	}
+	// Look often until the first certificate arrives, then now and then:
+	// a renewal replaces a certificate weeks before it expires.
+	for {
+		check()
+		wait := time.Minute
+		if current == nil {
+			wait = time.Second
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}

@@ -1,0 +1,312 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"mailautoconf/handlers"
+	"mailautoconf/handlers/certs/pebbletest"
+	"mailautoconf/provision"
+)
+
+// threeDomains is the catalog a new user tries HTTPS with.
+const threeDomains = `providers:
+  - id: mail.example.org
+    domains: [a.example, b.example]
+    incoming: [{protocol: imap, host: imap.example.org, port: 993, security: tls}]
+    outgoing: [{protocol: smtp, host: smtp.example.org, port: 465, security: tls}]
+  - id: mail.c.example
+    domains: [c.example]
+    incoming: [{protocol: imap, host: imap.c.example, port: 993, security: tls}]
+    outgoing: [{protocol: smtp, host: smtp.c.example, port: 465, security: tls}]
+`
+
+// loopbackClient sends every request to 127.0.0.1:port whatever the URL's
+// host, as DNS pointing every name at this machine would; TLS verifies
+// against roots. It does not follow redirects.
+func loopbackClient(port int, roots *x509.CertPool) *http.Client {
+	d := &net.Dialer{Timeout: 5 * time.Second}
+	return &http.Client{
+		Timeout: 10 * time.Second,
+		Transport: &http.Transport{
+			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+				return d.DialContext(ctx, network, fmt.Sprintf("127.0.0.1:%d", port))
+			},
+			TLSClientConfig:   &tls.Config{RootCAs: roots},
+			ForceAttemptHTTP2: true,
+		},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+func get(t *testing.T, c *http.Client, url string) (*http.Response, string) {
+	t.Helper()
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Errorf("GET %s: %v", url, err)
+		return nil, ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+// startServe runs the serve command until the test ends; stop ends it
+// earlier and waits.
+func startServe(t *testing.T, logs *syncBuffer) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"serve"}, io.Discard, logs) }()
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("serve returned %v", err)
+			}
+		case <-time.After(25 * time.Second):
+			t.Errorf("serve did not stop")
+		}
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// waitReady polls /readyz on the plain listener until it reports every
+// certificate ready.
+func waitReady(t *testing.T, plainPort int, names int, timeout time.Duration) string {
+	t.Helper()
+	c := loopbackClient(plainPort, nil)
+	want := fmt.Sprintf("certificates: %d of %d names ready", names, names)
+	var body string
+	ok := pebbletest.WaitFor(context.Background(), timeout, func() bool {
+		resp, err := c.Get("http://svc.example/readyz")
+		if err != nil {
+			return false
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		body = string(b)
+		return strings.Contains(body, want)
+	})
+	if !ok {
+		t.Fatalf("after %v /readyz says:\n%s\nwant %q", timeout, body, want)
+	}
+	return body
+}
+
+// TestServeHTTPSWithACME is the issue's "done when", as a new user would
+// try it: three domains, Pebble standing in for Let's Encrypt, one start
+// of the service.
+func TestServeHTTPSWithACME(t *testing.T) {
+	httpPort, tlsPort := pebbletest.FreePort(t), pebbletest.FreePort(t)
+	p := pebbletest.Start(t, httpPort, tlsPort)
+	dir := t.TempDir()
+	catalog := filepath.Join(dir, "catalog.yaml")
+	if err := os.WriteFile(catalog, []byte(threeDomains), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("MAILAUTOCONF_LISTEN", fmt.Sprintf("127.0.0.1:%d", httpPort))
+	t.Setenv("MAILAUTOCONF_TLS_LISTEN", fmt.Sprintf("127.0.0.1:%d", tlsPort))
+	t.Setenv("MAILAUTOCONF_CATALOG", catalog)
+	t.Setenv("MAILAUTOCONF_DATA_DIR", filepath.Join(dir, "data"))
+	t.Setenv("MAILAUTOCONF_ACME_DIRECTORY", p.Directory)
+	t.Setenv("MAILAUTOCONF_ACME_EMAIL", "hostmaster@example.org")
+	t.Setenv("MAILAUTOCONF_ACME_CA_ROOTS", p.APIRoots)
+	t.Setenv("MAILAUTOCONF_PUBLIC_HOST", "mail.example.org")
+
+	var logs syncBuffer
+	start := time.Now()
+	stop := startServe(t, &logs)
+	const names = 7 // autoconfig. and autodiscover. of three domains, and the public host
+	waitReady(t, httpPort, names, 45*time.Second)
+	t.Logf("one start: %d certificates issued and served in %v", names, time.Since(start).Round(time.Millisecond))
+
+	roots := p.RootPool(t)
+	https := loopbackClient(tlsPort, roots)
+	for _, d := range []string{"a.example", "b.example", "c.example"} {
+		for _, url := range []string{
+			"https://autoconfig." + d + "/mail/config-v1.1.xml",
+			"https://autodiscover." + d + "/autodiscover/autodiscover.xml",
+		} {
+			resp, body := get(t, https, url)
+			if resp == nil {
+				continue
+			}
+			if resp.ProtoMajor != 2 {
+				t.Errorf("GET %s: %s, want HTTP/2", url, resp.Proto)
+			}
+			if resp.TLS.PeerCertificates[0].DNSNames[0] != resp.Request.URL.Hostname() {
+				t.Errorf("GET %s: certificate for %v", url, resp.TLS.PeerCertificates[0].DNSNames)
+			}
+			if strings.HasPrefix(url, "https://autoconfig.") && (resp.StatusCode != 200 || !strings.Contains(body, "<domain>"+d+"</domain>")) {
+				t.Errorf("GET %s: %d %.200s", url, resp.StatusCode, body)
+			}
+			if hsts := resp.Header.Get("Strict-Transport-Security"); hsts != "" {
+				t.Errorf("GET %s: Strict-Transport-Security %q, want none", url, hsts)
+			}
+		}
+	}
+
+	// A name outside the catalog: no certificate, a failed handshake.
+	if _, err := https.Get("https://autoconfig.unknown.example/mail/config-v1.1.xml"); err == nil {
+		t.Errorf("HTTPS for a name outside the catalog succeeded")
+	}
+	// TLS 1.2 at least.
+	old := &tls.Config{ServerName: "autoconfig.a.example", RootCAs: roots, MaxVersion: tls.VersionTLS11}
+	if c, err := tls.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", tlsPort), old); err == nil {
+		c.Close()
+		t.Errorf("a TLS 1.1 handshake succeeded")
+	}
+
+	// Plain HTTP: autoconfig answered directly, Outlook's redirect
+	// method, / to HTTPS where a certificate exists.
+	plain := loopbackClient(httpPort, nil)
+	if resp, body := get(t, plain, "http://autoconfig.b.example/mail/config-v1.1.xml"); resp != nil && (resp.StatusCode != 200 || !strings.Contains(body, "<domain>b.example</domain>")) {
+		t.Errorf("plain autoconfig: %d %.200s", resp.StatusCode, body)
+	}
+	for _, tt := range []struct{ url, location string }{
+		{"http://autodiscover.c.example/autodiscover/autodiscover.xml", "https://mail.example.org/autodiscover/autodiscover.xml"},
+		{"http://autodiscover.c.example/Autodiscover/Autodiscover.xml", "https://mail.example.org/autodiscover/autodiscover.xml"},
+		{"http://autoconfig.a.example/", "https://autoconfig.a.example/"},
+		{"http://mail.example.org/", "https://mail.example.org/"},
+		{"http://unknown.example/", ""},
+	} {
+		if resp, _ := get(t, plain, tt.url); resp != nil && resp.Header.Get("Location") != tt.location {
+			t.Errorf("GET %s: %d Location %q, want %q", tt.url, resp.StatusCode, resp.Header.Get("Location"), tt.location)
+		}
+	}
+
+	// A restart reuses the stored certificates: no new order.
+	orders := p.Orders()
+	stop()
+	start = time.Now()
+	startServe(t, &logs)
+	waitReady(t, httpPort, names, 10*time.Second)
+	t.Logf("restart: %d certificates served again in %v", names, time.Since(start).Round(time.Millisecond))
+	if got := p.Orders(); got != orders {
+		t.Errorf("after a restart Pebble got %d orders, want still %d", got, orders)
+	}
+	if resp, _ := get(t, https, "https://autoconfig.c.example/mail/config-v1.1.xml"); resp != nil && resp.StatusCode != 200 {
+		t.Errorf("after a restart: %d", resp.StatusCode)
+	}
+}
+
+func TestTLSSettingsRefused(t *testing.T) {
+	for _, tt := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"TLS_LISTEN": ":0"}, "DATA_DIR"},
+		{map[string]string{"TLS_LISTEN": ":0", "TLS_CERT": "a.pem"}, "TLS_CERT and MAILAUTOCONF_TLS_KEY go together"},
+		{map[string]string{"TLS_LISTEN": ":0", "TLS_CERT": "a.pem", "TLS_KEY": "a.key", "TLS_DIR": "d"}, "exclude each other"},
+		{map[string]string{"TLS_DIR": "d"}, "TLS_LISTEN is not"},
+		{map[string]string{"TLS_LISTEN": ":0", "DATA_DIR": "d", "ACME_DIRECTORY": "http://ca.example/dir"}, "want an https:// URL"},
+		{map[string]string{"SIGN_WITH_TLS": "true"}, "needs HTTPS"},
+		{map[string]string{"SIGN_WITH_TLS": "true", "TLS_LISTEN": ":0", "DATA_DIR": "d"}, "PUBLIC_HOST"},
+	} {
+		for k, v := range tt.env {
+			t.Setenv("MAILAUTOCONF_"+k, v)
+		}
+		_, err := loadSettings()
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("loadSettings with %v = %v, want %q", tt.env, err, tt.want)
+		}
+		for k := range tt.env {
+			os.Unsetenv("MAILAUTOCONF_" + k)
+		}
+	}
+}
+
+// TestSignWithTLSCertificate: with MAILAUTOCONF_SIGN_WITH_TLS, profiles
+// are signed with the ACME certificate of the public host, and the
+// signature verifies with openssl against Pebble's root.
+func TestSignWithTLSCertificate(t *testing.T) {
+	openssl, err := exec.LookPath("openssl")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("openssl is missing (.ci/run installs it)")
+		}
+		t.Skip("skipping: openssl not installed (apt-get install openssl)")
+	}
+	httpPort, tlsPort := pebbletest.FreePort(t), pebbletest.FreePort(t)
+	p := pebbletest.Start(t, httpPort, tlsPort)
+	dir := t.TempDir()
+	s := &Settings{
+		TLSListen:     fmt.Sprintf("127.0.0.1:%d", tlsPort),
+		DataDir:       dir,
+		AcmeDirectory: p.Directory,
+		AcmeCARoots:   p.APIRoots,
+		PublicHost:    "mail.example.org",
+		SignWithTLS:   true,
+	}
+	log := newLogger(&Settings{LogFormat: "text", LogLevel: "error"}, io.Discard)
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", httpPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cat atomic.Pointer[provision.Catalog]
+	cat.Store(provision.Demo())
+	h := &handlers.Handler{Catalog: &cat, Log: log}
+	srv := newHTTPServer(nil, log)
+	ctx, cancel := context.WithCancel(context.Background())
+	https, err := startHTTPS(ctx, s, h, cat.Load(), srv, ln.Addr(), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- serveAllUntilDone(ctx, log, append([]served{{srv: srv, ln: ln}}, https.served()...)...)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+
+	var signer atomic.Pointer[provision.Signer]
+	go https.followSigner(ctx, &signer)
+	if !pebbletest.WaitFor(ctx, 30*time.Second, func() bool { return signer.Load() != nil }) {
+		t.Fatalf("no signer from the certificate of mail.example.org; status %+v", https.source.Status())
+	}
+	p1, _ := provision.Demo().Lookup("example.com")
+	addr, _ := provision.ParseAddress("fred@example.com")
+	profile, err := provision.Mobileconfig(p1, addr, provision.ProfileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, err := signer.Load().Sign(profile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, root, out := filepath.Join(dir, "signed.mobileconfig"), filepath.Join(dir, "root.pem"), filepath.Join(dir, "content")
+	if err := os.WriteFile(in, signed, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(root, p.Root(t), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// -purpose any: the signer is a TLS server certificate, whose
+	// extended key usage openssl would otherwise hold against S/MIME.
+	cmd := exec.Command(openssl, "cms", "-verify", "-inform", "DER", "-in", in, "-CAfile", root, "-purpose", "any", "-out", out)
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("openssl cms -verify: %v\n%s", err, msg)
+	}
+	if content, _ := os.ReadFile(out); string(content) != string(profile) {
+		t.Errorf("verified content differs from the profile")
+	}
+}
