@@ -1,0 +1,381 @@
+package doctor
+
+// Autodiscover readers (PROTOCOLS.md §2): Outlook's, Thunderbird's and
+// Delta Chat's view of a POX answer, the autodiscover.json answer, and
+// the mobilesync answer. Pure functions of the HTTP answer.
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/beevik/etree"
+)
+
+// Autodiscover namespaces, in their http:// spelling; https:// variants
+// are accepted too (PROTOCOLS.md §2.3).
+const (
+	nsRequestOutlook    = "http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006"
+	nsResponseOutlook   = "http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a"
+	nsRequestMobile     = "http://schemas.microsoft.com/exchange/autodiscover/mobilesync/requestschema/2006"
+	nsResponseMobile    = "http://schemas.microsoft.com/exchange/autodiscover/mobilesync/responseschema/2006"
+	nsResponseAutodisco = "http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006"
+)
+
+func nsIs(got, want string) bool {
+	return got == want || got == "https://"+strings.TrimPrefix(want, "http://")
+}
+
+// autodiscoverRequest is the POX request body Outlook and Thunderbird
+// POST (requestNS outlook) or an ActiveSync device POSTs (mobilesync).
+func autodiscoverRequest(address string, mobile bool) []byte {
+	reqNS, respNS := nsRequestOutlook, nsResponseOutlook
+	if mobile {
+		reqNS, respNS = nsRequestMobile, nsResponseMobile
+	}
+	doc := etree.NewDocument()
+	doc.CreateProcInst("xml", `version="1.0" encoding="utf-8"`)
+	root := doc.CreateElement("Autodiscover")
+	root.CreateAttr("xmlns", reqNS)
+	req := root.CreateElement("Request")
+	req.CreateElement("EMailAddress").SetText(address)
+	req.CreateElement("AcceptableResponseSchema").SetText(respNS)
+	b, err := doc.WriteToBytes()
+	if err != nil {
+		panic("etree: writing to memory failed: " + err.Error())
+	}
+	return b
+}
+
+// poxAnswer is a reader's decision on a POX answer: settings, a redirect
+// to follow, or a refusal.
+type poxAnswer struct {
+	verdict
+	redirectURL  string
+	redirectAddr string
+}
+
+const (
+	fixPOX      = "answer POST /autodiscover/autodiscover.xml with an outlook responseschema/2006a Account: Action settings, a Protocol per server (PROTOCOLS.md §2.4)"
+	fixPOXTypes = "send Content-Type: text/xml; charset=utf-8"
+)
+
+// OutlookPOX is Outlook's reading of a POX answer: namespaces resolved,
+// Response in outlook/responseschema/2006a, Action settings with at least
+// one IMAP or POP3 and one SMTP Protocol, or a redirect. SSL defaults to
+// on, SPA to on (which makes Outlook use NTLM); Encryption TLS is
+// STARTTLS, SSL implicit TLS [UNCONFIRMED mapping, PROTOCOLS.md §2.4].
+func OutlookPOX(contentType string, body []byte, id ident) poxAnswer {
+	root, err := parseXML(body)
+	if err != nil {
+		return poxAnswer{verdict: refuse("not well-formed XML: "+err.Error(), fixPOX)}
+	}
+	if root.local != "Autodiscover" || !nsIs(root.ns, nsResponseAutodisco) {
+		return poxAnswer{verdict: refuse(fmt.Sprintf("root element {%s}%s is not an Autodiscover response", root.ns, root.local), fixPOX)}
+	}
+	var resp *node
+	for _, k := range root.kids {
+		if k.local == "Response" {
+			resp = k
+			break
+		}
+	}
+	if resp == nil {
+		return poxAnswer{verdict: refuse("no Response element", fixPOX)}
+	}
+	if e := resp.childFold("Error"); e != nil || resp.childFold("Account").childFold("Error") != nil {
+		if e == nil {
+			e = resp.childFold("Account").childFold("Error")
+		}
+		code := strings.TrimSpace(textOf(e.childFold("ErrorCode")))
+		msg := strings.TrimSpace(textOf(e.childFold("Message")))
+		return poxAnswer{verdict: refuse(fmt.Sprintf("Autodiscover error %s %s", code, msg), fixPOX)}
+	}
+	if !nsIs(resp.ns, nsResponseOutlook) {
+		return poxAnswer{verdict: refuse(fmt.Sprintf("Response is in namespace %q, not the outlook responseschema/2006a Outlook asked for", resp.ns), fixPOX)}
+	}
+	acc := resp.childNS(resp.ns, "Account")
+	if acc == nil {
+		return poxAnswer{verdict: refuse("no Account element", fixPOX)}
+	}
+	var a poxAnswer
+	if !xmlContentType(contentType) {
+		a.warnings = append(a.warnings, fmt.Sprintf("Content-Type %q is not XML", contentType))
+	}
+	switch action := strings.TrimSpace(textOf(acc.childNS(resp.ns, "Action"))); strings.ToLower(action) {
+	case "redirecturl":
+		a.redirectURL = strings.TrimSpace(textOf(acc.childNS(resp.ns, "RedirectUrl")))
+		if u, err := url.Parse(a.redirectURL); err != nil || u.Scheme != "https" || u.Host == "" {
+			return poxAnswer{verdict: refuse(fmt.Sprintf("redirectUrl %q is not an https URL", a.redirectURL), fixPOX)}
+		}
+		return a
+	case "redirectaddr":
+		a.redirectAddr = strings.TrimSpace(textOf(acc.childNS(resp.ns, "RedirectAddr")))
+		return a
+	case "settings":
+	default:
+		return poxAnswer{verdict: refuse(fmt.Sprintf("Action %q is not settings, redirectUrl or redirectAddr", action), fixPOX)}
+	}
+	for _, p := range acc.kids {
+		if p.local != "Protocol" || p.ns != resp.ns {
+			continue
+		}
+		get := func(name string) string { return strings.TrimSpace(textOf(p.childNS(resp.ns, name))) }
+		typ := strings.ToUpper(get("Type"))
+		if typ != "IMAP" && typ != "POP3" && typ != "SMTP" {
+			continue
+		}
+		e := Endpoint{Protocol: strings.ToLower(typ), Host: strings.ToLower(get("Server")), Username: get("LoginName")}
+		port, err := strconv.Atoi(get("Port"))
+		if e.Host == "" || err != nil || port < 1 || port > 65535 {
+			a.warnings = append(a.warnings, fmt.Sprintf("%s Protocol without Server or Port: skipped", typ))
+			continue
+		}
+		e.Port = port
+		e.Socket = outlookSocket(get("SSL"), get("Encryption"))
+		if !strings.EqualFold(get("SPA"), "off") {
+			a.warnings = append(a.warnings, fmt.Sprintf("%s: SPA is not off, so Outlook uses NTLM (Secure Password Authentication) instead of the password", e))
+		}
+		if e.Username == "" {
+			e.Username = id.address
+		}
+		a.candidates = append(a.candidates, e)
+	}
+	for i := range a.candidates {
+		e := a.candidates[i]
+		if (e.Protocol == "imap" || e.Protocol == "pop3") && a.incoming == nil {
+			a.incoming = &e
+		}
+		if e.Protocol == "smtp" && a.outgoing == nil {
+			a.outgoing = &e
+		}
+	}
+	switch {
+	case a.incoming == nil:
+		return poxAnswer{verdict: refuse("no IMAP or POP3 Protocol", fixPOX)}
+	case a.outgoing == nil:
+		return poxAnswer{verdict: refuse("no SMTP Protocol", fixPOX)}
+	}
+	a.ok = true
+	return a
+}
+
+// outlookSocket maps SSL and Encryption to a connection mode.
+func outlookSocket(ssl, enc string) string {
+	switch strings.ToLower(enc) {
+	case "none":
+		return "plain"
+	case "tls":
+		return "STARTTLS"
+	case "ssl":
+		return "SSL"
+	case "auto":
+		return "auto"
+	}
+	if strings.EqualFold(ssl, "off") {
+		return "plain"
+	}
+	return "SSL"
+}
+
+// ThunderbirdPOX is Thunderbird's readAutoDiscoverXML
+// (THUNDERBIRD-PARSER.md §5): element names as written (a prefix hides
+// them), Type exact upper case, Port required, SSL off or Encryption None
+// is plain, otherwise the port decides; RedirectUrl is not followed.
+// Thunderbird accepts a response without SMTP (it uses its default SMTP
+// server).
+func ThunderbirdPOX(contentType string, body []byte, id ident) poxAnswer {
+	if !xmlContentType(contentType) {
+		return poxAnswer{verdict: refuse(fmt.Sprintf("Content-Type %q is not XML", contentType), fixPOXTypes)}
+	}
+	root, err := parseXML(body)
+	if err != nil {
+		return poxAnswer{verdict: refuse("not well-formed XML: "+err.Error(), fixPOX)}
+	}
+	acc := root.child("Response").child("Account")
+	if root.qname() != "Autodiscover" || acc == nil {
+		return poxAnswer{verdict: refuse("no Autodiscover/Response/Account as written (namespace prefixes hide elements from Thunderbird)", "use default namespaces, no prefixes")}
+	}
+	var a poxAnswer
+	if ra := strings.TrimSpace(textOf(acc.child("RedirectAddr"))); ra != "" {
+		a.redirectAddr = ra
+		return a
+	}
+	for _, p := range acc.all("Protocol") {
+		typ := textOf(p.child("Type"))
+		if typ != "IMAP" && typ != "POP3" && typ != "SMTP" {
+			continue
+		}
+		e := Endpoint{Protocol: strings.ToLower(typ), Host: strings.ToLower(strings.TrimSpace(textOf(p.child("Server")))), Username: textOf(p.child("LoginName"))}
+		port, ok := jxonNumber(textOf(p.child("Port")))
+		if !isHostname(e.Host) || !ok || port < 1 || port > 65535 {
+			continue
+		}
+		e.Port = port
+		ssl, enc := textOf(p.child("SSL")), textOf(p.child("Encryption"))
+		if strings.EqualFold(ssl, "true") || strings.EqualFold(ssl, "false") {
+			a.warnings = append(a.warnings, fmt.Sprintf("%s: SSL %q is a JXON boolean; Thunderbird skips this Protocol (use on/off)", typ, ssl))
+			continue
+		}
+		if strings.EqualFold(ssl, "off") || strings.EqualFold(enc, "none") {
+			e.Socket = "plain"
+		} else {
+			e.Socket = autoSocket(port)
+		}
+		if e.Username == "" {
+			e.Username = id.address
+		}
+		a.candidates = append(a.candidates, e)
+		if e.Protocol != "smtp" && a.incoming == nil {
+			a.incoming = &a.candidates[len(a.candidates)-1]
+		}
+	}
+	if a.incoming == nil {
+		if textOf(acc.child("RedirectUrl")) != "" {
+			return poxAnswer{verdict: refuse("redirectUrl only: Thunderbird does not follow RedirectUrl", "answer with settings (or redirectAddr) instead of redirectUrl")}
+		}
+		return poxAnswer{verdict: refuse("no IMAP or POP3 Protocol Thunderbird can use", fixPOX)}
+	}
+	in := *a.incoming
+	a.incoming = &in
+	for _, e := range a.candidates {
+		if e.Protocol == "smtp" {
+			a.outgoing = &e
+			break
+		}
+	}
+	if a.outgoing == nil {
+		a.warnings = append(a.warnings, "no SMTP Protocol: Thunderbird uses the user's default SMTP server")
+	}
+	a.ok = true
+	return a
+}
+
+// DeltaChatPOX is Delta Chat's auto_outlook.rs: tag names lower-cased
+// with any prefix kept, Type imap or smtp in any case, SSL off is plain
+// and anything else automatic; RedirectUrl is followed (up to 10 times),
+// RedirectAddr is not.
+func DeltaChatPOX(body []byte, id ident) poxAnswer {
+	root, err := parseXML(body)
+	if err != nil {
+		return poxAnswer{verdict: refuse("not well-formed XML: "+err.Error(), fixPOX)}
+	}
+	var a poxAnswer
+	var walk func(n *node)
+	walk = func(n *node) {
+		switch strings.ToLower(n.qname()) {
+		case "redirecturl":
+			if a.redirectURL == "" {
+				a.redirectURL = strings.TrimSpace(n.text)
+			}
+		case "protocol":
+			get := func(name string) string {
+				for _, k := range n.kids {
+					if strings.ToLower(k.qname()) == name {
+						return strings.TrimSpace(k.text)
+					}
+				}
+				return ""
+			}
+			typ := strings.ToLower(get("type"))
+			port, err := strconv.Atoi(get("port"))
+			if (typ == "imap" || typ == "smtp") && get("server") != "" && err == nil && port > 0 && port < 65536 {
+				e := Endpoint{Protocol: typ, Host: strings.ToLower(get("server")), Port: port, Socket: "auto", Username: get("loginname")}
+				if strings.EqualFold(get("ssl"), "off") {
+					e.Socket = "plain"
+				}
+				if e.Username == "" {
+					e.Username = id.address
+				}
+				a.candidates = append(a.candidates, e)
+			}
+			return
+		}
+		for _, k := range n.kids {
+			walk(k)
+		}
+	}
+	walk(root)
+	if len(a.candidates) == 0 && a.redirectURL != "" {
+		return a
+	}
+	a.verdict = deltaChatPick(a.verdict)
+	return a
+}
+
+// JSONAnswer is the autodiscover.json (v2) answer: the URL of the POX
+// endpoint for Protocol AutodiscoverV1 (PROTOCOLS.md §2.8, third-party
+// shapes).
+func JSONAnswer(contentType string, body []byte) (string, verdict) {
+	var doc struct {
+		Protocol string
+		URL      string `json:"Url"`
+	}
+	if !strings.HasPrefix(strings.ToLower(contentType), "application/json") {
+		return "", refuse(fmt.Sprintf("Content-Type %q is not application/json", contentType), "answer autodiscover.json with application/json")
+	}
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return "", refuse("not JSON: "+err.Error(), "answer {\"Protocol\":\"AutodiscoverV1\",\"Url\":\"https://…/autodiscover/autodiscover.xml\"}")
+	}
+	u, err := url.Parse(doc.URL)
+	if err != nil || u.Scheme != "https" || u.Host == "" {
+		return "", refuse(fmt.Sprintf("Url %q is not an https URL", doc.URL), "answer {\"Protocol\":\"AutodiscoverV1\",\"Url\":\"https://…/autodiscover/autodiscover.xml\"}")
+	}
+	if !strings.EqualFold(doc.Protocol, "AutodiscoverV1") {
+		return "", refuse(fmt.Sprintf("Protocol %q, asked AutodiscoverV1", doc.Protocol), "answer with Protocol AutodiscoverV1")
+	}
+	return doc.URL, verdict{ok: true}
+}
+
+// MobileSyncAnswer reads the answer to an ActiveSync (mobilesync) POX
+// request (PROTOCOLS.md §2.7): an ActiveSync server URL, or error 601
+// ("no provider for that schema", the right answer when ActiveSync is not
+// offered). IMAP settings in answer to it are wrong: a device expects the
+// mobilesync schema. ok with an empty url means "no ActiveSync, said
+// properly".
+func MobileSyncAnswer(body []byte) (activeSyncURL string, v verdict) {
+	root, err := parseXML(body)
+	if err != nil {
+		return "", refuse("not well-formed XML: "+err.Error(), "answer mobilesync requests with a mobilesync Response (error 601 when ActiveSync is not offered)")
+	}
+	var resp *node
+	for _, k := range root.kids {
+		if k.local == "Response" {
+			resp = k
+		}
+	}
+	fix := "answer mobilesync requests in the mobilesync responseschema/2006: error 601 when ActiveSync is not offered (PROTOCOLS.md §2.7)"
+	if root.local != "Autodiscover" || resp == nil {
+		return "", refuse("no Autodiscover/Response", fix)
+	}
+	if nsIs(resp.ns, nsResponseOutlook) {
+		return "", refuse("answered in the outlook schema (IMAP settings) to a mobilesync request", fix)
+	}
+	var codes []string
+	var find func(n *node)
+	find = func(n *node) {
+		switch n.local {
+		case "ErrorCode", "Status":
+			codes = append(codes, strings.TrimSpace(n.text))
+		case "Server":
+			if strings.EqualFold(strings.TrimSpace(textOf(n.childFold("Type"))), "MobileSync") && activeSyncURL == "" {
+				activeSyncURL = strings.TrimSpace(textOf(n.childFold("Url")))
+			}
+		}
+		for _, k := range n.kids {
+			find(k)
+		}
+	}
+	find(resp)
+	switch {
+	case activeSyncURL != "":
+		return activeSyncURL, verdict{ok: true}
+	case len(codes) > 0 && codes[0] == "601":
+		return "", verdict{ok: true}
+	case len(codes) > 0:
+		return "", refuse("mobilesync error "+codes[0]+" (601 is the code for \"ActiveSync not offered\")", fix)
+	}
+	return "", refuse("mobilesync answer without Server or Error", fix)
+}
