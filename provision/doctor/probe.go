@@ -331,7 +331,7 @@ func startTLS(c net.Conn, r *bufio.Reader, protocol, greeting string) error {
 		}
 		offered := false
 		for _, line := range strings.Split(l, "\n") {
-			if len(line) > 4 && strings.EqualFold(strings.Fields(line[4:]+" x")[0], "STARTTLS") {
+			if len(line) > 4 && strings.EqualFold(strings.Fields(line[4:] + " x")[0], "STARTTLS") {
 				offered = true
 			}
 		}
