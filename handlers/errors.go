@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -54,34 +55,96 @@ const (
 	ctxDomain  = "mailautoconf.domain"
 	ctxAddress = "mailautoconf.address"
 	ctxError   = "mailautoconf.error"
+	// ctxFormat overrides the format routeFormat derives from the route
+	// (see noteFormat).
+	ctxFormat = "mailautoconf.format"
 )
 
-// requestLog writes one line per request. The full address is logged only
-// at debug level; the domain at info. Headers are never logged (the
-// Authorization header some clients send carries the user's password).
+// noteFormat records a request's format when the route alone does not
+// tell it: a POX POST in the mobilesync schema is FormatMobileSync.
+func noteFormat(c echo.Context, format string) {
+	c.Set(ctxFormat, format)
+}
+
+// requestIDHeader carries the request id a proxy in front gave the
+// request; when absent or malformed the log line gets a new one.
+const requestIDHeader = "X-Request-Id"
+
+// requestLog writes one line per request and counts it in the metrics:
+// method, route, format, status, duration, guessed client family, domain
+// and request id. The full e-mail address and the client's IP address are
+// logged only at debug level. Headers are never logged (the Authorization
+// header Thunderbird sends to Autodiscover carries the user's password).
 func (h *Handler) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
+		req := c.Request()
+		id := requestID(req.Header.Get(requestIDHeader))
 		err := next(c)
 		if err != nil {
 			c.Error(err)
 		}
+		elapsed := time.Since(start)
+		status := c.Response().Status
+		format, _ := c.Get(ctxFormat).(string)
+		if format == "" {
+			format = routeFormat(c.Path())
+		}
+		client := provision.GuessClient(req.UserAgent(), req.URL.Path, req.URL.RawQuery)
+		domain, _ := c.Get(ctxDomain).(string)
+		reqErr, _ := c.Get(ctxError).(error)
+		known := DomainNone
+		switch {
+		case errors.Is(reqErr, provision.ErrUnknownDomain):
+			known = DomainUnknown
+		case domain != "":
+			known = DomainKnown
+		}
+		h.Metrics.observeRequest(format, client, status, known, elapsed)
+
+		ctx := req.Context()
 		attrs := []slog.Attr{
-			slog.String("method", c.Request().Method),
+			slog.String("method", req.Method),
 			slog.String("route", c.Path()),
-			slog.Int("status", c.Response().Status),
-			slog.Duration("duration", time.Since(start)),
+			slog.String("format", format),
+			slog.Int("status", status),
+			slog.Duration("duration", elapsed),
+			slog.String("client", string(client)),
 		}
-		if d, ok := c.Get(ctxDomain).(string); ok {
-			attrs = append(attrs, slog.String("domain", d))
+		if domain != "" {
+			attrs = append(attrs, slog.String("domain", domain))
 		}
-		if a, ok := c.Get(ctxAddress).(string); ok && h.Log.Enabled(c.Request().Context(), slog.LevelDebug) {
-			attrs = append(attrs, slog.String("address", a))
+		attrs = append(attrs, slog.String("request_id", id))
+		if h.Log.Enabled(ctx, slog.LevelDebug) {
+			if a, ok := c.Get(ctxAddress).(string); ok {
+				attrs = append(attrs, slog.String("address", a))
+			}
+			// The TCP peer, not a forwarded-for header a client can
+			// write; behind a proxy it is the proxy.
+			attrs = append(attrs, slog.String("remote", req.RemoteAddr), slog.String("user_agent", truncate(req.UserAgent(), 256)))
 		}
-		if e, ok := c.Get(ctxError).(error); ok && c.Response().Status < 500 {
-			attrs = append(attrs, slog.String("reason", fmt.Sprint(e)))
+		if reqErr != nil && status < 500 {
+			attrs = append(attrs, slog.String("reason", fmt.Sprint(reqErr)))
 		}
-		h.Log.LogAttrs(c.Request().Context(), slog.LevelInfo, "request", attrs...)
+		h.Log.LogAttrs(ctx, slog.LevelInfo, "request", attrs...)
 		return nil
 	}
+}
+
+// requestID returns the id a proxy gave the request when it is a short
+// token, else a new random one. Anything else a client sends there is
+// dropped: it would go into every log line.
+func requestID(given string) string {
+	if n := len(given); n > 0 && n <= 64 && strings.Trim(given, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == "" {
+		return given
+	}
+	return rand.Text()
+}
+
+// truncate cuts s to at most n bytes, on a rune boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "")
 }

@@ -24,6 +24,8 @@ type Handler struct {
 	Log     *slog.Logger
 	// Ready lists what /readyz reports on besides the catalog.
 	Ready []Readiness
+	// Metrics counts requests and catalog reloads; nil counts nothing.
+	Metrics *Metrics
 	// PublicHost is the service's own host name (MAILAUTOCONF_PUBLIC_HOST),
 	// or "". Autodiscover v2 points clients at it, else at
 	// autodiscover.<domain>: never at a host the request chose.
@@ -68,6 +70,47 @@ func (h *Handler) Routes(e *echo.Echo) {
 
 	e.Match(get, "/healthz", h.healthz)
 	e.Match(get, "/readyz", h.readyz)
+}
+
+// routeFormat names the format a route serves, for the metrics and the
+// request log; "" (no route matched) is FormatNone. A handler that learns
+// more than its route tells (a POX POST in the mobilesync schema) sets the
+// format itself with noteFormat.
+func routeFormat(route string) string {
+	r := strings.ToLower(route)
+	switch {
+	case r == "":
+		return FormatNone
+	case strings.HasSuffix(r, "/config-v1.1.xml") || strings.HasPrefix(r, "/v1.1/"):
+		return FormatAutoconfig
+	case strings.HasPrefix(r, "/autodiscover/autodiscover.json"):
+		return FormatAutodiscoverJSON
+	case strings.HasPrefix(r, "/autodiscover/"):
+		return FormatAutodiscover
+	case strings.Contains(r, "mobileconfig"):
+		return FormatMobileConfig
+	case r == "/healthz" || r == "/readyz":
+		return FormatHealth
+	}
+	return FormatPage
+}
+
+// NewOps returns the echo instance of the operations listener
+// (MAILAUTOCONF_METRICS_LISTEN), kept off the public one: metrics and the
+// probes. Its requests are neither logged nor counted (a scrape every few
+// seconds would drown the log).
+func NewOps(h *Handler) *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = h.errorHandler
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisablePrintStack: true, DisableErrorHandler: true}))
+	get := []string{http.MethodGet, http.MethodHead}
+	if h.Metrics != nil {
+		e.Match(get, "/metrics", echo.WrapHandler(h.Metrics.Handler()))
+	}
+	e.Match(get, "/healthz", h.healthz)
+	e.Match(get, "/readyz", h.readyz)
+	return e
 }
 
 // canonicalPaths are matched case-insensitively: clients and documents

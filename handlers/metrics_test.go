@@ -1,0 +1,336 @@
+package handlers
+
+import (
+	"bytes"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"mailautoconf/provision"
+)
+
+// newMetricsHandler is newTestHandler with metrics and a log buffer at
+// level.
+func newMetricsHandler(t *testing.T, level slog.Level) (*Handler, *bytes.Buffer) {
+	t.Helper()
+	h := newTestHandler(t, nil)
+	var logs bytes.Buffer
+	h.Log = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: level}))
+	h.Metrics = NewMetrics()
+	h.Metrics.CatalogLoaded(h.Catalog.Load(), time.Unix(1700000000, 0))
+	return h, &logs
+}
+
+const (
+	uaThunderbird = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Thunderbird/128.3.0"
+	uaK9          = "okhttp/4.12.0"
+)
+
+// TestMetricsAfterKnownRequests: the counts by format, client family,
+// status and known/unknown domain after a known set of requests, as the
+// /metrics text shows them.
+func TestMetricsAfterKnownRequests(t *testing.T) {
+	h, _ := newMetricsHandler(t, slog.LevelInfo)
+	e := New(h)
+	for _, r := range []struct{ target, ua string }{
+		{"http://autoconfig.example.com/mail/config-v1.1.xml?emailaddress=alice@example.com", uaThunderbird},
+		{"http://example.net/.well-known/autoconfig/mail/config-v1.1.xml?emailaddress=bob@example.net", uaThunderbird},
+		{"http://autoconfig.example.com/mail/config-v1.1.xml", uaK9},
+		{"http://autoconfig.unknown.org/mail/config-v1.1.xml?emailaddress=carol@unknown.org", uaThunderbird},
+		{"http://autoconfig.example.com/mail/config-v1.1.xml?emailaddress=not-an-address", uaThunderbird},
+		{"http://autoconfig.example.com/mail/config-v1.1.xml", ""}, // Delta Chat sends no User-Agent
+		{"http://example.com/healthz", "kube-probe/1.30"},
+		{"http://example.com/wp-login.php", "Mozilla/5.0 (compatible; Googlebot/2.1)"},
+	} {
+		serve(e, http.MethodGet, r.target, "", "User-Agent", r.ua)
+	}
+
+	want := `
+# HELP mailautoconf_requests_total Requests answered, by format, guessed client family, HTTP status and whether the domain is served (known, unknown, none).
+# TYPE mailautoconf_requests_total counter
+mailautoconf_requests_total{client="deltachat",domain="known",format="autoconfig",status="200"} 1
+mailautoconf_requests_total{client="k9",domain="known",format="autoconfig",status="200"} 1
+mailautoconf_requests_total{client="other",domain="none",format="health",status="200"} 1
+mailautoconf_requests_total{client="other",domain="none",format="none",status="404"} 1
+mailautoconf_requests_total{client="thunderbird",domain="known",format="autoconfig",status="200"} 2
+mailautoconf_requests_total{client="thunderbird",domain="none",format="autoconfig",status="400"} 1
+mailautoconf_requests_total{client="thunderbird",domain="unknown",format="autoconfig",status="404"} 1
+# HELP mailautoconf_catalog_domains Mail domains in the catalog served.
+# TYPE mailautoconf_catalog_domains gauge
+mailautoconf_catalog_domains 2
+# HELP mailautoconf_catalog_reloads_total Catalog reloads after start (SIGHUP or a change of its files), by result: success (swapped in) or failure (refused, the previous catalog kept).
+# TYPE mailautoconf_catalog_reloads_total counter
+mailautoconf_catalog_reloads_total{result="failure"} 0
+mailautoconf_catalog_reloads_total{result="success"} 0
+# HELP mailautoconf_catalog_last_success_timestamp_seconds Unix time the catalog now served was loaded (at start or by the last successful reload).
+# TYPE mailautoconf_catalog_last_success_timestamp_seconds gauge
+mailautoconf_catalog_last_success_timestamp_seconds 1.7e+09
+`
+	if err := testutil.GatherAndCompare(h.Metrics.Gatherer(), strings.NewReader(want),
+		"mailautoconf_requests_total", "mailautoconf_catalog_domains",
+		"mailautoconf_catalog_reloads_total", "mailautoconf_catalog_last_success_timestamp_seconds"); err != nil {
+		t.Error(err)
+	}
+	if n := histogramCount(t, h.Metrics, FormatAutoconfig); n != 6 {
+		t.Errorf("mailautoconf_request_duration_seconds_count{format=autoconfig} = %d, want 6", n)
+	}
+}
+
+// histogramCount reads the sample count of the latency histogram.
+func histogramCount(t *testing.T, m *Metrics, format string) uint64 {
+	t.Helper()
+	mfs, err := m.Gatherer().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "mailautoconf_request_duration_seconds" {
+			continue
+		}
+		for _, met := range mf.GetMetric() {
+			for _, l := range met.GetLabel() {
+				if l.GetName() == "format" && l.GetValue() == format {
+					return met.GetHistogram().GetSampleCount()
+				}
+			}
+		}
+	}
+	return 0
+}
+
+// TestMetricsLabelsBounded: whatever hosts, addresses, paths and
+// User-Agents clients send, every label value comes from a closed set.
+func TestMetricsLabelsBounded(t *testing.T) {
+	h, _ := newMetricsHandler(t, slog.LevelInfo)
+	h.Metrics.WatchCertificates(func() map[string]time.Time { return nil })
+	e := New(h)
+	for i, target := range []string{
+		"http://autoconfig.a1.example/mail/config-v1.1.xml",
+		"http://autoconfig.example.com/mail/config-v1.1.xml?emailaddress=zed@b2.example",
+		"http://c3.example/v1.1/d4.example",
+		"http://e5.example/autodiscover/autodiscover.xml",
+		"http://f6.example/" + strings.Repeat("x", 300),
+		"http://g7.example/.well-known/autoconfig/mail/config-v1.1.xml?emailaddress=%00",
+	} {
+		serve(e, http.MethodGet, target, "", "User-Agent", "agent-"+strings.Repeat("y", i))
+	}
+	serve(e, http.MethodPost, "http://autoconfig.example.com/mail/config-v1.1.xml", "x")
+
+	allowed := map[string][]string{
+		"format": Formats,
+		"client": func() []string {
+			var out []string
+			for _, f := range provision.ClientFamilies {
+				out = append(out, string(f))
+			}
+			return out
+		}(),
+		"domain": {DomainKnown, DomainUnknown, DomainNone},
+		"result": {"success", "failure"},
+	}
+	status := regexp.MustCompile(`^[1-5][0-9][0-9]$`)
+	mfs, err := h.Metrics.Gatherer().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if !strings.HasPrefix(mf.GetName(), "mailautoconf_") {
+			continue
+		}
+		for _, met := range mf.GetMetric() {
+			for _, l := range met.GetLabel() {
+				switch name, v := l.GetName(), l.GetValue(); {
+				case name == "status":
+					if !status.MatchString(v) {
+						t.Errorf("%s: status=%q", mf.GetName(), v)
+					}
+				case name == "le":
+				default:
+					if !slices.Contains(allowed[name], v) {
+						t.Errorf("%s: label %s=%q is not from a closed set", mf.GetName(), name, v)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestMetricsLint: names, help and units follow Prometheus conventions.
+func TestMetricsLint(t *testing.T) {
+	h, _ := newMetricsHandler(t, slog.LevelInfo)
+	serve(New(h), http.MethodGet, "http://autoconfig.example.com/mail/config-v1.1.xml", "")
+	problems, err := testutil.GatherAndLint(h.Metrics.Gatherer())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		if strings.HasPrefix(p.Metric, "mailautoconf_") {
+			t.Errorf("lint: %s: %s", p.Metric, p.Text)
+		}
+	}
+}
+
+func TestMetricsReloadsAndCertificates(t *testing.T) {
+	m := NewMetrics()
+	cat := provision.Demo()
+	m.CatalogLoaded(cat, time.Unix(100, 0))
+	m.ReloadFailed()
+	m.ReloadFailed()
+	m.Reloaded(cat, time.Unix(200, 0))
+	m.ReloadFailed()
+	expiry := map[string]time.Time{
+		"autoconfig.example.com": time.Unix(3000, 0),
+		"autoconfig.example.net": {}, // no certificate yet: left out
+	}
+	m.WatchCertificates(func() map[string]time.Time { return expiry })
+	want := `
+# HELP mailautoconf_catalog_reloads_total Catalog reloads after start (SIGHUP or a change of its files), by result: success (swapped in) or failure (refused, the previous catalog kept).
+# TYPE mailautoconf_catalog_reloads_total counter
+mailautoconf_catalog_reloads_total{result="failure"} 3
+mailautoconf_catalog_reloads_total{result="success"} 1
+# HELP mailautoconf_catalog_last_success_timestamp_seconds Unix time the catalog now served was loaded (at start or by the last successful reload).
+# TYPE mailautoconf_catalog_last_success_timestamp_seconds gauge
+mailautoconf_catalog_last_success_timestamp_seconds 200
+# HELP mailautoconf_catalog_last_reload_successful 1 when the last load or reload of the catalog succeeded, 0 when it was refused and an older catalog is served.
+# TYPE mailautoconf_catalog_last_reload_successful gauge
+mailautoconf_catalog_last_reload_successful 0
+# HELP mailautoconf_catalog_providers Providers in the catalog served.
+# TYPE mailautoconf_catalog_providers gauge
+mailautoconf_catalog_providers 1
+# HELP mailautoconf_certificate_expiry_timestamp_seconds Unix time the HTTPS certificate served for a name expires.
+# TYPE mailautoconf_certificate_expiry_timestamp_seconds gauge
+mailautoconf_certificate_expiry_timestamp_seconds{name="autoconfig.example.com"} 3000
+`
+	if err := testutil.GatherAndCompare(m.Gatherer(), strings.NewReader(want),
+		"mailautoconf_catalog_reloads_total", "mailautoconf_catalog_last_success_timestamp_seconds",
+		"mailautoconf_catalog_last_reload_successful", "mailautoconf_catalog_providers",
+		"mailautoconf_certificate_expiry_timestamp_seconds"); err != nil {
+		t.Error(err)
+	}
+	// A nil *Metrics records nothing and does not panic.
+	var none *Metrics
+	none.CatalogLoaded(cat, time.Now())
+	none.Reloaded(cat, time.Now())
+	none.ReloadFailed()
+	none.WatchCertificates(nil)
+	none.observeRequest(FormatPage, provision.ClientOther, 200, DomainNone, time.Second)
+}
+
+// TestOpsListener: /metrics, /healthz and /readyz on the operations
+// listener's router, which logs nothing.
+func TestOpsListener(t *testing.T) {
+	h, logs := newMetricsHandler(t, slog.LevelDebug)
+	serve(New(h), http.MethodGet, "http://autoconfig.example.com/mail/config-v1.1.xml", "", "User-Agent", uaK9)
+	logs.Reset()
+	ops := NewOps(h)
+
+	rec := serve(ops, http.MethodGet, "http://127.0.0.1:9090/metrics", "")
+	wantStatus(t, rec, http.StatusOK)
+	body := rec.Body.String()
+	for _, want := range []string{
+		`mailautoconf_requests_total{client="k9",domain="known",format="autoconfig",status="200"} 1`,
+		`mailautoconf_request_duration_seconds_bucket{format="autoconfig",le="+Inf"} 1`,
+		"mailautoconf_catalog_domains 2",
+		"go_goroutines ",
+		"process_start_time_seconds ",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	rec = serve(ops, http.MethodGet, "http://127.0.0.1:9090/healthz", "")
+	wantStatus(t, rec, http.StatusOK)
+	rec = serve(ops, http.MethodGet, "http://127.0.0.1:9090/readyz", "")
+	wantStatus(t, rec, http.StatusOK)
+	if !strings.Contains(rec.Body.String(), "catalog: 2 domains, 1 providers") {
+		t.Errorf("/readyz body %q", rec.Body.String())
+	}
+	wantStatus(t, serve(ops, http.MethodGet, "http://127.0.0.1:9090/mail/config-v1.1.xml", ""), http.StatusNotFound)
+	if logs.Len() != 0 {
+		t.Errorf("operations listener logged:\n%s", logs.String())
+	}
+
+	// Not ready without a catalog, or when a component says so.
+	var empty atomic.Pointer[provision.Catalog]
+	h2 := &Handler{Catalog: &empty, Log: h.Log, Ready: []Readiness{ReadinessFunc(func() (bool, []string) { return true, nil })}}
+	if rec := serve(NewOps(h2), http.MethodGet, "http://127.0.0.1:9090/readyz", ""); rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("/readyz without a catalog: %d, want 503", rec.Code)
+	}
+	wantStatus(t, serve(NewOps(h2), http.MethodGet, "http://127.0.0.1:9090/metrics", ""), http.StatusNotFound)
+}
+
+// TestRequestLogLine: one line per request with method, route, format,
+// status, duration, client, domain and request id; the address and the
+// peer only at debug; never a header value.
+func TestRequestLogLine(t *testing.T) {
+	const secret = "Basic YWxpY2U6c2VjcmV0LXBhc3N3b3Jk"
+	for _, level := range []slog.Level{slog.LevelInfo, slog.LevelDebug} {
+		h, logs := newMetricsHandler(t, level)
+		e := New(h)
+		rec := serve(e, http.MethodGet, "http://autoconfig.example.com/mail/config-v1.1.xml?emailaddress=alice@example.com", "",
+			"User-Agent", uaThunderbird, "Authorization", secret, "X-Request-Id", "lb-4711.a_b")
+		wantStatus(t, rec, http.StatusOK)
+		line := logs.String()
+		if strings.Count(line, "\n") != 1 {
+			t.Fatalf("want one log line, got:\n%s", line)
+		}
+		for _, want := range []string{"msg=request", "method=GET", "route=/mail/config-v1.1.xml", "format=autoconfig",
+			"status=200", "duration=", "client=thunderbird", "domain=example.com", "request_id=lb-4711.a_b"} {
+			if !strings.Contains(line, want) {
+				t.Errorf("level %v: log lacks %q:\n%s", level, want, line)
+			}
+		}
+		if strings.Contains(line, "YWxpY2U6") || strings.Contains(line, "Authorization") {
+			t.Errorf("level %v: Authorization logged:\n%s", level, line)
+		}
+		debugOnly := []string{"address=alice@example.com", "remote=192.0.2.1"}
+		for _, s := range debugOnly {
+			if got := strings.Contains(line, s); got != (level == slog.LevelDebug) {
+				t.Errorf("level %v: %q in log = %v:\n%s", level, s, got, line)
+			}
+		}
+	}
+
+	// A client's malformed request id is replaced, not logged.
+	h, logs := newMetricsHandler(t, slog.LevelInfo)
+	serve(New(h), http.MethodGet, "http://example.com/healthz", "", "X-Request-Id", "evil id\" injected=1")
+	if m := regexp.MustCompile(`request_id=([A-Z2-7]{26})\n`).FindStringSubmatch(logs.String()); m == nil || strings.Contains(logs.String(), "evil") {
+		t.Errorf("malformed request id not replaced by a new one:\n%s", logs.String())
+	}
+}
+
+// TestEveryRouteHasAFormat: each route of Routes maps to a format, so a
+// new route shows in the metrics under its own name. Only pages fall to
+// FormatPage by default: a new protocol route must be added to
+// routeFormat.
+func TestEveryRouteHasAFormat(t *testing.T) {
+	e := New(newTestHandler(t, nil))
+	for _, r := range e.Routes() {
+		f := routeFormat(r.Path)
+		if !slices.Contains(Formats, f) || f == FormatNone {
+			t.Errorf("route %s %s: format %q", r.Method, r.Path, f)
+		}
+		t.Logf("%-7s %-50s %s", r.Method, r.Path, f)
+	}
+	for route, want := range map[string]string{
+		"":                                       FormatNone,
+		"/mail/config-v1.1.xml":                  FormatAutoconfig,
+		"/v1.1/:domain":                          FormatAutoconfig,
+		"/autodiscover/autodiscover.xml":         FormatAutodiscover,
+		"/autodiscover/autodiscover.json/v1.0/*": FormatAutodiscoverJSON,
+		"/profile/:domain/:file.mobileconfig":    FormatMobileConfig,
+		"/healthz":                               FormatHealth,
+		"/":                                      FormatPage,
+	} {
+		if got := routeFormat(route); got != want {
+			t.Errorf("routeFormat(%q) = %q, want %q", route, got, want)
+		}
+	}
+}
