@@ -1,0 +1,333 @@
+package doctor
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/x509"
+	"crypto/tls"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"mailautoconf/provision"
+)
+
+const (
+	publicHost = "mail.hoster.test"
+	testAddr   = "alice@example.com"
+)
+
+// scenario is one deployment for the doctor to examine: the demo
+// catalog's example.com served by the real service, its mail servers,
+// and the records `mailautoconf dns` prints, published in a real DNS
+// server. Each test changes one thing.
+type scenario struct {
+	zone      zone
+	cert      tls.Certificate // HTTPS certificate of the service
+	autoconf  http.Handler    // nil: the service answers autoconfig too
+	closed993 bool
+	expected  bool // compare DNS with the catalog (as with --catalog)
+}
+
+func newScenario(t *testing.T, ca *testCA) *scenario {
+	t.Helper()
+	p, err := provision.Demo().Lookup("example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	z := zone{}
+	for _, r := range provision.DNSRecords(p, "example.com", provision.DNSTarget{Host: publicHost}).Records {
+		z.add(r.Name + " 300 IN " + r.Type + " " + r.Data)
+	}
+	z.add(
+		publicHost+". 300 IN A 127.0.0.1",
+		"imap.example.com. 300 IN A 127.0.0.1",
+		"pop.example.com. 300 IN A 127.0.0.1",
+		"smtp.example.com. 300 IN A 127.0.0.1",
+		// The bare domain is the customer's web site, not the service:
+		// nothing answers there.
+		"example.com. 300 IN A 127.0.0.2",
+		"example.com. 300 IN MX 10 mx.example.com.",
+		"mx.example.com. 300 IN A 127.0.0.1",
+	)
+	now := time.Now()
+	return &scenario{
+		zone: z,
+		cert: ca.leaf(t, []string{publicHost, "autoconfig.example.com", "autodiscover.example.com"}, now.Add(-time.Hour), now.Add(90*24*time.Hour)),
+	}
+}
+
+// run starts everything and runs the doctor.
+func (s *scenario) run(t *testing.T, ca *testCA) *Report {
+	t.Helper()
+	now := time.Now()
+	mailCert := ca.leaf(t, []string{"imap.example.com", "pop.example.com", "smtp.example.com"}, now.Add(-time.Hour), now.Add(90*24*time.Hour))
+	signCert := ca.leaf(t, []string{publicHost}, now.Add(-time.Hour), now.Add(90*24*time.Hour))
+	signer, err := provision.NewSigner([]*x509.Certificate{signCert.Leaf}, signCert.PrivateKey.(crypto.Signer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := service(provision.Demo(), publicHost, signer)
+	h := svc
+	if s.autoconf != nil {
+		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasSuffix(strings.ToLower(r.URL.Path), "config-v1.1.xml") {
+				s.autoconf.ServeHTTP(w, r)
+				return
+			}
+			svc.ServeHTTP(w, r)
+		})
+	}
+	ports := map[int]int{
+		443: serveHTTP(t, h, &s.cert),
+		80:  serveHTTP(t, h, nil),
+		993: greeter(t, "imap", true, mailCert),
+		143: greeter(t, "imap", false, mailCert),
+		995: greeter(t, "pop3", true, mailCert),
+		110: greeter(t, "pop3", false, mailCert),
+		465: greeter(t, "smtp", true, mailCert),
+		587: greeter(t, "smtp", false, mailCert),
+	}
+	if s.closed993 {
+		ports[993] = closedPort(t)
+	}
+	opts := Options{
+		Resolver: startDNS(t, s.zone),
+		Roots:    ca.pool,
+		PortMap:  ports,
+		Timeout:  2 * time.Second,
+		Target:   provision.DNSTarget{Host: publicHost},
+	}
+	if s.expected {
+		opts.Expected, _ = provision.Demo().Lookup("example.com")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rep, err := Run(ctx, testAddr, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text bytes.Buffer
+	if err := rep.WriteText(&text, true); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("doctor report:\n%s", text.String())
+	return rep
+}
+
+func findClient(t *testing.T, rep *Report, id string) *ClientResult {
+	t.Helper()
+	for _, c := range rep.Clients {
+		if c.ID == id {
+			return c
+		}
+	}
+	t.Fatalf("no client %s in the report", id)
+	return nil
+}
+
+// wantStatus checks client statuses: want maps client id to status.
+func wantStatus(t *testing.T, rep *Report, want map[string]Status) {
+	t.Helper()
+	for id, st := range want {
+		if c := findClient(t, rep, id); c.Status != st {
+			t.Errorf("%s: status %s (%s), want %s", c.Name, c.Status, c.Reason, st)
+		}
+	}
+}
+
+var allClients = []string{"thunderbird", "k9", "evolution", "kmail", "deltachat", "outlook", "outlook-json", "new-outlook", "apple"}
+
+func allStatus(st Status, except map[string]Status) map[string]Status {
+	m := map[string]Status{}
+	for _, id := range allClients {
+		m[id] = st
+	}
+	for id, s := range except {
+		m[id] = s
+	}
+	return m
+}
+
+func TestScenarioHealthy(t *testing.T) {
+	t.Parallel()
+	ca := newCA(t)
+	s := newScenario(t, ca)
+	s.expected = true
+	rep := s.run(t, ca)
+	wantStatus(t, rep, allStatus(Pass, nil))
+	if rep.Failed() {
+		t.Error("Failed() = true for a healthy deployment")
+	}
+	for _, f := range rep.DNS {
+		if f.Status != Pass {
+			t.Errorf("DNS %s: %s %s, want pass", f.Name, f.Status, f.Detail)
+		}
+	}
+	for _, c := range rep.Certificates {
+		if st, d := c.Judge(); c.Host != "example.com" && st != Pass {
+			t.Errorf("certificate %s: %s %s, want pass", c.Host, st, d)
+		}
+	}
+	if tb := findClient(t, rep, "thunderbird"); tb.Source != "https://autoconfig.example.com/mail/config-v1.1.xml?emailaddress=alice%40example.com" {
+		t.Errorf("Thunderbird used %q, want the https autoconfig URL", tb.Source)
+	}
+	var js bytes.Buffer
+	if err := rep.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	var back struct {
+		Failed  bool
+		Clients []struct{ ID, Status string }
+	}
+	if err := json.Unmarshal(js.Bytes(), &back); err != nil || back.Failed || len(back.Clients) != len(allClients) {
+		t.Errorf("JSON report: %v, %+v", err, back)
+	}
+}
+
+func TestScenarioNoAutodiscoverRecord(t *testing.T) {
+	t.Parallel()
+	ca := newCA(t)
+	s := newScenario(t, ca)
+	delete(s.zone, "autodiscover.example.com.")
+	delete(s.zone, "_autodiscover._tcp.example.com.")
+	rep := s.run(t, ca)
+	wantStatus(t, rep, allStatus(Pass, map[string]Status{"outlook": Fail, "outlook-json": Fail, "new-outlook": Fail}))
+	if !strings.Contains(findClient(t, rep, "outlook").Fix, "autodiscover.example.com") {
+		t.Errorf("Outlook fix %q does not name autodiscover.example.com", findClient(t, rep, "outlook").Fix)
+	}
+	if !rep.Failed() {
+		t.Error("Failed() = false with Outlook failing")
+	}
+}
+
+func TestScenarioExpiredCertificate(t *testing.T) {
+	t.Parallel()
+	ca := newCA(t)
+	s := newScenario(t, ca)
+	now := time.Now()
+	s.cert = ca.leaf(t, []string{publicHost, "autoconfig.example.com", "autodiscover.example.com"}, now.Add(-100*24*time.Hour), now.Add(-24*time.Hour))
+	rep := s.run(t, ca)
+	// HTTPS-only clients fail; those with an HTTP fallback configure
+	// themselves over HTTP, with a warning.
+	wantStatus(t, rep, map[string]Status{
+		"deltachat": Fail, "outlook": Fail, "outlook-json": Fail, "new-outlook": Fail, "apple": Fail,
+		"thunderbird": Warn, "k9": Warn, "evolution": Warn, "kmail": Warn,
+	})
+	found := false
+	for _, c := range rep.Certificates {
+		if c.Host == "autoconfig.example.com" {
+			found = true
+			if st, d := c.Judge(); st != Fail || !strings.Contains(d, "expired") {
+				t.Errorf("certificate of autoconfig.example.com: %s %q, want fail, expired", st, d)
+			}
+		}
+	}
+	if !found {
+		t.Error("no certificate finding for autoconfig.example.com")
+	}
+}
+
+// plainDoc is a hand-made autoconfig document whose second IMAP section
+// has socketType plain.
+const plainDoc = `<?xml version="1.0" encoding="UTF-8"?>
+<clientConfig version="1.1">
+  <emailProvider id="example.com">
+    <domain>example.com</domain>
+    <incomingServer type="imap">
+      <hostname>imap.example.com</hostname>
+      <port>993</port>
+      <socketType>SSL</socketType>
+      <username>%EMAILADDRESS%</username>
+      <authentication>password-cleartext</authentication>
+    </incomingServer>
+    <incomingServer type="imap">
+      <hostname>imap.example.com</hostname>
+      <port>143</port>
+      <socketType>plain</socketType>
+      <username>%EMAILADDRESS%</username>
+      <authentication>password-cleartext</authentication>
+    </incomingServer>
+    <outgoingServer type="smtp">
+      <hostname>smtp.example.com</hostname>
+      <port>465</port>
+      <socketType>SSL</socketType>
+      <username>%EMAILADDRESS%</username>
+      <authentication>password-cleartext</authentication>
+    </outgoingServer>
+  </emailProvider>
+</clientConfig>
+`
+
+func TestScenarioPlainSocketType(t *testing.T) {
+	t.Parallel()
+	ca := newCA(t)
+	s := newScenario(t, ca)
+	s.autoconf = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+		_, _ = w.Write([]byte(plainDoc))
+	})
+	rep := s.run(t, ca)
+	wantStatus(t, rep, map[string]Status{
+		"thunderbird": Pass, "k9": Fail, "kmail": Pass, "deltachat": Pass,
+		// Evolution takes the last IMAP section: plain.
+		"evolution": Warn,
+	})
+	if k9 := findClient(t, rep, "k9"); !strings.Contains(k9.Reason, `"plain"`) || !strings.Contains(k9.Fix, "plain") {
+		t.Errorf("K-9 reason %q / fix %q should name plain", k9.Reason, k9.Fix)
+	}
+}
+
+func TestScenarioSRVDisagrees(t *testing.T) {
+	t.Parallel()
+	ca := newCA(t)
+	s := newScenario(t, ca)
+	s.expected = true
+	delete(s.zone, "_imaps._tcp.example.com.")
+	delete(s.zone, "_submission._tcp.example.com.")
+	s.zone.add("_imaps._tcp.example.com. 300 IN SRV 0 1 9993 old-imap.example.com.")
+	rep := s.run(t, ca)
+	wantStatus(t, rep, allStatus(Pass, nil))
+	got := map[string]Status{}
+	for _, f := range rep.DNS {
+		got[f.Name] = f.Status
+	}
+	if got["SRV _imaps._tcp.example.com"] != Warn || got["SRV _submission._tcp.example.com"] != Warn || got["SRV _imap._tcp.example.com"] != Pass {
+		t.Errorf("SRV findings = %v, want _imaps and _submission warn, _imap pass", got)
+	}
+	if rep.Failed() {
+		t.Error("SRV disagreement made the run fail; it is a warning")
+	}
+}
+
+func TestScenarioClosedIMAPS(t *testing.T) {
+	t.Parallel()
+	ca := newCA(t)
+	s := newScenario(t, ca)
+	s.closed993 = true
+	rep := s.run(t, ca)
+	// Clients that take the first IMAP server (993) fail; Evolution
+	// takes the last (143 STARTTLS); Delta Chat probes every candidate.
+	wantStatus(t, rep, map[string]Status{"thunderbird": Fail, "k9": Fail, "kmail": Fail, "evolution": Pass})
+	if dc := findClient(t, rep, "deltachat"); dc.Status == Fail {
+		t.Errorf("Delta Chat fails (%s); it tries 143 STARTTLS too", dc.Reason)
+	}
+	closed := false
+	for _, e := range rep.Endpoints {
+		if e.Port == 993 && !e.OK {
+			closed = true
+		}
+		if e.Port == 143 && e.Socket == "STARTTLS" && !e.OK {
+			t.Errorf("IMAP 143 STARTTLS: %s, want ok", e.Problem)
+		}
+	}
+	if !closed {
+		t.Error("no failed endpoint for port 993")
+	}
+	if tb := findClient(t, rep, "thunderbird"); !strings.Contains(tb.Reason, "993") {
+		t.Errorf("Thunderbird reason %q does not name port 993", tb.Reason)
+	}
+}
