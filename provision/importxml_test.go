@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -327,9 +328,10 @@ func mustRead(t testing.TB, name string) []byte {
 	return b
 }
 
-// FuzzImport: whatever ImportXML accepts is a catalog the loader accepts,
-// every domain of it renders to well-formed autoconfig XML that lists the
-// provider's advertised servers, and importing is deterministic.
+// FuzzImport: whatever ImportXML accepts is a catalog the loader accepts
+// and reads back unchanged, every domain of it renders to well-formed
+// autoconfig XML that lists the provider's advertised servers, and
+// importing is deterministic.
 func FuzzImport(f *testing.F) {
 	for _, src := range importCases(f) {
 		f.Add(src.Data)
@@ -355,6 +357,15 @@ func FuzzImport(f *testing.F) {
 		cat, err := Parse(Source{Name: "fuzz.yaml", Data: y})
 		if err != nil {
 			t.Fatalf("accepted input yields a catalog Parse refuses: %v\n%s", err, y)
+		}
+		// Writing and reading again changes nothing: no value is
+		// mangled by YAML quoting.
+		for i, p := range cat.Providers() {
+			a, b := *p, *imp.Providers[i]
+			a.Source, b.Source = "", ""
+			if !reflect.DeepEqual(a, b) {
+				t.Fatalf("provider %d changed on a second round trip:\n%+v\n%+v", i, a, b)
+			}
 		}
 		for _, p := range cat.Providers() {
 			for _, d := range p.Domains {
