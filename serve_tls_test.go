@@ -2,10 +2,15 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -308,5 +313,69 @@ func TestSignWithTLSCertificate(t *testing.T) {
 	}
 	if content, _ := os.ReadFile(out); string(content) != string(profile) {
 		t.Errorf("verified content differs from the profile")
+	}
+}
+
+// TestServeHTTPSWithCertificateFiles: MAILAUTOCONF_TLS_DIR instead of ACME.
+// Names without a file are listed as missing in /readyz; a name no file
+// covers gets a failed handshake.
+func TestServeHTTPSWithCertificateFiles(t *testing.T) {
+	dir := t.TempDir()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		DNSNames:     []string{"autoconfig.example.com", "autoconfig.example.net"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, _ := x509.MarshalPKCS8PrivateKey(key)
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	for name, data := range map[string][]byte{
+		"autoconfig.crt": certPEM,
+		"autoconfig.key": pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}),
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	httpPort, tlsPort := pebbletest.FreePort(t), pebbletest.FreePort(t)
+	t.Setenv("MAILAUTOCONF_LISTEN", fmt.Sprintf("127.0.0.1:%d", httpPort))
+	t.Setenv("MAILAUTOCONF_TLS_LISTEN", fmt.Sprintf("127.0.0.1:%d", tlsPort))
+	t.Setenv("MAILAUTOCONF_TLS_DIR", dir)
+	var logs syncBuffer
+	startServe(t, &logs)
+
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(certPEM)
+	https := loopbackClient(tlsPort, roots)
+	var resp *http.Response
+	var body string
+	pebbletest.WaitFor(context.Background(), 5*time.Second, func() bool {
+		resp, err = https.Get("https://autoconfig.example.net/mail/config-v1.1.xml")
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			body = string(b)
+		}
+		return err == nil
+	})
+	if err != nil || resp.StatusCode != 200 || resp.ProtoMajor != 2 || !strings.Contains(body, "<domain>example.net</domain>") {
+		t.Fatalf("GET over HTTPS with a certificate file: %v %v %.200s", resp, err, body)
+	}
+	if _, err := https.Get("https://autodiscover.example.net/autodiscover/autodiscover.xml"); err == nil {
+		t.Errorf("HTTPS for a name no file covers succeeded")
+	}
+	_, ready := get(t, loopbackClient(httpPort, nil), "http://svc.example/readyz")
+	for _, want := range []string{"certificates: 2 of 4 names ready", "autodiscover.example.com: missing"} {
+		if !strings.Contains(ready, want) {
+			t.Errorf("/readyz:\n%s\nwant %q", ready, want)
+		}
 	}
 }
