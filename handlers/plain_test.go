@@ -2,6 +2,8 @@ package handlers
 
 import (
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -87,4 +89,41 @@ func TestReadyz(t *testing.T) {
 	if rec = serve(e, "GET", "http://svc.example/readyz", ""); rec.Code != http.StatusServiceUnavailable {
 		t.Errorf("with no catalog, status %d, want 503", rec.Code)
 	}
+}
+
+// FuzzPlainRules: whatever the Host, path and method, the plain listener
+// never fails with a 5xx, and a Location it sends is the fixed
+// Autodiscover URL or HTTPS on a host it holds a certificate for.
+func FuzzPlainRules(f *testing.F) {
+	for _, s := range [][3]string{
+		{"GET", "autoconfig.example.com", "/"},
+		{"POST", "autodiscover.example.net", "/Autodiscover/Autodiscover.xml"},
+		{"HEAD", "AutoConfig.Example.COM.:8080", "/"},
+		{"GET", "evil.example\r\nX: y", "/"},
+		{"GET", "autoconfig.example.com/../x", "/"},
+		{"GET", "", "/autodiscover"},
+	} {
+		f.Add(s[0], s[1], s[2], "q=1")
+	}
+	h := newTestHandler(f, nil)
+	certified := map[string]bool{"autoconfig.example.com": true}
+	e := NewPlain(h, PlainRules{PublicHost: "mail.example.com", HasCertificate: func(host string) bool { return certified[host] }})
+	f.Fuzz(func(t *testing.T, method, host, path, query string) {
+		if !strings.HasPrefix(path, "/") {
+			path = "/" + path
+		}
+		req := &http.Request{Method: method, Host: host, URL: &url.URL{Path: path, RawQuery: query}, Header: http.Header{}, RequestURI: path}
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, req)
+		if rec.Code >= 500 {
+			t.Fatalf("%s %q %q: status %d", method, host, path, rec.Code)
+		}
+		loc := rec.Header().Get("Location")
+		switch {
+		case loc == "", loc == "https://mail.example.com/autodiscover/autodiscover.xml":
+		case strings.HasPrefix(loc, "https://autoconfig.example.com/"):
+		default:
+			t.Fatalf("%s %q %q: Location %q", method, host, path, loc)
+		}
+	})
 }
