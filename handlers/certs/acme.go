@@ -315,7 +315,14 @@ func (m *Manager) onEvent(_ context.Context, event string, data map[string]any) 
 		m.failed(name, err)
 	case "cached_managed_cert":
 		sans, _ := data["sans"].([]string)
+		names := *m.names.Load()
 		for _, n := range sans {
+			if !names[normalizeName(n)] {
+				// Obtained for a name removed meanwhile: drop it, or
+				// maintenance would keep renewing it.
+				go m.cache.RemoveManaged([]certmagic.SubjectIssuer{{Subject: n}})
+				continue
+			}
 			m.update(n, func(s *Status) {
 				if s.State == Pending {
 					s.State = Ready
