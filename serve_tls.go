@@ -128,7 +128,6 @@ func startHTTPS(ctx context.Context, s *Settings, h *handlers.Handler, cat *prov
 	h.Ready = append(h.Ready, handlers.ReadinessFunc(func() (bool, []string) {
 		return certs.Report(t.source, time.Now())
 	}))
-	h.Metrics.WatchCertificates(t.expiry) // a no-op without metrics
 	t.catalogChanged(cat)
 	mode := "acme"
 	if t.static != nil {
@@ -152,18 +151,6 @@ func (t *httpsService) catalogChanged(cat *provision.Catalog) {
 	} else {
 		t.static.SetNames(names)
 	}
-}
-
-// expiry maps every HTTPS name served a certificate to its expiry, for
-// the metrics.
-func (t *httpsService) expiry() map[string]time.Time {
-	out := map[string]time.Time{}
-	for _, st := range t.source.Status() {
-		if !st.NotAfter.IsZero() {
-			out[st.Name] = st.NotAfter
-		}
-	}
-	return out
 }
 
 // served returns the HTTPS server for serveAllUntilDone; none when t is nil.
