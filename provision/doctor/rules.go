@@ -188,6 +188,7 @@ func ThunderbirdAutoconfig(contentType string, body []byte, id ident) verdict {
 		}
 		return refuse("no usable incomingServer: "+lastErr, fixSection)
 	}
+	lastErr = "no outgoingServer"
 	for _, s := range ep.all("outgoingServer") {
 		e, problem := tbSection(s, id, false)
 		if problem != "" {
@@ -201,7 +202,7 @@ func ThunderbirdAutoconfig(contentType string, body []byte, id ident) verdict {
 		}
 	}
 	if v.outgoing == nil {
-		return refuse("no usable outgoingServer (Thunderbird requires one)", fixSection)
+		return refuse("no usable outgoingServer (Thunderbird requires one): "+lastErr, fixSection)
 	}
 	v.ok = true
 	return v

@@ -33,9 +33,10 @@ func parseXML(b []byte) (*node, error) {
 	d := xml.NewDecoder(bytes.NewReader(b))
 	d.Strict = true
 	type frame struct {
-		n   *node
-		raw string // prefix:local as written
-		ns  map[string]string
+		n    *node
+		raw  string // prefix:local as written
+		ns   map[string]string
+		text []byte
 	}
 	var stack []frame
 	var root *node
@@ -103,10 +104,13 @@ func parseXML(b []byte) (*node, error) {
 			if len(stack) == 0 || stack[len(stack)-1].raw != raw {
 				return nil, fmt.Errorf("unexpected end tag </%s>", raw)
 			}
+			top := stack[len(stack)-1]
+			top.n.text = string(top.text)
 			stack = stack[:len(stack)-1]
 		case xml.CharData:
 			if len(stack) > 0 {
-				stack[len(stack)-1].n.text += string(t)
+				top := &stack[len(stack)-1]
+				top.text = append(top.text, t...)
 			} else if len(bytes.TrimSpace(t)) > 0 {
 				return nil, errors.New("text outside the root element")
 			}
