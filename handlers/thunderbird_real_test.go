@@ -752,4 +752,25 @@ func TestThunderbirdAutodiscoverPlainRedirect(t *testing.T) {
 			}
 		})
 	}
+
+	// The account hub's whole discovery for such a domain: autoconfig
+	// over plain HTTP gives the config, but the Autodiscover redirect
+	// makes the hub stop first at its "send your credentials to
+	// hoster.example?" screen (email.mjs, emailCredentialsConfirmationSubview),
+	// even when the user then declines. This pins that cost of
+	// PlainRules.PublicHost; change it here if the design changes.
+	t.Run("account hub", func(t *testing.T) {
+		t.Parallel()
+		r := thunderbird(t).run(t, nil, "--lookup", "discover", "--email", "alice@example.com",
+			"--live", plain.URL, "--live-https", tls.URL, "--no-https", "--host", public)
+		if err := r.rejection(); err != nil {
+			t.Fatalf("Thunderbird %s finds nothing: %v\nrequests: %+v", r.Thunderbird, err, r.Requests)
+		}
+		if d := tbConfigDiff(r.Config, wantIn, wantOut); d != "" || r.Config.SubSource != "xml-from-isp-http" {
+			t.Errorf("Thunderbird %s, from %s:\n%s", r.Thunderbird, r.Config.SubSource, d)
+		}
+		if want := []string{"https://hoster.example"}; !slices.Equal(r.Confirmations, want) {
+			t.Errorf("the account hub asked the user about %q, want %q", r.Confirmations, want)
+		}
+	})
 }
