@@ -92,18 +92,57 @@ func NormalizeDomain(s string) (string, error) {
 	if len(s) > 4*maxDomainLen || !utf8.ValidString(s) {
 		return "", fmt.Errorf("%w: domain is not a host name", ErrBadAddress)
 	}
-	a, err := idna.Lookup.ToASCII(s)
-	if err != nil {
-		return "", fmt.Errorf("%w: domain is not a host name", ErrBadAddress)
-	}
-	a = strings.ToLower(a)
-	if err := checkHostname(a); err != nil {
-		return "", fmt.Errorf("%w: %v", ErrBadAddress, err)
+	a, ok := plainASCIIDomain(s)
+	if !ok {
+		var err error
+		if a, err = idna.Lookup.ToASCII(s); err != nil {
+			return "", fmt.Errorf("%w: domain is not a host name", ErrBadAddress)
+		}
+		a = strings.ToLower(a)
+		if err := checkHostname(a); err != nil {
+			return "", fmt.Errorf("%w: %v", ErrBadAddress, err)
+		}
 	}
 	if !strings.Contains(a, ".") {
 		return "", fmt.Errorf("%w: domain needs a dot", ErrBadAddress)
 	}
 	return a, nil
+}
+
+// plainASCIIDomain is NormalizeDomain's fast path, taken on every request
+// and for every domain of a catalog. A name of ASCII letters, digits, dots
+// and hyphens that checkHostname accepts and in which no label has a
+// hyphen in its third or fourth place (so no A-label, "xn--", nothing
+// idna's CheckHyphens refuses) maps to itself in lower case under
+// idna.Lookup. It returns that and true, or false for anything else,
+// which takes the full IDNA path with its own messages;
+// FuzzNormalizeDomain checks that both paths agree.
+func plainASCIIDomain(s string) (string, bool) {
+	upper := false
+	labelStart := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case c >= 'A' && c <= 'Z':
+			upper = true
+		case c == '.':
+			labelStart = i + 1
+		case c == '-':
+			if i-labelStart == 2 || i-labelStart == 3 {
+				return "", false
+			}
+		default:
+			return "", false
+		}
+	}
+	if upper {
+		s = strings.ToLower(s)
+	}
+	if checkHostname(s) != nil {
+		return "", false
+	}
+	return s, true
 }
 
 // checkHostname checks an ASCII host name: letters, digits and hyphens in
@@ -117,8 +156,10 @@ func checkHostname(h string) error {
 	if len(h) > maxDomainLen {
 		return fmt.Errorf("host name longer than %d bytes", maxDomainLen)
 	}
-	labels := strings.Split(h, ".")
-	for _, l := range labels {
+	// Label by label without strings.Split: this runs on every request.
+	var l string
+	for rest := h; rest != ""; {
+		l, rest, _ = strings.Cut(rest, ".")
 		if l == "" {
 			return fmt.Errorf("empty label in host name")
 		}
@@ -135,8 +176,10 @@ func checkHostname(h string) error {
 			}
 		}
 	}
-	tld := labels[len(labels)-1]
-	if strings.Trim(tld, "0123456789") == "" {
+	if h[len(h)-1] == '.' {
+		return fmt.Errorf("empty label in host name")
+	}
+	if strings.Trim(l, "0123456789") == "" { // the top-level label
 		return fmt.Errorf("top-level label is all digits")
 	}
 	return nil

@@ -168,15 +168,13 @@ func (d *decoder) httpsURL(m map[string]*yaml.Node, path, key string) string {
 
 // checkRedirects finds redirect_address loops across the catalog: a domain
 // redirected to itself, or to a served domain that redirects again
-// (Thunderbird follows two hops at most).
-func (d *decoder) checkRedirects(providers []*Provider) {
-	served := map[string]*Provider{}
+// (Thunderbird follows two hops at most). served maps each domain to its
+// provider.
+func (d *decoder) checkRedirects(providers []*Provider, served map[string]*Provider) {
 	for _, p := range providers {
-		for _, dom := range p.Domains {
-			served[dom] = p
+		if p.Redirect.Address == "" && len(p.DomainRedirects) == 0 {
+			continue // no domain of p redirects to an address
 		}
-	}
-	for _, p := range providers {
 		for _, dom := range p.Domains {
 			r := p.RedirectFor(dom)
 			if r.Address == "" {

@@ -151,7 +151,11 @@ type Catalog struct {
 // NewCatalog indexes providers by domain. It does not validate them; Load
 // does that. Two providers claiming one domain is an error.
 func NewCatalog(providers []*Provider) (*Catalog, error) {
-	c := &Catalog{providers: providers, byDomain: make(map[string]*Provider)}
+	n := 0
+	for _, p := range providers {
+		n += len(p.Domains)
+	}
+	c := &Catalog{providers: providers, byDomain: make(map[string]*Provider, n)}
 	for _, p := range providers {
 		for _, d := range p.Domains {
 			if other, dup := c.byDomain[d]; dup {
@@ -161,6 +165,12 @@ func NewCatalog(providers []*Provider) (*Catalog, error) {
 		}
 	}
 	return c, nil
+}
+
+// indexedCatalog is NewCatalog for providers already indexed by domain,
+// without duplicates (Parse has refused those).
+func indexedCatalog(providers []*Provider, byDomain map[string]*Provider) *Catalog {
+	return &Catalog{providers: providers, byDomain: byDomain}
 }
 
 // Lookup returns the provider serving domain, which may be in U-label or

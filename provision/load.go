@@ -150,15 +150,13 @@ func Parse(srcs ...Source) (*Catalog, error) {
 		}
 		d.errs = append(d.errs, &FieldError{File: name, Field: "providers", Msg: "no providers: the catalog is empty"})
 	}
-	d.crossCheck(providers)
-	d.checkRedirects(providers)
+	served := d.crossCheck(providers)
+	d.checkRedirects(providers, served)
 	if len(d.errs) > 0 {
 		return nil, &LoadError{Errs: d.errs}
 	}
-	c, err := NewCatalog(providers)
-	if err != nil {
-		return nil, err
-	}
+	// crossCheck refused every domain served twice: served is the index.
+	c := indexedCatalog(providers, served)
 	for _, s := range srcs {
 		c.Sources = append(c.Sources, s.Name)
 	}
@@ -262,8 +260,8 @@ func (d *decoder) provider(n *yaml.Node, path string) *Provider {
 	}
 
 	if dn, ok := d.required(m, n, path, "domains"); ok {
-		seen := map[string]bool{}
 		items := d.sequence(dn, path+".domains")
+		seen := make(map[string]bool, len(items))
 		if len(items) == 0 && dn.Kind == yaml.SequenceNode {
 			d.errorf(dn, path+".domains", "needs at least one domain")
 		}
@@ -488,10 +486,16 @@ func (d *decoder) oauth2(n *yaml.Node, path string) *OAuth2 {
 }
 
 // crossCheck finds what no single provider can see: one domain or one id
-// claimed twice.
-func (d *decoder) crossCheck(providers []*Provider) {
-	domains := map[string]*Provider{}
-	ids := map[string]*Provider{}
+// claimed twice. It returns each domain's (first) provider.
+func (d *decoder) crossCheck(providers []*Provider) map[string]*Provider {
+	total := 0
+	for _, p := range providers {
+		total += len(p.Domains)
+	}
+	// Sized once: a million domains would otherwise rehash the map
+	// twenty times while it grows.
+	domains := make(map[string]*Provider, total)
+	ids := make(map[string]*Provider, len(providers))
 	for _, p := range providers {
 		if other, ok := ids[p.ID]; ok {
 			d.errs = append(d.errs, providerError(p, "id", fmt.Sprintf("%s is also the id of the provider at %s", p.ID, other.Source)))
@@ -505,6 +509,7 @@ func (d *decoder) crossCheck(providers []*Provider) {
 			domains[dom] = p
 		}
 	}
+	return domains
 }
 
 func providerError(p *Provider, field, msg string) *FieldError {
