@@ -51,6 +51,7 @@ func commands() []command {
 		{"dns", "[--json] [DOMAIN...]", "print the DNS records each domain needs, in zone-file syntax", cmdDNS},
 		{"doctor", "[-v] [--json] [--resolver HOST:PORT] [--ca FILE] [--port-map 443:18443,...] ADDRESS", "replay each mail client's lookups for an address; exit 1 if any client fails", cmdDoctor},
 		{"import", "FILE...", "print catalog YAML for existing config-v1.1.xml files", cmdImport},
+		{"healthcheck", "[URL]", "exit 0 when the service on this host answers /healthz (a container HEALTHCHECK without curl)", cmdHealthcheck},
 		{"help", "", "print commands and settings", cmdHelp},
 	}
 }

@@ -42,6 +42,13 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var current atomic.Pointer[provision.Catalog]
 	current.Store(cat)
 	h := &handlers.Handler{Catalog: &current, Log: log, PublicHost: s.PublicHost}
+	h.Metrics = handlers.NewMetrics()
+	h.Metrics.CatalogLoaded(cat, time.Now())
+	metrics, err := listenMetrics(s.MetricsListen, h, log)
+	if err != nil {
+		return err
+	}
+	defer closeListeners(metrics) // on the error paths below
 
 	ln, err := net.Listen("tcp", s.Listen)
 	if err != nil {
@@ -54,8 +61,15 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		ln.Close()
 		return err
 	}
+	// Catalog reloads on SIGHUP and file changes (reload.go); the HTTPS
+	// names follow each catalog swapped in.
+	if err := startReloads(ctx, s.Catalog, s.CatalogWatch, &current, h.Metrics, log, https.catalogChanged); err != nil {
+		ln.Close()
+		return err
+	}
+	watchCertificates(h.Metrics, https)
 	log.Info("serving", "listen", ln.Addr().String(), "domains", len(cat.Domains()))
-	return serveAllUntilDone(ctx, log, append([]served{{srv: srv, ln: ln}}, https.served()...)...)
+	return serveAllUntilDone(ctx, log, append(append([]served{{srv: srv, ln: ln}}, https.served()...), metrics...)...)
 }
 
 // loadCatalog loads the configured catalog, or the embedded demo when none

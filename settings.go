@@ -27,6 +27,11 @@ type Settings struct {
 	PublicIpv4 string `split_words:"true" desc:"IPv4 addresses of the service, comma-separated: A records for autoconfig/autodiscover names (mailautoconf dns)"`
 	PublicIpv6 string `split_words:"true" desc:"IPv6 addresses of the service, comma-separated: AAAA records for autoconfig/autodiscover names (mailautoconf dns)"`
 
+	// Operations (reload.go, metrics_listener.go): live reload of the
+	// catalog, and the metrics and probes listener.
+	CatalogWatch  bool   `split_words:"true" default:"true" desc:"reload the catalog when its files change (edits, renames, ConfigMap updates); SIGHUP reloads it in any case"`
+	MetricsListen string `split_words:"true" desc:"address of the metrics and probes listener (/metrics, /healthz, /readyz), e.g. 127.0.0.1:9090; unset: off"`
+
 	// HTTPS (serve_tls.go). TLS_LISTEN turns it on; certificates come from
 	// TLS_CERT/TLS_KEY or TLS_DIR when set, else from the ACME CA.
 	TLSListen     string `split_words:"true" desc:"address of the HTTPS listener (e.g. :443); unset: no HTTPS"`
