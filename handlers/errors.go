@@ -43,6 +43,10 @@ func (h *Handler) errorHandler(err error, c echo.Context) {
 	}
 	c.Set(ctxError, err)
 	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
+	// The setup page answers with itself: its form and a message.
+	if page, ok := c.Get(ctxErrorPage).(func(int, error) error); ok && page(status, err) == nil {
+		return
+	}
 	if c.Request().Method == http.MethodHead {
 		_ = c.NoContent(status)
 		return

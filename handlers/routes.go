@@ -22,6 +22,9 @@ type Handler struct {
 	// request so a request never sees two catalogs.
 	Catalog *atomic.Pointer[provision.Catalog]
 	Log     *slog.Logger
+	// Signer signs Apple profiles; nil, or a nil signer in it, serves
+	// them unsigned. Store a new one to change certificates.
+	Signer *atomic.Pointer[provision.Signer]
 	// Ready lists what /readyz reports on besides the catalog.
 	Ready []Readiness
 	// Metrics counts requests and catalog reloads; nil counts nothing.
@@ -68,6 +71,15 @@ func (h *Handler) Routes(e *echo.Echo) {
 	e.Match(get, "/autodiscover/autodiscover.json", h.autodiscoverJSONQuery)
 	e.Match(get, "/autodiscover/autodiscover.json/v1.0/*", h.autodiscoverJSONPath)
 
+	// Apple configuration profiles (PROTOCOLS.md §3) and the setup page
+	// people open on their phone or computer, with its QR code and files.
+	e.Match(get, "/mobileconfig", h.mobileconfig)
+	e.Match(get, "/email.mobileconfig", h.mobileconfig)
+	e.Match(get, "/apple", h.appleProfile)
+	e.Match(get, "/", h.page)
+	e.Match(get, "/qr.png", h.qrCode)
+	e.Match(get, "/static/:file", h.static)
+
 	e.Match(get, "/healthz", h.healthz)
 	e.Match(get, "/readyz", h.readyz)
 }
@@ -87,7 +99,7 @@ func routeFormat(route string) string {
 		return FormatAutodiscoverJSON
 	case strings.HasPrefix(r, "/autodiscover/"):
 		return FormatAutodiscover
-	case strings.Contains(r, "mobileconfig"):
+	case strings.Contains(r, "mobileconfig") || r == "/apple":
 		return FormatMobileConfig
 	case r == "/healthz" || r == "/readyz":
 		return FormatHealth
@@ -121,6 +133,9 @@ var canonicalPaths = []string{
 	"/.well-known/autoconfig/mail/config-v1.1.xml",
 	"/v1.1/mail/config-v1.1.xml",
 	"/v1.1/",
+	"/mobileconfig",
+	"/email.mobileconfig",
+	"/apple",
 	"/autodiscover/autodiscover.xml",
 	"/autodiscover/autodiscover.json",
 	"/autodiscover/autodiscover.json/v1.0/",

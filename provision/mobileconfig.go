@@ -428,6 +428,16 @@ func davEndpoint(raw string) davTarget {
 	return t
 }
 
-// ProfileFileName is the download name of addr's profile: the domain,
-// which is an A-label of letters, digits, dots and hyphens only.
-func ProfileFileName(addr Address) string { return addr.Domain + ".mobileconfig" }
+// ProfileFileName is the download name of addr's profile: the domain and
+// ".mobileconfig", in letters, digits, dots and hyphens only (the domain
+// is in A-label form; anything else is dropped, so that the name needs no
+// escaping in a Content-Disposition header).
+func ProfileFileName(addr Address) string {
+	safe := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '.' || r == '-' {
+			return r
+		}
+		return -1
+	}, strings.ToLower(addr.Domain))
+	return strings.Trim(safe, ".") + ".mobileconfig"
+}

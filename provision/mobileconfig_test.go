@@ -408,3 +408,16 @@ func FuzzMobileconfig(f *testing.F) {
 		}
 	})
 }
+
+func TestProfileFileName(t *testing.T) {
+	tests := []struct{ domain, want string }{
+		{"example.com", "example.com.mobileconfig"},
+		{"xn--bcher-kva.example", "xn--bcher-kva.example.mobileconfig"},
+		{`evil".com/..\x`, "evil.com..x.mobileconfig"},
+	}
+	for _, tc := range tests {
+		if got := ProfileFileName(Address{Local: "a", Domain: tc.domain}); got != tc.want {
+			t.Errorf("ProfileFileName(%q) = %q, want %q", tc.domain, got, tc.want)
+		}
+	}
+}

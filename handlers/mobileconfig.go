@@ -1,0 +1,110 @@
+package handlers
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+
+	"github.com/labstack/echo/v4"
+
+	"mailautoconf/provision"
+)
+
+// A profile names one person's address, and a signed one differs on every
+// download (signing time): caches along the way must not share it.
+const profileCache = "private, no-cache"
+
+// mobileconfig serves an Apple configuration profile (PROTOCOLS.md §3) for
+// the address in ?email= (/mobileconfig, /email.mobileconfig).
+func (h *Handler) mobileconfig(c echo.Context) error { return h.profile(c, "email") }
+
+// appleProfile is /apple?emailaddress=, the spelling other autoconfig
+// services hand out.
+func (h *Handler) appleProfile(c echo.Context) error { return h.profile(c, "emailaddress") }
+
+func (h *Handler) profile(c echo.Context, param string) error {
+	addr, opts, err := profileRequest(c, param)
+	if err != nil {
+		return err
+	}
+	p, err := h.Catalog.Load().Lookup(addr.Domain)
+	if err != nil {
+		return err
+	}
+	noteRequest(c, addr.Domain, addr)
+	body, err := provision.Mobileconfig(p, *addr, opts)
+	if err != nil {
+		return err
+	}
+	if s := h.profileSigner(); s != nil {
+		if body, err = s.Sign(body); err != nil {
+			return err
+		}
+	}
+	hdr := c.Response().Header()
+	hdr.Set(echo.HeaderCacheControl, profileCache)
+	hdr.Set(echo.HeaderXContentTypeOptions, "nosniff")
+	// The name holds only [a-z0-9.-] (ProfileFileName): quoting is all
+	// it needs.
+	hdr.Set(echo.HeaderContentDisposition, `attachment; filename="`+provision.ProfileFileName(*addr)+`"`)
+	return c.Blob(http.StatusOK, provision.MobileconfigContentType, body)
+}
+
+// profileSigner returns the current signer, or nil to serve profiles
+// unsigned.
+func (h *Handler) profileSigner() *provision.Signer {
+	if h.Signer == nil {
+		return nil
+	}
+	return h.Signer.Load()
+}
+
+// profileRequest reads what a profile request asks for: the address in
+// param (required), and the optional protocol (imap, pop3) and name.
+func profileRequest(c echo.Context, param string) (*provision.Address, provision.ProfileOptions, error) {
+	var opts provision.ProfileOptions
+	addr, err := queryAddress(c, param)
+	if err != nil {
+		return nil, opts, err
+	}
+	if addr == nil {
+		return nil, opts, fmt.Errorf("%w: %s missing", provision.ErrBadRequest, param)
+	}
+	proto, err := singleQueryValue(c, "protocol")
+	if err != nil {
+		return nil, opts, err
+	}
+	if opts.Protocol, err = provision.ParseProtocolChoice(proto); err != nil {
+		return nil, opts, err
+	}
+	if opts.Name, err = singleQueryValue(c, "name"); err != nil {
+		return nil, opts, err
+	}
+	if err := provision.CheckAccountName(opts.Name); err != nil {
+		return nil, opts, err
+	}
+	return addr, opts, nil
+}
+
+// singleQueryValue returns the value of a parameter given at most once, in
+// any letter case, or "".
+func singleQueryValue(c echo.Context, name string) (string, error) {
+	values := queryValues(c, name)
+	switch len(values) {
+	case 0:
+		return "", nil
+	case 1:
+		return values[0], nil
+	}
+	return "", fmt.Errorf("%w: %s given more than once", provision.ErrBadRequest, name)
+}
+
+// profilePath is the path and query of addr's profile with the given
+// protocol choice, as the setup page links it and its QR code encodes it.
+func profilePath(addr provision.Address, proto provision.Protocol) string {
+	q := url.Values{"email": {addr.String()}}
+	if proto == provision.POP3 {
+		q.Set("protocol", string(proto))
+	}
+	return "/mobileconfig?" + q.Encode()
+}
