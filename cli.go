@@ -51,11 +51,15 @@ func cmdRender(_ context.Context, args []string, stdout, stderr io.Writer) error
 	email := fs.String("email", "", "the e-mail address to render for (required)")
 	format := fs.String("format", "thunderbird", "output format: "+strings.Join(formatNames(), ", "))
 	catalog := fs.String("catalog", os.Getenv(envPrefix+"_CATALOG"), "catalog file or directory (default: "+envPrefix+"_CATALOG, else the demo)")
+	sign := fs.Bool("sign", false, "sign a mobileconfig with "+envPrefix+"_SIGN_CERT and "+envPrefix+"_SIGN_KEY, as serve does")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *email == "" || fs.NArg() > 0 {
-		return errors.New("usage: mailautoconf render --email ADDR --format FORMAT [--catalog PATH]")
+		return errors.New("usage: mailautoconf render --email ADDR --format FORMAT [--catalog PATH] [--sign]")
+	}
+	if *sign && *format != "mobileconfig" {
+		return fmt.Errorf("--sign signs --format mobileconfig only")
 	}
 	render, ok := renderFormats[*format]
 	if !ok {
@@ -79,12 +83,22 @@ func cmdRender(_ context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	if *sign {
+		if out, err = signRendered(out); err != nil {
+			return err
+		}
+	}
 	_, err = stdout.Write(out)
 	return err
 }
 
 // renderFormats maps each --format name of render to its renderer.
 var renderFormats = map[string]func(p *provision.Provider, addr *provision.Address) ([]byte, error){
+	// The Apple profile of /mobileconfig?email=ADDR (IMAP where offered);
+	// --sign signs it.
+	"mobileconfig": func(p *provision.Provider, addr *provision.Address) ([]byte, error) {
+		return provision.Mobileconfig(p, *addr, provision.ProfileOptions{})
+	},
 	"thunderbird": func(p *provision.Provider, addr *provision.Address) ([]byte, error) {
 		return provision.Thunderbird(p, addr.Domain, addr), nil
 	},

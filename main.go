@@ -47,7 +47,7 @@ func commands() []command {
 	return []command{
 		{"serve", "", "serve the catalog over HTTP (the default)", cmdServe},
 		{"check", "[CATALOG]", "validate a catalog file or directory; exit 1 on any error", cmdCheck},
-		{"render", "--email ADDR --format FORMAT [--catalog PATH]", "print the document that would be served", cmdRender},
+		{"render", "--email ADDR --format FORMAT [--catalog PATH] [--sign]", "print the document that would be served", cmdRender},
 		{"dns", "[--json] [DOMAIN...]", "print the DNS records each domain needs, in zone-file syntax", cmdDNS},
 		{"doctor", "[-v] [--json] [--resolver HOST:PORT] [--ca FILE] [--port-map 443:18443,...] ADDRESS", "replay each mail client's lookups for an address; exit 1 if any client fails", cmdDoctor},
 		{"import", "FILE...", "print catalog YAML for existing config-v1.1.xml files", cmdImport},

@@ -42,6 +42,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var current atomic.Pointer[provision.Catalog]
 	current.Store(cat)
 	h := &handlers.Handler{Catalog: &current, Log: log, PublicHost: s.PublicHost}
+	if h.Signer, err = profileSigner(s, log); err != nil {
+		return err
+	}
 	h.Metrics = handlers.NewMetrics()
 	h.Metrics.CatalogLoaded(cat, time.Now())
 	metrics, err := listenMetrics(s.MetricsListen, h, log)

@@ -43,6 +43,10 @@ type Settings struct {
 	AcmeEmail     string `split_words:"true" desc:"contact address of the ACME account"`
 	AcmeCARoots   string `split_words:"true" desc:"PEM file of roots to trust for the ACME server itself (private or test CAs)"`
 	SignWithTLS   bool   `split_words:"true" desc:"sign Apple profiles with the HTTPS certificate of PUBLIC_HOST when no signing pair is set"`
+
+	// Apple profile signing (signing.go): a certificate and its key.
+	SignCert string `split_words:"true" desc:"PEM file of the certificate signing Apple profiles, intermediates after it; unset: profiles are unsigned"`
+	SignKey  string `split_words:"true" desc:"PEM file of the private key (RSA or ECDSA) of SIGN_CERT"`
 }
 
 // loadSettings reads the settings and refuses unknown MAILAUTOCONF_*
