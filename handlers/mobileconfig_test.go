@@ -186,6 +186,9 @@ func TestProfileSigned(t *testing.T) {
 	if got := rec.Header().Get("Content-Type"); got != "application/x-apple-aspen-config" {
 		t.Errorf("Content-Type %q", got)
 	}
+	if again := serve(e, http.MethodGet, "http://example.com/mobileconfig?email=fred@example.com", ""); !bytes.Equal(again.Body.Bytes(), rec.Body.Bytes()) {
+		t.Error("second signed download differs")
+	}
 	p7, err := pkcs7.Parse(rec.Body.Bytes())
 	if err != nil {
 		t.Fatalf("not a CMS structure: %v", err)
