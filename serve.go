@@ -64,6 +64,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		ln.Close()
 		return err
 	}
+	// MAILAUTOCONF_SIGN_WITH_TLS, when no signing pair is set: profiles
+	// are signed with the public host's HTTPS certificate once it exists.
+	if s.SignWithTLS && h.Signer.Load() == nil {
+		go https.followSigner(ctx, h.Signer)
+	}
 	// Catalog reloads on SIGHUP and file changes (reload.go); the HTTPS
 	// names follow each catalog swapped in.
 	if err := startReloads(ctx, s.Catalog, s.CatalogWatch, &current, h.Metrics, log, https.catalogChanged); err != nil {
