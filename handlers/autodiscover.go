@@ -35,6 +35,9 @@ func (h *Handler) autodiscoverPOST(c echo.Context) error {
 		return err
 	}
 	noteRequest(c, r.Domain, r.Address)
+	if r.Schema == provision.MobileSyncSchema {
+		noteFormat(c, FormatMobileSync)
+	}
 	if r.Problem != nil {
 		c.Set(ctxError, r.Problem)
 	}

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"bytes"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -221,6 +222,40 @@ mailautoconf_certificate_expiry_timestamp_seconds{name="autoconfig.example.com"}
 	none.ReloadFailed()
 	none.WatchCertificates(nil)
 	none.observeRequest(FormatPage, provision.ClientOther, 200, DomainNone, time.Second)
+}
+
+// TestMetricsMobileSync: a POX POST in the mobilesync schema counts as
+// its own format, on the same route as the outlook schema.
+func TestMetricsMobileSync(t *testing.T) {
+	h, logs := newMetricsHandler(t, slog.LevelInfo)
+	e := New(h)
+	const body = `<?xml version="1.0" encoding="utf-8"?>
+<Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/%s/requestschema/2006">
+  <Request>
+    <EMailAddress>alice@example.com</EMailAddress>
+    <AcceptableResponseSchema>%s</AcceptableResponseSchema>
+  </Request>
+</Autodiscover>`
+	for _, schema := range []struct{ ns, accept string }{
+		{"mobilesync", "http://schemas.microsoft.com/exchange/autodiscover/mobilesync/responseschema/2006"},
+		{"outlook", "http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a"},
+	} {
+		rec := serve(e, http.MethodPost, "http://autodiscover.example.com/autodiscover/autodiscover.xml",
+			fmt.Sprintf(body, schema.ns, schema.accept), "Content-Type", "text/xml", "User-Agent", "Apple-iPhone9C4/1602.92")
+		wantStatus(t, rec, http.StatusOK)
+	}
+	want := `
+# HELP mailautoconf_requests_total Requests answered, by format, guessed client family, HTTP status and whether the domain is served (known, unknown, none).
+# TYPE mailautoconf_requests_total counter
+mailautoconf_requests_total{client="apple",domain="known",format="autodiscover",status="200"} 1
+mailautoconf_requests_total{client="apple",domain="known",format="mobilesync",status="200"} 1
+`
+	if err := testutil.GatherAndCompare(h.Metrics.Gatherer(), strings.NewReader(want), "mailautoconf_requests_total"); err != nil {
+		t.Error(err)
+	}
+	if !strings.Contains(logs.String(), "format=mobilesync") {
+		t.Errorf("log lacks format=mobilesync:\n%s", logs.String())
+	}
 }
 
 // TestOpsListener: /metrics, /healthz and /readyz on the operations

@@ -253,6 +253,9 @@ type AutodiscoverReply struct {
 	Address *Address // nil when the request named none
 	// Problem says why Body is an error document; nil otherwise.
 	Problem error
+	// Schema is the dialect of the request, as far as it could be read:
+	// the format of the request in the metrics and the log.
+	Schema AutodiscoverSchema
 }
 
 // AnswerAutodiscover answers a POX POST body (PROTOCOLS.md §2.3–§2.7).
@@ -279,6 +282,7 @@ func AnswerAutodiscover(cat *Catalog, hostDomain string, body []byte, now time.T
 			Body:    AutodiscoverError(req.Schema, CodeInvalidRequest, now),
 			Domain:  hostDomain,
 			Problem: err,
+			Schema:  req.Schema,
 		}, nil
 	}
 	addr := req.Address
@@ -291,7 +295,7 @@ func AnswerAutodiscover(cat *Catalog, hostDomain string, body []byte, now time.T
 			return AutodiscoverReply{}, fmt.Errorf("%w: the address's domain is not served at this host", ErrBadRequest)
 		}
 	}
-	reply := AutodiscoverReply{Domain: addr.Domain, Address: &addr}
+	reply := AutodiscoverReply{Domain: addr.Domain, Address: &addr, Schema: req.Schema}
 	switch {
 	case !req.Supported:
 		reply.Problem = fmt.Errorf("%w: unsupported AcceptableResponseSchema", ErrBadRequest)
