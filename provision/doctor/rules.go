@@ -499,7 +499,7 @@ func KMailAutoconfig(body []byte, id ident) verdict {
 			continue
 		}
 		port, err := strconv.Atoi(strings.TrimSpace(pn.text))
-		if err != nil {
+		if err != nil || port < 1 || port > 65535 {
 			continue
 		}
 		e := Endpoint{Protocol: typ, Host: strings.ToLower(id.expand(strings.TrimSpace(textOf(s.child("hostname"))))), Port: port, Username: id.expand(textOf(s.child("username")))}

@@ -1,4 +1,4 @@
-package doctor
+package scenario
 
 // Real components for the scenario tests: a test CA, a DNS server
 // (miekg/dns) answering a zone on 127.0.0.1, the service itself behind

@@ -1,4 +1,4 @@
-package doctor
+package scenario
 
 import (
 	"bytes"
@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"mailautoconf/provision"
+	"mailautoconf/provision/doctor"
 )
 
 const (
@@ -61,7 +62,7 @@ func newScenario(t *testing.T, ca *testCA) *scenario {
 }
 
 // run starts everything and runs the doctor.
-func (s *scenario) run(t *testing.T, ca *testCA) *Report {
+func (s *scenario) run(t *testing.T, ca *testCA) *doctor.Report {
 	t.Helper()
 	now := time.Now()
 	mailCert := ca.leaf(t, []string{"imap.example.com", "pop.example.com", "smtp.example.com"}, now.Add(-time.Hour), now.Add(90*24*time.Hour))
@@ -94,7 +95,7 @@ func (s *scenario) run(t *testing.T, ca *testCA) *Report {
 	if s.closed993 {
 		ports[993] = closedPort(t)
 	}
-	opts := Options{
+	opts := doctor.Options{
 		Resolver: startDNS(t, s.zone),
 		Roots:    ca.pool,
 		PortMap:  ports,
@@ -106,7 +107,7 @@ func (s *scenario) run(t *testing.T, ca *testCA) *Report {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	rep, err := Run(ctx, testAddr, opts)
+	rep, err := doctor.Run(ctx, testAddr, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +119,7 @@ func (s *scenario) run(t *testing.T, ca *testCA) *Report {
 	return rep
 }
 
-func findClient(t *testing.T, rep *Report, id string) *ClientResult {
+func findClient(t *testing.T, rep *doctor.Report, id string) *doctor.ClientResult {
 	t.Helper()
 	for _, c := range rep.Clients {
 		if c.ID == id {
@@ -130,7 +131,7 @@ func findClient(t *testing.T, rep *Report, id string) *ClientResult {
 }
 
 // wantStatus checks client statuses: want maps client id to status.
-func wantStatus(t *testing.T, rep *Report, want map[string]Status) {
+func wantStatus(t *testing.T, rep *doctor.Report, want map[string]doctor.Status) {
 	t.Helper()
 	for id, st := range want {
 		if c := findClient(t, rep, id); c.Status != st {
@@ -141,8 +142,8 @@ func wantStatus(t *testing.T, rep *Report, want map[string]Status) {
 
 var allClients = []string{"thunderbird", "k9", "evolution", "kmail", "deltachat", "outlook", "outlook-json", "new-outlook", "apple"}
 
-func allStatus(st Status, except map[string]Status) map[string]Status {
-	m := map[string]Status{}
+func allStatus(st doctor.Status, except map[string]doctor.Status) map[string]doctor.Status {
+	m := map[string]doctor.Status{}
 	for _, id := range allClients {
 		m[id] = st
 	}
@@ -158,17 +159,17 @@ func TestScenarioHealthy(t *testing.T) {
 	s := newScenario(t, ca)
 	s.expected = true
 	rep := s.run(t, ca)
-	wantStatus(t, rep, allStatus(Pass, nil))
+	wantStatus(t, rep, allStatus(doctor.Pass, nil))
 	if rep.Failed() {
 		t.Error("Failed() = true for a healthy deployment")
 	}
 	for _, f := range rep.DNS {
-		if f.Status != Pass {
+		if f.Status != doctor.Pass {
 			t.Errorf("DNS %s: %s %s, want pass", f.Name, f.Status, f.Detail)
 		}
 	}
 	for _, c := range rep.Certificates {
-		if st, d := c.Judge(); c.Host != "example.com" && st != Pass {
+		if st, d := c.Judge(); c.Host != "example.com" && st != doctor.Pass {
 			t.Errorf("certificate %s: %s %s, want pass", c.Host, st, d)
 		}
 	}
@@ -195,7 +196,7 @@ func TestScenarioNoAutodiscoverRecord(t *testing.T) {
 	delete(s.zone, "autodiscover.example.com.")
 	delete(s.zone, "_autodiscover._tcp.example.com.")
 	rep := s.run(t, ca)
-	wantStatus(t, rep, allStatus(Pass, map[string]Status{"outlook": Fail, "outlook-json": Fail, "new-outlook": Fail}))
+	wantStatus(t, rep, allStatus(doctor.Pass, map[string]doctor.Status{"outlook": doctor.Fail, "outlook-json": doctor.Fail, "new-outlook": doctor.Fail}))
 	if !strings.Contains(findClient(t, rep, "outlook").Fix, "autodiscover.example.com") {
 		t.Errorf("Outlook fix %q does not name autodiscover.example.com", findClient(t, rep, "outlook").Fix)
 	}
@@ -213,15 +214,15 @@ func TestScenarioExpiredCertificate(t *testing.T) {
 	rep := s.run(t, ca)
 	// HTTPS-only clients fail; those with an HTTP fallback configure
 	// themselves over HTTP, with a warning.
-	wantStatus(t, rep, map[string]Status{
-		"deltachat": Fail, "outlook": Fail, "outlook-json": Fail, "new-outlook": Fail, "apple": Fail,
-		"thunderbird": Warn, "k9": Warn, "evolution": Warn, "kmail": Warn,
+	wantStatus(t, rep, map[string]doctor.Status{
+		"deltachat": doctor.Fail, "outlook": doctor.Fail, "outlook-json": doctor.Fail, "new-outlook": doctor.Fail, "apple": doctor.Fail,
+		"thunderbird": doctor.Warn, "k9": doctor.Warn, "evolution": doctor.Warn, "kmail": doctor.Warn,
 	})
 	found := false
 	for _, c := range rep.Certificates {
 		if c.Host == "autoconfig.example.com" {
 			found = true
-			if st, d := c.Judge(); st != Fail || !strings.Contains(d, "expired") {
+			if st, d := c.Judge(); st != doctor.Fail || !strings.Contains(d, "expired") {
 				t.Errorf("certificate of autoconfig.example.com: %s %q, want fail, expired", st, d)
 			}
 		}
@@ -271,10 +272,10 @@ func TestScenarioPlainSocketType(t *testing.T) {
 		_, _ = w.Write([]byte(plainDoc))
 	})
 	rep := s.run(t, ca)
-	wantStatus(t, rep, map[string]Status{
-		"thunderbird": Pass, "k9": Fail, "kmail": Pass, "deltachat": Pass,
+	wantStatus(t, rep, map[string]doctor.Status{
+		"thunderbird": doctor.Pass, "k9": doctor.Fail, "kmail": doctor.Pass, "deltachat": doctor.Pass,
 		// Evolution takes the last IMAP section: plain.
-		"evolution": Warn,
+		"evolution": doctor.Warn,
 	})
 	if k9 := findClient(t, rep, "k9"); !strings.Contains(k9.Reason, `"plain"`) || !strings.Contains(k9.Fix, "plain") {
 		t.Errorf("K-9 reason %q / fix %q should name plain", k9.Reason, k9.Fix)
@@ -290,12 +291,12 @@ func TestScenarioSRVDisagrees(t *testing.T) {
 	delete(s.zone, "_submission._tcp.example.com.")
 	s.zone.add("_imaps._tcp.example.com. 300 IN SRV 0 1 9993 old-imap.example.com.")
 	rep := s.run(t, ca)
-	wantStatus(t, rep, allStatus(Pass, nil))
-	got := map[string]Status{}
+	wantStatus(t, rep, allStatus(doctor.Pass, nil))
+	got := map[string]doctor.Status{}
 	for _, f := range rep.DNS {
 		got[f.Name] = f.Status
 	}
-	if got["SRV _imaps._tcp.example.com"] != Warn || got["SRV _submission._tcp.example.com"] != Warn || got["SRV _imap._tcp.example.com"] != Pass {
+	if got["SRV _imaps._tcp.example.com"] != doctor.Warn || got["SRV _submission._tcp.example.com"] != doctor.Warn || got["SRV _imap._tcp.example.com"] != doctor.Pass {
 		t.Errorf("SRV findings = %v, want _imaps and _submission warn, _imap pass", got)
 	}
 	if rep.Failed() {
@@ -311,8 +312,8 @@ func TestScenarioClosedIMAPS(t *testing.T) {
 	rep := s.run(t, ca)
 	// Clients that take the first IMAP server (993) fail; Evolution
 	// takes the last (143 STARTTLS); Delta Chat probes every candidate.
-	wantStatus(t, rep, map[string]Status{"thunderbird": Fail, "k9": Fail, "kmail": Fail, "evolution": Pass})
-	if dc := findClient(t, rep, "deltachat"); dc.Status == Fail {
+	wantStatus(t, rep, map[string]doctor.Status{"thunderbird": doctor.Fail, "k9": doctor.Fail, "kmail": doctor.Fail, "evolution": doctor.Pass})
+	if dc := findClient(t, rep, "deltachat"); dc.Status == doctor.Fail {
 		t.Errorf("Delta Chat fails (%s); it tries 143 STARTTLS too", dc.Reason)
 	}
 	closed := false
