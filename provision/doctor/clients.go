@@ -221,7 +221,9 @@ func (r *run) thunderbird(ctx context.Context, c *ClientResult) {
 	}
 	read := func(ct string, b []byte) verdict { return ThunderbirdAutoconfig(ct, b, r.id) }
 	v, src := r.autoconfig(ctx, c, urls, firstAnswer, false, read)
-	if !v.ok && !strings.Contains(v.reason, "answered first") {
+	if !v.ok {
+		// fromISP failed; forMX is the next source in Thunderbird's
+		// priority order (FindConfig).
 		for _, md := range r.mxDomains(ctx, c) {
 			if v2, src2 := r.autoconfig(ctx, c, []string{"https://autoconfig." + md + configPath + r.q()}, firstAnswer, false, read); v2.ok {
 				v, src = v2, src2

@@ -184,19 +184,22 @@ func serveHTTP(t testing.TB, h http.Handler, cert *tls.Certificate) int {
 	return port
 }
 
-// service returns the real service's handler for cat, signing profiles
-// with signer when non-nil.
-func service(cat *provision.Catalog, publicHost string, signer *provision.Signer) http.Handler {
+// service returns the real service's handlers for cat, as serve builds
+// them: the HTTPS one, and the plain-HTTP one whose /autodiscover/
+// answers are 302s to the public host (Outlook's HTTP redirect method).
+// Profiles are signed with signer when non-nil.
+func service(cat *provision.Catalog, publicHost string, signer *provision.Signer) (https, plain http.Handler) {
 	var cp atomic.Pointer[provision.Catalog]
 	cp.Store(cat)
 	var sp atomic.Pointer[provision.Signer]
 	sp.Store(signer)
-	return handlers.New(&handlers.Handler{
+	h := &handlers.Handler{
 		Catalog:    &cp,
 		Log:        slog.New(slog.DiscardHandler),
 		Signer:     &sp,
 		PublicHost: publicHost,
-	})
+	}
+	return handlers.New(h), handlers.NewPlain(h, handlers.PlainRules{PublicHost: publicHost})
 }
 
 // greeter is a mail server that greets, lists capabilities, upgrades

@@ -71,20 +71,13 @@ func (s *scenario) run(t *testing.T, ca *testCA) *doctor.Report {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := service(provision.Demo(), publicHost, signer)
-	h := svc
+	svc, plain := service(provision.Demo(), publicHost, signer)
 	if s.autoconf != nil {
-		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if strings.HasSuffix(strings.ToLower(r.URL.Path), "config-v1.1.xml") {
-				s.autoconf.ServeHTTP(w, r)
-				return
-			}
-			svc.ServeHTTP(w, r)
-		})
+		svc, plain = s.stub(svc), s.stub(plain)
 	}
 	ports := map[int]int{
-		443: serveHTTP(t, h, &s.cert),
-		80:  serveHTTP(t, h, nil),
+		443: serveHTTP(t, svc, &s.cert),
+		80:  serveHTTP(t, plain, nil),
 		993: greeter(t, "imap", true, mailCert),
 		143: greeter(t, "imap", false, mailCert),
 		995: greeter(t, "pop3", true, mailCert),
@@ -117,6 +110,17 @@ func (s *scenario) run(t *testing.T, ca *testCA) *doctor.Report {
 	}
 	t.Logf("doctor report:\n%s", text.String())
 	return rep
+}
+
+// stub answers autoconfig paths with s.autoconf, the rest with svc.
+func (s *scenario) stub(svc http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(strings.ToLower(r.URL.Path), "config-v1.1.xml") {
+			s.autoconf.ServeHTTP(w, r)
+			return
+		}
+		svc.ServeHTTP(w, r)
+	})
 }
 
 func findClient(t *testing.T, rep *doctor.Report, id string) *doctor.ClientResult {
@@ -331,4 +335,38 @@ func TestScenarioClosedIMAPS(t *testing.T) {
 	if tb := findClient(t, rep, "thunderbird"); !strings.Contains(tb.Reason, "993") {
 		t.Errorf("Thunderbird reason %q does not name port 993", tb.Reason)
 	}
+}
+
+// TestScenarioOutlookFallbacks: without a certificate for
+// autodiscover.<d>, Outlook still finds the service through the HTTP
+// redirect method (the plain listener's 302 to the public host); without
+// the autodiscover name at all, through the SRV record. Both make Outlook
+// ask the user: a warning, not a failure.
+func TestScenarioOutlookFallbacks(t *testing.T) {
+	t.Parallel()
+	ca := newCA(t)
+	t.Run("http-redirect", func(t *testing.T) {
+		s := newScenario(t, ca)
+		now := time.Now()
+		s.cert = ca.leaf(t, []string{publicHost, "autoconfig.example.com"}, now.Add(-time.Hour), now.Add(90*24*time.Hour))
+		rep := s.run(t, ca)
+		wantStatus(t, rep, map[string]doctor.Status{"outlook": doctor.Warn, "thunderbird": doctor.Pass, "k9": doctor.Pass})
+		if o := findClient(t, rep, "outlook"); o.Source != "https://"+publicHost+"/autodiscover/autodiscover.xml" || !strings.Contains(strings.Join(o.Notes, " "), "HTTP redirect") {
+			t.Errorf("Outlook source %q notes %q, want the public host through the HTTP redirect", o.Source, o.Notes)
+		}
+	})
+	t.Run("srv", func(t *testing.T) {
+		s := newScenario(t, ca)
+		delete(s.zone, "autodiscover.example.com.")
+		rep := s.run(t, ca)
+		wantStatus(t, rep, map[string]doctor.Status{"outlook": doctor.Warn})
+		if o := findClient(t, rep, "outlook"); !strings.Contains(strings.Join(o.Notes, " "), "SRV") {
+			t.Errorf("Outlook notes %q, want the SRV record named", o.Notes)
+		}
+		for _, f := range rep.DNS {
+			if f.Name == "autodiscover.example.com" && f.Status != doctor.Fail {
+				t.Errorf("DNS autodiscover.example.com: %s, want fail", f.Status)
+			}
+		}
+	})
 }
