@@ -485,12 +485,24 @@ func TestProcessSignals(t *testing.T) {
 </Autodiscover>
 `
 	conns := make([]net.Conn, 3)
+	readers := make([]*bufio.Reader, 3)
 	for i := range conns {
 		c, err := net.Dial("tcp", listen)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer c.Close()
+		// A first request on the connection proves the server has
+		// accepted it: one still in the kernel's backlog when the
+		// listener closes would be reset, and is not in flight.
+		readers[i] = bufio.NewReader(c)
+		io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: autoconfig.example.org\r\n\r\n")
+		resp, err := http.ReadResponse(readers[i], nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
 		fmt.Fprintf(c, "POST /autodiscover/autodiscover.xml HTTP/1.1\r\nHost: autodiscover.example.org\r\nContent-Type: text/xml\r\nContent-Length: %d\r\nUser-Agent: Microsoft Office/16.0 (Windows NT 10.0; Microsoft Outlook 16.0.17726; Pro)\r\n\r\n", len(body))
 		io.WriteString(c, body[:len(body)/2])
 		conns[i] = c
@@ -510,7 +522,7 @@ func TestProcessSignals(t *testing.T) {
 	for i, c := range conns {
 		io.WriteString(c, body[len(body)/2:])
 		c.SetReadDeadline(time.Now().Add(5 * time.Second))
-		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		resp, err := http.ReadResponse(readers[i], nil)
 		if err != nil {
 			t.Errorf("in-flight request %d: %v", i, err)
 			continue
