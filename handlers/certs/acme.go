@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -66,12 +67,20 @@ type Manager struct {
 
 	mu      sync.Mutex
 	managed map[string]*managedName
+	queue   []string // names still to load or order, for the workers
+	workers int
 }
 
 type managedName struct {
+	ctx    context.Context
 	cancel context.CancelFunc // ends this name's retries
 	st     Status
 }
+
+// loadWorkers bounds how many names are loaded from the data directory at
+// once, so that a catalog of many thousand domains starts without a
+// goroutine and a file read per name all at the same moment.
+const loadWorkers = 8
 
 // NewManager configures certmagic for o. It manages no name until SetNames.
 func NewManager(o ACMEOptions) (*Manager, error) {
@@ -195,17 +204,56 @@ func (m *Manager) SetNames(names []string) {
 	}
 	slices.Sort(added)
 	for _, n := range added {
+		// Each name has its own context, so that a name removed later
+		// stops being retried.
 		ctx, cancel := context.WithCancel(m.ctx)
-		m.managed[n] = &managedName{cancel: cancel, st: Status{Name: n, State: Pending}}
-		// One call per name, each with its own context, so that a name
-		// removed later stops being retried. ManageAsync loads a stored
-		// certificate or queues an order, and returns.
-		if err := m.cfg.ManageAsync(ctx, []string{n}); err != nil {
-			m.failed(n, err)
-		}
+		m.managed[n] = &managedName{ctx: ctx, cancel: cancel, st: Status{Name: n}}
+	}
+	m.queue = append(m.queue, added...)
+	for m.workers < loadWorkers && m.workers < len(m.queue) {
+		m.workers++
+		go m.work()
 	}
 	if len(added) > 0 {
 		m.log.Info("managing certificates", "new_names", len(added), "names", len(set))
+	}
+}
+
+// work manages queued names until the queue is empty.
+func (m *Manager) work() {
+	for {
+		m.mu.Lock()
+		if len(m.queue) == 0 {
+			m.workers--
+			m.mu.Unlock()
+			return
+		}
+		n := m.queue[0]
+		m.queue = m.queue[1:]
+		mn := m.managed[n]
+		m.mu.Unlock()
+		if mn != nil && mn.ctx.Err() == nil {
+			m.manage(mn.ctx, n)
+		}
+	}
+}
+
+// manage loads the stored certificate of name, or has certmagic obtain
+// one in the background (ManageAsync: queued, retried with back-off).
+func (m *Manager) manage(ctx context.Context, name string) {
+	cert, err := m.cfg.CacheManagedCertificate(ctx, name)
+	switch {
+	case err == nil && !cert.NeedsRenewal(m.cfg):
+		return // served from now on; the maintenance loop renews it
+	case err == nil:
+		// Let ManageAsync load it again, and renew it now rather than
+		// at the next maintenance tick.
+		m.cache.RemoveManaged([]certmagic.SubjectIssuer{{Subject: name}})
+	case !errors.Is(err, fs.ErrNotExist):
+		m.failed(name, fmt.Errorf("loading the stored certificate: %w", err))
+	}
+	if err := m.cfg.ManageAsync(ctx, []string{name}); err != nil {
+		m.failed(name, err)
 	}
 }
 
@@ -285,26 +333,36 @@ func (m *Manager) Status() []Status {
 		out = append(out, mn.st)
 	}
 	m.mu.Unlock()
+	// The state follows the cache, what handshakes are served from: a
+	// name is ready once its certificate is there, whatever the events
+	// said, and failed while its last attempt failed.
 	for i := range out {
-		if c, ok := m.current(out[i].Name, now); ok {
-			out[i].NotAfter = c.Leaf.NotAfter
-			if out[i].State == Pending {
-				out[i].State = Ready
-			}
+		s := &out[i]
+		c, ok := m.current(s.Name, now)
+		if ok {
+			s.NotAfter = c.Leaf.NotAfter
+		}
+		switch {
+		case s.Failures > 0:
+			s.State = Failed
+		case ok:
+			s.State = Ready
+		default:
+			s.State = Pending
 		}
 	}
 	slices.SortFunc(out, func(a, b Status) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
 
-// onEvent follows certmagic's events to keep each name's Status and to log
-// one line per outcome.
+// onEvent follows certmagic's events to count each name's failures and to
+// log one line per outcome.
 func (m *Manager) onEvent(_ context.Context, event string, data map[string]any) error {
 	switch event {
 	case "cert_obtained":
 		name, _ := data["identifier"].(string)
 		renewal, _ := data["renewal"].(bool)
-		m.update(name, func(s *Status) { s.State, s.Failures, s.Err = Ready, 0, "" })
+		m.update(name, func(s *Status) { s.Failures, s.Err = 0, "" })
 		m.log.Info("certificate obtained", "name", name, "renewal", renewal)
 	case "cert_failed":
 		name, _ := data["identifier"].(string)
@@ -321,13 +379,7 @@ func (m *Manager) onEvent(_ context.Context, event string, data map[string]any) 
 				// Obtained for a name removed meanwhile: drop it, or
 				// maintenance would keep renewing it.
 				go m.cache.RemoveManaged([]certmagic.SubjectIssuer{{Subject: n}})
-				continue
 			}
-			m.update(n, func(s *Status) {
-				if s.State == Pending {
-					s.State = Ready
-				}
-			})
 		}
 	}
 	return nil
@@ -337,7 +389,7 @@ func (m *Manager) failed(name string, err error) {
 	msg := oneLine(err, 300)
 	var n int
 	m.update(name, func(s *Status) {
-		s.State, s.Err = Failed, msg
+		s.Err = msg
 		s.Failures++
 		n = s.Failures
 	})

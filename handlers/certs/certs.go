@@ -94,22 +94,33 @@ func TLSConfig(src Source) *tls.Config {
 	}
 }
 
+// reportNames bounds the names Report lists one by one.
+const reportNames = 100
+
 // Report is the readiness text of src: one summary line, then one line per
-// name that is not ready. Certificates never make the service unready: one
-// domain's failure must not take the others (nor plain HTTP) out of
-// service, so ok is always true.
+// name that is not ready (the first 100, failed ones first). Certificates
+// never make the service unready: one domain's failure must not take the
+// others (nor plain HTTP) out of service, so ok is always true.
 func Report(src Source, now time.Time) (ok bool, lines []string) {
 	st := src.Status()
 	ready := 0
-	var rest []string
+	var failed, other []string
 	for _, s := range st {
-		if s.State == Ready {
+		switch s.State {
+		case Ready:
 			ready++
-			continue
+		case Failed, Missing:
+			failed = append(failed, "  "+s.line(now))
+		default:
+			other = append(other, "  "+s.line(now))
 		}
-		rest = append(rest, "  "+s.line(now))
 	}
 	lines = append(lines, fmt.Sprintf("certificates: %d of %d names ready", ready, len(st)))
+	rest := append(failed, other...)
+	if len(rest) > reportNames {
+		more := len(rest) - reportNames
+		rest = append(rest[:reportNames], fmt.Sprintf("  ... and %d more names not ready", more))
+	}
 	return true, append(lines, rest...)
 }
 
@@ -123,8 +134,11 @@ func (s Status) line(now time.Time) string {
 			b.WriteString(" (expired)")
 		}
 	}
-	if s.Failures > 0 {
-		fmt.Fprintf(&b, ", %d failed attempts, retried with back-off", s.Failures)
+	switch {
+	case s.Failures == 1:
+		b.WriteString(" (1 attempt, retried with back-off)")
+	case s.Failures > 1:
+		fmt.Fprintf(&b, " (%d attempts in a row, retried with back-off)", s.Failures)
 	}
 	if s.Err != "" {
 		fmt.Fprintf(&b, ": %s", s.Err)

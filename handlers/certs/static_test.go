@@ -9,10 +9,12 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"math/big"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -157,5 +159,33 @@ func TestStaticRefusesBadSettings(t *testing.T) {
 		if _, err := NewStatic(tt.cert, tt.key, tt.dir, nil); err == nil {
 			t.Errorf("NewStatic(%q, %q, %q) succeeded", tt.cert, tt.key, tt.dir)
 		}
+	}
+}
+
+// reportSource is a Source with a fixed status, for Report.
+type reportSource struct{ st []Status }
+
+func (r reportSource) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	return nil, ErrUnknownName
+}
+func (r reportSource) Certificate(string) (*tls.Certificate, bool) { return nil, false }
+func (r reportSource) Status() []Status                            { return r.st }
+
+func TestReportBoundsItsLines(t *testing.T) {
+	var st []Status
+	for i := range 250 {
+		state := Pending
+		if i == 200 {
+			state = Failed
+		}
+		st = append(st, Status{Name: fmt.Sprintf("autoconfig.d%03d.example", i), State: state, Err: "x"})
+	}
+	st = append(st, Status{Name: "autoconfig.ok.example", State: Ready})
+	ok, lines := Report(reportSource{st}, time.Now())
+	if !ok || len(lines) != 102 {
+		t.Fatalf("Report = %v, %d lines, want true and 102", ok, len(lines))
+	}
+	if lines[0] != "certificates: 1 of 251 names ready" || !strings.HasPrefix(lines[1], "  autoconfig.d200.example: failed") || lines[101] != "  ... and 150 more names not ready" {
+		t.Errorf("Report lines: %q ... %q", lines[:2], lines[101])
 	}
 }
