@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 
 	"golang.org/x/net/publicsuffix"
@@ -180,15 +181,22 @@ func (r *run) finish(ctx context.Context, c *ClientResult, v verdict, all bool) 
 		status = Warn
 	}
 	c.Status = worse(c.Status, status)
-	if len(problems) > 0 {
-		c.Reason = strings.Join(problems, "; ")
-		c.Fix = strings.Join(fixes, "; ")
-	} else if c.Reason == "" {
-		c.Reason = fmt.Sprintf("configures %s and %s", v.incoming, endpointOr(v.outgoing, "its default SMTP server"))
+	if status == Fail {
+		c.Reason, c.Fix = strings.Join(problems, "; "), strings.Join(fixes, "; ")
+		return
 	}
-	if status != Fail && len(v.warnings) > 0 && len(problems) == 0 {
-		c.Reason += "; " + strings.Join(v.warnings, "; ")
+	why := append(append(slices.Clone(c.warnings), problems...), v.warnings...)
+	c.Reason = fmt.Sprintf("configures %s and %s", v.incoming, endpointOr(v.outgoing, "its default SMTP server"))
+	if len(why) > 0 {
+		c.Reason += "; " + strings.Join(why, "; ")
 	}
+	c.Fix = strings.Join(fixes, "; ")
+}
+
+// warn marks a client as working with a catch, and says which.
+func warn(c *ClientResult, why string) {
+	c.Status = worse(c.Status, Warn)
+	c.warnings = append(c.warnings, why)
 }
 
 func endpointOr(e *Endpoint, alt string) string {
@@ -227,8 +235,7 @@ func (r *run) thunderbird(ctx context.Context, c *ClientResult) {
 		for _, md := range r.mxDomains(ctx, c) {
 			if v2, src2 := r.autoconfig(ctx, c, []string{"https://autoconfig." + md + configPath + r.q()}, firstAnswer, false, read); v2.ok {
 				v, src = v2, src2
-				c.Status = Warn
-				c.Notes = append(c.Notes, "found through the MX domain "+md+": Thunderbird asks the user to confirm")
+				warn(c, "found through the MX domain "+md+": Thunderbird asks the user to confirm")
 				break
 			}
 		}
@@ -243,8 +250,7 @@ func (r *run) thunderbird(ctx context.Context, c *ClientResult) {
 	}
 	c.Source = src
 	if v.ok && strings.HasPrefix(src, "http://") {
-		c.Status = Warn
-		c.Notes = append(c.Notes, "configured over plain HTTP: fix HTTPS for autoconfig."+d)
+		warn(c, "configured over plain HTTP: fix HTTPS for autoconfig."+d)
 	}
 	r.finish(ctx, c, v, false)
 }
@@ -303,16 +309,14 @@ func (r *run) k9(ctx context.Context, c *ClientResult) {
 		for _, md := range r.mxDomains(ctx, c) {
 			if v2, src2 := r.autoconfig(ctx, c, []string{"https://autoconfig." + md + configPath}, firstValid, false, read); v2.ok {
 				v, src = v2, src2
-				c.Status = Warn
-				c.Notes = append(c.Notes, "found through the MX domain "+md)
+				warn(c, "found through the MX domain "+md)
 				break
 			}
 		}
 	}
 	c.Source = src
 	if v.ok && httpHop(src, c.Steps[len(c.Steps)-1].Redirects) {
-		c.Status = Warn
-		c.Notes = append(c.Notes, "answer came over plain HTTP: K-9 marks it untrusted and asks the user; fix HTTPS for autoconfig."+d)
+		warn(c, "answer came over plain HTTP: K-9 marks it untrusted and asks the user; fix HTTPS for autoconfig."+d)
 	}
 	r.finish(ctx, c, v, false)
 }
@@ -330,8 +334,7 @@ func (r *run) evolution(ctx context.Context, c *ClientResult) {
 	v, src := r.autoconfig(ctx, c, urls, firstValid, false, func(_ string, b []byte) verdict { return EvolutionAutoconfig(b, r.id) })
 	c.Source = src
 	if v.ok && strings.HasPrefix(src, "http://") {
-		c.Status = Warn
-		c.Notes = append(c.Notes, "configured over plain HTTP: fix HTTPS for autoconfig."+d)
+		warn(c, "configured over plain HTTP: fix HTTPS for autoconfig."+d)
 	}
 	r.finish(ctx, c, v, false)
 }
@@ -347,8 +350,7 @@ func (r *run) kmail(ctx context.Context, c *ClientResult) {
 	v, src := r.autoconfig(ctx, c, urls, firstAnswer, true, func(_ string, b []byte) verdict { return KMailAutoconfig(b, r.id) })
 	c.Source = src
 	if v.ok && strings.HasPrefix(src, "http://") {
-		c.Status = Warn
-		c.Notes = append(c.Notes, "configured over plain HTTP: fix HTTPS for autoconfig."+d)
+		warn(c, "configured over plain HTTP: fix HTTPS for autoconfig."+d)
 	}
 	r.finish(ctx, c, v, false)
 }
@@ -501,8 +503,7 @@ func (r *run) outlook(ctx context.Context, c *ClientResult) {
 	v, src, note := r.outlookPOXFlow(ctx, c)
 	c.Source = src
 	if note != "" {
-		c.Status = Warn
-		c.Notes = append(c.Notes, note)
+		warn(c, note)
 	}
 	r.finish(ctx, c, v, false)
 }
@@ -515,8 +516,7 @@ func (r *run) outlookJSON(ctx context.Context, c *ClientResult) {
 	if !ok {
 		pv, psrc, note := r.outlookPOXFlow(ctx, c)
 		if pv.ok {
-			c.Status = Warn
-			c.Notes = append(c.Notes, "autodiscover.json gave nothing ("+v.reason+"); Outlook falls back to POX")
+			warn(c, "autodiscover.json gave nothing ("+v.reason+"); Outlook falls back to POX")
 			if note != "" {
 				c.Notes = append(c.Notes, note)
 			}
@@ -598,8 +598,7 @@ func (r *run) newOutlook(ctx context.Context, c *ClientResult) {
 	}
 	c.Source = src
 	if v.ok && !mobileOK {
-		c.Status = Warn
-		c.Notes = append(c.Notes, "mobilesync request: "+mobileReason+"; answer it with error 601 in the mobilesync schema (PROTOCOLS.md §2.7)")
+		warn(c, "mobilesync request: "+mobileReason+"; answer it with error 601 in the mobilesync schema (PROTOCOLS.md §2.7)")
 	}
 	r.finish(ctx, c, v, false)
 }

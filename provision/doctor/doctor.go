@@ -92,6 +92,8 @@ type ClientResult struct {
 	Steps    []Step    `json:"steps"`
 	// servers are every server the accepted answer advertised.
 	servers []Endpoint
+	// warnings say why a working client is a warning.
+	warnings []string
 }
 
 // Step is one request or lookup a client makes, and what it made of it.

@@ -351,8 +351,8 @@ func TestScenarioOutlookFallbacks(t *testing.T) {
 		s.cert = ca.leaf(t, []string{publicHost, "autoconfig.example.com"}, now.Add(-time.Hour), now.Add(90*24*time.Hour))
 		rep := s.run(t, ca)
 		wantStatus(t, rep, map[string]doctor.Status{"outlook": doctor.Warn, "thunderbird": doctor.Pass, "k9": doctor.Pass})
-		if o := findClient(t, rep, "outlook"); o.Source != "https://"+publicHost+"/autodiscover/autodiscover.xml" || !strings.Contains(strings.Join(o.Notes, " "), "HTTP redirect") {
-			t.Errorf("Outlook source %q notes %q, want the public host through the HTTP redirect", o.Source, o.Notes)
+		if o := findClient(t, rep, "outlook"); o.Source != "https://"+publicHost+"/autodiscover/autodiscover.xml" || !strings.Contains(o.Reason, "HTTP redirect") {
+			t.Errorf("Outlook source %q reason %q, want the public host through the HTTP redirect", o.Source, o.Reason)
 		}
 	})
 	t.Run("srv", func(t *testing.T) {
@@ -360,8 +360,8 @@ func TestScenarioOutlookFallbacks(t *testing.T) {
 		delete(s.zone, "autodiscover.example.com.")
 		rep := s.run(t, ca)
 		wantStatus(t, rep, map[string]doctor.Status{"outlook": doctor.Warn})
-		if o := findClient(t, rep, "outlook"); !strings.Contains(strings.Join(o.Notes, " "), "SRV") {
-			t.Errorf("Outlook notes %q, want the SRV record named", o.Notes)
+		if o := findClient(t, rep, "outlook"); !strings.Contains(o.Reason, "SRV") {
+			t.Errorf("Outlook reason %q, want the SRV record named", o.Reason)
 		}
 		for _, f := range rep.DNS {
 			if f.Name == "autodiscover.example.com" && f.Status != doctor.Fail {
@@ -369,4 +369,28 @@ func TestScenarioOutlookFallbacks(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestScenarioMXFallback: without autoconfig.<d>, Thunderbird and K-9 try
+// autoconfig.<MX base domain> (PROTOCOLS.md §4.6). Thunderbird sends the
+// address, so the service answers for the customer's domain there, and
+// asks the user to confirm (a warning); K-9 sends none, and the hoster's
+// name is not a served domain: it fails.
+func TestScenarioMXFallback(t *testing.T) {
+	t.Parallel()
+	ca := newCA(t)
+	s := newScenario(t, ca)
+	delete(s.zone, "autoconfig.example.com.")
+	delete(s.zone, "example.com.")
+	s.zone.add(
+		"example.com. 300 IN MX 10 mx1.hoster.test.",
+		"autoconfig.hoster.test. 300 IN CNAME "+publicHost+".",
+	)
+	now := time.Now()
+	s.cert = ca.leaf(t, []string{publicHost, "autodiscover.example.com", "autoconfig.hoster.test"}, now.Add(-time.Hour), now.Add(90*24*time.Hour))
+	rep := s.run(t, ca)
+	wantStatus(t, rep, map[string]doctor.Status{"thunderbird": doctor.Warn, "k9": doctor.Fail, "evolution": doctor.Fail, "outlook": doctor.Pass})
+	if tb := findClient(t, rep, "thunderbird"); !strings.HasPrefix(tb.Source, "https://autoconfig.hoster.test/") {
+		t.Errorf("Thunderbird source %q, want autoconfig.hoster.test", tb.Source)
+	}
 }
