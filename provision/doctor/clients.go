@@ -129,7 +129,7 @@ func (r *run) finish(ctx context.Context, c *ClientResult, v verdict, all bool) 
 		c.Status, c.Reason, c.Fix = Fail, v.reason, v.fix
 		return
 	}
-	c.Incoming, c.Outgoing, c.servers = v.incoming, v.outgoing, v.candidates
+	c.servers = v.candidates
 	c.Notes = append(c.Notes, v.notes...)
 	c.Notes = append(c.Notes, v.warnings...)
 	status := Pass
@@ -144,6 +144,14 @@ func (r *run) finish(ctx context.Context, c *ClientResult, v verdict, all bool) 
 				}
 				tried++
 				if res := r.probe(ctx, e); res.OK {
+					if !okOne {
+						// The client settles on the first candidate that works.
+						if proto == "imap" {
+							v.incoming = &e
+						} else {
+							v.outgoing = &e
+						}
+					}
 					okOne = true
 				} else {
 					bad = append(bad, fmt.Sprintf("%s: %s", e, res.Problem))
@@ -180,6 +188,7 @@ func (r *run) finish(ctx context.Context, c *ClientResult, v verdict, all bool) 
 	if status == Pass && len(v.warnings) > 0 {
 		status = Warn
 	}
+	c.Incoming, c.Outgoing = v.incoming, v.outgoing
 	c.Status = worse(c.Status, status)
 	if status == Fail {
 		c.Reason, c.Fix = strings.Join(problems, "; "), strings.Join(fixes, "; ")

@@ -62,8 +62,13 @@ func (r *run) checkDNS(ctx context.Context, rep *Report) []Finding {
 			names = append(names, l+"._tcp."+r.domain+".")
 		}
 	}
+	adName := "_autodiscover._tcp." + r.domain + "."
+	if p != nil && len(byName[adName]) == 0 {
+		// No public host to compare with: only say whether it is there.
+		names = append([]string{adName}, names...)
+	}
 	for _, n := range names {
-		out = append(out, r.checkSRV(ctx, n, byName[n], p != nil))
+		out = append(out, r.checkSRV(ctx, n, byName[n], p != nil && len(byName[n]) > 0))
 	}
 
 	mx, problem := r.net.res.lookupMX(ctx, r.domain)
@@ -149,6 +154,9 @@ func (r *run) checkSRV(ctx context.Context, name string, want []provision.Record
 	}
 	if problem != "" {
 		switch {
+		case !known && strings.HasPrefix(name, "_autodiscover."):
+			f.Status, f.Detail = Warn, problem+" (optional: Outlook's last resort)"
+			f.Fix = "publish " + strings.TrimSuffix(name, ".") + " SRV 0 0 443 <the service's host name>"
 		case !known:
 			f.Status, f.Detail = Info, problem
 		default:
