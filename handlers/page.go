@@ -32,7 +32,25 @@ import (
 //go:embed web
 var webFiles embed.FS
 
-var pageTemplate = template.Must(template.ParseFS(webFiles, "web/page.html"))
+var pageTemplate = template.Must(template.New("page.html").Funcs(template.FuncMap{
+	"wrapPoints": wrapPoints,
+}).ParseFS(webFiles, "web/page.html"))
+
+// wrapPoints cuts a host name or login after each dot and @, where the
+// template puts a <wbr>: on a phone a long name then wraps between its
+// labels rather than inside one.
+func wrapPoints(s string) []string {
+	var parts []string
+	for {
+		i := strings.IndexAny(s, ".@")
+		if i < 0 {
+			break
+		}
+		parts = append(parts, s[:i+1])
+		s = s[i+1:]
+	}
+	return append(parts, s)
+}
 
 // staticFiles are the files /static/ serves, with their media types.
 var staticFiles = map[string]string{
@@ -67,13 +85,14 @@ type pageResult struct {
 	QRURL      string // relative: the QR code image of the profile's absolute URL
 	Choice     bool   // the provider offers IMAP and POP3
 	POP3       bool   // POP3 is chosen
-	Incoming   pageServer
-	Outgoing   pageServer
+	Servers    []pageServer // incoming, then outgoing
 	CalDAV     string
 	CardDAV    string
 }
 
 type pageServer struct {
+	Title    string // "Incoming mail"
+	Password string // what to type as password
 	Protocol string
 	Host     string
 	Port     int
@@ -142,15 +161,19 @@ func newPageResult(p *provision.Provider, a provision.MailAccount) *pageResult {
 		QRURL:      "/qr.png?" + strings.TrimPrefix(profilePath(a.Address, chosen), "/mobileconfig?"),
 		Choice:     len(a.Protocols) > 1,
 		POP3:       chosen == provision.POP3,
-		Incoming:   newPageServer(a.Incoming, a.IncomingUsername),
-		Outgoing:   newPageServer(a.Outgoing, a.OutgoingUsername),
+		Servers: []pageServer{
+			newPageServer("Incoming mail", a.Incoming, a.IncomingUsername, "your mail password"),
+			newPageServer("Outgoing mail", a.Outgoing, a.OutgoingUsername, "the same password"),
+		},
 		CalDAV:     p.CalDAV,
 		CardDAV:    p.CardDAV,
 	}
 }
 
-func newPageServer(s provision.Server, user string) pageServer {
+func newPageServer(title string, s provision.Server, user, password string) pageServer {
 	return pageServer{
+		Title:    title,
+		Password: password,
 		Protocol: strings.ToUpper(string(s.Protocol)),
 		Host:     s.Host,
 		Port:     s.Port,
@@ -259,7 +282,10 @@ func (h *Handler) qrCode(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	png, err := code.ToPNGBytes(qr.NewQrCodeImgConfig(8, 4))
+	// One pixel per module, the 4-module quiet zone around: the page
+	// scales it up without smoothing (page.css). A bigger image costs
+	// more to draw than to encode, for nothing.
+	png, err := code.ToPNGBytes(qr.NewQrCodeImgConfig(1, 4))
 	if err != nil {
 		return err
 	}

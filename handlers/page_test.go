@@ -102,17 +102,17 @@ func TestSetupPage(t *testing.T) {
 		{"form-branded.html", "http://autoconfig.xn--bcher-kva.example/", 200, []string{"Bücher &amp; Co &lt;Mail&gt;", "--accent:#ffcc00;--on-accent:#000000"}},
 		{"result-imap.html", "http://setup.test/?email=fred@example.com", 200, []string{
 			`href="/mobileconfig?email=fred%40example.com"`, `src="/qr.png?email=fred%40example.com"`,
-			"<td class=\"mono\">imap.example.com</td><td class=\"mono\">smtp.example.com</td>",
-			"<td>993</td><td>465</td>", "<td>SSL/TLS</td><td>SSL/TLS</td>",
+			"Incoming mail (IMAP)</th></tr>\n<tr><th scope=\"row\">Server</th><td class=\"mono\">imap.<wbr>example.<wbr>com<wbr></td></tr>\n<tr><th scope=\"row\">Port</th><td>993</td></tr>\n<tr><th scope=\"row\">Security</th><td>SSL/TLS</td></tr>",
+			"Outgoing mail (SMTP)</th></tr>\n<tr><th scope=\"row\">Server</th><td class=\"mono\">smtp.<wbr>example.<wbr>com<wbr></td></tr>\n<tr><th scope=\"row\">Port</th><td>465</td></tr>\n<tr><th scope=\"row\">Security</th><td>SSL/TLS</td></tr>",
 			`value="imap" checked`, "IMAP keeps your mail on the server and in sync on every device. POP3 downloads it to one device",
 			"type only your address", "Example Mail",
 		}},
 		{"result-pop3.html", "http://setup.test/?email=fred@example.com&protocol=pop3", 200, []string{
 			`href="/mobileconfig?email=fred%40example.com&amp;protocol=pop3"`, `value="pop3" checked`,
-			"<td class=\"mono\">pop.example.com</td>", "<td>995</td>", "Incoming (POP3)",
+			"Incoming mail (POP3)</th></tr>\n<tr><th scope=\"row\">Server</th><td class=\"mono\">pop.<wbr>example.<wbr>com<wbr></td></tr>\n<tr><th scope=\"row\">Port</th><td>995</td></tr>",
 		}},
 		{"result-starttls-idn.html", "http://setup.test/?email=J%C3%B6rg@B%C3%BCcher.example", 200, []string{
-			"Jörg@xn--bcher-kva.example", "<td>STARTTLS</td><td>STARTTLS</td>", "<td>143</td><td>587</td>", "--accent:#ffcc00",
+			"Jörg@xn--bcher-kva.example", "<td>STARTTLS</td>", "<td>143</td>", "<td>587</td>", "--accent:#ffcc00",
 		}},
 		{"unknown-domain.html", "http://setup.test/?email=ann@unknown.example", 404, []string{
 			"We have no settings for addresses at unknown.example", `value="ann@unknown.example"`, `aria-invalid="true"`,
@@ -144,7 +144,7 @@ func TestSetupPage(t *testing.T) {
 	// protocol=pop3 where there is no POP3: the provider's IMAP.
 	rec = serve(e, http.MethodGet, "http://setup.test/?email=a@b%C3%BCcher.example&protocol=pop3", "")
 	wantStatus(t, rec, http.StatusOK)
-	if !bytes.Contains(rec.Body.Bytes(), []byte("Incoming (IMAP)")) {
+	if !bytes.Contains(rec.Body.Bytes(), []byte("Incoming mail (IMAP)")) {
 		t.Error("protocol=pop3 without POP3 did not fall back to IMAP")
 	}
 	for _, target := range []string{"/?email=a@example.com&protocol=smtp", "/?email=a@example.com&email=b@example.com"} {
@@ -266,7 +266,7 @@ var templateElements = map[string]bool{}
 func init() {
 	for _, el := range strings.Fields(`html head meta title link style body header div svg rect path span main h1 h2
 		section p a figure img figcaption form input fieldset legend label strong button table caption thead tr
-		th td tbody ul li footer`) {
+		th td tbody ul li footer wbr`) {
 		templateElements[el] = true
 	}
 }
@@ -317,4 +317,19 @@ func serveHost(e *echo.Echo, target, host string) *httptest.ResponseRecorder {
 	rec := httptest.NewRecorder()
 	e.ServeHTTP(rec, req)
 	return rec
+}
+
+func TestWrapPoints(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"imap.example.com", "imap.|example.|com"},
+		{"fred@example.com", "fred@|example.|com"},
+		{"mail", "mail"},
+		{"", ""},
+		{"a..b@", "a.|.|b@|"},
+	}
+	for _, tc := range tests {
+		if got := strings.Join(wrapPoints(tc.in), "|"); got != tc.want {
+			t.Errorf("wrapPoints(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
 }
