@@ -81,10 +81,10 @@ type pageBrand struct {
 type pageResult struct {
 	Address    string
 	Provider   string
-	ProfileURL string // relative: the install button
-	QRURL      string // relative: the QR code image of the profile's absolute URL
-	Choice     bool   // the provider offers IMAP and POP3
-	POP3       bool   // POP3 is chosen
+	ProfileURL string       // relative: the install button
+	QRURL      string       // relative: the QR code image of the profile's absolute URL
+	Choice     bool         // the provider offers IMAP and POP3
+	POP3       bool         // POP3 is chosen
 	Servers    []pageServer // incoming, then outgoing
 	CalDAV     string
 	CardDAV    string
@@ -165,8 +165,8 @@ func newPageResult(p *provision.Provider, a provision.MailAccount) *pageResult {
 			newPageServer("Incoming mail", a.Incoming, a.IncomingUsername, "your mail password"),
 			newPageServer("Outgoing mail", a.Outgoing, a.OutgoingUsername, "the same password"),
 		},
-		CalDAV:     p.CalDAV,
-		CardDAV:    p.CardDAV,
+		CalDAV:  p.CalDAV,
+		CardDAV: p.CardDAV,
 	}
 }
 
