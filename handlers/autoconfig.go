@@ -39,7 +39,7 @@ func (h *Handler) autoconfig(c echo.Context) error {
 		return err
 	}
 	noteRequest(c, domain, addr)
-	return xmlBlob(c, autoconfigCache, provision.Thunderbird(p, domain, addr))
+	return xmlBlob(c, autoconfigCache, cat.Thunderbird(p, domain, addr))
 }
 
 // ispdb serves /v1.1/<domain>, the URL form of Mozilla's ISPDB, for
@@ -49,12 +49,13 @@ func (h *Handler) ispdb(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p, err := h.Catalog.Load().Lookup(domain)
+	cat := h.Catalog.Load()
+	p, err := cat.Lookup(domain)
 	if err != nil {
 		return err
 	}
 	noteRequest(c, domain, nil)
-	return xmlBlob(c, autoconfigCache, provision.Thunderbird(p, domain, nil))
+	return xmlBlob(c, autoconfigCache, cat.Thunderbird(p, domain, nil))
 }
 
 // queryAddress parses the address in query parameter name, or returns nil

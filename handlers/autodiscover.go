@@ -48,12 +48,13 @@ func (h *Handler) autodiscoverPOST(c echo.Context) error {
 // body (Delta Chat, iOS, some Android apps, Outlook's redirect probe): the
 // domain comes from the Host header, autodiscover.<domain> or <domain>.
 func (h *Handler) autodiscoverGET(c echo.Context) error {
-	p, domain, err := hostProvider(h.Catalog.Load(), c.Request().Host, "autodiscover.")
+	cat := h.Catalog.Load()
+	p, domain, err := hostProvider(cat, c.Request().Host, "autodiscover.")
 	if err != nil {
 		return err
 	}
 	noteRequest(c, domain, nil)
-	return xmlBlob(c, autoconfigCache, provision.Autodiscover(p, domain, nil))
+	return xmlBlob(c, autoconfigCache, cat.Autodiscover(p, domain, nil))
 }
 
 // autodiscoverJSONQuery serves /autodiscover/autodiscover.json?Email=…&Protocol=…

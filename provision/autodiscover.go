@@ -301,14 +301,14 @@ func AnswerAutodiscover(cat *Catalog, hostDomain string, body []byte, now time.T
 		reply.Problem = fmt.Errorf("%w: unsupported AcceptableResponseSchema", ErrBadRequest)
 		reply.Body = AutodiscoverError(req.Schema, CodeNoProvider, now)
 	case req.Accept == MobileSyncSchema:
-		if body, ok := MobileSync(p, addr); ok {
+		if body, ok := cat.MobileSync(p, addr); ok {
 			reply.Body = body
 		} else {
 			reply.Problem = fmt.Errorf("%w: no ActiveSync server for this domain", ErrBadRequest)
 			reply.Body = AutodiscoverError(MobileSyncSchema, CodeNoProvider, now)
 		}
 	default:
-		reply.Body = Autodiscover(p, addr.Domain, &addr)
+		reply.Body = cat.Autodiscover(p, addr.Domain, &addr)
 	}
 	return reply, nil
 }
@@ -326,20 +326,49 @@ func AnswerAutodiscover(cat *Catalog, hostDomain string, body []byte, now time.T
 // No element has a namespace prefix: Thunderbird and Delta Chat match
 // prefixed names literally and miss them (§2.4).
 func Autodiscover(p *Provider, domain string, addr *Address) []byte {
-	doc, resp := responseDoc(nsOutlookResponse)
+	action, target := autodiscoverAction(p, domain, addr)
+	return autodiscoverDoc(p, action, target, domain, addr)
+}
+
+// poxAction is the Action of an outlook-schema answer.
+type poxAction uint8
+
+const (
+	actionSettings poxAction = iota
+	actionRedirectURL
+	actionRedirectAddr
+)
+
+// autodiscoverAction decides what Autodiscover answers (see there), and
+// for a redirect where to: the URL or the expanded address.
+func autodiscoverAction(p *Provider, domain string, addr *Address) (poxAction, string) {
 	r := p.RedirectFor(domain)
 	if r.URL != "" {
+		return actionRedirectURL, r.URL
+	}
+	if to, ok := r.redirectAddress(addr); ok && r.Address != "" {
+		return actionRedirectAddr, to
+	}
+	return actionSettings, ""
+}
+
+// autodiscoverDoc builds the outlook-schema answer with etree: the
+// reference renderer, also run once per provider to pre-render it
+// (prerender.go).
+func autodiscoverDoc(p *Provider, action poxAction, target, domain string, addr *Address) []byte {
+	doc, resp := responseDoc(nsOutlookResponse)
+	switch action {
+	case actionRedirectURL:
 		acct := resp.CreateElement("Account")
 		acct.CreateElement("AccountType").SetText("email")
 		acct.CreateElement("Action").SetText("redirectUrl")
-		acct.CreateElement("RedirectUrl").SetText(r.URL)
+		acct.CreateElement("RedirectUrl").SetText(target)
 		return writeDoc(doc)
-	}
-	if to, ok := r.redirectAddress(addr); ok && r.Address != "" {
+	case actionRedirectAddr:
 		acct := resp.CreateElement("Account")
 		acct.CreateElement("AccountType").SetText("email")
 		acct.CreateElement("Action").SetText("redirectAddr")
-		acct.CreateElement("RedirectAddr").SetText(to)
+		acct.CreateElement("RedirectAddr").SetText(target)
 		return writeDoc(doc)
 	}
 
@@ -427,12 +456,25 @@ func loginName(template, domain string, addr *Address) string {
 // IMAP or SMTP. A redirect_url is not expressed: the schema has no element
 // for it.
 func MobileSync(p *Provider, addr Address) ([]byte, bool) {
-	r := p.RedirectFor(addr.Domain)
-	to, redirect := r.redirectAddress(&addr)
-	redirect = redirect && r.Address != ""
-	if !redirect && p.ActiveSync == "" {
+	to, redirect, ok := mobileSyncAction(p, addr)
+	if !ok {
 		return nil, false
 	}
+	return mobileSyncDoc(p, to, redirect, addr), true
+}
+
+// mobileSyncAction decides what MobileSync answers: a redirect to the
+// address to, or the ActiveSync settings; ok is false when neither.
+func mobileSyncAction(p *Provider, addr Address) (to string, redirect, ok bool) {
+	r := p.RedirectFor(addr.Domain)
+	to, redirect = r.redirectAddress(&addr)
+	redirect = redirect && r.Address != ""
+	return to, redirect, redirect || p.ActiveSync != ""
+}
+
+// mobileSyncDoc builds the mobilesync-schema answer with etree, the
+// reference renderer of MobileSync.
+func mobileSyncDoc(p *Provider, to string, redirect bool, addr Address) []byte {
 	doc, resp := responseDoc(nsMobileSyncResponse)
 	resp.CreateElement("Culture").SetText("en:us")
 	user := resp.CreateElement("User")
@@ -443,13 +485,13 @@ func MobileSync(p *Provider, addr Address) ([]byte, bool) {
 		// Redirect holds the address whose domain the client asks next
 		// ([MS-ASCMD] §2.2.3.147).
 		action.CreateElement("Redirect").SetText(to)
-		return writeDoc(doc), true
+		return writeDoc(doc)
 	}
 	srv := action.CreateElement("Settings").CreateElement("Server")
 	srv.CreateElement("Type").SetText("MobileSync")
 	srv.CreateElement("Url").SetText(p.ActiveSync)
 	srv.CreateElement("Name").SetText(p.ActiveSync)
-	return writeDoc(doc), true
+	return writeDoc(doc)
 }
 
 // errorID is the Error element's Id, "a hash of the server name"
@@ -469,13 +511,29 @@ var errorMessages = map[int]string{
 // empty DebugData. now is the response time, given for reproducible
 // output.
 func AutodiscoverError(schema AutodiscoverSchema, code int, now time.Time) []byte {
+	t := errorTime(now)
+	if b := errorTemplate(schema, code).render(fill{holeValue: t}); b != nil {
+		return b
+	}
+	return autodiscoverErrorDoc(schema, code, t)
+}
+
+// errorTime is the Error element's Time: the time of day in UTC.
+func errorTime(now time.Time) string {
+	var buf [24]byte
+	return string(now.UTC().AppendFormat(buf[:0], "15:04:05.0000000"))
+}
+
+// autodiscoverErrorDoc builds the Error document with etree, the
+// reference renderer of AutodiscoverError.
+func autodiscoverErrorDoc(schema AutodiscoverSchema, code int, time string) []byte {
 	ns := ""
 	if schema == MobileSyncSchema {
 		ns = nsMobileSyncResponse
 	}
 	doc, resp := responseDoc(ns)
 	el := resp.CreateElement("Error")
-	el.CreateAttr("Time", now.UTC().Format("15:04:05.0000000"))
+	el.CreateAttr("Time", time)
 	el.CreateAttr("Id", errorID)
 	el.CreateElement("ErrorCode").SetText(strconv.Itoa(code))
 	el.CreateElement("Message").SetText(errorMessages[code])

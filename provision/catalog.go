@@ -144,6 +144,9 @@ func advertised(servers []Server) []Server {
 type Catalog struct {
 	providers []*Provider
 	byDomain  map[string]*Provider
+	// prerendered holds each provider's document templates, made on
+	// first use (prerender.go).
+	prerendered map[*Provider]*providerTemplates
 	// Sources names the files the catalog was read from.
 	Sources []string
 }
@@ -155,22 +158,26 @@ func NewCatalog(providers []*Provider) (*Catalog, error) {
 	for _, p := range providers {
 		n += len(p.Domains)
 	}
-	c := &Catalog{providers: providers, byDomain: make(map[string]*Provider, n)}
+	byDomain := make(map[string]*Provider, n)
 	for _, p := range providers {
 		for _, d := range p.Domains {
-			if other, dup := c.byDomain[d]; dup {
+			if other, dup := byDomain[d]; dup {
 				return nil, fmt.Errorf("domain %s is served by both %s and %s", d, other.ID, p.ID)
 			}
-			c.byDomain[d] = p
+			byDomain[d] = p
 		}
 	}
-	return c, nil
+	return indexedCatalog(providers, byDomain), nil
 }
 
 // indexedCatalog is NewCatalog for providers already indexed by domain,
 // without duplicates (Parse has refused those).
 func indexedCatalog(providers []*Provider, byDomain map[string]*Provider) *Catalog {
-	return &Catalog{providers: providers, byDomain: byDomain}
+	c := &Catalog{providers: providers, byDomain: byDomain, prerendered: make(map[*Provider]*providerTemplates, len(providers))}
+	for _, p := range providers {
+		c.prerendered[p] = &providerTemplates{}
+	}
+	return c
 }
 
 // Lookup returns the provider serving domain, which may be in U-label or

@@ -1,0 +1,207 @@
+package provision
+
+import (
+	"crypto/x509"
+	"fmt"
+	"testing"
+	"time"
+)
+
+// Benchmarks of every renderer and of the lookup, with allocations:
+//
+//	go test -run '^$' -bench . -benchmem ./provision/
+//
+// They measure; no test asserts a duration (the machine is shared).
+
+func benchProvider(b *testing.B) *Provider {
+	b.Helper()
+	p, err := Demo().Lookup("example.com")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return p
+}
+
+func BenchmarkThunderbird(b *testing.B) {
+	cat := Demo()
+	p, _ := cat.Lookup("example.com")
+	addr := &Address{Local: "alice", Domain: "example.com"}
+	for _, tc := range []struct {
+		name string
+		addr *Address
+	}{{"placeholders", nil}, {"address", addr}} {
+		b.Run("etree-"+tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				Thunderbird(p, "example.com", tc.addr)
+			}
+		})
+		b.Run("prerendered-"+tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				cat.Thunderbird(p, "example.com", tc.addr)
+			}
+		})
+	}
+}
+
+func BenchmarkAutodiscover(b *testing.B) {
+	cat := Demo()
+	p, _ := cat.Lookup("example.com")
+	addr := &Address{Local: "alice", Domain: "example.com"}
+	for _, tc := range []struct {
+		name string
+		addr *Address
+	}{{"get", nil}, {"address", addr}} {
+		b.Run("etree-"+tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				Autodiscover(p, "example.com", tc.addr)
+			}
+		})
+		b.Run("prerendered-"+tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				cat.Autodiscover(p, "example.com", tc.addr)
+			}
+		})
+	}
+	body := []byte(outlookRequest("alice@example.com"))
+	now := time.Now()
+	b.Run("answer-post", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := AnswerAutodiscover(cat, "example.com", body, now); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("parse-request", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := ParseAutodiscoverRequest(body); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("error-600", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			AutodiscoverError(OutlookSchema, CodeInvalidRequest, now)
+		}
+	})
+	adCat := loadADCatalog(b)
+	hoster, _ := adCat.Lookup("hoster.net")
+	fred := Address{Local: "alice", Domain: "hoster.net"}
+	b.Run("etree-mobilesync", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			MobileSync(hoster, fred)
+		}
+	})
+	b.Run("prerendered-mobilesync", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			adCat.MobileSync(hoster, fred)
+		}
+	})
+}
+
+func BenchmarkAutodiscoverJSON(b *testing.B) {
+	p := benchProvider(b)
+	addr := Address{Local: "alice", Domain: "example.com"}
+	b.ReportAllocs()
+	for b.Loop() {
+		AutodiscoverJSON(p, addr, "AutodiscoverV1", "")
+	}
+}
+
+func BenchmarkMobileconfig(b *testing.B) {
+	p := benchProvider(b)
+	addr := Address{Local: "alice", Domain: "example.com"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Mobileconfig(p, addr, ProfileOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkSign(b *testing.B) {
+	pki := newSigPKI(b, "ecdsa")
+	s, err := NewSigner([]*x509.Certificate{pki.leaf, pki.inter}, pki.leafKey)
+	if err != nil {
+		b.Fatal(err)
+	}
+	profile, err := Mobileconfig(benchProvider(b), Address{Local: "alice", Domain: "example.com"}, ProfileOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Sign(profile); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkParseAddress(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ParseAddress("alice.smith@Example.COM"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkLookup looks up known and unknown domains in catalogs of 1,000
+// to 1,000,000 domains: the time per lookup must not grow with the
+// catalog (a map, O(1)).
+func BenchmarkLookup(b *testing.B) {
+	for _, n := range []int{1_000, 100_000, 1_000_000} {
+		cat := syntheticCatalog(b, n)
+		domains := cat.Domains()
+		b.Run(fmt.Sprintf("known-%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if _, err := cat.Lookup(domains[i%len(domains)]); err != nil {
+					b.Fatal(err)
+				}
+				i += 7919
+			}
+		})
+		b.Run(fmt.Sprintf("unknown-%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := cat.Lookup("not-served.example"); err == nil {
+					b.Fatal("served")
+				}
+			}
+		})
+	}
+}
+
+// syntheticCatalog builds a catalog of n domains over n/20000+1 providers
+// directly, without YAML: the lookup benchmark measures the index, not the
+// loader (bench/scale measures that).
+func syntheticCatalog(b *testing.B, n int) *Catalog {
+	b.Helper()
+	demo := benchProvider(b)
+	providers := make([]*Provider, n/20000+1)
+	for i := range providers {
+		p := *demo
+		p.ID = fmt.Sprintf("mx%d.hoster.example", i)
+		p.Domains = nil
+		providers[i] = &p
+	}
+	for i := 0; i < n; i++ {
+		p := providers[i%len(providers)]
+		p.Domains = append(p.Domains, fmt.Sprintf("customer%d.example", i))
+	}
+	cat, err := NewCatalog(providers)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return cat
+}
