@@ -91,7 +91,7 @@ func OutlookPOX(contentType string, body []byte, id ident) poxAnswer {
 		}
 		code := strings.TrimSpace(textOf(e.childFold("ErrorCode")))
 		msg := strings.TrimSpace(textOf(e.childFold("Message")))
-		return poxAnswer{verdict: refuse(fmt.Sprintf("Autodiscover error %s %s", code, msg), fixPOX)}
+		return poxAnswer{verdict: refuse(fmt.Sprintf("Autodiscover error %s %q", code, msg), fixPOX)}
 	}
 	if !nsIs(resp.ns, nsResponseOutlook) {
 		return poxAnswer{verdict: refuse(fmt.Sprintf("Response is in namespace %q, not the outlook responseschema/2006a Outlook asked for", resp.ns), fixPOX)}

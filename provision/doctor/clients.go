@@ -291,7 +291,7 @@ func (r *run) tbAutodiscover(ctx context.Context, c *ClientResult) (verdict, str
 		}
 		step.Result = "Autodiscover refused: " + a.reason
 		if a.redirectAddr != "" {
-			step.Result = "RedirectAddr " + a.redirectAddr + " (restarts discovery for that address; not followed here)"
+			step.Result = fmt.Sprintf("RedirectAddr %q (restarts discovery for that address; not followed here)", a.redirectAddr)
 		}
 	}
 	return refuse("no Autodiscover answer", ""), ""
@@ -404,7 +404,7 @@ func (r *run) deltaChatAutodiscover(ctx context.Context, c *ClientResult) (verdi
 				return a.verdict, u
 			}
 			if a.redirectURL != "" && len(a.candidates) == 0 {
-				step.Result = "RedirectUrl " + a.redirectURL
+				step.Result = fmt.Sprintf("RedirectUrl %q", a.redirectURL)
 				u = a.redirectURL
 				continue
 			}
@@ -445,8 +445,8 @@ func (r *run) postPOX(ctx context.Context, c *ClientResult, u string, mobile boo
 			u = a.redirectURL
 			continue
 		case a.redirectAddr != "":
-			step.Result = "RedirectAddr " + a.redirectAddr
-			a.verdict = refuse("redirectAddr to "+a.redirectAddr+": Outlook restarts discovery for that address (not followed here)", "")
+			step.Result = fmt.Sprintf("RedirectAddr %q", a.redirectAddr)
+			a.verdict = refuse(fmt.Sprintf("redirectAddr to %q", a.redirectAddr)+": Outlook restarts discovery for that address (not followed here)", "")
 		default:
 			step.Result = "refused: " + a.reason
 		}

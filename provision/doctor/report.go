@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"unicode"
 )
 
 // WriteText prints the report for a person: one table, client by client,
@@ -38,7 +39,7 @@ func (rep *Report) WriteText(w io.Writer, verbose bool) error {
 	tw = tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
 	for _, c := range rep.Certificates {
 		status, detail := c.Judge()
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", c.Host, strings.ToUpper(string(status)), detail)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", c.Host, strings.ToUpper(string(status)), oneLine(detail))
 	}
 	tw.Flush()
 
@@ -61,27 +62,27 @@ func (rep *Report) WriteText(w io.Writer, verbose bool) error {
 		for _, c := range rep.Clients {
 			fmt.Fprintf(b, "\n%s: %s\n", c.Name, strings.ToUpper(string(c.Status)))
 			for _, s := range c.Steps {
-				fmt.Fprintf(b, "  %s %s\n      -> %s", s.Method, s.URL, oneLine(s.Result))
+				fmt.Fprintf(b, "  %s %s\n      -> %s", s.Method, oneLine(s.URL), oneLine(s.Result))
 				if s.Method != "DNS" {
 					fmt.Fprintf(b, " (%d ms", s.Millis)
 					if s.Status != 0 {
 						fmt.Fprintf(b, ", HTTP %d", s.Status)
 					}
 					if s.ContentType != "" {
-						fmt.Fprintf(b, ", %s", s.ContentType)
+						fmt.Fprintf(b, ", %s", oneLine(s.ContentType))
 					}
 					b.WriteString(")")
 				}
 				b.WriteString("\n")
 				for _, rd := range s.Redirects {
-					fmt.Fprintf(b, "      redirected to %s\n", rd)
+					fmt.Fprintf(b, "      redirected to %s\n", oneLine(rd))
 				}
 			}
 			for _, n := range c.Notes {
 				fmt.Fprintf(b, "  note: %s\n", oneLine(n))
 			}
 			if c.Source != "" {
-				fmt.Fprintf(b, "  used: %s\n", c.Source)
+				fmt.Fprintf(b, "  used: %s\n", oneLine(c.Source))
 			}
 		}
 		fmt.Fprintln(b, "\nCertificate chains")
@@ -89,7 +90,7 @@ func (rep *Report) WriteText(w io.Writer, verbose bool) error {
 			if c.Err != "" {
 				continue
 			}
-			fmt.Fprintf(b, "  %s: names %s; chain %s; not after %s\n", c.Host, strings.Join(c.Names, ", "), strings.Join(c.Chain, " <- "), c.NotAfter)
+			fmt.Fprintf(b, "  %s: names %s; chain %s; not after %s\n", c.Host, oneLine(strings.Join(c.Names, ", ")), oneLine(strings.Join(c.Chain, " <- ")), c.NotAfter)
 		}
 	}
 	_, err := io.WriteString(w, b.String())
@@ -111,7 +112,17 @@ func (c CertInfo) Judge() (Status, string) {
 	return Pass, fmt.Sprintf("valid %d more days, issuer %s", c.DaysLeft, c.Issuer)
 }
 
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+// oneLine puts s on one line and replaces control characters: reasons
+// quote what arbitrary servers sent, and a terminal must not interpret it.
+func oneLine(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r' || r == '\u2028' || r == '\u2029' || unicode.Is(unicode.Bidi_Control, r) {
+			return '?'
+		}
+		return r
+	}, s)
+	return strings.Join(strings.Fields(s), " ")
+}
 
 // WriteJSON prints the report for machines.
 func (rep *Report) WriteJSON(w io.Writer) error {

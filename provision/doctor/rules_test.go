@@ -261,3 +261,10 @@ func TestParseXML(t *testing.T) {
 		t.Errorf("parseXML prefixed: %+v %v", n, err)
 	}
 }
+
+func TestOneLineNeutralizesControls(t *testing.T) {
+	got := oneLine("a\x1b[31mred\u202e\nnext\tline")
+	if strings.ContainsAny(got, "\x1b\u202e\n\t") || got != "a?[31mred? next line" {
+		t.Errorf("oneLine = %q", got)
+	}
+}
