@@ -73,7 +73,8 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		opts.Roots = roots
 	}
-	if opts.Target, err = dnsTarget(s.PublicHost, s.PublicIpv4, s.PublicIpv6); err != nil {
+	target, err := dnsTarget(s.PublicHost, s.PublicIpv4, s.PublicIpv6)
+	if err != nil {
 		return err
 	}
 	if *catalog != "" {
@@ -82,8 +83,10 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 		addr, _ := provision.ParseAddress(rest[0])
+		// Our records are expected only of our domains; any other is
+		// checked against what it serves itself.
 		if p, err := cat.Lookup(addr.Domain); err == nil {
-			opts.Expected = p
+			opts.Expected, opts.Target = p, target
 		}
 	}
 	rep, err := doctor.Run(ctx, rest[0], opts)

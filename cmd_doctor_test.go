@@ -12,7 +12,11 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
+
+	"mailautoconf/provision"
 )
+
+func provisionDemoYAML() []byte { return provision.DemoYAML() }
 
 // nxdomainServer is a DNS server on 127.0.0.1 that knows no name.
 func nxdomainServer(t *testing.T) string {
@@ -67,6 +71,28 @@ func TestDoctorCommand(t *testing.T) {
 	}
 	if rep.Address != "bob@example.net" || !rep.Failed || len(rep.Clients) < 9 || rep.Clients[0].Status != "fail" {
 		t.Errorf("doctor --json = %+v", rep)
+	}
+}
+
+// TestDoctorCatalogExpectations: with a catalog serving the domain, the
+// doctor names the records `mailautoconf dns` would print as the fix.
+func TestDoctorCatalogExpectations(t *testing.T) {
+	resolver := nxdomainServer(t)
+	cat := filepath.Join(t.TempDir(), "catalog.yaml")
+	if err := os.WriteFile(cat, provisionDemoYAML(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("MAILAUTOCONF_PUBLIC_HOST", "mail.hoster.example")
+	var out, errb bytes.Buffer
+	_ = run(context.Background(), []string{"doctor", "--resolver", resolver, "--timeout", "1s", "--catalog", cat, "alice@example.com"}, &out, &errb)
+	for _, want := range []string{
+		"fix: publish it: autoconfig.example.com. CNAME mail.hoster.example.",
+		"SRV _imaps._tcp.example.com",
+		"fix: publish _imaps._tcp.example.com SRV 0 1 993 imap.example.com.",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("doctor --catalog output lacks %q:\n%s", want, out.String())
+		}
 	}
 }
 
