@@ -17,13 +17,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"mailautoconf/handlers"
 	"mailautoconf/handlers/certs/pebbletest"
-	"mailautoconf/provision"
 )
 
 // threeDomains is the catalog a new user tries HTTPS with.
@@ -137,6 +134,7 @@ func TestServeHTTPSWithACME(t *testing.T) {
 	t.Setenv("MAILAUTOCONF_ACME_EMAIL", "hostmaster@example.org")
 	t.Setenv("MAILAUTOCONF_ACME_CA_ROOTS", p.APIRoots)
 	t.Setenv("MAILAUTOCONF_PUBLIC_HOST", "mail.example.org")
+	t.Setenv("MAILAUTOCONF_SIGN_WITH_TLS", "true")
 
 	var logs syncBuffer
 	start := time.Now()
@@ -202,6 +200,10 @@ func TestServeHTTPSWithACME(t *testing.T) {
 		}
 	}
 
+	// SIGN_WITH_TLS: a profile downloaded over HTTPS is signed with the
+	// public host's ACME certificate, and verifies against Pebble's root.
+	verifyProfile(t, https, p.Root(t), "https://mail.example.org/mobileconfig?email=fred@a.example")
+
 	// A restart reuses the stored certificates: no new order.
 	orders := p.Orders()
 	stop()
@@ -214,6 +216,64 @@ func TestServeHTTPSWithACME(t *testing.T) {
 	}
 	if resp, _ := get(t, https, "https://autoconfig.c.example/mail/config-v1.1.xml"); resp != nil && resp.StatusCode != 200 {
 		t.Errorf("after a restart: %d", resp.StatusCode)
+	}
+
+	// A domain added to the catalog (the file replaced, as an editor or
+	// a ConfigMap update does): its certificates are obtained without a
+	// restart.
+	added := strings.Replace(threeDomains, "domains: [c.example]", "domains: [c.example, d.example]", 1)
+	if err := os.WriteFile(catalog+".new", []byte(added), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(catalog+".new", catalog); err != nil {
+		t.Fatal(err)
+	}
+	start = time.Now()
+	waitReady(t, httpPort, names+2, 90*time.Second)
+	t.Logf("catalog change: 2 more certificates in %v", time.Since(start).Round(time.Millisecond))
+	if resp, body := get(t, https, "https://autoconfig.d.example/mail/config-v1.1.xml"); resp != nil && (resp.StatusCode != 200 || !strings.Contains(body, "<domain>d.example</domain>")) {
+		t.Errorf("HTTPS on a domain added to the catalog: %d %.200s", resp.StatusCode, body)
+	}
+	if resp, _ := get(t, https, "https://autodiscover.d.example/healthz"); resp != nil && resp.StatusCode != 200 {
+		t.Errorf("HTTPS on autodiscover of a domain added to the catalog: %d", resp.StatusCode)
+	}
+}
+
+// verifyProfile downloads a profile until it comes signed (the signer
+// follows the first certificate within a second), and checks the
+// signature with openssl against root.
+func verifyProfile(t *testing.T, c *http.Client, root []byte, url string) {
+	t.Helper()
+	openssl, err := exec.LookPath("openssl")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("openssl is missing (.ci/run installs it)")
+		}
+		t.Log("skipping the signature check: openssl not installed")
+		return
+	}
+	var body string
+	pebbletest.WaitFor(context.Background(), 10*time.Second, func() bool {
+		resp, b := get(t, c, url)
+		body = b
+		return resp != nil && resp.StatusCode == 200 && !strings.HasPrefix(b, "<?xml")
+	})
+	dir := t.TempDir()
+	in, rootFile, out := filepath.Join(dir, "signed.mobileconfig"), filepath.Join(dir, "root.pem"), filepath.Join(dir, "content")
+	if err := os.WriteFile(in, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(rootFile, root, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// -purpose any: the signer is a TLS server certificate, whose
+	// extended key usage openssl would otherwise hold against S/MIME.
+	cmd := exec.Command(openssl, "cms", "-verify", "-inform", "DER", "-in", in, "-CAfile", rootFile, "-purpose", "any", "-out", out)
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("openssl cms -verify of %s: %v\n%s", url, err, msg)
+	}
+	if content, _ := os.ReadFile(out); !strings.Contains(string(content), "<string>fred@a.example</string>") {
+		t.Errorf("verified content is not fred's profile:\n%.300s", content)
 	}
 }
 
@@ -240,81 +300,6 @@ func TestTLSSettingsRefused(t *testing.T) {
 		for k := range tt.env {
 			os.Unsetenv("MAILAUTOCONF_" + k)
 		}
-	}
-}
-
-// TestSignWithTLSCertificate: with MAILAUTOCONF_SIGN_WITH_TLS, profiles
-// are signed with the ACME certificate of the public host, and the
-// signature verifies with openssl against Pebble's root.
-func TestSignWithTLSCertificate(t *testing.T) {
-	openssl, err := exec.LookPath("openssl")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("openssl is missing (.ci/run installs it)")
-		}
-		t.Skip("skipping: openssl not installed (apt-get install openssl)")
-	}
-	httpPort, tlsPort := pebbletest.FreePort(t), pebbletest.FreePort(t)
-	p := pebbletest.Start(t, httpPort, tlsPort)
-	dir := t.TempDir()
-	s := &Settings{
-		TLSListen:     fmt.Sprintf("127.0.0.1:%d", tlsPort),
-		DataDir:       dir,
-		AcmeDirectory: p.Directory,
-		AcmeCARoots:   p.APIRoots,
-		PublicHost:    "mail.example.org",
-		SignWithTLS:   true,
-	}
-	log := newLogger(&Settings{LogFormat: "text", LogLevel: "error"}, io.Discard)
-	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", httpPort))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cat atomic.Pointer[provision.Catalog]
-	cat.Store(provision.Demo())
-	h := &handlers.Handler{Catalog: &cat, Log: log}
-	srv := newHTTPServer(nil, log)
-	ctx, cancel := context.WithCancel(context.Background())
-	https, err := startHTTPS(ctx, s, h, cat.Load(), srv, ln.Addr(), log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() {
-		done <- serveAllUntilDone(ctx, log, append([]served{{srv: srv, ln: ln}}, https.served()...)...)
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-
-	var signer atomic.Pointer[provision.Signer]
-	go https.followSigner(ctx, &signer)
-	if !pebbletest.WaitFor(ctx, 90*time.Second, func() bool { return signer.Load() != nil }) {
-		t.Fatalf("no signer from the certificate of mail.example.org; status %+v", https.source.Status())
-	}
-	p1, _ := provision.Demo().Lookup("example.com")
-	addr, _ := provision.ParseAddress("fred@example.com")
-	profile, err := provision.Mobileconfig(p1, addr, provision.ProfileOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	signed, err := signer.Load().Sign(profile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, root, out := filepath.Join(dir, "signed.mobileconfig"), filepath.Join(dir, "root.pem"), filepath.Join(dir, "content")
-	if err := os.WriteFile(in, signed, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(root, p.Root(t), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	// -purpose any: the signer is a TLS server certificate, whose
-	// extended key usage openssl would otherwise hold against S/MIME.
-	cmd := exec.Command(openssl, "cms", "-verify", "-inform", "DER", "-in", in, "-CAfile", root, "-purpose", "any", "-out", out)
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("openssl cms -verify: %v\n%s", err, msg)
-	}
-	if content, _ := os.ReadFile(out); string(content) != string(profile) {
-		t.Errorf("verified content differs from the profile")
 	}
 }
 
