@@ -313,6 +313,9 @@ func (r *run) k9(ctx context.Context, c *ClientResult) {
 		"http://" + d + wellKnownPath,
 	}
 	read := func(_ string, b []byte) verdict { return K9Autoconfig(b, r.id) }
+	// A refused document moves K-9 on to the next URL [UNCONFIRMED for
+	// the newest discovery code; older versions took the first result
+	// that parsed].
 	v, src := r.autoconfig(ctx, c, urls, firstValid, false, read)
 	if !v.ok {
 		for _, md := range r.mxDomains(ctx, c) {
