@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sort"
+	"strings"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -48,12 +49,24 @@ func (c *slogCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.Che
 }
 
 func (c *slogCore) Write(e zapcore.Entry, fields []zapcore.Field) error {
-	r := slog.NewRecord(e.Time, slogLevel(e.Level), e.Message, 0)
+	level := slogLevel(e.Level)
+	a := attrs(fields)
+	for _, at := range a {
+		// Retries and obtains cut short by a shutdown or by a name leaving
+		// the catalog are no errors.
+		if at.Key == "error" && strings.Contains(at.Value.String(), context.Canceled.Error()) {
+			level = slog.LevelDebug
+		}
+	}
+	if !c.h.Enabled(context.Background(), level) {
+		return nil
+	}
+	r := slog.NewRecord(e.Time, level, e.Message, 0)
 	r.AddAttrs(slog.String("component", "certmagic"))
 	if e.LoggerName != "" {
 		r.AddAttrs(slog.String("logger", e.LoggerName))
 	}
-	r.AddAttrs(attrs(fields)...)
+	r.AddAttrs(a...)
 	return c.h.Handle(context.Background(), r)
 }
 
