@@ -626,6 +626,15 @@ func (r *run) apple(ctx context.Context, c *ClientResult) {
 	step, f := r.get(ctx, c, request{method: "GET", url: u, maxRedirects: maxRedirects})
 	var v verdict
 	switch {
+	case f.Status == 404:
+		// Apple Mail has no discovery protocol of its own: without a
+		// profile its users type the settings, as with any deployment
+		// that offers none. A warning, so that the doctor stays useful
+		// (exit 0) on deployments made with other tools.
+		step.Result = orStatus(f)
+		c.Status, c.Reason = Warn, "no profile at "+u+" (404): Apple Mail users must type the settings by hand"
+		c.Fix = "serve a .mobileconfig at https://autoconfig." + d + ProfilePath + " (mailautoconf does)"
+		return
 	case f.Err != "" || f.Status != 200:
 		step.Result = orStatus(f)
 		v = refuse("no profile at "+u+": "+orStatus(f), "serve a .mobileconfig at https://autoconfig."+d+ProfilePath+" (mailautoconf does)")

@@ -30,6 +30,7 @@ type scenario struct {
 	cert      tls.Certificate // HTTPS certificate of the service
 	autoconf  http.Handler    // nil: the service answers autoconfig too
 	closed993 bool
+	noProfile bool // the service answers 404 for Apple profiles
 	expected  bool // compare DNS with the catalog (as with --catalog)
 }
 
@@ -75,6 +76,9 @@ func (s *scenario) run(t *testing.T, ca *testCA) *doctor.Report {
 	if s.autoconf != nil {
 		svc, plain = s.stub(svc), s.stub(plain)
 	}
+	if s.noProfile {
+		svc = withoutProfiles(svc)
+	}
 	ports := map[int]int{
 		443: serveHTTP(t, svc, &s.cert),
 		80:  serveHTTP(t, plain, nil),
@@ -110,6 +114,18 @@ func (s *scenario) run(t *testing.T, ca *testCA) *doctor.Report {
 	}
 	t.Logf("doctor report:\n%s", text.String())
 	return rep
+}
+
+// withoutProfiles answers 404 for Apple profiles, as a deployment made
+// with another tool does.
+func withoutProfiles(svc http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(strings.ToLower(r.URL.Path), "mobileconfig") {
+			http.NotFound(w, r)
+			return
+		}
+		svc.ServeHTTP(w, r)
+	})
 }
 
 // stub answers autoconfig paths with s.autoconf, the rest with svc.
@@ -392,5 +408,24 @@ func TestScenarioMXFallback(t *testing.T) {
 	wantStatus(t, rep, map[string]doctor.Status{"thunderbird": doctor.Warn, "k9": doctor.Fail, "evolution": doctor.Fail, "outlook": doctor.Pass})
 	if tb := findClient(t, rep, "thunderbird"); !strings.HasPrefix(tb.Source, "https://autoconfig.hoster.test/") {
 		t.Errorf("Thunderbird source %q, want autoconfig.hoster.test", tb.Source)
+	}
+}
+
+// TestScenarioNoProfile: a deployment made with another tool serves
+// autoconfig but no Apple profile. Apple Mail then needs the settings
+// typed by hand: a warning, not a failure, so the doctor's exit status
+// stays useful on such deployments.
+func TestScenarioNoProfile(t *testing.T) {
+	t.Parallel()
+	ca := newCA(t)
+	s := newScenario(t, ca)
+	s.noProfile = true
+	rep := s.run(t, ca)
+	wantStatus(t, rep, allStatus(doctor.Pass, map[string]doctor.Status{"apple": doctor.Warn}))
+	if rep.Failed() {
+		t.Error("Failed() = true although only the optional profile is missing")
+	}
+	if a := findClient(t, rep, "apple"); !strings.Contains(a.Reason, "404") || !strings.Contains(a.Fix, ".mobileconfig") {
+		t.Errorf("apple reason %q / fix %q", a.Reason, a.Fix)
 	}
 }
