@@ -34,7 +34,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	log := newLogger(s, stderr)
+	lw := newLogWriter(stderr, s.LogFlush) // lines written together (logwriter.go)
+	defer lw.Close()
+	log := newLogger(s, lw)
 	cat, err := loadCatalog(s.Catalog, log)
 	if err != nil {
 		return err

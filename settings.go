@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/kelseyhightower/envconfig"
 
@@ -26,6 +27,9 @@ type Settings struct {
 	PublicHost string `split_words:"true" desc:"host name clients reach the service at: the CNAME target of autoconfig.<domain> and autodiscover.<domain>"`
 	PublicIpv4 string `split_words:"true" desc:"IPv4 addresses of the service, comma-separated: A records for autoconfig/autodiscover names (mailautoconf dns)"`
 	PublicIpv6 string `split_words:"true" desc:"IPv6 addresses of the service, comma-separated: AAAA records for autoconfig/autodiscover names (mailautoconf dns)"`
+
+	// LogFlush batches log lines into one write (logwriter.go).
+	LogFlush time.Duration `split_words:"true" default:"100ms" desc:"longest a log line waits to be written with others (one write per line costs more than a request); 0 writes each line at once"`
 
 	// Operations (reload.go, metrics_listener.go): live reload of the
 	// catalog, and the metrics and probes listener.

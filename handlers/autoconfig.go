@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/labstack/echo/v4"
 
@@ -39,7 +42,10 @@ func (h *Handler) autoconfig(c echo.Context) error {
 		return err
 	}
 	noteRequest(c, domain, addr)
-	return xmlBlob(c, autoconfigCache, cat.Thunderbird(p, domain, addr))
+	buf := getBuffer()
+	defer putBuffer(buf)
+	*buf = cat.AppendThunderbird((*buf)[:0], p, domain, addr)
+	return xmlBlob(c, autoconfigCache, *buf)
 }
 
 // ispdb serves /v1.1/<domain>, the URL form of Mozilla's ISPDB, for
@@ -55,7 +61,10 @@ func (h *Handler) ispdb(c echo.Context) error {
 		return err
 	}
 	noteRequest(c, domain, nil)
-	return xmlBlob(c, autoconfigCache, cat.Thunderbird(p, domain, nil))
+	buf := getBuffer()
+	defer putBuffer(buf)
+	*buf = cat.AppendThunderbird((*buf)[:0], p, domain, nil)
+	return xmlBlob(c, autoconfigCache, *buf)
 }
 
 // queryAddress parses the address in query parameter name, or returns nil
@@ -80,13 +89,32 @@ func queryAddress(c echo.Context, name string) (*provision.Address, error) {
 }
 
 // queryValues returns the values of a query parameter whose name matches
-// name in any letter case. A query that does not parse is treated as
-// absent parameters, as net/url does.
+// name in any letter case, in query order. A pair that does not parse is
+// treated as absent, as net/url.ParseQuery does (a ';' in it, an invalid
+// escape); unlike it, nothing but the matching values is unescaped or
+// kept, so a huge query of other parameters costs a scan and no memory.
 func queryValues(c echo.Context, name string) []string {
 	var out []string
-	for k, vs := range c.QueryParams() {
-		if strings.EqualFold(k, name) {
-			out = append(out, vs...)
+	query := c.Request().URL.RawQuery
+	for query != "" {
+		var pair string
+		pair, query, _ = strings.Cut(query, "&")
+		if pair == "" || strings.Contains(pair, ";") {
+			continue
+		}
+		k, v, _ := strings.Cut(pair, "=")
+		// A key that cannot unescape to name in any letter case: each
+		// ASCII letter of name is one rune of at most 3 bytes (the
+		// Kelvin sign folds to k), each byte at most 3 escaped.
+		if len(k) < len(name) || len(k) > 9*len(name) {
+			continue
+		}
+		k, err := url.QueryUnescape(k)
+		if err != nil || !strings.EqualFold(k, name) {
+			continue
+		}
+		if v, err = url.QueryUnescape(v); err == nil {
+			out = append(out, v)
 		}
 	}
 	return out
@@ -117,15 +145,50 @@ func hostProvider(cat *provision.Catalog, host, prefix string) (*provision.Provi
 	return p, d, err
 }
 
-// noteRequest records the domain and address for the request log.
-func noteRequest(c echo.Context, domain string, addr *provision.Address) {
-	c.Set(ctxDomain, domain)
-	if addr != nil {
-		c.Set(ctxAddress, addr.String())
+func xmlBlob(c echo.Context, cacheControl string, body []byte) error {
+	setFixed(c, echo.HeaderCacheControl, cacheControl)
+	setFixed(c, echo.HeaderContentType, xmlContentType)
+	setLength(c, body)
+	return c.Blob(http.StatusOK, xmlContentType, body)
+}
+
+// buffers hold documents while they are written: a response is copied
+// into the connection's buffer (or written out) before c.Blob returns, so
+// the next request can reuse the memory instead of leaving it to the GC.
+var buffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+func getBuffer() *[]byte { return buffers.Get().(*[]byte) }
+
+// putBuffer returns b to the pool unless it grew unusually large (a
+// provider with a very long document): such memory goes back to the GC.
+func putBuffer(b *[]byte) {
+	if cap(*b) <= 64<<10 {
+		buffers.Put(b)
 	}
 }
 
-func xmlBlob(c echo.Context, cacheControl string, body []byte) error {
-	c.Response().Header().Set(echo.HeaderCacheControl, cacheControl)
-	return c.Blob(http.StatusOK, xmlContentType, body)
+// setLength sets Content-Length. Without it net/http sends a body longer
+// than its 2 KB buffer chunked, and most documents are longer.
+func setLength(c echo.Context, body []byte) {
+	c.Response().Header()[echo.HeaderContentLength] = []string{strconv.Itoa(len(body))}
+}
+
+// fixedValues are header values every response of a kind shares.
+var fixedValues = map[string][]string{}
+
+func init() {
+	for _, v := range []string{xmlContentType, echo.MIMEApplicationJSON, autoconfigCache, noStore} {
+		fixedValues[v] = []string{v}[:1:1] // full: an Add copies, never writes into it
+	}
+}
+
+// setFixed sets header name to v, without allocating when v is one of
+// fixedValues: the shared value slice is assigned, never written to
+// (Header.Set replaces the slice, Header.Add appends to a copy).
+func setFixed(c echo.Context, name, v string) {
+	if fv, ok := fixedValues[v]; ok {
+		c.Response().Header()[name] = fv
+		return
+	}
+	c.Response().Header().Set(name, v)
 }

@@ -54,7 +54,10 @@ func (h *Handler) autodiscoverGET(c echo.Context) error {
 		return err
 	}
 	noteRequest(c, domain, nil)
-	return xmlBlob(c, autoconfigCache, cat.Autodiscover(p, domain, nil))
+	buf := getBuffer()
+	defer putBuffer(buf)
+	*buf = cat.AppendAutodiscover((*buf)[:0], p, domain, nil)
+	return xmlBlob(c, autoconfigCache, *buf)
 }
 
 // autodiscoverJSONQuery serves /autodiscover/autodiscover.json?Email=…&Protocol=…
@@ -101,10 +104,14 @@ func (h *Handler) autodiscoverJSON(c echo.Context, addr provision.Address) error
 	body, ok := provision.AutodiscoverJSON(p, addr, protocol, h.PublicHost)
 	if !ok {
 		c.Set(ctxError, fmt.Errorf("%w: unsupported Autodiscover v2 protocol", provision.ErrBadRequest))
-		c.Response().Header().Set(echo.HeaderCacheControl, noStore)
+		setFixed(c, echo.HeaderCacheControl, noStore)
+		setFixed(c, echo.HeaderContentType, echo.MIMEApplicationJSON)
+		setLength(c, body)
 		return c.JSONBlob(http.StatusBadRequest, body)
 	}
-	c.Response().Header().Set(echo.HeaderCacheControl, autoconfigCache)
+	setFixed(c, echo.HeaderCacheControl, autoconfigCache)
+	setFixed(c, echo.HeaderContentType, echo.MIMEApplicationJSON)
+	setLength(c, body)
 	return c.JSONBlob(http.StatusOK, body)
 }
 

@@ -64,12 +64,6 @@ const (
 	ctxFormat = "mailautoconf.format"
 )
 
-// noteFormat records a request's format when the route alone does not
-// tell it: a POX POST in the mobilesync schema is FormatMobileSync.
-func noteFormat(c echo.Context, format string) {
-	c.Set(ctxFormat, format)
-}
-
 // requestIDHeader carries the request id a proxy in front gave the
 // request; when absent or malformed the log line gets a new one.
 const requestIDHeader = "X-Request-Id"
@@ -83,19 +77,18 @@ func (h *Handler) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
 		req := c.Request()
-		id := requestID(req.Header.Get(requestIDHeader))
-		err := next(c)
+		rc := &requestContext{Context: c} // reqcontext.go
+		err := next(rc)
 		if err != nil {
 			c.Error(err)
 		}
 		elapsed := time.Since(start)
 		status := c.Response().Status
-		format, _ := c.Get(ctxFormat).(string)
+		domain, addr, format := noted(rc)
 		if format == "" {
 			format = routeFormat(c.Path())
 		}
 		client := provision.GuessClient(req.UserAgent(), req.URL.Path, req.URL.RawQuery)
-		domain, _ := c.Get(ctxDomain).(string)
 		reqErr, _ := c.Get(ctxError).(error)
 		known := DomainNone
 		switch {
@@ -107,30 +100,37 @@ func (h *Handler) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 		h.Metrics.observeRequest(format, client, status, known, elapsed)
 
 		ctx := req.Context()
-		attrs := []slog.Attr{
+		if !h.Log.Enabled(ctx, slog.LevelInfo) {
+			return nil // below the log level: no line to build
+		}
+		id := requestID(req.Header.Get(requestIDHeader))
+		// A Record of our own, not LogAttrs: that asks runtime.Callers
+		// for the caller on every line, which no handler here prints.
+		r := slog.NewRecord(start.Add(elapsed), slog.LevelInfo, "request", 0)
+		r.AddAttrs(
 			slog.String("method", req.Method),
 			slog.String("route", c.Path()),
 			slog.String("format", format),
 			slog.Int("status", status),
 			slog.Duration("duration", elapsed),
 			slog.String("client", string(client)),
-		}
+		)
 		if domain != "" {
-			attrs = append(attrs, slog.String("domain", domain))
+			r.AddAttrs(slog.String("domain", domain))
 		}
-		attrs = append(attrs, slog.String("request_id", id))
+		r.AddAttrs(slog.String("request_id", id))
 		if h.Log.Enabled(ctx, slog.LevelDebug) {
-			if a, ok := c.Get(ctxAddress).(string); ok {
-				attrs = append(attrs, slog.String("address", a))
+			if addr != nil {
+				r.AddAttrs(slog.String("address", addr.String()))
 			}
 			// The TCP peer, not a forwarded-for header a client can
 			// write; behind a proxy it is the proxy.
-			attrs = append(attrs, slog.String("remote", req.RemoteAddr), slog.String("user_agent", truncate(req.UserAgent(), 256)))
+			r.AddAttrs(slog.String("remote", req.RemoteAddr), slog.String("user_agent", truncate(req.UserAgent(), 256)))
 		}
 		if reqErr != nil && status < 500 {
-			attrs = append(attrs, slog.String("reason", fmt.Sprint(reqErr)))
+			r.AddAttrs(slog.String("reason", fmt.Sprint(reqErr)))
 		}
-		h.Log.LogAttrs(ctx, slog.LevelInfo, "request", attrs...)
+		_ = h.Log.Handler().Handle(ctx, r)
 		return nil
 	}
 }

@@ -75,6 +75,11 @@ type part struct {
 // for a value that is empty or only white space (requests never bring
 // such values).
 func (t *template) render(f fill) []byte {
+	return t.appendTo(nil, f)
+}
+
+// appendTo is render appending to b; nil means fall back, as there.
+func (t *template) appendTo(b []byte, f fill) []byte {
 	if t == nil {
 		return nil
 	}
@@ -88,7 +93,9 @@ func (t *template) render(f fill) []byte {
 			n += len(v) + 8 // room for an escape or two without growing
 		}
 	}
-	b := make([]byte, 0, n)
+	if cap(b)-len(b) < n {
+		b = append(make([]byte, 0, len(b)+n), b...)
+	}
 	for _, p := range t.parts {
 		if p.hole == holeNone {
 			b = append(b, p.text...)
@@ -259,6 +266,11 @@ func (c *Catalog) templates(p *Provider) *providerTemplates {
 // p is one of c's providers: same input, same bytes, without building a
 // tree.
 func (c *Catalog) Thunderbird(p *Provider, domain string, addr *Address) []byte {
+	return c.AppendThunderbird(nil, p, domain, addr)
+}
+
+// AppendThunderbird appends c.Thunderbird's document to b.
+func (c *Catalog) AppendThunderbird(b []byte, p *Provider, domain string, addr *Address) []byte {
 	if pt := c.templates(p); pt != nil {
 		v := withAddress(addr)
 		t := pt.thunderbird[v].get(func(f fill) []byte {
@@ -267,16 +279,21 @@ func (c *Catalog) Thunderbird(p *Provider, domain string, addr *Address) []byte 
 			}
 			return Thunderbird(p, f[holeDomain], fillAddress(f))
 		})
-		if b := t.render(addressFill(domain, addr, "")); b != nil {
-			return b
+		if out := t.appendTo(b, addressFill(domain, addr, "")); out != nil {
+			return out
 		}
 	}
-	return Thunderbird(p, domain, addr)
+	return append(b, Thunderbird(p, domain, addr)...)
 }
 
 // Autodiscover is the package function Autodiscover, from p's templates
 // when p is one of c's providers.
 func (c *Catalog) Autodiscover(p *Provider, domain string, addr *Address) []byte {
+	return c.AppendAutodiscover(nil, p, domain, addr)
+}
+
+// AppendAutodiscover appends c.Autodiscover's document to b.
+func (c *Catalog) AppendAutodiscover(b []byte, p *Provider, domain string, addr *Address) []byte {
 	action, target := autodiscoverAction(p, domain, addr)
 	if pt := c.templates(p); pt != nil {
 		var t *template
@@ -298,11 +315,11 @@ func (c *Catalog) Autodiscover(p *Provider, domain string, addr *Address) []byte
 				return autodiscoverDoc(p, actionSettings, "", f[holeDomain], fillAddress(f))
 			})
 		}
-		if b := t.render(addressFill(domain, addr, target)); b != nil {
-			return b
+		if out := t.appendTo(b, addressFill(domain, addr, target)); out != nil {
+			return out
 		}
 	}
-	return autodiscoverDoc(p, action, target, domain, addr)
+	return append(b, autodiscoverDoc(p, action, target, domain, addr)...)
 }
 
 // MobileSync is the package function MobileSync, from p's templates when

@@ -1,0 +1,60 @@
+package handlers
+
+import (
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/labstack/echo/v4"
+)
+
+// queryValuesReference is queryValues by way of net/url.ParseQuery: the
+// behaviour the scanning version must keep (values in any order).
+func queryValuesReference(rawQuery, name string) []string {
+	q, _ := url.ParseQuery(rawQuery)
+	var out []string
+	for k, vs := range q {
+		if strings.EqualFold(k, name) {
+			out = append(out, vs...)
+		}
+	}
+	return out
+}
+
+var querySeeds = []string{
+	"", "emailaddress=a@b.c", "EmailAddress=a%40b.c&x=1", "emailaddress=a@b.c&emailaddress=d@e.f", "emailaddress", "emailaddress=",
+	"a=1;emailaddress=x@y.z", "emailaddress=%zz", "email%61ddress=x@y.z", "%65mailaddress=q", "emailaddress=a+b", "&&emailaddress=1&&",
+	"EMAILADDRESS=1&Emailaddress=2", "emailaddress=%", "emailaddress=a=b", "=x", "emailaddress%3Dx", "emailaddre%C5%BF%C5%BF=x", "%E2%84%AA=1", "Protocol=a&protocol=b", "Email=%E2%84%AA",
+	"%45%4D%41%49%4C%41%44%44%52%45%53%53=x", strings.Repeat("x=1&", 100) + "emailaddress=z",
+}
+
+func checkQueryValues(t *testing.T, raw string) {
+	e := echo.New()
+	for _, name := range []string{"emailaddress", "Email", "Protocol"} {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.URL.RawQuery = raw
+		got := queryValues(e.NewContext(req, nil), name)
+		want := queryValuesReference(raw, name)
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Fatalf("queryValues(%q, %s) = %q, want %q", raw, name, got, want)
+		}
+	}
+}
+
+func TestQueryValues(t *testing.T) {
+	for _, q := range querySeeds {
+		checkQueryValues(t, q)
+	}
+}
+
+// FuzzQueryValues: the scanning queryValues finds what ParseQuery finds.
+func FuzzQueryValues(f *testing.F) {
+	for _, q := range querySeeds {
+		f.Add(q)
+	}
+	f.Fuzz(checkQueryValues)
+}

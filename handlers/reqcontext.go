@@ -1,0 +1,60 @@
+package handlers
+
+import (
+	"github.com/labstack/echo/v4"
+
+	"mailautoconf/provision"
+)
+
+// requestContext is the echo.Context handlers get (echo's custom-context
+// pattern, set up by requestLog): it carries what the request log and the
+// metrics need as plain fields. echo's own Set allocates a map on every
+// request, which on the hot path cost more than rendering the answer.
+type requestContext struct {
+	echo.Context
+	domain string
+	addr   *provision.Address
+	// format overrides the format routeFormat derives from the route.
+	format string
+}
+
+// noteRequest records the domain and address for the request log. The
+// address is formatted only for a debug log line.
+func noteRequest(c echo.Context, domain string, addr *provision.Address) {
+	if rc, ok := c.(*requestContext); ok {
+		rc.domain, rc.addr = domain, addr
+		return
+	}
+	c.Set(ctxDomain, domain)
+	if addr != nil {
+		c.Set(ctxAddress, addr)
+	}
+}
+
+// noteFormat records a request's format when the route alone does not
+// tell it: a POX POST in the mobilesync schema is FormatMobileSync.
+func noteFormat(c echo.Context, format string) {
+	if rc, ok := c.(*requestContext); ok {
+		rc.format = format
+		return
+	}
+	c.Set(ctxFormat, format)
+}
+
+// noted returns what a request's handler noted with noteRequest and
+// noteFormat, wherever it went.
+func noted(c echo.Context) (domain string, addr *provision.Address, format string) {
+	if rc, ok := c.(*requestContext); ok {
+		domain, addr, format = rc.domain, rc.addr, rc.format
+	}
+	if domain == "" {
+		domain, _ = c.Get(ctxDomain).(string)
+	}
+	if addr == nil {
+		addr, _ = c.Get(ctxAddress).(*provision.Address)
+	}
+	if format == "" {
+		format, _ = c.Get(ctxFormat).(string)
+	}
+	return domain, addr, format
+}
