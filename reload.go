@@ -159,7 +159,7 @@ func (r *reloader) reload(trigger string, force bool) bool {
 	}
 	r.current.Store(cat)
 	r.metrics.Reloaded(cat, time.Now())
-	r.log.Info("catalog reloaded", "trigger", trigger, "path", r.path, "providers", len(cat.Providers()), "domains", len(cat.Domains()))
+	r.log.Info("catalog reloaded", "trigger", trigger, "path", r.path, "providers", len(cat.Providers()), "domains", cat.DomainCount())
 	for _, hook := range r.hooks {
 		hook(cat)
 	}

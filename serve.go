@@ -78,7 +78,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	watchCertificates(h.Metrics, https)
-	log.Info("serving", "listen", ln.Addr().String(), "domains", len(cat.Domains()))
+	log.Info("serving", "listen", ln.Addr().String(), "domains", cat.DomainCount())
 	return serveAllUntilDone(ctx, log, append(append([]served{{srv: srv, ln: ln}}, https.served()...), metrics...)...)
 }
 

@@ -133,7 +133,7 @@ func (m *Metrics) CatalogLoaded(cat *provision.Catalog, at time.Time) {
 	if m == nil || cat == nil {
 		return
 	}
-	m.domains.Set(float64(len(cat.Domains())))
+	m.domains.Set(float64(cat.DomainCount()))
 	m.providers.Set(float64(len(cat.Providers())))
 	m.lastGood.Set(float64(at.UnixNano()) / 1e9)
 	m.lastOK.Set(1)

@@ -31,7 +31,7 @@ func (h *Handler) readyz(c echo.Context) error {
 		ok = false
 		lines = append(lines, "catalog: not loaded")
 	} else {
-		lines = append(lines, fmt.Sprintf("catalog: %d domains, %d providers", len(cat.Domains()), len(cat.Providers())))
+		lines = append(lines, fmt.Sprintf("catalog: %d domains, %d providers", cat.DomainCount(), len(cat.Providers())))
 	}
 	for _, r := range h.Ready {
 		rok, rlines := r.Ready()
