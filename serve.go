@@ -44,6 +44,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var current atomic.Pointer[provision.Catalog]
 	current.Store(cat)
 	h := &handlers.Handler{Catalog: &current, Log: log, PublicHost: s.PublicHost}
+	h.RateLimit = handlers.NewRateLimit(s.RateLimit, s.RateBurst) // nil: no limit
 	if h.Signer, err = profileSigner(s, log); err != nil {
 		return err
 	}
@@ -59,6 +60,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	ln = limitConnections(ln, s.MaxConnections) // limits.go
 	srv := newHTTPServer(handlers.New(h), log)
 	// HTTPS, when MAILAUTOCONF_TLS_LISTEN is set (serve_tls.go); nil otherwise.
 	https, err := startHTTPS(ctx, s, h, cat, srv, ln.Addr(), log)

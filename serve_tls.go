@@ -94,6 +94,7 @@ func startHTTPS(ctx context.Context, s *Settings, h *handlers.Handler, cat *prov
 	if err != nil {
 		return nil, err
 	}
+	ln = limitConnections(ln, s.MaxConnections) // limits.go
 	if t.static == nil {
 		m, err := certs.NewManager(certs.ACMEOptions{
 			DataDir:   s.DataDir,

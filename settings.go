@@ -31,6 +31,11 @@ type Settings struct {
 	// LogFlush batches log lines into one write (logwriter.go).
 	LogFlush time.Duration `split_words:"true" default:"100ms" desc:"longest a log line waits to be written with others (one write per line costs more than a request); 0 writes each line at once"`
 
+	// Limits on what the internet may send (limits.go, handlers/ratelimit.go).
+	RateLimit      float64 `split_words:"true" desc:"requests a second each client IP address (IPv6: each /64) may make, beyond RATE_BURST at once; over it: 429 with Retry-After; unset or 0: no limit"`
+	RateBurst      int     `split_words:"true" default:"20" desc:"requests a client may make at once before RATE_LIMIT applies"`
+	MaxConnections int     `split_words:"true" default:"10000" desc:"open connections per listener; beyond, new ones wait in the kernel's queue; 0: no limit"`
+
 	// Operations (reload.go, metrics_listener.go): live reload of the
 	// catalog, and the metrics and probes listener.
 	CatalogWatch  bool   `split_words:"true" default:"true" desc:"reload the catalog when its files change (edits, renames, ConfigMap updates); SIGHUP reloads it in any case"`
@@ -76,6 +81,9 @@ func loadSettings() (*Settings, error) {
 		return nil, err
 	}
 	if err := checkTLSSettings(&s); err != nil {
+		return nil, err
+	}
+	if err := checkLimitSettings(&s); err != nil {
 		return nil, err
 	}
 	if s.PublicHost != "" {

@@ -33,6 +33,9 @@ type Handler struct {
 	// or "". Autodiscover v2 points clients at it, else at
 	// autodiscover.<domain>: never at a host the request chose.
 	PublicHost string
+	// RateLimit limits each client's requests (ratelimit.go); nil, the
+	// default, limits nothing.
+	RateLimit *RateLimit
 }
 
 // maxBody bounds every request body; autodiscover requests are a few
@@ -47,6 +50,9 @@ func New(h *Handler) *echo.Echo {
 	e.HTTPErrorHandler = h.errorHandler
 	e.Pre(canonicalPath)
 	e.Use(h.requestLog)
+	if h.RateLimit != nil {
+		e.Use(h.RateLimit.middleware) // after the log: 429s are logged and counted
+	}
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisablePrintStack: true, DisableErrorHandler: true}))
 	e.Use(middleware.BodyLimit(maxBody))
 	h.Routes(e)
