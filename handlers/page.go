@@ -112,8 +112,11 @@ func (h *Handler) page(c echo.Context) error {
 	if raw := queryValues(c, "email"); len(raw) > 0 {
 		v.Email = raw[0]
 		if len(v.Email) > 320 {
-			v.Email = strings.ToValidUTF8(v.Email[:320], "")
+			v.Email = v.Email[:320]
 		}
+		// Shown again in the field: never bytes that are not UTF-8 (the
+		// page would not be), whatever the query held.
+		v.Email = strings.ToValidUTF8(v.Email, "")
 	}
 	var domain string
 	c.Set(ctxErrorPage, func(status int, err error) error {
