@@ -192,3 +192,43 @@ func TestLimitSettings(t *testing.T) {
 		t.Errorf("loadSettings() = %+v, %v", s, err)
 	}
 }
+
+// TestRequestSizeLimits: over the real server, headers (and a request
+// line) past maxHeaderBytes get 431 and bodies past the Autodiscover
+// limit 413, without the server reading them whole.
+func TestRequestSizeLimits(t *testing.T) {
+	addr := startLimitedServe(t, nil)
+	send := func(name, request string) int {
+		t.Helper()
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		go io.WriteString(c, request) // the server may answer before reading it all
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatalf("%s: no answer: %v", name, err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	big := strings.Repeat("a", 2*maxHeaderBytes)
+	for _, tc := range []struct {
+		name, request string
+		want          int
+	}{
+		{"long header", "GET /healthz HTTP/1.1\r\nHost: x.example\r\nX-Big: " + big + "\r\n\r\n", http.StatusRequestHeaderFieldsTooLarge},
+		{"many headers", "GET /healthz HTTP/1.1\r\nHost: x.example\r\n" + strings.Repeat("X-A: bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\r\n", 1000) + "\r\n", http.StatusRequestHeaderFieldsTooLarge},
+		{"long query", "GET /mail/config-v1.1.xml?x=" + big + " HTTP/1.1\r\nHost: autoconfig.example.com\r\n\r\n", http.StatusRequestHeaderFieldsTooLarge},
+		{"body over the Autodiscover limit", "POST /autodiscover/autodiscover.xml HTTP/1.1\r\nHost: autodiscover.example.com\r\nContent-Length: 20000\r\n\r\n" + strings.Repeat("x", 20000), http.StatusRequestEntityTooLarge},
+		{"announced huge body", "POST /autodiscover/autodiscover.xml HTTP/1.1\r\nHost: autodiscover.example.com\r\nContent-Length: 1000000000\r\n\r\n", http.StatusRequestEntityTooLarge},
+		{"chunked body over the limit", "POST /autodiscover/autodiscover.xml HTTP/1.1\r\nHost: autodiscover.example.com\r\nTransfer-Encoding: chunked\r\n\r\n" + strings.Repeat("1000\r\n"+strings.Repeat("y", 4096)+"\r\n", 30) + "0\r\n\r\n", http.StatusRequestEntityTooLarge},
+		{"normal request", "GET /mail/config-v1.1.xml HTTP/1.1\r\nHost: autoconfig.example.com\r\n\r\n", http.StatusOK},
+	} {
+		if got := send(tc.name, tc.request); got != tc.want {
+			t.Errorf("%s: status %d, want %d", tc.name, got, tc.want)
+		}
+	}
+}
