@@ -262,6 +262,7 @@ func (d *decoder) provider(n *yaml.Node, path string) *Provider {
 	if dn, ok := d.required(m, n, path, "domains"); ok {
 		items := d.sequence(dn, path+".domains")
 		seen := make(map[string]bool, len(items))
+		p.Domains = make([]string, 0, len(items))
 		if len(items) == 0 && dn.Kind == yaml.SequenceNode {
 			d.errorf(dn, path+".domains", "needs at least one domain")
 		}
