@@ -27,19 +27,25 @@ func (h *Handler) profile(c echo.Context, param string) error {
 	if err != nil {
 		return err
 	}
-	p, err := h.Catalog.Load().Lookup(addr.Domain)
+	cat := h.Catalog.Load()
+	p, err := cat.Lookup(addr.Domain)
 	if err != nil {
 		return err
 	}
 	noteRequest(c, addr.Domain, addr)
-	body, err := provision.Mobileconfig(p, *addr, opts)
-	if err != nil {
-		return err
-	}
-	if s := h.profileSigner(); s != nil {
-		if body, err = s.Sign(body); err != nil {
+	signer := h.profileSigner()
+	key := profileKey{p.ID, *addr, opts}
+	body, ok := h.Profiles.get(cat, signer, key) // profilecache.go
+	if !ok {
+		if body, err = provision.Mobileconfig(p, *addr, opts); err != nil {
 			return err
 		}
+		if signer != nil {
+			if body, err = signer.Sign(body); err != nil {
+				return err
+			}
+		}
+		h.Profiles.put(cat, signer, key, body)
 	}
 	hdr := c.Response().Header()
 	hdr.Set(echo.HeaderCacheControl, profileCache)
@@ -47,6 +53,7 @@ func (h *Handler) profile(c echo.Context, param string) error {
 	// The name holds only [a-z0-9.-] (ProfileFileName): quoting is all
 	// it needs.
 	hdr.Set(echo.HeaderContentDisposition, `attachment; filename="`+provision.ProfileFileName(*addr)+`"`)
+	setLength(c, body)
 	return c.Blob(http.StatusOK, provision.MobileconfigContentType, body)
 }
 

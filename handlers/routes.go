@@ -36,6 +36,9 @@ type Handler struct {
 	// RateLimit limits each client's requests (ratelimit.go); nil, the
 	// default, limits nothing.
 	RateLimit *RateLimit
+	// Profiles keeps the profiles last served (profilecache.go); nil
+	// renders and signs each one.
+	Profiles *ProfileCache
 }
 
 // maxBody bounds every request body; autodiscover requests are a few

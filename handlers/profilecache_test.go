@@ -1,0 +1,126 @@
+package handlers
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/smallstep/pkcs7"
+
+	"mailautoconf/provision"
+)
+
+// TestProfileCacheServes: a repeated download is the cached bytes; a
+// reload or a new signer makes the profile again, never serving one made
+// for the catalog or certificate before.
+func TestProfileCacheServes(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newSigner := func() *provision.Signer {
+		s, err := provision.NewSigner([]*x509.Certificate{selfSigned(t, key)}, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	h := newTestHandler(t, nil)
+	h.Profiles = NewProfileCache(16, 1<<20)
+	h.Signer = new(atomic.Pointer[provision.Signer])
+	h.Signer.Store(newSigner())
+	e := New(h)
+	const url = "http://example.com/mobileconfig?email=fred@example.com"
+	first := serve(e, http.MethodGet, url, "")
+	wantStatus(t, first, http.StatusOK)
+	again := serve(e, http.MethodGet, url, "")
+	if !bytes.Equal(first.Body.Bytes(), again.Body.Bytes()) || h.Profiles.Len() != 1 {
+		t.Fatalf("second download not from the cache (%d cached)", h.Profiles.Len())
+	}
+	if pop := serve(e, http.MethodGet, url+"&protocol=pop3", ""); bytes.Equal(pop.Body.Bytes(), first.Body.Bytes()) || h.Profiles.Len() != 2 {
+		t.Error("another option served the same cached profile")
+	}
+
+	// A reload: the new catalog's profile, not the cached one.
+	cat, err := provision.Parse(provision.Source{Name: "new", Data: []byte(strings.Replace(string(provision.DemoYAML()), "display_name: Example Mail", "display_name: Renamed Mail", 1))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Catalog.Store(cat)
+	reloaded := serve(e, http.MethodGet, url, "")
+	p7, err := pkcs7.Parse(reloaded.Body.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(p7.Content, []byte("Renamed Mail")) {
+		t.Error("after a reload the profile of the old catalog was served")
+	}
+
+	// A new certificate: a new signature.
+	s2 := newSigner()
+	h.Signer.Store(s2)
+	resigned := serve(e, http.MethodGet, url, "")
+	p7, err = pkcs7.Parse(resigned.Body.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(resigned.Body.Bytes(), reloaded.Body.Bytes()) || !p7.Certificates[0].Equal(selfSignedOf(s2)) {
+		t.Error("after a signer change the old signature was served")
+	}
+	h.Signer.Store(nil)
+	if plain := serve(e, http.MethodGet, url, ""); !bytes.HasPrefix(plain.Body.Bytes(), []byte("<?xml")) {
+		t.Error("unsigned again, a signed profile was served")
+	}
+}
+
+// selfSignedOf returns the certificate a signer signs with.
+func selfSignedOf(s *provision.Signer) *x509.Certificate {
+	der, _ := s.Sign([]byte("x"))
+	p7, _ := pkcs7.Parse(der)
+	return p7.Certificates[0]
+}
+
+// TestProfileCacheBounds: least recently used profiles go first, by
+// count and by bytes.
+func TestProfileCacheBounds(t *testing.T) {
+	cat := provision.Demo()
+	pc := NewProfileCache(3, 100)
+	k := func(local string) profileKey {
+		return profileKey{"example.com", provision.Address{Local: local, Domain: "example.com"}, provision.ProfileOptions{}}
+	}
+	for _, l := range []string{"a", "b", "c"} {
+		pc.put(cat, nil, k(l), []byte(l))
+	}
+	pc.get(cat, nil, k("a")) // a is now the most recent
+	pc.put(cat, nil, k("d"), []byte("d"))
+	if _, ok := pc.get(cat, nil, k("b")); ok {
+		t.Error("b, least recently used, was kept")
+	}
+	for _, l := range []string{"a", "c", "d"} {
+		if _, ok := pc.get(cat, nil, k(l)); !ok {
+			t.Errorf("%s was dropped", l)
+		}
+	}
+	pc.put(cat, nil, k("big"), bytes.Repeat([]byte("x"), 99))
+	if pc.Len() != 2 || pc.bytes != 100 {
+		t.Errorf("%d profiles of %d bytes kept beside one of 99 bytes, bound 100", pc.Len(), pc.bytes)
+	}
+	pc.put(cat, nil, k("huge"), bytes.Repeat([]byte("x"), 101))
+	if _, ok := pc.get(cat, nil, k("huge")); ok {
+		t.Error("a profile over the byte bound was kept")
+	}
+	if _, ok := pc.get(provision.Demo(), nil, k("big")); ok {
+		t.Error("a profile made with another catalog was served")
+	}
+	var none *ProfileCache
+	none.put(cat, nil, k("a"), []byte("a"))
+	if _, ok := none.get(cat, nil, k("a")); ok {
+		t.Error("a nil cache had something")
+	}
+}
