@@ -3,6 +3,7 @@ package handlers
 import (
 	"bytes"
 	"encoding/json"
+	"image/png"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/labstack/echo/v4"
+	qr "github.com/piglig/go-qr"
 
 	"mailautoconf/provision"
 )
@@ -329,6 +331,50 @@ func TestNoUserEnumeration(t *testing.T) {
 		}
 		if ma, mb := mask(a, known), mask(b, unknown); ma != mb {
 			t.Errorf("%s %s: the answers differ beyond the address:\n%s\n---\n%s", route.method, route.target, ma, mb)
+		}
+	}
+}
+
+// TestQROrigin: a QR code points at the host asked only when the service
+// answers for it; a foreign Host gets the public host, or a 400 without
+// one.
+func TestQROrigin(t *testing.T) {
+	routers := hostileRouters(t)
+	for _, tc := range []struct {
+		router, host string
+		status       int
+		want         string
+	}{
+		{"no public host", "evil.example", 400, ""},
+		{"no public host", "autoconfig.evil.example:8080", 400, ""},
+		{"public host", "evil.example", 200, "http://public.example/mobileconfig?email=alice%40example.com"},
+		{"public host", "evil.example:8443", 200, "http://public.example/mobileconfig?email=alice%40example.com"},
+		{"no public host", "autoconfig.example.com", 200, "http://autoconfig.example.com/mobileconfig?email=alice%40example.com"},
+		{"no public host", "autodiscover.hoster.example:8080", 200, "http://autodiscover.hoster.example:8080/mobileconfig?email=alice%40example.com"},
+		{"no public host", "localhost:8080", 200, "http://localhost:8080/mobileconfig?email=alice%40example.com"},
+		{"public host", "public.example", 200, "http://public.example/mobileconfig?email=alice%40example.com"},
+	} {
+		req := httptest.NewRequest("GET", "http://x/qr.png?email=alice@example.com", nil)
+		req.Host = tc.host
+		rec := httptest.NewRecorder()
+		routers[tc.router].ServeHTTP(rec, req)
+		if rec.Code != tc.status {
+			t.Errorf("%s, Host %s: status %d, want %d", tc.router, tc.host, rec.Code, tc.status)
+			continue
+		}
+		if tc.status != 200 {
+			continue
+		}
+		img, err := png.Decode(bytes.NewReader(rec.Body.Bytes()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := qr.Decode(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != tc.want {
+			t.Errorf("%s, Host %s: QR code says %q, want %q", tc.router, tc.host, got, tc.want)
 		}
 	}
 }

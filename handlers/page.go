@@ -268,7 +268,8 @@ func (h *Handler) qrCode(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p, err := h.Catalog.Load().Lookup(addr.Domain)
+	cat := h.Catalog.Load()
+	p, err := cat.Lookup(addr.Domain)
 	if err != nil {
 		return err
 	}
@@ -276,7 +277,7 @@ func (h *Handler) qrCode(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	origin, err := requestOrigin(c)
+	origin, err := h.qrOrigin(c, cat) // origin.go: never a host the request chose
 	if err != nil {
 		return err
 	}
