@@ -21,7 +21,10 @@ const noStore = "no-store"
 // Authorization header Thunderbird sends (with the user's password) is
 // neither read nor logged.
 func (h *Handler) autodiscoverPOST(c echo.Context) error {
-	body, err := readSmallBody(c, provision.MaxAutodiscoverRequest)
+	buf := getBuffer()
+	defer putBuffer(buf)
+	body, err := readSmallBody(c, provision.MaxAutodiscoverRequest, (*buf)[:0])
+	*buf = body[:0] // keep a grown buffer for the next request
 	if err != nil {
 		return err
 	}
@@ -115,23 +118,34 @@ func (h *Handler) autodiscoverJSON(c echo.Context, addr provision.Address) error
 	return c.JSONBlob(http.StatusOK, body)
 }
 
-// readSmallBody reads a request body of at most max bytes; a larger one is
-// 413 without reading it all, and a body that breaks off is a 400.
-func readSmallBody(c echo.Context, max int64) ([]byte, error) {
+// readSmallBody reads a request body of at most max bytes into b (whose
+// memory the caller owns); a larger one is 413 without reading it all, and
+// a body that breaks off is a 400.
+func readSmallBody(c echo.Context, max int64, b []byte) ([]byte, error) {
 	r := c.Request()
 	if r.ContentLength > max {
-		return nil, echo.ErrStatusRequestEntityTooLarge
+		return b, echo.ErrStatusRequestEntityTooLarge
 	}
-	b, err := io.ReadAll(io.LimitReader(r.Body, max+1))
-	if err != nil {
-		var he *echo.HTTPError
-		if errors.As(err, &he) {
-			return nil, err // the global body limit
+	lr := io.LimitedReader{R: r.Body, N: max + 1}
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
 		}
-		return nil, fmt.Errorf("%w: reading the request body failed", provision.ErrBadRequest)
+		n, err := lr.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			var he *echo.HTTPError
+			if errors.As(err, &he) {
+				return b, err // the global body limit
+			}
+			return b, fmt.Errorf("%w: reading the request body failed", provision.ErrBadRequest)
+		}
 	}
 	if int64(len(b)) > max {
-		return nil, echo.ErrStatusRequestEntityTooLarge
+		return b, echo.ErrStatusRequestEntityTooLarge
 	}
 	return b, nil
 }

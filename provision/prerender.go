@@ -87,7 +87,7 @@ func (t *template) appendTo(b []byte, f fill) []byte {
 	for _, p := range t.parts {
 		if p.hole != holeNone {
 			v := f[p.hole]
-			if t.xml && strings.TrimLeft(v, " \t\r\n") == "" {
+			if t.xml && blank(v) {
 				return nil
 			}
 			n += len(v) + 8 // room for an escape or two without growing
@@ -104,6 +104,19 @@ func (t *template) appendTo(b []byte, f fill) []byte {
 		}
 	}
 	return b
+}
+
+// blank reports whether s is empty or only the white space XML and etree
+// know (space, tab, CR, LF).
+func blank(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case ' ', '\t', '\r', '\n':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // appendXMLText appends s escaped as etree escapes text and attribute
