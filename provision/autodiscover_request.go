@@ -38,6 +38,9 @@ func ParseAutodiscoverRequest(body []byte) (AutodiscoverRequest, error) {
 	if !utf8.Valid(body) {
 		return req, fmt.Errorf("%w: Autodiscover request is not UTF-8", ErrBadRequest)
 	}
+	if req, err, ok := parseCommonRequest(body); ok {
+		return req, err
+	}
 	var s requestScan
 	if err := s.scan(body); err != nil {
 		return req, fmt.Errorf("%w: Autodiscover request is not well-formed XML", ErrBadRequest)
@@ -282,4 +285,114 @@ func declare(scopes []xmlns, depth int, prefix, uri string) []xmlns {
 		}
 	}
 	return append(scopes, xmlns{depth, prefix, uri})
+}
+
+// The request documents clients send are one shape: an optional XML
+// declaration, Autodiscover in a request namespace, Request, EMailAddress
+// and an optional AcceptableResponseSchema, with white space between.
+// parseCommonRequest reads exactly that shape, byte for byte, and reports
+// false for anything else (another spelling, a comment, an attribute, an
+// entity, a character it does not take), which then goes through the
+// token stream. Where it answers, it answers as the stream does (and the
+// tree parser before it); FuzzAutodiscoverRequestStream compares them.
+func parseCommonRequest(body []byte) (AutodiscoverRequest, error, bool) {
+	var req AutodiscoverRequest
+	rest := string(body)
+	for _, decl := range []string{`<?xml version="1.0" encoding="utf-8"?>`, `<?xml version="1.0" encoding="UTF-8"?>`, `<?xml version="1.0"?>`} {
+		if r, ok := strings.CutPrefix(rest, decl); ok {
+			rest = r
+			break
+		}
+	}
+	rest = skipSpace(rest)
+	var ns string
+	for _, n := range []string{nsOutlookRequest, nsMobileSyncRequest, "https" + nsOutlookRequest[4:], "https" + nsMobileSyncRequest[4:]} {
+		if r, ok := strings.CutPrefix(rest, `<Autodiscover xmlns="`+n+`">`); ok {
+			rest, ns = skipSpace(r), n
+			break
+		}
+	}
+	if ns == "" {
+		return req, nil, false
+	}
+	rest, ok := cutTag(rest, "<Request>")
+	if !ok {
+		return req, nil, false
+	}
+	email, r, ok := leaf(rest, "EMailAddress")
+	if !ok {
+		if email, r, ok = leaf(rest, "EmailAddress"); !ok {
+			return req, nil, false
+		}
+	}
+	rest = r
+	schema, r, hasSchema := leaf(rest, "AcceptableResponseSchema")
+	if hasSchema {
+		rest = r
+	}
+	if rest, ok = cutTag(rest, "</Request>"); !ok {
+		return req, nil, false
+	}
+	if rest, ok = cutTag(rest, "</Autodiscover>"); !ok || rest != "" {
+		return req, nil, false
+	}
+
+	req.Schema = OutlookSchema
+	if sameSchema(ns, nsMobileSyncRequest) {
+		req.Schema = MobileSyncSchema
+	}
+	var err error
+	if req.Address, err = ParseAddress(strings.TrimSpace(email)); err != nil {
+		return req, err, true
+	}
+	req.Accept, req.Supported = req.Schema, true
+	if hasSchema {
+		switch schema = strings.TrimSpace(schema); {
+		case sameSchema(schema, nsOutlookResponse):
+			req.Accept = OutlookSchema
+		case sameSchema(schema, nsMobileSyncResponse):
+			req.Accept = MobileSyncSchema
+		default:
+			req.Supported = false
+		}
+	}
+	return req, nil, true
+}
+
+// skipSpace drops XML white space from the front of s.
+func skipSpace(s string) string {
+	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t' || s[0] == '\n' || s[0] == '\r') {
+		s = s[1:]
+	}
+	return s
+}
+
+// cutTag cuts tag and the white space after it from the front of s.
+func cutTag(s, tag string) (string, bool) {
+	s, ok := strings.CutPrefix(s, tag)
+	return skipSpace(s), ok
+}
+
+// leaf cuts <name>text</name> and the white space after it from the
+// front of s. The text may hold only characters that read as themselves
+// in XML character data: no markup or entity (< & >), no ] (of "]]>"),
+// no CR (which XML turns into LF), nothing outside XML's characters.
+func leaf(s, name string) (text, rest string, ok bool) {
+	s, ok = strings.CutPrefix(s, "<"+name+">")
+	if !ok {
+		return "", "", false
+	}
+	end := strings.IndexByte(s, '<')
+	if end < 0 {
+		return "", "", false
+	}
+	text = s[:end]
+	for _, r := range text {
+		switch {
+		case r == '&', r == '>', r == ']', r == '\r', r == utf8.RuneError, !xmlChar(r):
+			return "", "", false
+		}
+	}
+	rest, ok = cutTag(s[end:], "</"+name+">")
+	return text, rest, ok
 }

@@ -215,10 +215,24 @@ var requestCases = []string{
 	`<Autodiscover xmlns="` + nsOutlookRequest + `"><Request><EMailAddress>bad address</EMailAddress></Request></Autodiscover>`,
 	"<Autodiscover xmlns=\"" + nsOutlookRequest + "\"><Request><EMailAddress>x\x01@y.example</EMailAddress></Request></Autodiscover>",
 	"", " ", "\xff", "<", "<?xml version=\"1.0\"?>", "<!-- only -->",
+	// The common shape parseCommonRequest reads, and near misses.
+	"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\r\n<Autodiscover xmlns=\"https://schemas.microsoft.com/exchange/autodiscover/mobilesync/requestschema/2006\">\r\n<Request>\r\n<EmailAddress>a@b.example</EmailAddress>\r\n</Request>\r\n</Autodiscover>\r\n",
+	`<?xml version="1.0"?><Autodiscover xmlns="` + nsOutlookRequest + `"><Request><EMailAddress> o'neil@b.example </EMailAddress><AcceptableResponseSchema> ` + nsMobileSyncResponse + ` </AcceptableResponseSchema></Request></Autodiscover>`,
+	`<Autodiscover xmlns="` + nsOutlookRequest + `"><Request><EMailAddress>j\u00fcrgen@b\u00fccher.example</EMailAddress></Request></Autodiscover>`,
+	`<Autodiscover xmlns="` + nsOutlookRequest + `"><Request><EMailAddress>a]]>@b.example</EMailAddress></Request></Autodiscover>`,
+	`<Autodiscover xmlns="` + nsOutlookRequest + `"><Request><EMailAddress>a\r\n@b.example</EMailAddress></Request></Autodiscover>`,
+	`<Autodiscover xmlns="` + nsOutlookRequest + `"><Request><EMailAddress>a@b.example</EmailAddress></Request></Autodiscover>`,
+	`<Autodiscover xmlns="` + nsOutlookRequest + `"><Request><EMailAddress>a@b.example</EMailAddress></Request></Autodiscover><x/>`,
+	`<Autodiscover xmlns="` + nsOutlookRequest + `"><Request><EMailAddress>a@b.example</EMailAddress></Request></Autodiscover>x`,
+	`<Autodiscover xmlns="` + nsOutlookRequest + `"><Request><EMailAddress></EMailAddress></Request></Autodiscover>`,
+	`<Autodiscover xmlns="` + nsOutlookRequest + `"><Request><EMailAddress>a@b.example</EMailAddress><AcceptableResponseSchema></AcceptableResponseSchema></Request></Autodiscover>`,
+	`<Autodiscover xmlns="` + nsOutlookRequest + `" ><Request><EMailAddress>a@b.example</EMailAddress></Request></Autodiscover>`,
+	"<Autodiscover xmlns=\"" + nsOutlookRequest + "\"><Request><EMailAddress>a\u0001@b.example</EMailAddress></Request></Autodiscover>",
+	"<Autodiscover xmlns=\"" + nsOutlookRequest + "\"><Request><EMailAddress>a\uFFFE@b.example</EMailAddress></Request></Autodiscover>",
 }
 
-// TestAutodiscoverRequestStream: the streaming parser gives the tree
-// parser's answer for every case.
+// TestAutodiscoverRequestStream: the parser (the common shape, else the
+// token stream) gives the tree parser's answer for every case.
 func TestAutodiscoverRequestStream(t *testing.T) {
 	for _, body := range requestCases {
 		checkRequestStream(t, []byte(body))
@@ -244,4 +258,19 @@ func FuzzAutodiscoverRequestStream(f *testing.F) {
 		f.Add([]byte(body))
 	}
 	f.Fuzz(checkRequestStream)
+}
+
+// TestCommonRequestTaken: the documents Outlook and Thunderbird send take
+// the byte-level path; anything unusual does not.
+func TestCommonRequestTaken(t *testing.T) {
+	for _, body := range []string{outlookRequest("fred@example.com"), mobileSyncRequest("fred@example.com"), requestCases[0]} {
+		if _, _, ok := parseCommonRequest([]byte(body)); !ok {
+			t.Errorf("common request not read by parseCommonRequest:\n%s", body)
+		}
+	}
+	for _, body := range []string{requestCases[5], requestCases[8], requestCases[9], requestCases[10], requestCases[26]} {
+		if _, _, ok := parseCommonRequest([]byte(body)); ok {
+			t.Errorf("unusual request read by parseCommonRequest:\n%s", body)
+		}
+	}
 }
