@@ -33,10 +33,13 @@ func (h *Handler) autodiscoverPOST(c echo.Context) error {
 	if _, d, err := hostProvider(cat, c.Request().Host, "autodiscover."); err == nil {
 		hostDomain = d
 	}
-	r, err := provision.AnswerAutodiscover(cat, hostDomain, body, time.Now())
+	out := getBuffer()
+	defer putBuffer(out)
+	r, err := provision.AppendAnswerAutodiscover((*out)[:0], cat, hostDomain, body, time.Now())
 	if err != nil {
 		return err
 	}
+	*out = r.Body[:0] // keep a grown buffer
 	noteRequest(c, r.Domain, r.Address)
 	if r.Schema == provision.MobileSyncSchema {
 		noteFormat(c, FormatMobileSync)

@@ -112,13 +112,19 @@ type AutodiscoverReply struct {
 //   - An AcceptableResponseSchema we do not serve gets 601.
 //   - Otherwise the provider's answer in the accepted dialect.
 func AnswerAutodiscover(cat *Catalog, hostDomain string, body []byte, now time.Time) (AutodiscoverReply, error) {
+	return AppendAnswerAutodiscover(nil, cat, hostDomain, body, now)
+}
+
+// AppendAnswerAutodiscover is AnswerAutodiscover with the answer's Body
+// appended to dst, whose memory the caller may reuse once it has sent it.
+func AppendAnswerAutodiscover(dst []byte, cat *Catalog, hostDomain string, body []byte, now time.Time) (AutodiscoverReply, error) {
 	req, err := ParseAutodiscoverRequest(body)
 	if err != nil {
 		if hostDomain == "" {
 			return AutodiscoverReply{}, err
 		}
 		return AutodiscoverReply{
-			Body:    AutodiscoverError(req.Schema, CodeInvalidRequest, now),
+			Body:    append(dst, AutodiscoverError(req.Schema, CodeInvalidRequest, now)...),
 			Domain:  hostDomain,
 			Problem: err,
 			Schema:  req.Schema,
@@ -138,16 +144,16 @@ func AnswerAutodiscover(cat *Catalog, hostDomain string, body []byte, now time.T
 	switch {
 	case !req.Supported:
 		reply.Problem = fmt.Errorf("%w: unsupported AcceptableResponseSchema", ErrBadRequest)
-		reply.Body = AutodiscoverError(req.Schema, CodeNoProvider, now)
+		reply.Body = append(dst, AutodiscoverError(req.Schema, CodeNoProvider, now)...)
 	case req.Accept == MobileSyncSchema:
 		if body, ok := cat.MobileSync(p, addr); ok {
-			reply.Body = body
+			reply.Body = append(dst, body...)
 		} else {
 			reply.Problem = fmt.Errorf("%w: no ActiveSync server for this domain", ErrBadRequest)
-			reply.Body = AutodiscoverError(MobileSyncSchema, CodeNoProvider, now)
+			reply.Body = append(dst, AutodiscoverError(MobileSyncSchema, CodeNoProvider, now)...)
 		}
 	default:
-		reply.Body = cat.Autodiscover(p, addr.Domain, &addr)
+		reply.Body = cat.AppendAutodiscover(dst, p, addr.Domain, &addr)
 	}
 	return reply, nil
 }
