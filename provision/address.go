@@ -179,10 +179,20 @@ func checkHostname(h string) error {
 	if h[len(h)-1] == '.' {
 		return fmt.Errorf("empty label in host name")
 	}
-	if strings.Trim(l, "0123456789") == "" { // the top-level label
+	if allDigits(l) { // the top-level label
 		return fmt.Errorf("top-level label is all digits")
 	}
 	return nil
+}
+
+// allDigits reports whether s is only ASCII digits (true for "").
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // NormalizeHost is NormalizeDomain for server host names: a single label is
