@@ -35,7 +35,8 @@ func (h *Handler) autodiscoverPOST(c echo.Context) error {
 	}
 	out := getBuffer()
 	defer putBuffer(out)
-	r, err := provision.AppendAnswerAutodiscover((*out)[:0], cat, hostDomain, body, time.Now())
+	req, perr := h.requests.Parse(body)
+	r, err := provision.AppendAnswerRequest((*out)[:0], cat, hostDomain, req, perr, time.Now())
 	if err != nil {
 		return err
 	}

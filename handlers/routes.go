@@ -39,7 +39,15 @@ type Handler struct {
 	// Profiles keeps the profiles last served (profilecache.go); nil
 	// renders and signs each one.
 	Profiles *ProfileCache
+
+	// requests remembers recent Autodiscover request bodies' parses;
+	// New makes it.
+	requests *provision.RequestCache
 }
+
+// requestCacheSize bounds the Autodiscover parse cache: 4096 bodies of at
+// most 2 KiB.
+const requestCacheSize = 4096
 
 // maxBody bounds every request body; autodiscover requests are a few
 // hundred bytes.
@@ -51,6 +59,7 @@ func New(h *Handler) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = h.errorHandler
+	h.requests = provision.NewRequestCache(requestCacheSize)
 	e.Pre(canonicalPath)
 	e.Use(h.requestLog)
 	if h.RateLimit != nil {

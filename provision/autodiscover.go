@@ -119,6 +119,13 @@ func AnswerAutodiscover(cat *Catalog, hostDomain string, body []byte, now time.T
 // appended to dst, whose memory the caller may reuse once it has sent it.
 func AppendAnswerAutodiscover(dst []byte, cat *Catalog, hostDomain string, body []byte, now time.Time) (AutodiscoverReply, error) {
 	req, err := ParseAutodiscoverRequest(body)
+	return AppendAnswerRequest(dst, cat, hostDomain, req, err, now)
+}
+
+// AppendAnswerRequest is AppendAnswerAutodiscover for a body already
+// parsed (by a RequestCache): req and err are what ParseAutodiscoverRequest
+// returned for it.
+func AppendAnswerRequest(dst []byte, cat *Catalog, hostDomain string, req AutodiscoverRequest, err error, now time.Time) (AutodiscoverReply, error) {
 	if err != nil {
 		if hostDomain == "" {
 			return AutodiscoverReply{}, err

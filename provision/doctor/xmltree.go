@@ -1,12 +1,11 @@
 package doctor
 
 import (
-	"bytes"
-	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
+
+	"github.com/beevik/etree"
 )
 
 // node is one XML element as the client parsers see it: the raw prefix
@@ -26,92 +25,26 @@ const (
 	maxElements = 20000
 )
 
-// parseXML parses a well-formed XML document and returns its root
-// element. Ill-formed input, mismatched tags, several roots or text
-// outside the root are errors, as for a browser's XML parser.
+// parseXML parses a well-formed XML document with etree and returns its
+// root element. Ill-formed input, mismatched tags, several roots, text
+// outside the root or an undeclared prefix are errors, as for a browser's
+// XML parser.
 func parseXML(b []byte) (*node, error) {
-	d := xml.NewDecoder(bytes.NewReader(b))
-	d.Strict = true
-	type frame struct {
-		n    *node
-		raw  string // prefix:local as written
-		ns   map[string]string
-		text []byte
+	doc := etree.NewDocument()
+	doc.ReadSettings.MaxDepth = maxDepth
+	if err := doc.ReadFromBytes(b); err != nil {
+		return nil, err
 	}
-	var stack []frame
-	var root *node
-	count := 0
-	nsAt := func(prefix string) string {
-		for i := len(stack) - 1; i >= 0; i-- {
-			if v, ok := stack[i].ns[prefix]; ok {
-				return v
-			}
-		}
-		if prefix == "xml" {
-			return "http://www.w3.org/XML/1998/namespace"
-		}
-		return ""
-	}
-	for {
-		tok, err := d.RawToken()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			count++
-			if count > maxElements || len(stack) >= maxDepth {
-				return nil, errors.New("document too large or too deep")
-			}
-			if root != nil && len(stack) == 0 {
+	var root *etree.Element
+	for _, t := range doc.Child {
+		switch t := t.(type) {
+		case *etree.Element:
+			if root != nil {
 				return nil, errors.New("more than one root element")
 			}
-			n := &node{prefix: t.Name.Space, local: t.Name.Local, attrs: map[string]string{}}
-			ns := map[string]string{}
-			for _, a := range t.Attr {
-				switch {
-				case a.Name.Space == "" && a.Name.Local == "xmlns":
-					ns[""] = a.Value
-				case a.Name.Space == "xmlns":
-					ns[a.Name.Local] = a.Value
-				case a.Name.Space == "":
-					n.attrs[a.Name.Local] = a.Value
-				}
-			}
-			raw := t.Name.Local
-			if t.Name.Space != "" {
-				raw = t.Name.Space + ":" + t.Name.Local
-			}
-			stack = append(stack, frame{n: n, raw: raw, ns: ns})
-			n.ns = nsAt(n.prefix)
-			if n.prefix != "" && n.ns == "" {
-				return nil, fmt.Errorf("undeclared namespace prefix %q", n.prefix)
-			}
-			if len(stack) == 1 {
-				root = n
-			} else {
-				p := stack[len(stack)-2].n
-				p.kids = append(p.kids, n)
-			}
-		case xml.EndElement:
-			raw := t.Name.Local
-			if t.Name.Space != "" {
-				raw = t.Name.Space + ":" + t.Name.Local
-			}
-			if len(stack) == 0 || stack[len(stack)-1].raw != raw {
-				return nil, fmt.Errorf("unexpected end tag </%s>", raw)
-			}
-			top := stack[len(stack)-1]
-			top.n.text = string(top.text)
-			stack = stack[:len(stack)-1]
-		case xml.CharData:
-			if len(stack) > 0 {
-				top := &stack[len(stack)-1]
-				top.text = append(top.text, t...)
-			} else if len(bytes.TrimSpace(t)) > 0 {
+			root = t
+		case *etree.CharData:
+			if strings.TrimSpace(t.Data) != "" {
 				return nil, errors.New("text outside the root element")
 			}
 		}
@@ -119,10 +52,40 @@ func parseXML(b []byte) (*node, error) {
 	if root == nil {
 		return nil, errors.New("no root element")
 	}
-	if len(stack) > 0 {
-		return nil, errors.New("unexpected end of document")
+	count := 0
+	return toNode(root, &count)
+}
+
+// toNode copies an etree element into the node form the client rules
+// read, with at most maxElements elements in all.
+func toNode(el *etree.Element, count *int) (*node, error) {
+	if *count++; *count > maxElements {
+		return nil, errors.New("document too large or too deep")
 	}
-	return root, nil
+	n := &node{prefix: el.Space, local: el.Tag, ns: el.NamespaceURI(), attrs: map[string]string{}}
+	if n.prefix != "" && n.ns == "" {
+		return nil, fmt.Errorf("undeclared namespace prefix %q", n.prefix)
+	}
+	for _, a := range el.Attr {
+		if a.Space == "" && a.Key != "xmlns" {
+			n.attrs[a.Key] = a.Value
+		}
+	}
+	var text strings.Builder
+	for _, t := range el.Child {
+		switch t := t.(type) {
+		case *etree.CharData:
+			text.WriteString(t.Data)
+		case *etree.Element:
+			k, err := toNode(t, count)
+			if err != nil {
+				return nil, err
+			}
+			n.kids = append(n.kids, k)
+		}
+	}
+	n.text = text.String()
+	return n, nil
 }
 
 // qname is the name as written, prefix included.
