@@ -8,8 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -313,27 +311,8 @@ func TestAutodiscoverGoldenHTTP(t *testing.T) {
 			}
 			b.WriteString("\n")
 			b.WriteString(rec.Body.String())
-			adGoldenHTTP(t, filepath.Join("testdata", "autodiscover", tc.name+".http"), []byte(b.String()))
+			golden(t, "autodiscover/"+tc.name+".http", []byte(b.String()))
 		})
 	}
 }
 
-func adGoldenHTTP(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (go test -update creates it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (go test -update rewrites it)\n--- got:\n%s\n--- want:\n%s", path, got, want)
-	}
-}

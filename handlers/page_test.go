@@ -9,8 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -21,29 +19,6 @@ import (
 
 	"mailautoconf/provision"
 )
-
-// pageGolden compares a page with testdata/page/<name>, or rewrites it
-// with -update.
-func pageGolden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", "page", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (go test -update creates it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (go test -update rewrites it)\n--- got:\n%s", name, got)
-	}
-}
 
 // pageCatalog is the demo catalog plus the branded IDN provider.
 func pageCatalog(t testing.TB) *provision.Catalog {
@@ -133,7 +108,7 @@ func TestSetupPage(t *testing.T) {
 				t.Errorf("%s: page lacks %q", tc.target, c)
 			}
 		}
-		pageGolden(t, tc.golden, body)
+		golden(t, "page/"+tc.golden, body)
 	}
 
 	// No choice where the provider offers only IMAP.
