@@ -315,4 +315,3 @@ func TestAutodiscoverGoldenHTTP(t *testing.T) {
 		})
 	}
 }
-
