@@ -3,6 +3,7 @@ package provision
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -76,7 +77,7 @@ func Load(path string) (*Catalog, error) {
 	}
 	var srcs []Source
 	for _, f := range files {
-		data, err := readCatalogFile(f)
+		data, err := readLimited(f, maxCatalogFile, "")
 		if err != nil {
 			return nil, err
 		}
@@ -111,20 +112,23 @@ func catalogFiles(dir string) ([]string, error) {
 	return files, nil
 }
 
-func readCatalogFile(name string) ([]byte, error) {
+// readLimited reads a whole file of at most max bytes, from one open
+// file: a larger one is refused rather than read into memory, and a file
+// that grows while it is read cannot slip past the limit.
+func readLimited(name string, max int64, what string) ([]byte, error) {
 	f, err := os.Open(name)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
+	data, err := io.ReadAll(io.LimitReader(f, max+1))
 	if err != nil {
 		return nil, err
 	}
-	if st.Size() > maxCatalogFile {
-		return nil, fmt.Errorf("%s: larger than %d bytes", name, maxCatalogFile)
+	if int64(len(data)) > max {
+		return nil, fmt.Errorf("%s: larger than %d bytes%s", name, max, what)
 	}
-	return os.ReadFile(name)
+	return data, nil
 }
 
 // Source is one catalog document and the name used in its messages.

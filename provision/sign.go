@@ -11,7 +11,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"time"
 
@@ -239,19 +238,7 @@ func readPEMFile(name string) ([]byte, error) {
 	if name == "" {
 		return nil, errors.New("no file named")
 	}
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if st.Size() > maxPEMFile {
-		return nil, fmt.Errorf("%s: larger than %d bytes, not a PEM file", name, maxPEMFile)
-	}
-	return os.ReadFile(name)
+	return readLimited(name, maxPEMFile, ", not a PEM file")
 }
 
 // parseCertificates reads every CERTIFICATE block, in order. Other blocks
