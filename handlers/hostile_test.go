@@ -162,6 +162,17 @@ var hostileCases = []hostileCase{
 	{name: "page on a foreign Host", method: "GET", target: pageURL + "alice@example.com", host: "evil.example", want: 200, check: noHost("evil.example")},
 	{name: "page on a served Host redirects to HTTPS only on the plain listener", method: "GET", target: "http://example.com/", want: 200,
 		wantOn: map[string]int{"plain listener": 302}},
+	// Proxy headers a client forges: the service takes its hosts from
+	// the catalog and its settings, never from these.
+	{name: "autodiscover.json with X-Forwarded-Host", method: "GET", target: jsonURL + "alice@example.com",
+		header: []string{"X-Forwarded-Host", "evil.example", "Forwarded", "host=evil.example"},
+		want:   200, check: noHost("evil.example"), wantOn: map[string]int{"plain listener": 302}},
+	{name: "page with X-Forwarded-Host", method: "GET", target: pageURL + "alice@example.com",
+		header: []string{"X-Forwarded-Host", "evil.example", "X-Forwarded-Proto", "javascript"}, want: 200, check: noHost("evil.example"),
+		wantOn: map[string]int{"plain listener": 302}},
+	{name: "POX POST with a forged request id and credentials", method: "POST", target: adURL, body: pox("alice@example.com"),
+		header: []string{"X-Request-Id", "a\r\nX-Evil: 1", "Authorization", "Basic YWxpY2VAZXhhbXBsZS5jb206c2VjcmV0"},
+		want:   200, check: noHost("secret"), wantOn: map[string]int{"plain listener": 302}},
 	{name: "page on an uncertified Host is served", method: "GET", target: "http://evil.example/", want: 200},
 	{name: "autoconfig on a foreign Host", method: "GET", target: "http://autoconfig.evil.example/mail/config-v1.1.xml", want: 404},
 	{name: "autoconfig on an IP Host", method: "GET", target: "http://[::1]:8080/mail/config-v1.1.xml", want: 400},
@@ -258,6 +269,9 @@ func TestHostileCorpus(t *testing.T) {
 				}
 				if tc.method == "POST" {
 					req.Header.Set("Content-Type", "text/xml")
+				}
+				for i := 0; i+1 < len(tc.header); i += 2 {
+					req.Header.Set(tc.header[i], tc.header[i+1])
 				}
 				rec := httptest.NewRecorder()
 				e.ServeHTTP(rec, req)

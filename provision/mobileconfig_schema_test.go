@@ -88,10 +88,10 @@ func validateProfile(schemas map[string]*appleSchema, doc []byte) (problems, not
 	if err != nil {
 		return []string{"does not parse: " + err.Error()}, nil
 	}
-	if format != plist.XMLFormat {
-		problems = append(problems, fmt.Sprintf("plist format %d, want XML", format))
-	}
 	v := &schemaValidator{}
+	if format != plist.XMLFormat {
+		v.errorf("plist format %d, want XML", format)
+	}
 	v.dict("profile", top, schemas["TopLevel"].PayloadKeys)
 	content, _ := top["PayloadContent"].([]any)
 	identifiers := map[string]bool{}
@@ -310,5 +310,18 @@ func TestAppleSchemaValidator(t *testing.T) {
 	}
 	if problems, _ := validateProfile(schemas, []byte(good)); len(problems) > 0 {
 		t.Errorf("good profile: %q", problems)
+	}
+
+	// The same profile as a binary plist: Apple reads it, but we serve XML.
+	var top map[string]any
+	if _, err := plist.Unmarshal([]byte(good), &top); err != nil {
+		t.Fatal(err)
+	}
+	bin, err := plist.Marshal(top, plist.BinaryFormat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if problems, _ := validateProfile(schemas, bin); !slices.ContainsFunc(problems, func(p string) bool { return strings.Contains(p, "want XML") }) {
+		t.Errorf("binary plist: problems %q, want the format named", problems)
 	}
 }
