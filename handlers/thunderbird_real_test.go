@@ -31,6 +31,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"mailautoconf/provision"
 )
 
 // tbServer is one server of Thunderbird's AccountConfig, with socketType
@@ -773,4 +775,46 @@ func TestThunderbirdAutodiscoverPlainRedirect(t *testing.T) {
 			t.Errorf("the account hub asked the user about %q, want %q", r.Confirmations, want)
 		}
 	})
+}
+
+// TestThunderbirdAutodiscoverVariants replays our POX answers for
+// providers other than the demo to Thunderbird's own Autodiscover reader:
+// STARTTLS-only servers and a local-part login come through as such, and
+// an answer in the mobilesync schema (no Protocol) is refused, so the
+// replay can fail.
+func TestThunderbirdAutodiscoverVariants(t *testing.T) {
+	t.Parallel()
+	thunderbird(t)
+	cat, err := provision.Parse(provision.Source{Name: "variants", Data: []byte(`providers:
+  - id: mail.example.org
+    domains: [example.org]
+    activesync: https://eas.example.org/Microsoft-Server-ActiveSync
+    incoming: [{protocol: imap, host: mail.example.org, port: 143, security: starttls, username: "%EMAILLOCALPART%"}]
+    outgoing: [{protocol: smtp, host: mail.example.org, port: 587, security: starttls, username: "%EMAILLOCALPART%"}]
+`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := cat.Lookup("example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := provision.Address{Local: "bob", Domain: "example.org"}
+	r, err := thunderbirdAutodiscover(t, provision.Autodiscover(p, "example.org", &addr), "bob@example.org")
+	if err != nil {
+		t.Fatalf("Thunderbird %s rejects the STARTTLS-only answer: %v", r.Thunderbird, err)
+	}
+	wantIn := []string{"imap mail.example.org:143 STARTTLS password-cleartext bob"}
+	wantOut := []string{"smtp mail.example.org:587 STARTTLS password-cleartext bob"}
+	if d := tbConfigDiff(r.Config, wantIn, wantOut); d != "" {
+		t.Errorf("Thunderbird's config differs: %s", d)
+	}
+
+	ms, ok := cat.MobileSync(p, addr)
+	if !ok {
+		t.Fatal("no mobilesync answer for a provider with activesync")
+	}
+	if _, err := thunderbirdAutodiscover(t, ms, "bob@example.org"); err == nil {
+		t.Error("Thunderbird accepted a mobilesync answer, which has no IMAP or SMTP: the replay cannot tell")
+	}
 }
