@@ -19,13 +19,6 @@ import (
 //   - MAILAUTOCONF_RATE_LIMIT and RATE_BURST limit each client's
 //     requests (handlers/ratelimit.go), off by default.
 
-// The profile cache (handlers/profilecache.go): a signed profile is a
-// few KB, so the bound is a few tens of MB.
-const (
-	profileCacheItems = 4096
-	profileCacheBytes = 32 << 20
-)
-
 // limitConnections caps the connections ln has open at once; n <= 0
 // leaves it unlimited.
 func limitConnections(ln net.Listener, n int) net.Listener {

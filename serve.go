@@ -45,7 +45,6 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	current.Store(cat)
 	h := &handlers.Handler{Catalog: &current, Log: log, PublicHost: s.PublicHost}
 	h.RateLimit = handlers.NewRateLimit(s.RateLimit, s.RateBurst) // nil: no limit
-	h.Profiles = handlers.NewProfileCache(profileCacheItems, profileCacheBytes)
 	if h.Signer, err = profileSigner(s, log); err != nil {
 		return err
 	}

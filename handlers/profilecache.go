@@ -39,6 +39,13 @@ type profileEntry struct {
 	body   []byte
 }
 
+// The default profile cache: a signed profile is a few KB, so the bound
+// is a few tens of MB.
+const (
+	profileCacheItems = 4096
+	profileCacheBytes = 32 << 20
+)
+
 // NewProfileCache returns a cache of at most items profiles and maxBytes
 // bytes of them.
 func NewProfileCache(items, maxBytes int) *ProfileCache {

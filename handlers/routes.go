@@ -36,8 +36,9 @@ type Handler struct {
 	// RateLimit limits each client's requests (ratelimit.go); nil, the
 	// default, limits nothing.
 	RateLimit *RateLimit
-	// Profiles keeps the profiles last served (profilecache.go); nil
-	// renders and signs each one.
+	// Profiles keeps the profiles last served (profilecache.go), so a
+	// second download is byte-identical and costs no signing; New makes
+	// one of the default size when it is nil.
 	Profiles *ProfileCache
 
 	// requests remembers recent Autodiscover request bodies' parses;
@@ -60,6 +61,9 @@ func New(h *Handler) *echo.Echo {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = h.errorHandler
 	h.requests = provision.NewRequestCache(requestCacheSize)
+	if h.Profiles == nil {
+		h.Profiles = NewProfileCache(profileCacheItems, profileCacheBytes)
+	}
 	e.Pre(canonicalPath)
 	e.Use(h.requestLog)
 	if h.RateLimit != nil {

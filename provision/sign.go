@@ -5,13 +5,11 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/smallstep/pkcs7"
@@ -31,16 +29,7 @@ type Signer struct {
 	chain  []*x509.Certificate // intermediates, leaf's issuer first
 	key    crypto.Signer
 	digest string // "SHA-256", for messages
-
-	mu     sync.Mutex
-	recent map[[sha256.Size]byte][]byte // profile digest -> SignedData
-	order  [][sha256.Size]byte          // keys of recent, oldest first
 }
-
-// recentSignatures is how many signed profiles a Signer keeps, so that a
-// second download of a profile is byte-identical (a signature covers its
-// signing time). A few KB each.
-const recentSignatures = 256
 
 // maxPEMFile bounds a certificate or key file; real ones are a few KB.
 const maxPEMFile = 1 << 20
@@ -154,38 +143,10 @@ func (e *keyError) Error() string { return e.msg }
 
 // Sign returns profile wrapped in a DER-encoded CMS SignedData. The
 // content is the profile byte for byte; the signature covers it and a
-// signing time. A profile signed among the last 256 gets the same bytes
-// again, so a second download is byte-identical; past that, a new
-// signature with a new signing time wraps the same profile.
+// signing time, so two calls give different bytes: the server's profile
+// cache (handlers/profilecache.go) makes a second download byte-identical.
+// A Signer holds no state of its own and is safe for concurrent use.
 func (s *Signer) Sign(profile []byte) ([]byte, error) {
-	sum := sha256.Sum256(profile)
-	s.mu.Lock()
-	der, ok := s.recent[sum]
-	s.mu.Unlock()
-	if ok {
-		return bytes.Clone(der), nil
-	}
-	der, err := s.sign(profile)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	if _, ok := s.recent[sum]; !ok {
-		if s.recent == nil {
-			s.recent = make(map[[sha256.Size]byte][]byte, recentSignatures)
-		}
-		if len(s.order) == recentSignatures {
-			delete(s.recent, s.order[0])
-			s.order = s.order[1:]
-		}
-		s.recent[sum] = der
-		s.order = append(s.order, sum)
-	}
-	s.mu.Unlock()
-	return bytes.Clone(der), nil
-}
-
-func (s *Signer) sign(profile []byte) ([]byte, error) {
 	sd, err := pkcs7.NewSignedData(profile)
 	if err != nil {
 		return nil, fmt.Errorf("signing profile: %w", err)

@@ -318,39 +318,3 @@ func TestLoadSignerErrors(t *testing.T) {
 		t.Errorf("String() = %q", got)
 	}
 }
-
-// TestSignRepeatable: a profile signed again soon after gets the same
-// bytes (a second download is byte-identical); another profile gets its
-// own signature, and the oldest signatures are forgotten past the limit.
-func TestSignRepeatable(t *testing.T) {
-	pki := newSigPKI(t, "ecdsa")
-	s, err := NewSigner([]*x509.Certificate{pki.leaf, pki.inter}, pki.leafKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fred := renderProfile(t, "fred@example.com", ProfileOptions{})
-	first, err := s.Sign(fred)
-	if err != nil {
-		t.Fatal(err)
-	}
-	again, _ := s.Sign(fred)
-	if !bytes.Equal(first, again) {
-		t.Error("second signature of one profile differs")
-	}
-	again[0] ^= 0xff // a caller's change does not reach the next caller
-	if third, _ := s.Sign(fred); !bytes.Equal(first, third) {
-		t.Error("a caller's change to the result leaked into the next one")
-	}
-	ann, _ := s.Sign(renderProfile(t, "ann@example.com", ProfileOptions{}))
-	if bytes.Equal(first, ann) {
-		t.Error("two profiles, one signature")
-	}
-	for i := 0; i < recentSignatures; i++ {
-		if _, err := s.Sign([]byte{byte(i), byte(i >> 8)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if len(s.recent) != recentSignatures || len(s.order) != recentSignatures {
-		t.Errorf("keeps %d signatures (%d in order), want %d", len(s.recent), len(s.order), recentSignatures)
-	}
-}
