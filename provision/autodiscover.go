@@ -112,19 +112,14 @@ type AutodiscoverReply struct {
 //   - An AcceptableResponseSchema we do not serve gets 601.
 //   - Otherwise the provider's answer in the accepted dialect.
 func AnswerAutodiscover(cat *Catalog, hostDomain string, body []byte, now time.Time) (AutodiscoverReply, error) {
-	return AppendAnswerAutodiscover(nil, cat, hostDomain, body, now)
-}
-
-// AppendAnswerAutodiscover is AnswerAutodiscover with the answer's Body
-// appended to dst, whose memory the caller may reuse once it has sent it.
-func AppendAnswerAutodiscover(dst []byte, cat *Catalog, hostDomain string, body []byte, now time.Time) (AutodiscoverReply, error) {
 	req, err := ParseAutodiscoverRequest(body)
-	return AppendAnswerRequest(dst, cat, hostDomain, req, err, now)
+	return AppendAnswerRequest(nil, cat, hostDomain, req, err, now)
 }
 
-// AppendAnswerRequest is AppendAnswerAutodiscover for a body already
-// parsed (by a RequestCache): req and err are what ParseAutodiscoverRequest
-// returned for it.
+// AppendAnswerRequest is AnswerAutodiscover for a body already parsed (by
+// a RequestCache): req and err are what ParseAutodiscoverRequest returned
+// for it. The answer's Body is appended to dst, whose memory the caller
+// may reuse once it has sent it.
 func AppendAnswerRequest(dst []byte, cat *Catalog, hostDomain string, req AutodiscoverRequest, err error, now time.Time) (AutodiscoverReply, error) {
 	if err != nil {
 		if hostDomain == "" {
