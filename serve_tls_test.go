@@ -2,15 +2,10 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -21,6 +16,7 @@ import (
 	"time"
 
 	"mailautoconf/handlers/certs/pebbletest"
+	"mailautoconf/provision/testpki"
 )
 
 // threeDomains is the catalog a new user tries HTTPS with.
@@ -308,30 +304,9 @@ func TestTLSSettingsRefused(t *testing.T) {
 // covers gets a failed handshake.
 func TestServeHTTPSWithCertificateFiles(t *testing.T) {
 	dir := t.TempDir()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		DNSNames:     []string{"autoconfig.example.com", "autoconfig.example.net"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, _ := x509.MarshalPKCS8PrivateKey(key)
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	for name, data := range map[string][]byte{
-		"autoconfig.crt": certPEM,
-		"autoconfig.key": pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}),
-	} {
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	key := testpki.Key(t)
+	cert := testpki.SelfSigned(t, key, testpki.Cert{Names: []string{"autoconfig.example.com", "autoconfig.example.net"}})
+	testpki.WritePair(t, filepath.Join(dir, "autoconfig.crt"), filepath.Join(dir, "autoconfig.key"), cert, key)
 	httpPort, tlsPort := pebbletest.FreePort(t), pebbletest.FreePort(t)
 	t.Setenv("MAILAUTOCONF_LISTEN", fmt.Sprintf("127.0.0.1:%d", httpPort))
 	t.Setenv("MAILAUTOCONF_TLS_LISTEN", fmt.Sprintf("127.0.0.1:%d", tlsPort))
@@ -340,10 +315,11 @@ func TestServeHTTPSWithCertificateFiles(t *testing.T) {
 	startServe(t, &logs)
 
 	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(certPEM)
+	roots.AddCert(cert)
 	https := loopbackClient(tlsPort, roots)
 	var resp *http.Response
 	var body string
+	var err error
 	pebbletest.WaitFor(context.Background(), 5*time.Second, func() bool {
 		resp, err = https.Get("https://autoconfig.example.net/mail/config-v1.1.xml")
 		if err == nil {

@@ -9,12 +9,8 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
 	"log/slog"
-	"math/big"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -23,34 +19,16 @@ import (
 	"github.com/smallstep/pkcs7"
 
 	"mailautoconf/provision"
+	"mailautoconf/provision/testpki"
 )
 
 // signingPair writes a self-signed certificate and its key (PKCS #8) to
 // dir and returns the two file names.
 func signingPair(t *testing.T, dir, name string, key crypto.Signer) (certFile, keyFile string) {
 	t.Helper()
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: name},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cert := testpki.SelfSigned(t, key, testpki.Cert{CommonName: name, KeyUsage: x509.KeyUsageDigitalSignature})
 	certFile, keyFile = filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	testpki.WritePair(t, certFile, keyFile, cert, key)
 	return certFile, keyFile
 }
 

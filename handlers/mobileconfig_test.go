@@ -7,19 +7,17 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"math/big"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/smallstep/pkcs7"
 	"howett.net/plist"
 
 	"mailautoconf/provision"
+	"mailautoconf/provision/testpki"
 )
 
 func TestProfileRoutes(t *testing.T) {
@@ -207,26 +205,6 @@ func TestProfileSigned(t *testing.T) {
 	}
 }
 
-func selfSigned(t testing.TB, key crypto.Signer) *x509.Certificate {
-	t.Helper()
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "profiles.example.com"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
 // FuzzProfileRoute sends any query to /mobileconfig and checks the
 // answer: a 200 is a profile (aspen type, a plist whose EmailAddress is
 // the parsed address) and everything else a 400 or 404, never a 5xx.
@@ -272,4 +250,10 @@ func FuzzProfileRoute(f *testing.F) {
 			t.Fatalf("EmailAddress %v, want %s", got, a)
 		}
 	})
+}
+
+// selfSigned is a throwaway profile-signing certificate for key.
+func selfSigned(t testing.TB, key crypto.Signer) *x509.Certificate {
+	t.Helper()
+	return testpki.SelfSigned(t, key, testpki.Cert{CommonName: "profiles.example.com", KeyUsage: x509.KeyUsageDigitalSignature})
 }
