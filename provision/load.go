@@ -736,7 +736,10 @@ func kindName(n *yaml.Node) string {
 func quoteNode(n *yaml.Node) string {
 	switch n.Kind {
 	case yaml.ScalarNode:
-		if n.Tag == "!!str" {
+		// Numbers and booleans read best bare; anything else (a string,
+		// or a scalar of a custom tag with line breaks in it) is quoted,
+		// so that a message stays on one line.
+		if n.Tag == "!!str" || n.Value == "" || strings.ContainsFunc(n.Value, func(r rune) bool { return !unicode.IsPrint(r) || r == ' ' }) {
 			return strconv.Quote(n.Value)
 		}
 		return n.Value
