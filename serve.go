@@ -44,6 +44,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var current atomic.Pointer[provision.Catalog]
 	current.Store(cat)
 	h := &handlers.Handler{Catalog: &current, Log: log, PublicHost: s.PublicHost}
+	level, _ := parseLevel(s.LogLevel)
+	h.RequestLog = handlers.NewRequestLog(lw, s.LogFormat, level)
 	h.RateLimit = handlers.NewRateLimit(s.RateLimit, s.RateBurst) // nil: no limit
 	if h.Signer, err = profileSigner(s, log); err != nil {
 		return err

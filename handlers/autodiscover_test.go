@@ -260,7 +260,7 @@ func TestAutodiscoverPublicHost(t *testing.T) {
 func TestAutodiscoverNoCredentialsLogged(t *testing.T) {
 	var logs bytes.Buffer
 	h := newTestHandler(t, nil)
-	h.Log = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logTo(h, &logs, slog.LevelDebug)
 	e := New(h)
 	const password = "s3cret-PASSWORD"
 	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte("fred@example.com:"+password))

@@ -1,10 +1,7 @@
 package handlers
 
 import (
-	"crypto/rand"
 	"errors"
-	"fmt"
-	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -70,8 +67,8 @@ const requestIDHeader = "X-Request-Id"
 
 // requestLog writes one line per request and counts it in the metrics:
 // method, route, format, status, duration, guessed client family, domain
-// and request id. The full e-mail address and the client's IP address are
-// logged only at debug level. Headers are never logged (the Authorization
+// and request id, through h.RequestLog. The full e-mail address and the
+// client's IP address are logged only at debug level. Headers are never logged (the Authorization
 // header Thunderbird sends to Autodiscover carries the user's password).
 func (h *Handler) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
@@ -99,50 +96,44 @@ func (h *Handler) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		h.Metrics.observeRequest(format, client, status, known, elapsed)
 
-		ctx := req.Context()
-		if !h.Log.Enabled(ctx, slog.LevelInfo) {
+		if !h.RequestLog.enabled() {
 			return nil // below the log level: no line to build
 		}
-		id := requestID(req.Header.Get(requestIDHeader))
-		// A Record of our own, not LogAttrs: that asks runtime.Callers
-		// for the caller on every line, which no handler here prints.
-		r := slog.NewRecord(start.Add(elapsed), slog.LevelInfo, "request", 0)
-		r.AddAttrs(
-			slog.String("method", req.Method),
-			slog.String("route", c.Path()),
-			slog.String("format", format),
-			slog.Int("status", status),
-			slog.Duration("duration", elapsed),
-			slog.String("client", string(client)),
-		)
-		if domain != "" {
-			r.AddAttrs(slog.String("domain", domain))
+		line := requestLine{
+			time:      start.Add(elapsed),
+			method:    req.Method,
+			route:     c.Path(),
+			format:    format,
+			status:    status,
+			duration:  elapsed,
+			client:    string(client),
+			domain:    domain,
+			requestID: givenRequestID(req.Header.Get(requestIDHeader)),
 		}
-		r.AddAttrs(slog.String("request_id", id))
-		if h.Log.Enabled(ctx, slog.LevelDebug) {
+		if h.RequestLog.debug() {
 			if addr != nil {
-				r.AddAttrs(slog.String("address", addr.String()))
+				line.address = addr.String()
 			}
 			// The TCP peer, not a forwarded-for header a client can
 			// write; behind a proxy it is the proxy.
-			r.AddAttrs(slog.String("remote", req.RemoteAddr), slog.String("user_agent", truncate(req.UserAgent(), 256)))
+			line.remote, line.userAgent = req.RemoteAddr, truncate(req.UserAgent(), 256)
 		}
 		if reqErr != nil && status < 500 {
-			r.AddAttrs(slog.String("reason", fmt.Sprint(reqErr)))
+			line.reason = reqErr.Error()
 		}
-		_ = h.Log.Handler().Handle(ctx, r)
+		h.RequestLog.write(&line)
 		return nil
 	}
 }
 
-// requestID returns the id a proxy gave the request when it is a short
-// token, else a new random one. Anything else a client sends there is
-// dropped: it would go into every log line.
-func requestID(given string) string {
+// givenRequestID returns the id a proxy gave the request when it is a
+// short token, else "" (the log line gets a new one). Anything else a
+// client sends there is dropped: it would go into every log line.
+func givenRequestID(given string) string {
 	if n := len(given); n > 0 && n <= 64 && strings.Trim(given, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == "" {
 		return given
 	}
-	return rand.Text()
+	return ""
 }
 
 // truncate cuts s to at most n bytes, on a rune boundary.

@@ -30,7 +30,14 @@ func newTestHandler(t testing.TB, cat *provision.Catalog) *Handler {
 	}
 	var p atomic.Pointer[provision.Catalog]
 	p.Store(cat)
-	return &Handler{Catalog: &p, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	return &Handler{Catalog: &p, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		RequestLog: NewRequestLog(io.Discard, "text", slog.LevelInfo)}
+}
+
+// logTo sends h's log and request log to w at level, in text form.
+func logTo(h *Handler, w io.Writer, level slog.Level) {
+	h.Log = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+	h.RequestLog = NewRequestLog(w, "text", level)
 }
 
 // newTestEcho returns the full router for cat (demo when nil).

@@ -23,7 +23,7 @@ func newMetricsHandler(t *testing.T, level slog.Level) (*Handler, *bytes.Buffer)
 	t.Helper()
 	h := newTestHandler(t, nil)
 	var logs bytes.Buffer
-	h.Log = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: level}))
+	logTo(h, &logs, level)
 	h.Metrics = NewMetrics()
 	h.Metrics.CatalogLoaded(h.Catalog.Load(), time.Unix(1700000000, 0))
 	return h, &logs

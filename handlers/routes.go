@@ -21,7 +21,11 @@ type Handler struct {
 	// Catalog is swapped whole on reload; handlers load it once per
 	// request so a request never sees two catalogs.
 	Catalog *atomic.Pointer[provision.Catalog]
-	Log     *slog.Logger
+	// Log takes the service's own messages (failures, reloads).
+	Log *slog.Logger
+	// RequestLog writes a line per request (requestlog.go); nil writes
+	// none.
+	RequestLog *RequestLog
 	// Signer signs Apple profiles; nil, or a nil signer in it, serves
 	// them unsigned. Store a new one to change certificates.
 	Signer *atomic.Pointer[provision.Signer]
