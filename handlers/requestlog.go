@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -30,6 +31,15 @@ type RequestLog struct {
 	level slog.Level
 	mu    sync.Mutex // serializes writes to w
 	bufs  sync.Pool
+	// lastTime is the text form of the last line's millisecond: a busy
+	// server writes dozens of lines in each.
+	lastTime atomic.Pointer[formattedTime]
+}
+
+type formattedTime struct {
+	ms   int64
+	loc  *time.Location
+	text string
 }
 
 // NewRequestLog returns a request log writing to w in format "text" or
@@ -86,7 +96,7 @@ func (rl *RequestLog) appendLine(b []byte, l *requestLine) []byte {
 		b = append(b, `","level":"INFO","msg":"request"`...)
 	} else {
 		b = append(b, "time="...)
-		b = t.AppendFormat(b, "2006-01-02T15:04:05.000Z07:00") // slog's millisecond form
+		b = rl.appendTextTime(b, t)
 		b = append(b, " level=INFO msg=request"...)
 	}
 	b = rl.appendString(b, "method", l.method)
@@ -124,6 +134,19 @@ func (rl *RequestLog) appendLine(b []byte, l *requestLine) []byte {
 		b = append(b, '}')
 	}
 	return append(b, '\n')
+}
+
+// appendTextTime appends t as slog's text handler does, to the
+// millisecond, formatting each millisecond once.
+func (rl *RequestLog) appendTextTime(b []byte, t time.Time) []byte {
+	ms, loc := t.UnixMilli(), t.Location()
+	if last := rl.lastTime.Load(); last != nil && last.ms == ms && last.loc == loc {
+		return append(b, last.text...)
+	}
+	n := len(b)
+	b = t.AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
+	rl.lastTime.Store(&formattedTime{ms: ms, loc: loc, text: string(b[n:])})
+	return b
 }
 
 // appendKey appends the separator and key (a constant that needs neither

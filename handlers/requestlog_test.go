@@ -104,6 +104,28 @@ func TestRequestLogMatchesSlog(t *testing.T) {
 	}
 }
 
+// TestRequestLogTimeCache: one request log writing lines for times in
+// the same millisecond, the next ones, earlier ones again and in other
+// zones gives each line slog's time.
+func TestRequestLogTimeCache(t *testing.T) {
+	var buf bytes.Buffer
+	rl := NewRequestLog(&buf, "text", slog.LevelInfo)
+	base := time.Date(2026, 11, 26, 4, 14, 20, 908_000_000, time.UTC)
+	zone := time.FixedZone("X", -3*3600)
+	for i, at := range []time.Time{
+		base, base.Add(999_999), base.Add(1_000_000), base.Add(1), base.In(zone), base.In(zone).Add(5), base.Add(-1),
+		base.Add(time.Hour), time.Unix(0, 999_999).UTC(), time.Unix(-1, 999_999_999).UTC(), time.Unix(-1, 0).UTC(),
+	} {
+		buf.Reset()
+		l := requestLineCases[0]
+		l.time = at
+		rl.write(&l)
+		if want := slogLine("text", slog.LevelInfo, &l); buf.String() != want {
+			t.Errorf("time %d (%v):\n got %q\nwant %q", i, at, buf.String(), want)
+		}
+	}
+}
+
 // FuzzRequestLine: any values a request can bring give slog's bytes, one
 // line, and in JSON a document that parses.
 func FuzzRequestLine(f *testing.F) {
