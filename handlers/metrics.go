@@ -3,6 +3,7 @@ package handlers
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -55,6 +56,22 @@ type Metrics struct {
 	lastOK    prometheus.Gauge
 	domains   prometheus.Gauge
 	providers prometheus.Gauge
+
+	// series remembers the request counter and duration histogram of
+	// each label combination seen (requestKey -> *requestSeries), so
+	// that a request does not pay for WithLabelValues' hashing, checks
+	// and status string. The combinations are as bounded as the labels.
+	series sync.Map
+}
+
+type requestKey struct {
+	format, client, domain string
+	status                 int
+}
+
+type requestSeries struct {
+	count    prometheus.Counter
+	duration prometheus.Observer
 }
 
 // NewMetrics returns the metrics of one server, with the Go runtime and
@@ -123,8 +140,17 @@ func (m *Metrics) observeRequest(format string, client provision.ClientFamily, s
 	if m == nil {
 		return
 	}
-	m.requests.WithLabelValues(format, string(client), strconv.Itoa(status), domain).Inc()
-	m.duration.WithLabelValues(format).Observe(d.Seconds())
+	key := requestKey{format: format, client: string(client), domain: domain, status: status}
+	v, ok := m.series.Load(key)
+	if !ok {
+		v, _ = m.series.LoadOrStore(key, &requestSeries{
+			count:    m.requests.WithLabelValues(format, string(client), strconv.Itoa(status), domain),
+			duration: m.duration.WithLabelValues(format),
+		})
+	}
+	s := v.(*requestSeries)
+	s.count.Inc()
+	s.duration.Observe(d.Seconds())
 }
 
 // CatalogLoaded records the catalog served from now on: at start, and
