@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -141,9 +140,8 @@ func readSmallBody(c echo.Context, max int64, b []byte) ([]byte, error) {
 			break
 		}
 		if err != nil {
-			var he *echo.HTTPError
-			if errors.As(err, &he) {
-				return b, err // the global body limit
+			if isMaxBytes(err) {
+				return b, err // the global body limit: 413
 			}
 			return b, fmt.Errorf("%w: reading the request body failed", provision.ErrBadRequest)
 		}

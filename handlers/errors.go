@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -28,6 +29,9 @@ func (h *Handler) errorHandler(err error, c echo.Context) {
 		// Our own messages: fixed text, and any input they quote is
 		// %q-escaped onto one line.
 		status, msg = http.StatusBadRequest, err.Error()
+	case isMaxBytes(err):
+		// The body limit, met by a handler reading the body (guard).
+		status, msg = http.StatusRequestEntityTooLarge, "request body too large"
 	case errors.As(err, &he):
 		status = he.Code
 		msg = strings.ToLower(http.StatusText(status))
@@ -75,7 +79,7 @@ func (h *Handler) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 		start := time.Now()
 		req := c.Request()
 		rc := &requestContext{Context: c} // reqcontext.go
-		err := next(rc)
+		err := h.guard(next, rc)
 		if err != nil {
 			c.Error(err)
 		}
@@ -124,6 +128,42 @@ func (h *Handler) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 		h.RequestLog.write(&line)
 		return nil
 	}
+}
+
+func isMaxBytes(err error) bool {
+	_, ok := errors.AsType[*http.MaxBytesError](err)
+	return ok
+}
+
+// guard runs next behind the checks every request passes: the rate limit
+// (429s are logged and counted like any answer), the body limit, and
+// recovery from a panic, which becomes an error: a 500 whose cause is
+// logged, never shown. http.ErrAbortHandler goes on up, as net/http means
+// it to.
+func (h *Handler) guard(next echo.HandlerFunc, c echo.Context) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if r == http.ErrAbortHandler {
+				panic(r)
+			}
+			err = fmt.Errorf("panic: %v", r)
+		}
+	}()
+	if h.RateLimit != nil {
+		if err := h.RateLimit.check(c); err != nil {
+			return err
+		}
+	}
+	req := c.Request()
+	if req.ContentLength > maxBody {
+		return echo.ErrStatusRequestEntityTooLarge
+	}
+	if req.Body != nil && req.Body != http.NoBody {
+		// A body without a length stops at the limit too; net/http then
+		// closes the connection after the answer.
+		req.Body = http.MaxBytesReader(c.Response().Writer, req.Body, maxBody)
+	}
+	return next(c)
 }
 
 // givenRequestID returns the id a proxy gave the request when it is a

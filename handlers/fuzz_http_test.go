@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/labstack/echo/v4"
 	"golang.org/x/net/http/httpguts"
 )
 
@@ -88,7 +87,7 @@ func FuzzHTTP(f *testing.F) {
 }
 
 // serveFuzz serves req with a fresh body: Clone shares the reader.
-func serveFuzz(e *echo.Echo, w http.ResponseWriter, req *http.Request, body string) {
+func serveFuzz(e http.Handler, w http.ResponseWriter, req *http.Request, body string) {
 	if body != "" {
 		req.Body = io.NopCloser(strings.NewReader(body))
 	}

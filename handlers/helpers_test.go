@@ -13,8 +13,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/labstack/echo/v4"
-
 	"mailautoconf/provision"
 )
 
@@ -41,7 +39,7 @@ func logTo(h *Handler, w io.Writer, level slog.Level) {
 }
 
 // newTestEcho returns the full router for cat (demo when nil).
-func newTestEcho(t testing.TB, cat *provision.Catalog) *echo.Echo {
+func newTestEcho(t testing.TB, cat *provision.Catalog) *Router {
 	t.Helper()
 	return New(newTestHandler(t, cat))
 }
@@ -49,7 +47,7 @@ func newTestEcho(t testing.TB, cat *provision.Catalog) *echo.Echo {
 // serve sends one request through the router. target is a full URL
 // ("http://autoconfig.example.com/mail/config-v1.1.xml?..."), which sets
 // the Host header.
-func serve(e *echo.Echo, method, target string, body string, header ...string) *httptest.ResponseRecorder {
+func serve(e http.Handler, method, target string, body string, header ...string) *httptest.ResponseRecorder {
 	var r io.Reader
 	if body != "" {
 		r = strings.NewReader(body)

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/labstack/echo/v4"
 	qr "github.com/piglig/go-qr"
 
 	"mailautoconf/provision"
@@ -44,7 +43,7 @@ const hostileCatalog = `providers:
 
 // hostileRouters are the routers the corpus runs against: without and
 // with a public host, and the plain-HTTP listener's rules.
-func hostileRouters(t testing.TB) map[string]*echo.Echo {
+func hostileRouters(t testing.TB) map[string]http.Handler {
 	t.Helper()
 	cat, err := provision.Parse(provision.Source{Name: "hostile.yaml", Data: []byte(hostileCatalog)})
 	if err != nil {
@@ -54,7 +53,7 @@ func hostileRouters(t testing.TB) map[string]*echo.Echo {
 	plain.PublicHost = "public.example"
 	public := newTestHandler(t, cat)
 	public.PublicHost = "public.example"
-	return map[string]*echo.Echo{
+	return map[string]http.Handler{
 		"no public host": New(newTestHandler(t, cat)),
 		"public host":    New(public),
 		"plain listener": NewPlain(plain, PlainRules{PublicHost: "public.example", HasCertificate: func(host string) bool {

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/labstack/echo/v4"
 	qr "github.com/piglig/go-qr"
 	"golang.org/x/net/html"
 
@@ -277,7 +276,7 @@ func onlyTemplateMarkup(body []byte) error {
 
 // serveQuery sends a GET of target with a raw query string, as a client
 // may send it: unescaped, malformed or not UTF-8.
-func serveQuery(e *echo.Echo, target, rawQuery string) *httptest.ResponseRecorder {
+func serveQuery(e http.Handler, target, rawQuery string) *httptest.ResponseRecorder {
 	req := httptest.NewRequest(http.MethodGet, target, nil)
 	req.URL.RawQuery = rawQuery
 	rec := httptest.NewRecorder()
@@ -286,7 +285,7 @@ func serveQuery(e *echo.Echo, target, rawQuery string) *httptest.ResponseRecorde
 }
 
 // serveHost sends a GET with a Host header of its own.
-func serveHost(e *echo.Echo, target, host string) *httptest.ResponseRecorder {
+func serveHost(e http.Handler, target, host string) *httptest.ResponseRecorder {
 	req := httptest.NewRequest(http.MethodGet, target, nil)
 	req.Host = host
 	rec := httptest.NewRecorder()

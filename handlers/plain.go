@@ -32,7 +32,7 @@ const autodiscoverPrefix = "/autodiscover/"
 // includeSubDomains it would break plain-HTTP autoconfig on sibling names,
 // and without it it would still stop the HTTP fallback of a host whose
 // certificate later fails.
-func NewPlain(h *Handler, rules PlainRules) *echo.Echo {
+func NewPlain(h *Handler, rules PlainRules) *Router {
 	e := New(h)
 	e.Use(rules.middleware)
 	return e

@@ -121,18 +121,17 @@ func clientOf(remoteAddr string) netip.Prefix {
 	return p
 }
 
-// middleware answers 429 to a client over its limit.
-func (l *RateLimit) middleware(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		if p := c.Path(); p == "/healthz" || p == "/readyz" {
-			return next(c)
-		}
-		ok, wait := l.Allow(clientOf(c.Request().RemoteAddr), time.Now())
-		if ok {
-			return next(c)
-		}
-		secs := max(1, int(math.Ceil(wait.Seconds())))
-		c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
-		return echo.NewHTTPError(http.StatusTooManyRequests)
+// check answers 429 to a client over its limit; the probes are never
+// limited.
+func (l *RateLimit) check(c echo.Context) error {
+	if p := c.Path(); p == "/healthz" || p == "/readyz" {
+		return nil
 	}
+	ok, wait := l.Allow(clientOf(c.Request().RemoteAddr), time.Now())
+	if ok {
+		return nil
+	}
+	secs := max(1, int(math.Ceil(wait.Seconds())))
+	c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
+	return echo.NewHTTPError(http.StatusTooManyRequests)
 }
