@@ -11,6 +11,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"mailautoconf/provision/jsontext"
 )
 
 // RequestLog writes the request log: one line per request, in the format
@@ -171,7 +173,7 @@ func (rl *RequestLog) appendString(b []byte, key, v string) []byte {
 func (rl *RequestLog) appendValue(b []byte, v string) []byte {
 	if rl.json {
 		b = append(b, '"')
-		b = appendJSONEscaped(b, v)
+		b = jsontext.Slog.Append(b, v)
 		return append(b, '"')
 	}
 	if textNeedsQuoting(v) {
@@ -224,52 +226,4 @@ func textNeedsQuoting(s string) bool {
 		i += size
 	}
 	return false
-}
-
-// appendJSONEscaped appends s escaped as slog's JSON handler escapes a
-// string: '"', '\\' and control characters, invalid UTF-8 as U+FFFD, and
-// U+2028 and U+2029 (not HTML's <, > and &).
-func appendJSONEscaped(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, `\n`...)
-			case '\r':
-				b = append(b, `\r`...)
-			case '\t':
-				b = append(b, `\t`...)
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
-		default:
-			i += size
-			continue
-		}
-		i += size
-		start = i
-	}
-	return append(b, s[start:]...)
 }

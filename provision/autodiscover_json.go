@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"unicode/utf8"
+
+	"mailautoconf/provision/jsontext"
 )
 
 // Autodiscover v2 protocol names we answer, in the spelling we answer
@@ -65,11 +66,11 @@ var jsonTemplates = sync.OnceValue(func() (t struct{ v1Public, v1Domain, activeS
 })
 
 // compileJSON pre-renders the JSON of value(hole). A JSON template cannot
-// fail its probes (encoding/json and appendJSONText agree on every
-// string, FuzzAppendJSONText); if one ever did, the process would serve
+// fail its probes (encoding/json and jsontext.Marshal agree on every
+// string, jsontext.FuzzEscape); if one ever did, the process would serve
 // nothing right, so it stops at once.
 func compileJSON(value func(string) any) *template {
-	t := compile(func(f fill) []byte { return marshalJSON(value(f[holeValue])) }, appendJSONText, false)
+	t := compile(func(f fill) []byte { return marshalJSON(value(f[holeValue])) }, jsontext.Marshal.Append, false)
 	if t == nil {
 		panic("provision: a JSON template failed its probes")
 	}
@@ -100,59 +101,6 @@ func isToken(s string) bool {
 		}
 	}
 	return true
-}
-
-// appendJSONText appends s escaped as encoding/json escapes the inside of
-// a string (with HTML escaping, as json.Marshal does): quote, backslash
-// and control characters, < > &, U+2028 and U+2029, and each byte of
-// invalid UTF-8 as \ufffd.
-func appendJSONText(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	last := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			b = append(b, s[last:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
-			}
-			i++
-			last = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			b = append(b, s[last:i]...)
-			b = append(b, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			b = append(b, s[last:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xF])
-		default:
-			i += size
-			continue
-		}
-		i += size
-		last = i
-	}
-	return append(b, s[last:]...)
 }
 
 func marshalJSON(v any) []byte {

@@ -326,29 +326,3 @@ func TestAutodiscoverJSONTemplates(t *testing.T) {
 		}
 	}
 }
-
-var jsonTextSeeds = []string{"plain", `"q"`, `a\b`, "<>&", "\b\f\n\r\t", "\x00\x1f\x7f", "\xff", "a\xe2\x80", "\u2028\u2029", "\ufffd", "jürgen", "\U0001F600", "\ue000"}
-
-func checkJSONText(t *testing.T, s string) {
-	t.Helper()
-	want := marshalJSON(s)
-	got := append(append([]byte{'"'}, appendJSONText(nil, s)...), '"', '\n')
-	if !bytes.Equal(got, want) {
-		t.Fatalf("escaping %q: encoding/json writes %s, the splice %s", s, want, got)
-	}
-}
-
-func TestAppendJSONText(t *testing.T) {
-	for _, s := range jsonTextSeeds {
-		checkJSONText(t, s)
-	}
-}
-
-// FuzzAppendJSONText: the splice escapes every string as encoding/json
-// does.
-func FuzzAppendJSONText(f *testing.F) {
-	for _, s := range jsonTextSeeds {
-		f.Add(s)
-	}
-	f.Fuzz(checkJSONText)
-}
