@@ -36,6 +36,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	lw := newLogWriter(stderr, s.LogFlush) // lines written together (logwriter.go)
 	defer lw.Close()
+	defer startHeapFloor(uint64(s.HeapFloor))() // gcfloor.go
 	log := newLogger(s, lw)
 	cat, err := loadCatalog(s.Catalog, log)
 	if err != nil {

@@ -36,6 +36,10 @@ type Settings struct {
 	RateBurst      int     `split_words:"true" default:"20" desc:"requests a client may make at once before RATE_LIMIT applies"`
 	MaxConnections int     `split_words:"true" default:"10000" desc:"open connections per listener; beyond, new ones wait in the kernel's queue; 0: no limit"`
 
+	// HeapFloor lets the heap grow this far before the garbage collector
+	// runs (gcfloor.go).
+	HeapFloor byteSize `split_words:"true" default:"32MiB" desc:"heap size below which the garbage collector waits (GOGC=100 above it; GOGC set in the environment overrides it); 0: Go's default"`
+
 	// Operations (reload.go, metrics_listener.go): live reload of the
 	// catalog, and the metrics and probes listener.
 	CatalogWatch  bool   `split_words:"true" default:"true" desc:"reload the catalog when its files change (edits, renames, ConfigMap updates); SIGHUP reloads it in any case"`
