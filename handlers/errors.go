@@ -72,8 +72,9 @@ const requestIDHeader = "X-Request-Id"
 // requestLog writes one line per request and counts it in the metrics:
 // method, route, format, status, duration, guessed client family, domain
 // and request id, through h.RequestLog. The full e-mail address and the
-// client's IP address are logged only at debug level. Headers are never logged (the Authorization
-// header Thunderbird sends to Autodiscover carries the user's password).
+// client's IP address are logged only at debug level. Headers are never
+// logged (the Authorization header Thunderbird sends to Autodiscover
+// carries the user's password).
 func (h *Handler) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // slogLine is what slog's own handler writes for l: the reference the
@@ -219,6 +221,24 @@ func TestRequestLogJSON(t *testing.T) {
 	if !strings.Contains(lines[1], `"status":400`) || !strings.Contains(lines[1], `"reason":`) {
 		t.Errorf("the 400 line lacks its status or reason: %s", lines[1])
 	}
+}
+
+// TestRequestLogQuietAboveInfo: at warn and error, and without a request
+// log, requests write no line (and still count in the metrics).
+func TestRequestLogQuietAboveInfo(t *testing.T) {
+	for _, level := range []slog.Level{slog.LevelWarn, slog.LevelError} {
+		h, logs := newMetricsHandler(t, level)
+		wantStatus(t, serve(New(h), http.MethodGet, "http://autoconfig.example.com/mail/config-v1.1.xml", ""), http.StatusOK)
+		if logs.Len() != 0 {
+			t.Errorf("level %v: logged %q", level, logs.String())
+		}
+		if n := testutil.CollectAndCount(h.Metrics.requests); n != 1 {
+			t.Errorf("level %v: %d request series counted, want 1", level, n)
+		}
+	}
+	h := newTestHandler(t, nil)
+	h.RequestLog = nil
+	wantStatus(t, serve(New(h), http.MethodGet, "http://autoconfig.example.com/mail/config-v1.1.xml", ""), http.StatusOK)
 }
 
 // BenchmarkRequestLog: one line, against slog's own handler writing the
