@@ -751,7 +751,13 @@ func quoteNode(n *yaml.Node) string {
 	return "something else"
 }
 
+// joinField appends key to path. A key that is not one printable word
+// (a catalog's own unknown key may hold spaces or line breaks) is quoted,
+// so that an error stays on one line and shows where the key ends.
 func joinField(path, key string) string {
+	if key == "" || strings.ContainsFunc(key, func(r rune) bool { return !unicode.IsPrint(r) || r == ' ' || r == '"' }) {
+		key = strconv.Quote(key)
+	}
 	if path == "" {
 		return key
 	}
