@@ -70,32 +70,50 @@ func (h *Handler) ispdb(c echo.Context) error {
 // queryAddress parses the address in query parameter name, or returns nil
 // when the parameter is absent or empty.
 func queryAddress(c echo.Context, name string) (*provision.Address, error) {
-	values := queryValues(c, name)
-	switch len(values) {
-	case 0:
-		return nil, nil
-	case 1:
-	default:
-		return nil, fmt.Errorf("%w: %s given more than once", provision.ErrBadRequest, name)
+	v, err := singleQueryValue(c, name)
+	if err != nil || v == "" {
+		return nil, err
 	}
-	if values[0] == "" {
-		return nil, nil
-	}
-	a, err := provision.ParseAddress(values[0])
+	a, err := provision.ParseAddress(v)
 	if err != nil {
 		return nil, err
 	}
 	return &a, nil
 }
 
+// singleQueryValue returns the value of a parameter given at most once, in
+// any letter case, or "".
+func singleQueryValue(c echo.Context, name string) (string, error) {
+	v, rest, ok := nextQueryValue(c.Request().URL.RawQuery, name)
+	if !ok {
+		return "", nil
+	}
+	if _, _, again := nextQueryValue(rest, name); again {
+		return "", fmt.Errorf("%w: %s given more than once", provision.ErrBadRequest, name)
+	}
+	return v, nil
+}
+
 // queryValues returns the values of a query parameter whose name matches
-// name in any letter case, in query order. A pair that does not parse is
-// treated as absent, as net/url.ParseQuery does (a ';' in it, an invalid
-// escape); unlike it, nothing but the matching values is unescaped or
-// kept, so a huge query of other parameters costs a scan and no memory.
+// name in any letter case, in query order (nextQueryValue).
 func queryValues(c echo.Context, name string) []string {
 	var out []string
-	query := c.Request().URL.RawQuery
+	for query := c.Request().URL.RawQuery; ; {
+		v, rest, ok := nextQueryValue(query, name)
+		if !ok {
+			return out
+		}
+		out, query = append(out, v), rest
+	}
+}
+
+// nextQueryValue returns the first value in query of a parameter whose
+// name matches name in any letter case, and the query after it; ok is
+// false when there is none. A pair that does not parse is treated as
+// absent, as net/url.ParseQuery does (a ';' in it, an invalid escape);
+// unlike it, nothing but the matching values is unescaped or kept, so a
+// huge query of other parameters costs a scan and no memory.
+func nextQueryValue(query, name string) (v, rest string, ok bool) {
 	for query != "" {
 		var pair string
 		pair, query, _ = strings.Cut(query, "&")
@@ -114,10 +132,10 @@ func queryValues(c echo.Context, name string) []string {
 			continue
 		}
 		if v, err = url.QueryUnescape(v); err == nil {
-			out = append(out, v)
+			return v, query, true
 		}
 	}
-	return out
+	return "", "", false
 }
 
 // hostProvider finds the provider for a request that names no address:

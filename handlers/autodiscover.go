@@ -98,13 +98,9 @@ func (h *Handler) autodiscoverJSON(c echo.Context, addr provision.Address) error
 	if err != nil {
 		return err
 	}
-	protocols := queryValues(c, "Protocol")
-	if len(protocols) > 1 {
-		return fmt.Errorf("%w: Protocol given more than once", provision.ErrBadRequest)
-	}
-	protocol := ""
-	if len(protocols) == 1 {
-		protocol = protocols[0]
+	protocol, err := singleQueryValue(c, "Protocol")
+	if err != nil {
+		return err
 	}
 	noteRequest(c, addr.Domain, &addr)
 	body, ok := provision.AutodiscoverJSON(p, addr, protocol, h.PublicHost)

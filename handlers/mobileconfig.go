@@ -93,19 +93,6 @@ func profileRequest(c echo.Context, param string) (*provision.Address, provision
 	return addr, opts, nil
 }
 
-// singleQueryValue returns the value of a parameter given at most once, in
-// any letter case, or "".
-func singleQueryValue(c echo.Context, name string) (string, error) {
-	values := queryValues(c, name)
-	switch len(values) {
-	case 0:
-		return "", nil
-	case 1:
-		return values[0], nil
-	}
-	return "", fmt.Errorf("%w: %s given more than once", provision.ErrBadRequest, name)
-}
-
 // profilePath is the path and query of addr's profile with the given
 // protocol choice, as the setup page links it and its QR code encodes it.
 func profilePath(addr provision.Address, proto provision.Protocol) string {
