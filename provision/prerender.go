@@ -96,11 +96,20 @@ func (t *template) appendTo(b []byte, f fill) []byte {
 	if cap(b)-len(b) < n {
 		b = append(make([]byte, 0, len(b)+n), b...)
 	}
+	// A value fills its hole several times (the address is the user
+	// name of every server): it is escaped once, where it first stands,
+	// and copied from there after.
+	var at [numHoles][2]int // start and end in b, once escaped
 	for _, p := range t.parts {
-		if p.hole == holeNone {
+		switch {
+		case p.hole == holeNone:
 			b = append(b, p.text...)
-		} else {
+		case at[p.hole][1] > 0:
+			b = append(b, b[at[p.hole][0]:at[p.hole][1]]...)
+		default:
+			start := len(b)
 			b = t.esc(b, f[p.hole])
+			at[p.hole] = [2]int{start, len(b)}
 		}
 	}
 	return b
