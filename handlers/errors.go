@@ -55,15 +55,9 @@ func (h *Handler) errorHandler(err error, c echo.Context) {
 	_ = c.String(status, msg+"\n")
 }
 
-// Context keys set by handlers for the request log.
-const (
-	ctxDomain  = "mailautoconf.domain"
-	ctxAddress = "mailautoconf.address"
-	ctxError   = "mailautoconf.error"
-	// ctxFormat overrides the format routeFormat derives from the route
-	// (see noteFormat).
-	ctxFormat = "mailautoconf.format"
-)
+// ctxError is the context key under which errorHandler leaves the error it
+// answered, for the request log.
+const ctxError = "mailautoconf.error"
 
 // requestIDHeader carries the request id a proxy in front gave the
 // request; when absent or malformed the log line gets a new one.
@@ -86,7 +80,7 @@ func (h *Handler) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		elapsed := time.Since(start)
 		status := c.Response().Status
-		domain, addr, format := noted(rc)
+		domain, addr, format := rc.domain, rc.addr, rc.format
 		if format == "" {
 			format = routeFormat(c.Path())
 		}

@@ -19,15 +19,11 @@ type requestContext struct {
 }
 
 // noteRequest records the domain and address for the request log. The
-// address is formatted only for a debug log line.
+// address is formatted only for a debug log line. Every handler runs
+// under requestLog, which hands it a *requestContext.
 func noteRequest(c echo.Context, domain string, addr *provision.Address) {
 	if rc, ok := c.(*requestContext); ok {
 		rc.domain, rc.addr = domain, addr
-		return
-	}
-	c.Set(ctxDomain, domain)
-	if addr != nil {
-		c.Set(ctxAddress, addr)
 	}
 }
 
@@ -36,25 +32,5 @@ func noteRequest(c echo.Context, domain string, addr *provision.Address) {
 func noteFormat(c echo.Context, format string) {
 	if rc, ok := c.(*requestContext); ok {
 		rc.format = format
-		return
 	}
-	c.Set(ctxFormat, format)
-}
-
-// noted returns what a request's handler noted with noteRequest and
-// noteFormat, wherever it went.
-func noted(c echo.Context) (domain string, addr *provision.Address, format string) {
-	if rc, ok := c.(*requestContext); ok {
-		domain, addr, format = rc.domain, rc.addr, rc.format
-	}
-	if domain == "" {
-		domain, _ = c.Get(ctxDomain).(string)
-	}
-	if addr == nil {
-		addr, _ = c.Get(ctxAddress).(*provision.Address)
-	}
-	if format == "" {
-		format, _ = c.Get(ctxFormat).(string)
-	}
-	return domain, addr, format
 }
