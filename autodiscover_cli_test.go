@@ -8,6 +8,10 @@ import (
 	"testing"
 
 	"mailautoconf/provision"
+
+	// -update: go test ./... -update rewrites golden files, and every test
+	// binary must accept the flag.
+	_ "mailautoconf/provision/golden"
 )
 
 func TestRenderAutodiscover(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"mailautoconf/provision"
+	"mailautoconf/provision/golden"
 )
 
 const (
@@ -311,7 +312,7 @@ func TestAutodiscoverGoldenHTTP(t *testing.T) {
 			}
 			b.WriteString("\n")
 			b.WriteString(rec.Body.String())
-			golden(t, "autodiscover/"+tc.name+".http", []byte(b.String()))
+			golden.Check(t, "autodiscover/"+tc.name+".http", []byte(b.String()))
 		})
 	}
 }

@@ -1,23 +1,16 @@
 package handlers
 
 import (
-	"bytes"
-	"flag"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 
 	"mailautoconf/provision"
 )
-
-// update rewrites golden files: go test ./... -update
-var update = flag.Bool("update", false, "rewrite golden files in testdata/")
 
 // newTestHandler returns a Handler serving cat (the demo catalog when nil)
 // that logs nowhere.
@@ -69,27 +62,5 @@ func wantStatus(t testing.TB, rec *httptest.ResponseRecorder, want int) {
 	}
 	if rec.Code >= http.StatusInternalServerError {
 		t.Errorf("5xx: %s", rec.Body.String())
-	}
-}
-
-// golden compares got with testdata/<name>, or rewrites it with -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (go test -update creates it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (go test -update rewrites it)\n--- got:\n%s\n--- want:\n%s", name, got, want)
 	}
 }

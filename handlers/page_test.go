@@ -17,6 +17,7 @@ import (
 	"golang.org/x/net/html"
 
 	"mailautoconf/provision"
+	"mailautoconf/provision/golden"
 )
 
 // pageCatalog is the demo catalog plus the branded IDN provider.
@@ -107,7 +108,7 @@ func TestSetupPage(t *testing.T) {
 				t.Errorf("%s: page lacks %q", tc.target, c)
 			}
 		}
-		golden(t, "page/"+tc.golden, body)
+		golden.Check(t, "page/"+tc.golden, body)
 	}
 
 	// No choice where the provider offers only IMAP.

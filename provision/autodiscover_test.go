@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/beevik/etree"
+
+	"mailautoconf/provision/golden"
 )
 
 // adCatalog is the demo provider plus a hoster with ActiveSync and every
@@ -109,7 +111,7 @@ func TestAutodiscoverGolden(t *testing.T) {
 		{"mobilesync-600.xml", answer("example.com", `<Autodiscover xmlns="`+nsMobileSyncRequest+`"><Request/></Autodiscover>`)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			golden(t, "autodiscover/"+tc.name, tc.got)
+			golden.Check(t, "autodiscover/"+tc.name, tc.got)
 			checkResponseDoc(t, tc.got)
 		})
 	}
@@ -129,7 +131,7 @@ func TestAutodiscoverGolden(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			addr := Address{Local: "fred", Domain: tc.p.Domains[0]}
 			got, _ := AutodiscoverJSON(tc.p, addr, tc.protocol, tc.public)
-			golden(t, "autodiscover/"+tc.name, got)
+			golden.Check(t, "autodiscover/"+tc.name, got)
 		})
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+
+	"mailautoconf/provision/golden"
 )
 
 // dnsCatalog has an order the SRV ranking must respect: STARTTLS listed
@@ -54,8 +56,8 @@ func TestDNSRecordsGolden(t *testing.T) {
 				}
 				all = append(all, DNSRecords(p, d, tc.t))
 			}
-			golden(t, "dns/"+tc.name+".zone", Zone(all))
-			golden(t, "dns/"+tc.name+".json", ZoneJSON(all))
+			golden.Check(t, "dns/"+tc.name+".zone", Zone(all))
+			golden.Check(t, "dns/"+tc.name+".json", ZoneJSON(all))
 		})
 	}
 }

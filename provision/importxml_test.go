@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/beevik/etree"
+
+	"mailautoconf/provision/golden"
 )
 
 // importCases reads testdata/import/*.xml in name order.
@@ -60,14 +62,14 @@ func TestImportGolden(t *testing.T) {
 			} else if f.Providers != nil {
 				t.Errorf("ImportXML(%s) failed but returned providers", src.Name)
 			}
-			golden(t, filepath.Join("import", strings.TrimSuffix(src.Name, ".xml")+".golden"), importReport(y, f))
+			golden.Check(t, filepath.Join("import", strings.TrimSuffix(src.Name, ".xml")+".golden"), importReport(y, f))
 		})
 	}
 	y, files, err := Import(srcs...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, filepath.Join("import", "all.golden"), importReport(y, files...))
+	golden.Check(t, filepath.Join("import", "all.golden"), importReport(y, files...))
 }
 
 func TestImportTable(t *testing.T) {

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"howett.net/plist"
+
+	"mailautoconf/provision/golden"
 )
 
 // mobileconfigCatalog holds one provider per variant the golden files
@@ -95,7 +97,7 @@ func renderProfile(t testing.TB, addr string, opts ProfileOptions) []byte {
 func TestMobileconfigGolden(t *testing.T) {
 	for _, tc := range profileCases {
 		out := renderProfile(t, tc.addr, tc.opts)
-		golden(t, "mobileconfig/"+tc.golden+".mobileconfig", out)
+		golden.Check(t, "mobileconfig/"+tc.golden+".mobileconfig", out)
 		checkProfile(t, out, tc.addr, tc.opts.Name)
 	}
 }

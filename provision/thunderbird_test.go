@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/beevik/etree"
+
+	"mailautoconf/provision/golden"
 )
 
 // variants is one catalog per rendered variant the golden files cover.
@@ -53,8 +55,8 @@ var variants = map[string]string{
 func TestThunderbirdGolden(t *testing.T) {
 	addr := &Address{Local: "alice", Domain: "example.com"}
 	demo, _ := Demo().Lookup("example.com")
-	golden(t, "thunderbird/demo-placeholders.xml", Thunderbird(demo, "example.com", nil))
-	golden(t, "thunderbird/demo-filled.xml", Thunderbird(demo, "example.com", addr))
+	golden.Check(t, "thunderbird/demo-placeholders.xml", Thunderbird(demo, "example.com", nil))
+	golden.Check(t, "thunderbird/demo-filled.xml", Thunderbird(demo, "example.com", addr))
 	checkAutoconfig(t, Thunderbird(demo, "example.com", addr), "example.com", "alice@example.com")
 	checkAutoconfig(t, Thunderbird(demo, "example.com", nil), "example.com", PlaceholderAddress)
 
@@ -66,7 +68,7 @@ func TestThunderbirdGolden(t *testing.T) {
 		p, _ := c.Lookup("example.org")
 		a := &Address{Local: "bob", Domain: "example.org"}
 		doc := Thunderbird(p, "example.org", a)
-		golden(t, "thunderbird/"+name+".xml", doc)
+		golden.Check(t, "thunderbird/"+name+".xml", doc)
 		checkAutoconfig(t, doc, "example.org", "")
 	}
 }

@@ -18,6 +18,10 @@ import (
 
 	"mailautoconf/handlers/certs"
 	"mailautoconf/handlers/certs/pebbletest"
+
+	// -update: go test ./... -update rewrites golden files, and every test
+	// binary must accept the flag.
+	_ "mailautoconf/provision/golden"
 )
 
 // service is the part of mailautoconf a Manager needs: a plain listener

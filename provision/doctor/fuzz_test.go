@@ -7,6 +7,10 @@ import (
 	"time"
 
 	"mailautoconf/provision"
+
+	// -update: go test ./... -update rewrites golden files, and every test
+	// binary must accept the flag.
+	_ "mailautoconf/provision/golden"
 )
 
 // checkVerdict asserts what every accepting reader promises: a chosen

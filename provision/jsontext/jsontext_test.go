@@ -8,6 +8,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	// -update: go test ./... -update rewrites golden files, and every test
+	// binary must accept the flag.
+	_ "mailautoconf/provision/golden"
 )
 
 var seeds = []string{"", "plain", `"q"`, `a\b`, "<>&", "\b\f\n\r\t", "\x00\x1f\x7f", "\xff", "a\xe2\x80", "\xed\xa0\x80",

@@ -27,6 +27,10 @@ import (
 
 	"mailautoconf/handlers"
 	"mailautoconf/provision"
+
+	// -update: go test ./... -update rewrites golden files, and every test
+	// binary must accept the flag.
+	_ "mailautoconf/provision/golden"
 )
 
 type testCA struct {
