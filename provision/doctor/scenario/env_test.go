@@ -30,6 +30,7 @@ import (
 
 	// -update: go test ./... -update rewrites golden files, and every test
 	// binary must accept the flag.
+	"mailautoconf/provision/doctor/dnstest"
 	_ "mailautoconf/provision/golden"
 )
 
@@ -110,11 +111,7 @@ func (z zone) add(rrs ...string) {
 // would. It returns host:port.
 func startDNS(t testing.TB, z zone) string {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, req *dns.Msg) {
+	return dnstest.Serve(t, dns.HandlerFunc(func(w dns.ResponseWriter, req *dns.Msg) {
 		m := new(dns.Msg)
 		m.SetReply(req)
 		m.Authoritative = true
@@ -141,13 +138,7 @@ func startDNS(t testing.TB, z zone) string {
 			}
 		}
 		_ = w.WriteMsg(m)
-	})}
-	started := make(chan struct{})
-	srv.NotifyStartedFunc = func() { close(started) }
-	go func() { _ = srv.ActivateAndServe() }()
-	<-started
-	t.Cleanup(func() { _ = srv.Shutdown() })
-	return pc.LocalAddr().String()
+	}))
 }
 
 // listen opens a TCP listener on 127.0.0.1 and returns it and its port.
