@@ -22,50 +22,38 @@ func benchProvider(b *testing.B) *Provider {
 	return p
 }
 
-func BenchmarkThunderbird(b *testing.B) {
+// benchRenderers runs each renderer, by etree and pre-rendered, for the
+// demo provider without an address (name0) and with one (name1).
+func benchRenderers(b *testing.B, name0, name1 string, etree func(*Provider, string, *Address) []byte, prerendered func(*Catalog, *Provider, string, *Address) []byte) *Catalog {
 	cat := Demo()
 	p, _ := cat.Lookup("example.com")
 	addr := &Address{Local: "alice", Domain: "example.com"}
 	for _, tc := range []struct {
 		name string
 		addr *Address
-	}{{"placeholders", nil}, {"address", addr}} {
+	}{{name0, nil}, {name1, addr}} {
 		b.Run("etree-"+tc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				Thunderbird(p, "example.com", tc.addr)
+				etree(p, "example.com", tc.addr)
 			}
 		})
 		b.Run("prerendered-"+tc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				cat.Thunderbird(p, "example.com", tc.addr)
+				prerendered(cat, p, "example.com", tc.addr)
 			}
 		})
 	}
+	return cat
+}
+
+func BenchmarkThunderbird(b *testing.B) {
+	benchRenderers(b, "placeholders", "address", Thunderbird, (*Catalog).Thunderbird)
 }
 
 func BenchmarkAutodiscover(b *testing.B) {
-	cat := Demo()
-	p, _ := cat.Lookup("example.com")
-	addr := &Address{Local: "alice", Domain: "example.com"}
-	for _, tc := range []struct {
-		name string
-		addr *Address
-	}{{"get", nil}, {"address", addr}} {
-		b.Run("etree-"+tc.name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				Autodiscover(p, "example.com", tc.addr)
-			}
-		})
-		b.Run("prerendered-"+tc.name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				cat.Autodiscover(p, "example.com", tc.addr)
-			}
-		})
-	}
+	cat := benchRenderers(b, "get", "address", Autodiscover, (*Catalog).Autodiscover)
 	body := []byte(outlookRequest("alice@example.com"))
 	now := time.Now()
 	b.Run("answer-post", func(b *testing.B) {
