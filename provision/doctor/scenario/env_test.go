@@ -28,9 +28,9 @@ import (
 	"mailautoconf/handlers"
 	"mailautoconf/provision"
 
+	"mailautoconf/provision/doctor/dnstest"
 	// -update: go test ./... -update rewrites golden files, and every test
 	// binary must accept the flag.
-	"mailautoconf/provision/doctor/dnstest"
 	_ "mailautoconf/provision/golden"
 )
 
