@@ -11,7 +11,7 @@ import (
 
 	// -update: go test ./... -update rewrites golden files, and every test
 	// binary must accept the flag.
-	_ "mailautoconf/provision/golden"
+	_ "mailautoconf/internal/testutil/golden"
 )
 
 func TestRenderAutodiscover(t *testing.T) {

@@ -12,8 +12,8 @@ import (
 
 	"github.com/miekg/dns"
 
+	"mailautoconf/internal/testutil/dnstest"
 	"mailautoconf/provision"
-	"mailautoconf/provision/doctor/dnstest"
 )
 
 func provisionDemoYAML() []byte { return provision.DemoYAML() }

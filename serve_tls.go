@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"mailautoconf/handlers"
-	"mailautoconf/handlers/certs"
+	"mailautoconf/internal/certs"
 	"mailautoconf/provision"
 )
 
@@ -146,7 +146,7 @@ func (t *httpsService) catalogChanged(cat *provision.Catalog) {
 	if t == nil {
 		return
 	}
-	names := certs.Names(cat, t.publicHost)
+	names := cat.TLSNames(t.publicHost)
 	if t.acme != nil {
 		t.acme.SetNames(names)
 	} else {

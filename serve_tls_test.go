@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"mailautoconf/handlers/certs/pebbletest"
-	"mailautoconf/provision/testpki"
+	"mailautoconf/internal/testutil/pebbletest"
+	"mailautoconf/internal/testutil/testpki"
 )
 
 // threeDomains is the catalog a new user tries HTTPS with.

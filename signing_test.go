@@ -18,8 +18,8 @@ import (
 
 	"github.com/smallstep/pkcs7"
 
+	"mailautoconf/internal/testutil/testpki"
 	"mailautoconf/provision"
-	"mailautoconf/provision/testpki"
 )
 
 // signingPair writes a self-signed certificate and its key (PKCS #8) to

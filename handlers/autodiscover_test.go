@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"mailautoconf/internal/testutil/golden"
 	"mailautoconf/provision"
-	"mailautoconf/provision/golden"
 )
 
 const (

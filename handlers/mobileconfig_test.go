@@ -16,8 +16,8 @@ import (
 	"github.com/smallstep/pkcs7"
 	"howett.net/plist"
 
+	"mailautoconf/internal/testutil/testpki"
 	"mailautoconf/provision"
-	"mailautoconf/provision/testpki"
 )
 
 func TestProfileRoutes(t *testing.T) {

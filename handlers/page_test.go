@@ -16,8 +16,8 @@ import (
 	qr "github.com/piglig/go-qr"
 	"golang.org/x/net/html"
 
+	"mailautoconf/internal/testutil/golden"
 	"mailautoconf/provision"
-	"mailautoconf/provision/golden"
 )
 
 // pageCatalog is the demo catalog plus the branded IDN provider.

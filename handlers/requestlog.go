@@ -12,7 +12,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"mailautoconf/provision/jsontext"
+	"mailautoconf/internal/jsontext"
 )
 
 // RequestLog writes the request log: one line per request, in the format

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"sync"
 
-	"mailautoconf/provision/jsontext"
+	"mailautoconf/internal/jsontext"
 )
 
 // Autodiscover v2 protocol names we answer, in the spelling we answer

@@ -9,7 +9,7 @@ import (
 
 	"github.com/beevik/etree"
 
-	"mailautoconf/provision/golden"
+	"mailautoconf/internal/testutil/golden"
 )
 
 // adCatalog is the demo provider plus a hoster with ActiveSync and every

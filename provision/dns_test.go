@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"mailautoconf/provision/golden"
+	"mailautoconf/internal/testutil/golden"
 )
 
 // dnsCatalog has an order the SRV ranking must respect: STARTTLS listed

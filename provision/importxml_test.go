@@ -13,7 +13,7 @@ import (
 
 	"github.com/beevik/etree"
 
-	"mailautoconf/provision/golden"
+	"mailautoconf/internal/testutil/golden"
 )
 
 // importCases reads testdata/import/*.xml in name order.

@@ -9,7 +9,7 @@ import (
 
 	"howett.net/plist"
 
-	"mailautoconf/provision/golden"
+	"mailautoconf/internal/testutil/golden"
 )
 
 // mobileconfigCatalog holds one provider per variant the golden files

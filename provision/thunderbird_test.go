@@ -8,7 +8,7 @@ import (
 
 	"github.com/beevik/etree"
 
-	"mailautoconf/provision/golden"
+	"mailautoconf/internal/testutil/golden"
 )
 
 // variants is one catalog per rendered variant the golden files cover.

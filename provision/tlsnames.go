@@ -41,3 +41,23 @@ func (d *decoder) tlsNames(m map[string]*yaml.Node, path string) []string {
 	}
 	return out
 }
+
+// TLSNames returns the host names an HTTPS listener serving c needs
+// certificates for: autoconfig.<d> and autodiscover.<d> for every served
+// domain <d> (the names clients try first: docs/autoconfig.md,
+// docs/autodiscover.md), publicHost when set, and every provider's
+// tls_names. Sorted, lower case, without duplicates or trailing dots.
+func (c *Catalog) TLSNames(publicHost string) []string {
+	var out []string
+	for _, d := range c.Domains() {
+		out = append(out, "autoconfig."+d, "autodiscover."+d)
+	}
+	for _, p := range c.Providers() {
+		out = append(out, p.TLSNames...)
+	}
+	if h := strings.ToLower(strings.TrimSuffix(publicHost, ".")); h != "" {
+		out = append(out, h)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}

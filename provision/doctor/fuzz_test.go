@@ -10,7 +10,7 @@ import (
 
 	// -update: go test ./... -update rewrites golden files, and every test
 	// binary must accept the flag.
-	_ "mailautoconf/provision/golden"
+	_ "mailautoconf/internal/testutil/golden"
 )
 
 // checkVerdict asserts what every accepting reader promises: a chosen

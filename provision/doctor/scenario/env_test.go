@@ -28,10 +28,10 @@ import (
 	"mailautoconf/handlers"
 	"mailautoconf/provision"
 
-	"mailautoconf/provision/doctor/dnstest"
+	"mailautoconf/internal/testutil/dnstest"
 	// -update: go test ./... -update rewrites golden files, and every test
 	// binary must accept the flag.
-	_ "mailautoconf/provision/golden"
+	_ "mailautoconf/internal/testutil/golden"
 )
 
 type testCA struct {

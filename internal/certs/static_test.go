@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"mailautoconf/provision/testpki"
+	"mailautoconf/internal/testutil/testpki"
 )
 
 // writePair writes a self-signed certificate for names, valid until

@@ -1,40 +1,19 @@
 // Package certs supplies the certificates of mailautoconf's HTTPS listener,
 // either obtained and renewed from an ACME CA (Manager) or read from PEM
-// files (Static), and derives from the catalog the names that need one
-// (Names). A TLS handshake for a name outside that set is refused.
+// files (Static), for the names it is given (SetNames; the catalog derives
+// them, provision.Catalog.TLSNames). A TLS handshake for a name outside that
+// set is refused. It knows no catalog.
 package certs
 
 import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/mholt/acmez/v3"
-
-	"mailautoconf/provision"
 )
-
-// Names returns the host names the HTTPS listener serves for cat:
-// autoconfig.<d> and autodiscover.<d> for every served domain <d> (the
-// names clients try first, PROTOCOLS.md §1.2, §2.2, §4.5), publicHost when
-// set, and every provider's tls_names. Sorted, without duplicates.
-func Names(cat *provision.Catalog, publicHost string) []string {
-	var out []string
-	for _, d := range cat.Domains() {
-		out = append(out, "autoconfig."+d, "autodiscover."+d)
-	}
-	for _, p := range cat.Providers() {
-		out = append(out, p.TLSNames...)
-	}
-	if h := normalizeName(publicHost); h != "" {
-		out = append(out, h)
-	}
-	slices.Sort(out)
-	return slices.Compact(out)
-}
 
 // normalizeName is how names are compared: lower case, no trailing dot.
 func normalizeName(s string) string {

@@ -1,14 +1,12 @@
-package certs
+package provision
 
 import (
 	"slices"
 	"testing"
-
-	"mailautoconf/provision"
 )
 
-func TestNames(t *testing.T) {
-	cat, err := provision.Parse(provision.Source{Name: "c.yaml", Data: []byte(`providers:
+func TestCatalogTLSNames(t *testing.T) {
+	cat, err := Parse(Source{Name: "c.yaml", Data: []byte(`providers:
   - id: mail.example.org
     domains: [b.example, bücher.example]
     tls_names: [setup.example.org, Mail.Example.ORG]
@@ -28,10 +26,10 @@ func TestNames(t *testing.T) {
 		"autodiscover.a.example", "autodiscover.b.example", "autodiscover.xn--bcher-kva.example",
 		"mail.example.org", "setup.example.org",
 	}
-	if got := Names(cat, "MAIL.example.org."); !slices.Equal(got, want) {
-		t.Errorf("Names(catalog, MAIL.example.org.) =\n%q\nwant\n%q", got, want)
+	if got := cat.TLSNames("MAIL.example.org."); !slices.Equal(got, want) {
+		t.Errorf("TLSNames(catalog, MAIL.example.org.) =\n%q\nwant\n%q", got, want)
 	}
-	if got := Names(provision.Demo(), ""); len(got) != 2*len(provision.Demo().Domains()) {
-		t.Errorf("Names(demo, \"\") = %q, want two per domain", got)
+	if got := Demo().TLSNames(""); len(got) != 2*len(Demo().Domains()) {
+		t.Errorf("TLSNames(demo, \"\") = %q, want two per domain", got)
 	}
 }

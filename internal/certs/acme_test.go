@@ -16,12 +16,12 @@ import (
 	"testing"
 	"time"
 
-	"mailautoconf/handlers/certs"
-	"mailautoconf/handlers/certs/pebbletest"
+	"mailautoconf/internal/certs"
+	"mailautoconf/internal/testutil/pebbletest"
 
 	// -update: go test ./... -update rewrites golden files, and every test
 	// binary must accept the flag.
-	_ "mailautoconf/provision/golden"
+	_ "mailautoconf/internal/testutil/golden"
 )
 
 // service is the part of mailautoconf a Manager needs: a plain listener

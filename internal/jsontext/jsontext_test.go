@@ -11,7 +11,7 @@ import (
 
 	// -update: go test ./... -update rewrites golden files, and every test
 	// binary must accept the flag.
-	_ "mailautoconf/provision/golden"
+	_ "mailautoconf/internal/testutil/golden"
 )
 
 var seeds = []string{"", "plain", `"q"`, `a\b`, "<>&", "\b\f\n\r\t", "\x00\x1f\x7f", "\xff", "a\xe2\x80", "\xed\xa0\x80",
