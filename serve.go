@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"mailautoconf/handlers"
+	"mailautoconf/internal/gcfloor"
+	"mailautoconf/internal/logbatch"
 	"mailautoconf/provision"
 )
 
@@ -34,9 +36,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	lw := newLogWriter(stderr, s.LogFlush) // lines written together (logwriter.go)
+	lw := logbatch.New(stderr, s.LogFlush) // lines written together
 	defer lw.Close()
-	defer startHeapFloor(uint64(s.HeapFloor))() // gcfloor.go
+	defer gcfloor.Start(uint64(s.HeapFloor))()
 	log := newLogger(s, lw)
 	cat, err := loadCatalog(s.Catalog, log)
 	if err != nil {

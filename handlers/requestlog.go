@@ -26,7 +26,7 @@ import (
 //
 // Lines are built in pooled buffers and handed to w in one Write each; w
 // must take concurrent writes when other loggers share it (serve's
-// logWriter does).
+// internal/logbatch does).
 type RequestLog struct {
 	w     io.Writer
 	json  bool

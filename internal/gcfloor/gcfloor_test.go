@@ -1,4 +1,4 @@
-package main
+package gcfloor
 
 import (
 	"os"
@@ -42,21 +42,6 @@ func TestGCPercentFor(t *testing.T) {
 	}
 }
 
-func TestByteSizeDecode(t *testing.T) {
-	for in, want := range map[string]uint64{"0": 0, "32MiB": 32 << 20, "64MB": 64_000_000, "512K": 512_000, "1GiB": 1 << 30, "123": 123, " 8MiB ": 8 << 20} {
-		var b byteSize
-		if err := b.Decode(in); err != nil || uint64(b) != want {
-			t.Errorf("Decode(%q) = %d, %v; want %d", in, b, err, want)
-		}
-	}
-	for _, in := range []string{"", "abc", "-1MiB", "12 parsecs", "1.5.3MB"} {
-		var b byteSize
-		if err := b.Decode(in); err == nil {
-			t.Errorf("Decode(%q) = %d, want an error", in, b)
-		}
-	}
-}
-
 // gogc reads the GC percent the runtime uses now.
 func gogc() uint64 {
 	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
@@ -73,7 +58,7 @@ func TestHeapFloorFollowsCollections(t *testing.T) {
 		t.Skip("GOGC is set: the floor stays off (tested below)")
 	}
 	const floor = 1 << 30
-	stop := startHeapFloor(floor)
+	stop := Start(floor)
 	defer stop()
 	live := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/scan/stack:bytes"}, {Name: "/gc/scan/globals:bytes"}}
 	for range 3 {
@@ -101,7 +86,7 @@ func TestHeapFloorFollowsCollections(t *testing.T) {
 	}
 
 	t.Setenv("GOGC", "200")
-	defer startHeapFloor(floor)()
+	defer Start(floor)()
 	if got := gogc(); got != 100 {
 		t.Errorf("with GOGC set: GC percent %d, want it left at 100", got)
 	}

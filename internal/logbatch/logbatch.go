@@ -1,4 +1,5 @@
-package main
+// Package logbatch gathers log lines and writes them together.
+package logbatch
 
 import (
 	"io"
@@ -6,16 +7,16 @@ import (
 	"time"
 )
 
-// logBufferSize is how much log output waits for one write.
-const logBufferSize = 64 << 10
+// bufferSize is how much log output waits for one write.
+const bufferSize = 64 << 10
 
-// logWriter gathers log lines and writes them together, at most every
-// interval or when logBufferSize fills, as nginx's access_log buffer=
+// Writer gathers log lines and writes them together, at most every
+// interval or when bufferSize fills, as nginx's access_log buffer=
 // flush= does: one write(2) per request line costs a busy server more
 // than answering the request (README, Performance). A line waits at most
 // interval; Close writes what is left, so the lines before an exit are
 // never lost. With interval 0 every line is written at once.
-type logWriter struct {
+type Writer struct {
 	mu       sync.Mutex
 	w        io.Writer
 	buf      []byte
@@ -24,27 +25,28 @@ type logWriter struct {
 	closed   bool
 }
 
-func newLogWriter(w io.Writer, interval time.Duration) *logWriter {
-	return &logWriter{w: w, interval: interval}
+// New returns a Writer writing to w, lines waiting at most interval.
+func New(w io.Writer, interval time.Duration) *Writer {
+	return &Writer{w: w, interval: interval}
 }
 
 // Write takes one log record (slog writes each whole, under its lock).
-func (l *logWriter) Write(p []byte) (int, error) {
+func (l *Writer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.interval <= 0 || l.closed {
 		return l.w.Write(p)
 	}
-	if len(l.buf)+len(p) > logBufferSize {
+	if len(l.buf)+len(p) > bufferSize {
 		if err := l.flushLocked(); err != nil {
 			return 0, err
 		}
-		if len(p) > logBufferSize {
+		if len(p) > bufferSize {
 			return l.w.Write(p)
 		}
 	}
 	if l.buf == nil {
-		l.buf = make([]byte, 0, logBufferSize)
+		l.buf = make([]byte, 0, bufferSize)
 	}
 	l.buf = append(l.buf, p...)
 	if l.timer == nil {
@@ -56,13 +58,13 @@ func (l *logWriter) Write(p []byte) (int, error) {
 }
 
 // Flush writes the lines gathered so far.
-func (l *logWriter) Flush() {
+func (l *Writer) Flush() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.flushLocked()
 }
 
-func (l *logWriter) flushLocked() error {
+func (l *Writer) flushLocked() error {
 	if len(l.buf) == 0 {
 		return nil
 	}
@@ -72,7 +74,7 @@ func (l *logWriter) flushLocked() error {
 }
 
 // Close writes what is left; later lines are written at once.
-func (l *logWriter) Close() error {
+func (l *Writer) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.closed = true

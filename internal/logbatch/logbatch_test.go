@@ -1,4 +1,4 @@
-package main
+package logbatch
 
 import (
 	"fmt"
@@ -30,7 +30,7 @@ func (c *countingWriter) state() (int, string) {
 
 func TestLogWriterBatches(t *testing.T) {
 	out := &countingWriter{}
-	lw := newLogWriter(out, 50*time.Millisecond)
+	lw := New(out, 50*time.Millisecond)
 	var wg sync.WaitGroup
 	for g := 0; g < 4; g++ {
 		wg.Add(1)
@@ -72,12 +72,12 @@ func TestLogWriterBatches(t *testing.T) {
 
 func TestLogWriterCloseAndUnbuffered(t *testing.T) {
 	out := &countingWriter{}
-	lw := newLogWriter(out, time.Hour)
+	lw := New(out, time.Hour)
 	fmt.Fprintln(lw, "before close")
 	if _, s := out.state(); s != "" {
 		t.Errorf("written before the interval: %q", s)
 	}
-	big := strings.Repeat("x", logBufferSize+10) + "\n"
+	big := strings.Repeat("x", bufferSize+10) + "\n"
 	lw.Write([]byte(big))
 	if _, s := out.state(); s != "before close\n"+big {
 		t.Errorf("a line larger than the buffer: written %d bytes", len(s))
@@ -90,7 +90,7 @@ func TestLogWriterCloseAndUnbuffered(t *testing.T) {
 	}
 
 	out = &countingWriter{}
-	lw = newLogWriter(out, 0)
+	lw = New(out, 0)
 	fmt.Fprintln(lw, "a")
 	fmt.Fprintln(lw, "b")
 	if n, s := out.state(); n != 2 || s != "a\nb\n" {
