@@ -148,13 +148,18 @@ func (r *reloader) reload(trigger string, force bool) bool {
 	cat, err := provision.Load(r.path)
 	if err != nil {
 		r.metrics.ReloadFailed()
+		summary := firstLine(err)
 		var le *provision.LoadError
 		if errors.As(err, &le) {
 			for _, fe := range le.Errs {
 				r.log.Error("catalog error", "error", fe.Error())
 			}
+			if le.More > 0 {
+				r.log.Error("catalog error", "error", le.MoreLine())
+				summary = fmt.Sprintf("%s (and %d more)", le.Errs[0], len(le.Errs)-1+le.More)
+			}
 		}
-		r.log.Error("catalog reload refused; still serving the previous catalog", "trigger", trigger, "path", r.path, "error", firstLine(err))
+		r.log.Error("catalog reload refused; still serving the previous catalog", "trigger", trigger, "path", r.path, "error", summary)
 		return false
 	}
 	r.current.Store(cat)

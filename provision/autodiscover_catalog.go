@@ -154,9 +154,9 @@ func parseRedirectAddress(t string) (string, error) {
 // httpsURL reads an optional absolute https URL (Autodiscover redirects
 // and ActiveSync carry the user's password: never plain HTTP).
 func (d *decoder) httpsURL(m map[string]*yaml.Node, path, key string) string {
-	before := len(d.errs)
+	before := d.count
 	v := d.url(m, path, key)
-	if v == "" || len(d.errs) > before {
+	if v == "" || d.count > before {
 		return ""
 	}
 	if !strings.HasPrefix(v, "https://") {
@@ -185,9 +185,9 @@ func (d *decoder) checkRedirects(providers []*Provider, served map[string]*Provi
 			switch {
 			case !ok:
 			case tp == p && target == dom:
-				d.errs = append(d.errs, providerError(p, "redirect_address", fmt.Sprintf("%s redirects to itself", dom)))
+				d.providerErrorf(p, "redirect_address", "%s redirects to itself", dom)
 			case !tp.RedirectFor(target).IsZero():
-				d.errs = append(d.errs, providerError(p, "redirect_address", fmt.Sprintf("%s redirects to %s, which redirects again (clients follow few hops)", dom, target)))
+				d.providerErrorf(p, "redirect_address", "%s redirects to %s, which redirects again (clients follow few hops)", dom, target)
 			}
 		}
 	}

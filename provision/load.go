@@ -41,15 +41,41 @@ func (e *FieldError) Error() string {
 	return b.String()
 }
 
-// LoadError lists every problem found in a catalog, in file order.
-type LoadError struct{ Errs []*FieldError }
+// LoadError lists the problems found in a catalog, in file order: the
+// first maxErrors of them, and how many more there were.
+type LoadError struct {
+	Errs []*FieldError
+	// More counts the problems found after the first maxErrors, which
+	// are neither listed nor kept: a file of a million bad entries costs
+	// the memory of a hundred messages, not of a million.
+	More int
+}
+
+// maxErrors bounds the problems a LoadError lists.
+const maxErrors = 100
 
 func (e *LoadError) Error() string {
-	lines := make([]string, len(e.Errs))
+	lines := make([]string, len(e.Errs), len(e.Errs)+1)
 	for i, fe := range e.Errs {
 		lines[i] = fe.Error()
 	}
+	if e.More > 0 {
+		lines = append(lines, e.MoreLine())
+	}
 	return strings.Join(lines, "\n")
+}
+
+// MoreLine says how many problems were found but not listed ("and 2400
+// more errors, not listed"), or is empty when every one is listed.
+func (e *LoadError) MoreLine() string {
+	if e.More == 0 {
+		return ""
+	}
+	noun := "errors"
+	if e.More == 1 {
+		noun = "error"
+	}
+	return fmt.Sprintf("and %d more %s, not listed", e.More, noun)
 }
 
 // maxCatalogFile bounds one catalog file; a larger one is refused rather
@@ -147,17 +173,17 @@ func Parse(srcs ...Source) (*Catalog, error) {
 		d.file = src.Name
 		providers = append(providers, d.document(src.Data)...)
 	}
-	if len(d.errs) == 0 && len(providers) == 0 {
+	if d.count == 0 && len(providers) == 0 {
 		name := "catalog"
 		if len(srcs) > 0 {
 			name = srcs[0].Name
 		}
-		d.errs = append(d.errs, &FieldError{File: name, Field: "providers", Msg: "no providers: the catalog is empty"})
+		d.add(&FieldError{File: name, Field: "providers", Msg: "no providers: the catalog is empty"})
 	}
 	served := d.crossCheck(providers)
 	d.checkRedirects(providers, served)
-	if len(d.errs) > 0 {
-		return nil, &LoadError{Errs: d.errs}
+	if d.count > 0 {
+		return nil, &LoadError{Errs: d.errs, More: d.count - len(d.errs)}
 	}
 	// crossCheck refused every domain served twice: served is the index.
 	c := indexedCatalog(providers, served)
@@ -168,24 +194,53 @@ func Parse(srcs ...Source) (*Catalog, error) {
 }
 
 // decoder walks yaml nodes and collects located errors. It keeps going
-// after an error so that one run reports every problem.
+// after an error so that one run counts every problem, but keeps only
+// the first maxErrors.
 type decoder struct {
 	file string
 	errs []*FieldError
+	// count is the number of problems found, kept or not: code that
+	// asks "did this part add an error?" compares counts, never
+	// len(errs), which stops growing at maxErrors.
+	count int
 }
 
+// add records a problem, or only counts it once maxErrors are kept.
+func (d *decoder) add(fe *FieldError) {
+	d.count++
+	if len(d.errs) < maxErrors {
+		d.errs = append(d.errs, fe)
+	}
+}
+
+// full reports whether further problems are only counted, so that a
+// caller can skip building their messages.
+func (d *decoder) full() bool { return len(d.errs) >= maxErrors }
+
+// errorf records a problem at n. Every string argument is printed through
+// clipped: one that %q quotes shows at most maxQuoted characters of the
+// catalog's value, so that a 50 MB value cannot make a 50 MB message.
 func (d *decoder) errorf(n *yaml.Node, field, format string, args ...any) {
+	if d.full() {
+		d.count++
+		return
+	}
 	line := 0
 	if n != nil {
 		line = n.Line
 	}
-	d.errs = append(d.errs, &FieldError{File: d.file, Line: line, Field: field, Msg: fmt.Sprintf(format, args...)})
+	for i, a := range args {
+		if s, ok := a.(string); ok {
+			args[i] = clipped(s)
+		}
+	}
+	d.add(&FieldError{File: d.file, Line: line, Field: field, Msg: fmt.Sprintf(format, args...)})
 }
 
 func (d *decoder) document(data []byte) []*Provider {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		d.errs = append(d.errs, yamlError(d.file, err))
+		d.add(yamlError(d.file, err))
 		return nil
 	}
 	if len(root.Content) == 0 {
@@ -193,6 +248,9 @@ func (d *decoder) document(data []byte) []*Provider {
 		return nil
 	}
 	doc := root.Content[0]
+	if !d.aliasesBounded(doc) {
+		return nil
+	}
 	top := d.mapping(doc, "", "providers")
 	if top == nil {
 		return nil
@@ -223,7 +281,87 @@ func yamlError(file string, err error) *FieldError {
 			}
 		}
 	}
-	return &FieldError{File: file, Line: line, Msg: "YAML syntax: " + msg}
+	// The library's message may quote the input (an unknown anchor's
+	// name): cut it like any quoted value.
+	return &FieldError{File: file, Line: line, Msg: "YAML syntax: " + clip(msg, maxQuoted)}
+}
+
+// Aliases may add at most aliasGrowth times the nodes a document holds,
+// and at least aliasFloor: one anchored server list shared by every
+// provider is fine, an anchor of thousands of domains aliased thousands
+// of times (or aliases of aliases, "billion laughs") is refused before
+// the decoder walks it. The walk then costs at most aliasGrowth+1 times a
+// file of the same size without aliases.
+const (
+	aliasGrowth = 10
+	aliasFloor  = 10_000
+)
+
+// aliasesBounded checks that the nodes doc stands for, each alias counted
+// as the whole node it names, stay within the budget above, and that no
+// alias names a node that holds it (yaml.v3 builds such a cycle for
+// "&a [*a]"). The anchored nodes' sizes are counted once each, so the
+// check is linear in the document however the aliases nest.
+func (d *decoder) aliasesBounded(doc *yaml.Node) bool {
+	var nodes func(n *yaml.Node) int
+	nodes = func(n *yaml.Node) int {
+		c := 1
+		for _, k := range n.Content {
+			c += nodes(k)
+		}
+		return c
+	}
+	written := nodes(doc)
+	budget := max(aliasFloor, aliasGrowth*written)
+
+	// size[n] of an anchored node is the nodes it stands for, or -1
+	// while its own children are counted. Sizes stop growing past
+	// budget+1, so no sum overflows.
+	size := make(map[*yaml.Node]int)
+	added := 0
+	ok := true
+	var count func(n *yaml.Node) int
+	count = func(n *yaml.Node) int {
+		if !ok {
+			return 0
+		}
+		if n.Kind == yaml.AliasNode && n.Alias != nil {
+			t := n.Alias
+			s, seen := size[t]
+			if !seen {
+				s = count(t)
+			}
+			if s < 0 {
+				d.errorf(n, "", "alias *%s names a node that holds it", clip(n.Value, maxQuoted))
+				ok = false
+				return 0
+			}
+			// The document's nodes are the ones written plus, for
+			// every alias written, the size of its node less the
+			// alias itself: counted as they come, so the error
+			// names the alias that crossed the budget.
+			added += s - 1
+			if added > budget {
+				d.errorf(n, "", "aliases add more than %d nodes to the %d written (at most %d times the nodes written, or %d): write the repeated part out, or alias smaller parts", budget, written, aliasGrowth, aliasFloor)
+				ok = false
+				return 0
+			}
+			return s
+		}
+		if n.Anchor != "" {
+			size[n] = -1
+		}
+		c := 1
+		for _, k := range n.Content {
+			c = min(c+count(k), budget+1)
+		}
+		if n.Anchor != "" {
+			size[n] = c
+		}
+		return c
+	}
+	count(doc)
+	return ok
 }
 
 var providerKeys = []string{
@@ -238,7 +376,7 @@ func (d *decoder) provider(n *yaml.Node, path string) *Provider {
 	if m == nil {
 		return nil
 	}
-	before := len(d.errs)
+	before := d.count
 	p := &Provider{Source: fmt.Sprintf("%s:%d", d.file, n.Line)}
 
 	if idn, ok := d.required(m, n, path, "id"); ok {
@@ -303,7 +441,7 @@ func (d *decoder) provider(n *yaml.Node, path string) *Provider {
 	d.autodiscoverKeys(m, path, p)
 	p.TLSNames = d.tlsNames(m, path)
 
-	if len(d.errs) > before {
+	if d.count > before {
 		return nil
 	}
 	return p
@@ -352,7 +490,7 @@ func (d *decoder) server(n *yaml.Node, path string, protocols []Protocol) (Serve
 	if m == nil {
 		return Server{}, false
 	}
-	before := len(d.errs)
+	before := d.count
 	s := Server{Username: PlaceholderAddress, Auth: []string{"password-cleartext"}}
 
 	if pn, ok := d.required(m, n, path, "protocol"); ok {
@@ -408,7 +546,7 @@ func (d *decoder) server(n *yaml.Node, path string, protocols []Protocol) (Serve
 			}
 			s.Auth = append(s.Auth, v)
 		}
-		if len(d.errs) == before && !slices.ContainsFunc(s.Auth, isPasswordAuth) {
+		if d.count == before && !slices.ContainsFunc(s.Auth, isPasswordAuth) {
 			// Thunderbird skips OAuth2 for hosts it has no built-in
 			// client for, K-9 drops the whole file without a usable
 			// method: a password method keeps every client working.
@@ -430,7 +568,7 @@ func (d *decoder) server(n *yaml.Node, path string, protocols []Protocol) (Serve
 			s.POP3 = d.pop3(on, path+".pop3")
 		}
 	}
-	return s, len(d.errs) == before
+	return s, d.count == before
 }
 
 func isPasswordAuth(a string) bool { return slices.Contains(passwordAuth, a) }
@@ -503,12 +641,12 @@ func (d *decoder) crossCheck(providers []*Provider) map[string]*Provider {
 	ids := make(map[string]*Provider, len(providers))
 	for _, p := range providers {
 		if other, ok := ids[p.ID]; ok {
-			d.errs = append(d.errs, providerError(p, "id", fmt.Sprintf("%s is also the id of the provider at %s", p.ID, other.Source)))
+			d.providerErrorf(p, "id", "%s is also the id of the provider at %s", p.ID, other.Source)
 		}
 		ids[p.ID] = p
 		for _, dom := range p.Domains {
 			if other, ok := domains[dom]; ok {
-				d.errs = append(d.errs, providerError(p, "domains", fmt.Sprintf("%s is already served by provider %s (%s)", dom, other.ID, other.Source)))
+				d.providerErrorf(p, "domains", "%s is already served by provider %s (%s)", dom, other.ID, other.Source)
 				continue
 			}
 			domains[dom] = p
@@ -517,10 +655,17 @@ func (d *decoder) crossCheck(providers []*Provider) map[string]*Provider {
 	return domains
 }
 
-func providerError(p *Provider, field, msg string) *FieldError {
+// providerErrorf records a problem of provider p as a whole, located at
+// the provider's first line. Its arguments are names the decoder has
+// already normalized, never raw input.
+func (d *decoder) providerErrorf(p *Provider, field, format string, args ...any) {
+	if d.full() {
+		d.count++
+		return
+	}
 	i := strings.LastIndexByte(p.Source, ':')
 	line, _ := strconv.Atoi(p.Source[i+1:])
-	return &FieldError{File: p.Source[:i], Line: line, Field: "provider " + p.ID + "." + field, Msg: msg}
+	d.add(&FieldError{File: p.Source[:i], Line: line, Field: "provider " + p.ID + "." + field, Msg: fmt.Sprintf(format, args...)})
 }
 
 // checkUsernameTemplate allows printable characters without white space,
@@ -547,12 +692,12 @@ func checkUsernameTemplate(t string) error {
 		case strings.HasPrefix(rest, PlaceholderDomain):
 			rest = rest[len(PlaceholderDomain):]
 		default:
-			return fmt.Errorf("%q: %% only in %s, %s or %s", t, PlaceholderAddress, PlaceholderLocal, PlaceholderDomain)
+			return fmt.Errorf("%s: %% only in %s, %s or %s", quote(t), PlaceholderAddress, PlaceholderLocal, PlaceholderDomain)
 		}
 	}
 	for _, r := range t {
 		if unicode.IsSpace(r) || !unicode.IsPrint(r) {
-			return fmt.Errorf("%q: no white space or control characters (K-9 rejects them)", t)
+			return fmt.Errorf("%s: no white space or control characters (K-9 rejects them)", quote(t))
 		}
 	}
 	return nil
@@ -738,9 +883,10 @@ func quoteNode(n *yaml.Node) string {
 	case yaml.ScalarNode:
 		// Numbers and booleans read best bare; anything else (a string,
 		// or a scalar of a custom tag with line breaks in it) is quoted,
-		// so that a message stays on one line.
-		if n.Tag == "!!str" || n.Value == "" || strings.ContainsFunc(n.Value, func(r rune) bool { return !unicode.IsPrint(r) || r == ' ' }) {
-			return strconv.Quote(n.Value)
+		// so that a message stays on one line, and so is a value too
+		// long to show whole.
+		if n.Tag == "!!str" || n.Value == "" || len(n.Value) > maxQuoted || strings.ContainsFunc(n.Value, func(r rune) bool { return !unicode.IsPrint(r) || r == ' ' }) {
+			return quote(n.Value)
 		}
 		return n.Value
 	case yaml.MappingNode:
@@ -753,15 +899,71 @@ func quoteNode(n *yaml.Node) string {
 
 // joinField appends key to path. A key that is not one printable word
 // (a catalog's own unknown key may hold spaces or line breaks) is quoted,
-// so that an error stays on one line and shows where the key ends.
+// so that an error stays on one line and shows where the key ends; so is
+// one too long to show whole, cut as quote cuts it.
 func joinField(path, key string) string {
-	if key == "" || strings.ContainsFunc(key, func(r rune) bool { return !unicode.IsPrint(r) || r == ' ' || r == '"' }) {
-		key = strconv.Quote(key)
+	if key == "" || len(key) > maxQuoted || strings.ContainsFunc(key, func(r rune) bool { return !unicode.IsPrint(r) || r == ' ' || r == '"' }) {
+		key = quote(key)
 	}
 	if path == "" {
 		return key
 	}
 	return path + "." + key
+}
+
+// maxQuoted bounds, in characters, how much of a catalog's value an error
+// message shows: enough to find it in the file, and a value of megabytes
+// still makes a message of one short line.
+const maxQuoted = 80
+
+// quote is strconv.Quote of s, or, when s is longer than maxQuoted
+// characters, of its first maxQuoted characters, marked as cut after the
+// closing quote with s's full length: "abc…"… (52428800 bytes). The cut
+// falls between characters, so the quoted part is never a broken rune.
+func quote(s string) string {
+	head, cut := clipAt(s, maxQuoted)
+	if !cut {
+		return strconv.Quote(s)
+	}
+	return fmt.Sprintf("%s… (%d bytes)", strconv.Quote(head), len(s))
+}
+
+// clip is s cut like quote cuts it, without quotes: for a message of the
+// yaml library, which may hold input of its own.
+func clip(s string, max int) string {
+	head, cut := clipAt(s, max)
+	if !cut {
+		return s
+	}
+	return fmt.Sprintf("%s… (%d bytes)", head, len(s))
+}
+
+// clipAt returns the first max characters of s (a byte that is not UTF-8
+// counts as one), and whether anything was left out.
+func clipAt(s string, max int) (string, bool) {
+	if len(s) <= max {
+		return s, false
+	}
+	n := 0
+	for i := range s {
+		if n == max {
+			return s[:i], true
+		}
+		n++
+	}
+	return s, false
+}
+
+// clipped is a string argument of errorf: %q prints it through quote,
+// every other verb prints it unchanged.
+type clipped string
+
+func (c clipped) Format(f fmt.State, verb rune) {
+	if verb == 'q' {
+		io.WriteString(f, quote(string(c)))
+		return
+	}
+	fmt.Fprintf(f, fmt.FormatString(f, verb), string(c))
 }
 
 func fieldName(path string) string {

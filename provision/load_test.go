@@ -263,6 +263,12 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("providers: []"))
 	f.Add([]byte("providers:\n  - id: [\n"))
 	f.Add([]byte(strings.Replace(base, "port: 993", "port: 99999", 1)))
+	// Aliases: shared, multiplied, nested, holding their own anchor.
+	f.Add([]byte(sharedServers(3)))
+	f.Add([]byte(aliasedProviders(20, 3)))
+	f.Add([]byte(laughs(3)))
+	f.Add([]byte(strings.Replace(base, "[example.org]", "&a [example.org, *a]", 1)))
+	f.Add([]byte(strings.Replace(base, "[example.org]", "*nowhere", 1)))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := Parse(Source{Name: "f.yaml", Data: data})
 		if err != nil {
@@ -270,9 +276,17 @@ func FuzzParse(f *testing.F) {
 			if !errors.As(err, &le) {
 				return // e.g. NewCatalog's duplicate check, already reported by crossCheck
 			}
+			if len(le.Errs) > maxErrors || len(le.Errs) == 0 {
+				t.Fatalf("%d errors listed, want 1 to %d", len(le.Errs), maxErrors)
+			}
 			for _, fe := range le.Errs {
 				if fe.File != "f.yaml" || strings.Contains(fe.Error(), "\n") {
 					t.Fatalf("error not on one located line: %q", fe.Error())
+				}
+				// Values are quoted cut at maxQuoted characters:
+				// no message grows with the input.
+				if len(fe.Error()) > 1000 {
+					t.Fatalf("error of %d bytes: %.200q", len(fe.Error()), fe.Error())
 				}
 			}
 			return
