@@ -191,9 +191,9 @@ func problemText(status int, err error, domain string) string {
 	case status == http.StatusNotFound && errors.Is(err, provision.ErrUnknownDomain):
 		return "We have no settings for addresses at " + domain + ". Check the address for typing errors, or ask whoever runs your mail."
 	case errors.Is(err, provision.ErrBadAddress):
-		return "That is not an e-mail address we can read (" + strings.TrimPrefix(err.Error(), provision.ErrBadAddress.Error()+": ") + "). Type it as name@example.com."
+		return "That is not an e-mail address we can read (" + strings.TrimPrefix(boundedReason(err), provision.ErrBadAddress.Error()+": ") + "). Type it as name@example.com."
 	case status == http.StatusBadRequest:
-		return "The request was not understood (" + err.Error() + ")."
+		return "The request was not understood (" + boundedReason(err) + ")."
 	}
 	return "Something went wrong on our side. Please try again later."
 }
