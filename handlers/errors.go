@@ -26,9 +26,9 @@ func (h *Handler) errorHandler(err error, c echo.Context) {
 	case errors.Is(err, provision.ErrUnknownDomain):
 		status, msg = http.StatusNotFound, "domain not served"
 	case errors.Is(err, provision.ErrBadAddress), errors.Is(err, provision.ErrBadRequest):
-		// Our own messages: fixed text, and any input they quote is
-		// %q-escaped onto one line.
-		status, msg = http.StatusBadRequest, err.Error()
+		// Our own messages: fixed text naming the parameter, never its
+		// value (TestErrorsNameTheParameter); bounded all the same.
+		status, msg = http.StatusBadRequest, boundedReason(err)
 	case isMaxBytes(err):
 		// The body limit, met by a handler reading the body (guard).
 		status, msg = http.StatusRequestEntityTooLarge, "request body too large"
@@ -52,7 +52,31 @@ func (h *Handler) errorHandler(err error, c echo.Context) {
 		_ = c.NoContent(status)
 		return
 	}
-	_ = c.String(status, msg+"\n")
+	_ = plainText(c, status, msg+"\n")
+}
+
+// plainText writes body as text/plain. It is the one place that does, for
+// the error answers and the probes alike, and it always says nosniff: a
+// browser must never take a plain-text answer for HTML, whatever a
+// message may hold (Fetch standard, "X-Content-Type-Options" header).
+func plainText(c echo.Context, status int, body string) error {
+	c.Response().Header().Set(echo.HeaderXContentTypeOptions, "nosniff")
+	return c.String(status, body)
+}
+
+// maxReason bounds an error message in a 400 body and in the request
+// log's reason.
+const maxReason = 200
+
+// boundedReason is err's message cut to maxReason bytes, on one line. The
+// messages of provision's kinds quote no request value (at most a refused
+// character by code point); the bound holds should one ever do.
+func boundedReason(err error) string {
+	msg := strings.ToValidUTF8(err.Error(), "")
+	if i := strings.IndexAny(msg, "\r\n"); i >= 0 {
+		msg = msg[:i]
+	}
+	return truncate(msg, maxReason)
 }
 
 // ctxError is the context key under which errorHandler leaves the error it
@@ -118,7 +142,7 @@ func (h *Handler) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 			line.remote, line.userAgent = req.RemoteAddr, truncate(req.UserAgent(), 256)
 		}
 		if reqErr != nil && status < 500 {
-			line.reason = reqErr.Error()
+			line.reason = boundedReason(reqErr)
 		}
 		h.RequestLog.write(&line)
 		return nil

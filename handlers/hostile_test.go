@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"bytes"
+	"crypto/tls"
 	"encoding/json"
 	"image/png"
 	"net/http"
@@ -21,6 +22,7 @@ const hostileCatalog = `providers:
   - id: example.com
     display_name: Example Mail
     domains: [example.com, example.net]
+    tls_names: [setup.example.com]
     incoming:
       - {protocol: imap, host: imap.example.com, port: 993, security: tls}
       - {protocol: pop3, host: pop.example.com, port: 995, security: tls}
@@ -348,27 +350,71 @@ func TestNoUserEnumeration(t *testing.T) {
 	}
 }
 
-// TestQROrigin: a QR code points at the host asked only when the service
-// answers for it; a foreign Host gets the public host, or a 400 without
-// one.
+// TestQROrigin (issue 12, defect 7): a QR code points at the Host asked
+// only when that is one of this service's names for the address (the
+// public host, the address's domain with or without autoconfig. or
+// autodiscover., its provider's tls_names), always https on the default
+// port; anything else, IP literals and other providers' names included,
+// gets the public host, or autoconfig.<domain> without one. localhost
+// keeps its port on plain HTTP without a public host only (a demo).
 func TestQROrigin(t *testing.T) {
 	routers := hostileRouters(t)
+	const (
+		public = "https://public.example/mobileconfig?email=alice%40example.com"
+		own    = "https://autoconfig.example.com/mobileconfig?email=alice%40example.com"
+	)
 	for _, tc := range []struct {
 		router, host string
+		https        bool // over TLS
+		proxy        string
 		status       int
 		want         string
 	}{
-		{"no public host", "evil.example", 400, ""},
-		{"no public host", "autoconfig.evil.example:8080", 400, ""},
-		{"public host", "evil.example", 200, "http://public.example/mobileconfig?email=alice%40example.com"},
-		{"public host", "evil.example:8443", 200, "http://public.example/mobileconfig?email=alice%40example.com"},
-		{"no public host", "autoconfig.example.com", 200, "http://autoconfig.example.com/mobileconfig?email=alice%40example.com"},
-		{"no public host", "autodiscover.hoster.example:8080", 200, "http://autodiscover.hoster.example:8080/mobileconfig?email=alice%40example.com"},
-		{"no public host", "localhost:8080", 200, "http://localhost:8080/mobileconfig?email=alice%40example.com"},
-		{"public host", "public.example", 200, "http://public.example/mobileconfig?email=alice%40example.com"},
+		// Foreign names, addresses and ports: never in the code.
+		{router: "no public host", host: "evil.example", want: own},
+		{router: "no public host", host: "autoconfig.evil.example:8080", want: own},
+		{router: "no public host", host: "203.0.113.7", want: own},
+		{router: "no public host", host: "[2001:db8::1]:8443", https: true, want: own},
+		{router: "no public host", host: "127.0.0.1:8080", want: own},
+		{router: "public host", host: "evil.example", want: public},
+		{router: "public host", host: "evil.example:8443", https: true, want: public},
+		{router: "public host", host: "203.0.113.7", https: true, want: public},
+		{router: "public host", host: "[::1]:8080", proxy: "https", want: public},
+		{router: "plain listener", host: "198.51.100.1:80", want: public},
+		// Another provider's names, or another domain of the same
+		// provider, are not this address's.
+		{router: "no public host", host: "autodiscover.hoster.example:8080", want: own},
+		{router: "public host", host: "autoconfig.hoster.example", https: true, want: public},
+		{router: "no public host", host: "autoconfig.example.net", want: own},
+		// The address's own names: https, default port, whatever the
+		// request's scheme and port.
+		{router: "no public host", host: "autoconfig.example.com", want: own},
+		{router: "no public host", host: "AutoConfig.Example.com.:8080", want: own},
+		{router: "public host", host: "autodiscover.example.com:8443", https: true, want: "https://autodiscover.example.com/mobileconfig?email=alice%40example.com"},
+		{router: "public host", host: "example.com", proxy: "https", want: "https://example.com/mobileconfig?email=alice%40example.com"},
+		{router: "public host", host: "public.example:8080", want: public},
+		{router: "no public host", host: "setup.example.com", want: "https://setup.example.com/mobileconfig?email=alice%40example.com"},
+		// localhost: the demo on plain HTTP, nowhere else.
+		{router: "no public host", host: "localhost:8080", want: "http://localhost:8080/mobileconfig?email=alice%40example.com"},
+		{router: "no public host", host: "localhost", want: "http://localhost/mobileconfig?email=alice%40example.com"},
+		{router: "no public host", host: "localhost:8443", https: true, want: own},
+		{router: "no public host", host: "localhost:8443", proxy: "https", want: own},
+		{router: "public host", host: "localhost:8080", want: public},
+		// A Host that is no host name: a 400.
+		{router: "no public host", host: "evil.example:0", status: 400},
+		{router: "public host", host: "a b", status: 400},
 	} {
+		if tc.status == 0 {
+			tc.status = 200
+		}
 		req := httptest.NewRequest("GET", "http://x/qr.png?email=alice@example.com", nil)
 		req.Host = tc.host
+		if tc.https {
+			req.TLS = &tls.ConnectionState{}
+		}
+		if tc.proxy != "" {
+			req.Header.Set("X-Forwarded-Proto", tc.proxy)
+		}
 		rec := httptest.NewRecorder()
 		routers[tc.router].ServeHTTP(rec, req)
 		if rec.Code != tc.status {

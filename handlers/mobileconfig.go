@@ -10,8 +10,8 @@ import (
 	"mailautoconf/provision"
 )
 
-// A profile names one person's address, and a signed one differs on every
-// download (signing time): caches along the way must not share it.
+// A profile names one person's address, and a signed one changes with its
+// signing time: caches along the way must not share it.
 const profileCache = "private, no-cache"
 
 // mobileconfig serves an Apple configuration profile (PROTOCOLS.md §3) for
@@ -34,14 +34,19 @@ func (h *Handler) profile(c echo.Context, param string) error {
 	}
 	noteRequest(c, addr.Domain, addr)
 	signer := h.profileSigner()
-	key := profileKey{p.ID, *addr, opts}
+	now := h.Profiles.clock()
+	key := profileKey{provider: p.ID, addr: *addr, opts: opts}
+	if signer != nil {
+		// The window's time, not the first download's (sign.go).
+		key.signed = signer.SigningTime(now).Unix()
+	}
 	body, ok := h.Profiles.get(cat, signer, key) // profilecache.go
 	if !ok {
 		if body, err = provision.Mobileconfig(p, *addr, opts); err != nil {
 			return err
 		}
 		if signer != nil {
-			if body, err = signer.Sign(body); err != nil {
+			if body, err = signer.SignAt(body, now); err != nil {
 				return err
 			}
 		}

@@ -9,9 +9,7 @@ import (
 	"fmt"
 	"html/template"
 	"math"
-	"net"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 
@@ -191,9 +189,9 @@ func problemText(status int, err error, domain string) string {
 	case status == http.StatusNotFound && errors.Is(err, provision.ErrUnknownDomain):
 		return "We have no settings for addresses at " + domain + ". Check the address for typing errors, or ask whoever runs your mail."
 	case errors.Is(err, provision.ErrBadAddress):
-		return "That is not an e-mail address we can read (" + strings.TrimPrefix(err.Error(), provision.ErrBadAddress.Error()+": ") + "). Type it as name@example.com."
+		return "That is not an e-mail address we can read (" + strings.TrimPrefix(boundedReason(err), provision.ErrBadAddress.Error()+": ") + "). Type it as name@example.com."
 	case status == http.StatusBadRequest:
-		return "The request was not understood (" + err.Error() + ")."
+		return "The request was not understood (" + boundedReason(err) + ")."
 	}
 	return "Something went wrong on our side. Please try again later."
 }
@@ -261,8 +259,8 @@ func inkOn(hex string) string {
 
 // qrCode serves a PNG QR code of the absolute URL of an address's profile,
 // for a phone to scan from the page on a computer. It encodes only a URL
-// it builds itself (our host, our path, the parsed address), never text a
-// client supplied.
+// it builds itself (one of our names for the address, qrOrigin; our path;
+// the parsed address), never text a client supplied.
 func (h *Handler) qrCode(c echo.Context) error {
 	addr, opts, err := profileRequest(c, "email")
 	if err != nil {
@@ -277,7 +275,7 @@ func (h *Handler) qrCode(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	origin, err := h.qrOrigin(c, cat) // origin.go: never a host the request chose
+	origin, err := h.qrOrigin(c, p, *addr) // origin.go: never a host the request chose
 	if err != nil {
 		return err
 	}
@@ -296,42 +294,6 @@ func (h *Handler) qrCode(c echo.Context) error {
 	c.Response().Header().Set(echo.HeaderCacheControl, profileCache)
 	c.Response().Header().Set(echo.HeaderXContentTypeOptions, "nosniff")
 	return c.Blob(http.StatusOK, "image/png", png)
-}
-
-// requestOrigin is scheme://host[:port] of the request as the browser sent
-// it: the Host header, checked to be a host name or IP address with an
-// optional port, and https when the connection or a proxy's
-// X-Forwarded-Proto says so.
-func requestOrigin(c echo.Context) (string, error) {
-	r := c.Request()
-	host, port := r.Host, ""
-	if h, p, err := net.SplitHostPort(r.Host); err == nil {
-		host, port = h, p
-	}
-	bad := fmt.Errorf("%w: Host is not a host name", provision.ErrBadRequest)
-	if port != "" {
-		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 || strconv.Itoa(n) != port {
-			return "", bad
-		}
-	}
-	if ip := net.ParseIP(strings.Trim(host, "[]")); ip != nil {
-		host = ip.String()
-	} else if h, err := provision.NormalizeHost(host); err == nil {
-		host = h
-	} else {
-		return "", bad
-	}
-	scheme := "http"
-	if r.TLS != nil || strings.EqualFold(r.Header.Get(echo.HeaderXForwardedProto), "https") {
-		scheme = "https"
-	}
-	u := url.URL{Scheme: scheme, Host: host}
-	if port != "" {
-		u.Host = net.JoinHostPort(host, port)
-	} else if strings.Contains(host, ":") {
-		u.Host = "[" + host + "]"
-	}
-	return u.String(), nil
 }
 
 // static serves the page's style sheet and icon.

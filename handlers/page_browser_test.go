@@ -267,7 +267,8 @@ func checkPageInBrowser(t *testing.T, ctx context.Context, base, name string, wi
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantURL := base + "/mobileconfig?email=fred%40example.com"
+	// The page's own host, https on the default port (origin.go).
+	wantURL := "https://autoconfig.example.com/mobileconfig?email=fred%40example.com"
 	if got, err := qr.Decode(decoded); err != nil || got != wantURL {
 		t.Errorf("QR code on screen reads %q, %v; want %q", got, err, wantURL)
 	}

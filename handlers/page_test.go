@@ -138,10 +138,14 @@ func TestQRCode(t *testing.T) {
 		header []string
 		want   string
 	}{
-		{"http://example.com:8080/qr.png?email=fred@example.com", nil, "http://example.com:8080/mobileconfig?email=fred%40example.com"},
+		// The address's own names, https on the default port (origin.go).
+		{"http://example.com:8080/qr.png?email=fred@example.com", nil, "https://example.com/mobileconfig?email=fred%40example.com"},
 		{"http://AutoConfig.Example.com/qr.png?email=fred@example.com&protocol=pop3", []string{"X-Forwarded-Proto", "https"}, "https://autoconfig.example.com/mobileconfig?email=fred%40example.com&protocol=pop3"},
-		{"http://127.0.0.1:9/qr.png?email=j%C3%B6rg@b%C3%BCcher.example&protocol=pop3", nil, "http://127.0.0.1:9/mobileconfig?email=j%C3%B6rg%40xn--bcher-kva.example"},
-		{"http://[::1]:8080/qr.png?email=fred@example.com", []string{"X-Forwarded-Proto", "javascript"}, "http://[::1]:8080/mobileconfig?email=fred%40example.com"},
+		// An IP literal is not a name of ours: autoconfig.<domain>.
+		{"http://127.0.0.1:9/qr.png?email=j%C3%B6rg@b%C3%BCcher.example&protocol=pop3", nil, "https://autoconfig.xn--bcher-kva.example/mobileconfig?email=j%C3%B6rg%40xn--bcher-kva.example"},
+		{"http://[::1]:8080/qr.png?email=fred@example.com", []string{"X-Forwarded-Proto", "javascript"}, "https://autoconfig.example.com/mobileconfig?email=fred%40example.com"},
+		// The demo on a developer's machine.
+		{"http://localhost:8080/qr.png?email=fred@example.com", nil, "http://localhost:8080/mobileconfig?email=fred%40example.com"},
 	}
 	for _, tc := range tests {
 		rec := serve(e, http.MethodGet, tc.target, "", tc.header...)

@@ -3,6 +3,7 @@ package handlers
 import (
 	"container/list"
 	"sync"
+	"time"
 	"weak"
 
 	"mailautoconf/provision"
@@ -11,7 +12,13 @@ import (
 // ProfileCache keeps the last profiles served, signed or not, so that a
 // repeated download (a person who taps the button twice, a phone and a
 // computer, a retry) costs neither rendering nor signing: a bounded LRU
-// keyed by the address, the provider and the options.
+// keyed by the address, the provider, the options and, for a signed
+// profile, its signing time.
+//
+// The signing time is the signer's window (provision.SigningWindow), the
+// same for every address: a profile cached in one window is served only
+// within it, where a fresh one would carry the same time, so a download
+// never tells whether someone asked for the address before.
 //
 // An entry is good only for the catalog and the signer it was made with:
 // after a reload or a certificate change it is made again. Catalog and
@@ -24,12 +31,16 @@ type ProfileCache struct {
 	bytes    int
 	maxItems int
 	maxBytes int
+	// now is the clock signing times are taken from; nil is time.Now.
+	now func() time.Time
 }
 
 type profileKey struct {
 	provider string // the provider's id
 	addr     provision.Address
 	opts     provision.ProfileOptions
+	// signed is the profile's signing time (Unix seconds), 0 unsigned.
+	signed int64
 }
 
 type profileEntry struct {
@@ -50,6 +61,15 @@ const (
 // bytes of them.
 func NewProfileCache(items, maxBytes int) *ProfileCache {
 	return &ProfileCache{entries: make(map[profileKey]*list.Element), maxItems: items, maxBytes: maxBytes}
+}
+
+// clock returns the time a profile is signed at; a nil cache reads the
+// system clock.
+func (pc *ProfileCache) clock() time.Time {
+	if pc == nil || pc.now == nil {
+		return time.Now()
+	}
+	return pc.now()
 }
 
 // get returns the profile cached for the request, if it was made with cat

@@ -6,14 +6,18 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/asn1"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/smallstep/pkcs7"
 
 	"mailautoconf/provision"
+	"mailautoconf/provision/testpki"
 )
 
 // TestProfileCacheServes: a repeated download is the cached bytes; a
@@ -92,7 +96,7 @@ func TestProfileCacheBounds(t *testing.T) {
 	cat := provision.Demo()
 	pc := NewProfileCache(3, 100)
 	k := func(local string) profileKey {
-		return profileKey{"example.com", provision.Address{Local: local, Domain: "example.com"}, provision.ProfileOptions{}}
+		return profileKey{provider: "example.com", addr: provision.Address{Local: local, Domain: "example.com"}}
 	}
 	for _, l := range []string{"a", "b", "c"} {
 		pc.put(cat, nil, k(l), []byte(l))
@@ -122,5 +126,103 @@ func TestProfileCacheBounds(t *testing.T) {
 	none.put(cat, nil, k("a"), []byte("a"))
 	if _, ok := none.get(cat, nil, k("a")); ok {
 		t.Error("a nil cache had something")
+	}
+}
+
+// signingTime returns the verified signing time of a signed profile.
+func signingTime(t *testing.T, der []byte) time.Time {
+	t.Helper()
+	p7, err := pkcs7.Parse(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p7.Verify(); err != nil {
+		t.Fatalf("signature: %v", err)
+	}
+	for _, a := range p7.Signers[0].AuthenticatedAttributes {
+		if a.Type.Equal(pkcs7.OIDAttributeSigningTime) {
+			var st time.Time
+			if _, err := asn1.Unmarshal(a.Value.Bytes, &st); err != nil {
+				t.Fatal(err)
+			}
+			return st
+		}
+	}
+	t.Fatal("no signing time")
+	return time.Time{}
+}
+
+// signedRouter returns a router signing profiles with a new
+// certificate, and its handler.
+func signedRouter(t *testing.T) (*Router, *Handler) {
+	t.Helper()
+	key := testpki.Key(t)
+	s, err := provision.NewSigner([]*x509.Certificate{selfSigned(t, key)}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newTestHandler(t, nil)
+	h.Signer = new(atomic.Pointer[provision.Signer])
+	h.Signer.Store(s)
+	return New(h), h
+}
+
+// TestProfileSigningTimeTellsNothing (issue 12, defect 8): a cached
+// signed profile told when its address was first asked for. Now fred's
+// profile, asked for again after alice's was made fresh a second later,
+// carries the same signing time as hers: the start of the minute, the
+// same for every address.
+func TestProfileSigningTimeTellsNothing(t *testing.T) {
+	const fred = "http://example.com/mobileconfig?email=fred@example.com"
+	const alice = "http://example.com/mobileconfig?email=alice@example.com"
+	for attempt := 0; attempt < 3; attempt++ {
+		e, _ := signedRouter(t)
+		start := time.Now()
+		first := serve(e, http.MethodGet, fred, "")
+		time.Sleep(1100 * time.Millisecond)
+		other := serve(e, http.MethodGet, alice, "")
+		again := serve(e, http.MethodGet, fred, "")
+		if end := time.Now(); start.Truncate(time.Minute) != end.Truncate(time.Minute) {
+			continue // a minute began between: the times differ rightly
+		}
+		for _, rec := range []*httptest.ResponseRecorder{first, other, again} {
+			wantStatus(t, rec, http.StatusOK)
+		}
+		want := start.UTC().Truncate(time.Minute)
+		for name, rec := range map[string]*httptest.ResponseRecorder{"fred's first": first, "alice's": other, "fred's again": again} {
+			if got := signingTime(t, rec.Body.Bytes()); !got.Equal(want) {
+				t.Errorf("%s profile signed at %v, want the minute's start %v", name, got, want)
+			}
+		}
+		if !bytes.Equal(first.Body.Bytes(), again.Body.Bytes()) {
+			t.Error("fred's second download is not the cached profile")
+		}
+		return
+	}
+	t.Fatal("three attempts straddled a minute")
+}
+
+// TestProfileCacheSigningWindow: a profile cached in one signing window
+// is not served in the next, where it would carry an older time than any
+// fresh one and so tell that it was asked for before.
+func TestProfileCacheSigningWindow(t *testing.T) {
+	e, h := signedRouter(t)
+	base := time.Now().UTC().Truncate(provision.SigningWindow)
+	now := base.Add(-50 * time.Second)
+	h.Profiles.now = func() time.Time { return now }
+	const fred = "http://example.com/mobileconfig?email=fred@example.com"
+	first := serve(e, http.MethodGet, fred, "")
+	wantStatus(t, first, http.StatusOK)
+	now = base.Add(5 * time.Second)
+	next := serve(e, http.MethodGet, fred, "")
+	if got, want := signingTime(t, next.Body.Bytes()), base; !got.Equal(want) {
+		t.Errorf("in the next window fred's profile is signed at %v, want %v", got, want)
+	}
+	if bytes.Equal(first.Body.Bytes(), next.Body.Bytes()) {
+		t.Error("the previous window's profile was served")
+	}
+	now = base.Add(50 * time.Second)
+	if again := serve(e, http.MethodGet, fred, ""); !bytes.Equal(again.Body.Bytes(), next.Body.Bytes()) {
+		t.Error("within one window the profile was not served from the cache")
 	}
 }

@@ -43,5 +43,5 @@ func (h *Handler) readyz(c echo.Context) error {
 		status, head = http.StatusServiceUnavailable, "not ready"
 	}
 	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
-	return c.String(status, head+"\n"+strings.Join(lines, "\n")+"\n")
+	return plainText(c, status, head+"\n"+strings.Join(lines, "\n")+"\n")
 }

@@ -199,5 +199,5 @@ func canonicalPath(r *http.Request) {
 
 func (h *Handler) healthz(c echo.Context) error {
 	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
-	return c.String(http.StatusOK, "ok\n")
+	return plainText(c, http.StatusOK, "ok\n")
 }

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -141,12 +144,37 @@ type keyError struct{ msg string }
 
 func (e *keyError) Error() string { return e.msg }
 
-// Sign returns profile wrapped in a DER-encoded CMS SignedData. The
-// content is the profile byte for byte; the signature covers it and a
-// signing time, so two calls give different bytes: the server's profile
-// cache (handlers/profilecache.go) makes a second download byte-identical.
-// A Signer holds no state of its own and is safe for concurrent use.
-func (s *Signer) Sign(profile []byte) ([]byte, error) {
+// SigningWindow is how finely a profile's signing time is told: every
+// profile a signer signs within one window carries the window's start,
+// whatever the address and whenever in the window it was asked for. A
+// signing time to the second would tell whoever downloads a profile when
+// it was first made, that is, that someone set the address up just before
+// (the server's profile cache serves it byte for byte).
+const SigningWindow = time.Minute
+
+// SigningTime is the signing time of a profile signed at now: now cut to
+// the SigningWindow, in UTC, and never before the certificate's NotBefore
+// (a verifier may hold the signing time to the validity period; a
+// certificate issued within the window would otherwise sign "before" it
+// was valid). It is the same for every profile of one signer and window.
+func (s *Signer) SigningTime(now time.Time) time.Time {
+	t := now.UTC().Truncate(SigningWindow)
+	if nb := s.leaf.NotBefore.UTC(); t.Before(nb) {
+		t = nb
+	}
+	return t
+}
+
+// Sign returns profile wrapped in a DER-encoded CMS SignedData, signed
+// now: SignAt(profile, time.Now()).
+func (s *Signer) Sign(profile []byte) ([]byte, error) { return s.SignAt(profile, time.Now()) }
+
+// SignAt returns profile wrapped in a DER-encoded CMS SignedData. The
+// content is the profile byte for byte; the signature covers it and the
+// signing time SigningTime(now), so two profiles signed in one window
+// carry the same time, and a cached one tells nothing a fresh one would
+// not. A Signer holds no state of its own and is safe for concurrent use.
+func (s *Signer) SignAt(profile []byte, now time.Time) ([]byte, error) {
 	sd, err := pkcs7.NewSignedData(profile)
 	if err != nil {
 		return nil, fmt.Errorf("signing profile: %w", err)
@@ -160,11 +188,68 @@ func (s *Signer) Sign(profile []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("signing profile: %w", err)
 	}
+	if err := s.setSigningTime(sd, s.SigningTime(now)); err != nil {
+		return nil, fmt.Errorf("signing profile: %w", err)
+	}
 	der, err := sd.Finish()
 	if err != nil {
 		return nil, fmt.Errorf("signing profile: %w", err)
 	}
 	return der, nil
+}
+
+// setSigningTime puts t in place of the signing time pkcs7 wrote (the
+// moment of the call: smallstep/pkcs7 v0.2.3 takes no other) and signs
+// the signed attributes again. They are signed as their DER encoding as
+// a SET OF, in DER order (RFC 5652 §5.4); t is a UTCTime as before (years
+// 1950 to 2049, §11.3), of the same length, so the order stays, and it is
+// checked all the same.
+func (s *Signer) setSigningTime(sd *pkcs7.SignedData, t time.Time) error {
+	infos := sd.GetSignedData().SignerInfos
+	if len(infos) != 1 {
+		return fmt.Errorf("%d signer infos, want 1", len(infos))
+	}
+	si := &infos[0]
+	value, err := asn1.Marshal(t)
+	if err != nil {
+		return err
+	}
+	found := false
+	for i := range si.AuthenticatedAttributes {
+		if a := &si.AuthenticatedAttributes[i]; a.Type.Equal(pkcs7.OIDAttributeSigningTime) {
+			a.Value = asn1.RawValue{Class: asn1.ClassUniversal, Tag: asn1.TagSet, IsCompound: true, Bytes: value}
+			found = true
+		}
+	}
+	if !found {
+		return errors.New("no signing time among the signed attributes")
+	}
+	var prev []byte
+	for _, a := range si.AuthenticatedAttributes {
+		enc, err := asn1.Marshal(a)
+		if err != nil {
+			return err
+		}
+		if bytes.Compare(prev, enc) > 0 {
+			return errors.New("signed attributes out of DER order")
+		}
+		prev = enc
+	}
+	// The attributes as a SEQUENCE OF, retagged SET OF: the same bytes
+	// but the first (RFC 5652 §5.4: the signature covers the EXPLICIT
+	// SET OF tag, not the IMPLICIT [0] of SignerInfo).
+	signed, err := asn1.Marshal(si.AuthenticatedAttributes)
+	if err != nil {
+		return err
+	}
+	signed[0] = 0x31
+	digest := sha256.Sum256(signed)
+	sig, err := s.key.Sign(rand.Reader, digest[:], crypto.SHA256)
+	if err != nil {
+		return err
+	}
+	si.EncryptedDigest = sig
+	return nil
 }
 
 // String describes the signer for the startup log: subject, key type,

@@ -11,6 +11,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/pem"
 	"math/big"
 	"os"
@@ -19,6 +20,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/smallstep/pkcs7"
+
+	"mailautoconf/provision/testpki"
 )
 
 // sigPKI is a throwaway CA: a root, an intermediate it issued, and a leaf
@@ -316,5 +321,89 @@ func TestLoadSignerErrors(t *testing.T) {
 		t.Errorf("good pair: %v", err)
 	} else if got := s.String(); !strings.Contains(got, `"autoconfig.example.com" (RSA key, SHA-256, 1 intermediate(s)`) {
 		t.Errorf("String() = %q", got)
+	}
+}
+
+// cmsSigningTime returns the signing time of a DER SignedData's one
+// signer, read with the pkcs7 parser after it verified the signature.
+func cmsSigningTime(t *testing.T, der []byte) time.Time {
+	t.Helper()
+	p7, err := pkcs7.Parse(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p7.Verify(); err != nil {
+		t.Fatalf("pkcs7 verify: %v", err)
+	}
+	var st time.Time
+	for _, a := range p7.Signers[0].AuthenticatedAttributes {
+		if a.Type.Equal(pkcs7.OIDAttributeSigningTime) {
+			if _, err := asn1.Unmarshal(a.Value.Bytes, &st); err != nil {
+				t.Fatal(err)
+			}
+			return st
+		}
+	}
+	t.Fatal("no signing time")
+	return st
+}
+
+// TestSigningTimeWindow: every profile signed within one SigningWindow
+// carries the window's start, whatever its address and wherever in the
+// window it was signed, and the signature over that time verifies with
+// openssl; the next window has the next time; a certificate newer than
+// the window's start signs at its NotBefore.
+func TestSigningTimeWindow(t *testing.T) {
+	openssl := opensslPath(t)
+	fred := renderProfile(t, "fred@example.com", ProfileOptions{})
+	alice := renderProfile(t, "alice@example.com", ProfileOptions{})
+	window := time.Now().UTC().Truncate(SigningWindow).Add(-SigningWindow)
+	for _, kind := range []string{"rsa", "ecdsa"} {
+		t.Run(kind, func(t *testing.T) {
+			pki := newSigPKI(t, kind)
+			s, err := NewSigner([]*x509.Certificate{pki.leaf, pki.inter}, pki.leafKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			for _, tc := range []struct {
+				profile []byte
+				at      time.Duration // into the window
+				want    time.Time
+			}{
+				{fred, 1 * time.Second, window},
+				{alice, 59 * time.Second, window},
+				{fred, 59*time.Second + 999*time.Millisecond, window},
+				{alice, 60 * time.Second, window.Add(SigningWindow)},
+			} {
+				signed, err := s.SignAt(tc.profile, window.Add(tc.at))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := cmsSigningTime(t, signed); !got.Equal(tc.want) {
+					t.Errorf("signed %v into the window: signing time %v, want %v", tc.at, got, tc.want)
+				}
+				content, err := opensslCMSVerify(t, openssl, dir, signed, pki.root)
+				if err != nil || !bytes.Equal(content, tc.profile) {
+					t.Errorf("signed %v into the window: openssl: %v", tc.at, err)
+				}
+			}
+		})
+	}
+
+	// A certificate issued 20 s into a window signs at its NotBefore.
+	key := testpki.Key(t)
+	notBefore := window.Add(20 * time.Second)
+	cert := testpki.SelfSigned(t, key, testpki.Cert{CommonName: "new.example.com", NotBefore: notBefore, KeyUsage: x509.KeyUsageDigitalSignature})
+	s, err := NewSigner([]*x509.Certificate{cert}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, err := s.SignAt(fred, notBefore.Add(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cmsSigningTime(t, signed); !got.Equal(notBefore) {
+		t.Errorf("new certificate: signing time %v, want its NotBefore %v", got, notBefore)
 	}
 }
