@@ -17,7 +17,7 @@ import (
 	"github.com/smallstep/pkcs7"
 
 	"mailautoconf/provision"
-	"mailautoconf/provision/testpki"
+	"mailautoconf/internal/testutil/testpki"
 )
 
 // TestProfileCacheServes: a repeated download is the cached bytes; a

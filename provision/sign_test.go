@@ -23,7 +23,7 @@ import (
 
 	"github.com/smallstep/pkcs7"
 
-	"mailautoconf/provision/testpki"
+	"mailautoconf/internal/testutil/testpki"
 )
 
 // sigPKI is a throwaway CA: a root, an intermediate it issued, and a leaf
