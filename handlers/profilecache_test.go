@@ -16,8 +16,8 @@ import (
 
 	"github.com/smallstep/pkcs7"
 
-	"mailautoconf/provision"
 	"mailautoconf/internal/testutil/testpki"
+	"mailautoconf/provision"
 )
 
 // TestProfileCacheServes: a repeated download is the cached bytes; a
