@@ -107,3 +107,23 @@ func TestAutoconfigServers(t *testing.T) {
 		}
 	}
 }
+
+func TestLastWinsWarning(t *testing.T) {
+	demo, _ := Demo().Lookup("example.com")
+	w := LastWinsWarning(demo)
+	for _, want := range []string{"FairEmail before 1.2269", "IMAP imap.example.com:143 rather than imap.example.com:993", "SMTP smtp.example.com:587 rather than smtp.example.com:465", demo.Source} {
+		if !strings.Contains(w, want) {
+			t.Errorf("LastWinsWarning(demo) = %q, does not say %q", w, want)
+		}
+	}
+	for name, src := range variants {
+		c, err := Parse(Source{Name: name, Data: []byte(src)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// starttls-only lists unadvertised servers beside one of each.
+		if w := LastWinsWarning(c.Providers()[0]); w != "" {
+			t.Errorf("%s: LastWinsWarning = %q, want none", name, w)
+		}
+	}
+}

@@ -1,8 +1,10 @@
 package provision
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/beevik/etree"
 )
@@ -109,6 +111,37 @@ func ThunderbirdServers(p *Provider, domain string, addr *Address, which Servers
 		panic("etree: writing to memory failed: " + err.Error())
 	}
 	return b
+}
+
+// LastWinsWarning returns a warning for a provider that advertises several
+// IMAP or several SMTP servers, or "". FairEmail before 1.2269 keeps the
+// last server of each type and sends nothing that tells it apart, so it
+// gets AllServers and configures the least preferred one
+// (docs/clients/fairemail.md); Evolution is told apart and answered with
+// OnePerType.
+func LastWinsWarning(p *Provider) string {
+	var picks []string
+	for _, servers := range [][]Server{p.AdvertisedIncoming(), p.AdvertisedOutgoing()} {
+		proto := IMAP
+		if len(servers) > 0 && servers[0].Protocol == SMTP {
+			proto = SMTP
+		}
+		var of []Server
+		for _, s := range servers {
+			if s.Protocol == proto {
+				of = append(of, s)
+			}
+		}
+		if len(of) > 1 {
+			last := of[len(of)-1]
+			picks = append(picks, fmt.Sprintf("%s %s:%d rather than %s:%d", strings.ToUpper(string(proto)), last.Host, last.Port, of[0].Host, of[0].Port))
+		}
+	}
+	if len(picks) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s: provider %s lists several servers of a type: FairEmail before 1.2269, which cannot be told apart from other clients, configures the last (%s); list the preferred server alone to avoid it",
+		p.Source, p.ID, strings.Join(picks, ", "))
 }
 
 // firstPerProtocol returns the first server of each protocol in servers,

@@ -30,7 +30,7 @@ type verdict struct {
 	fails []string
 	// caveats go into the client's reason without changing its status.
 	caveats []string
-	notes      []string // worth knowing, not a problem
+	notes   []string // worth knowing, not a problem
 }
 
 func refuse(reason, fix string) verdict { return verdict{reason: reason, fix: fix} }
