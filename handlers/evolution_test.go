@@ -124,3 +124,24 @@ func TestThunderbirdAcceptsEvolutionVariant(t *testing.T) {
 		t.Errorf("Thunderbird %s:\n%s", r.Thunderbird, d)
 	}
 }
+
+// TestPageAgreesWithEvolution: the setup page's table, asked with
+// Evolution's User-Agent as well, shows the servers Evolution now gets.
+func TestPageAgreesWithEvolution(t *testing.T) {
+	e := newTestEcho(t, nil)
+	for _, ua := range []string{"", evolutionUA} {
+		rec := serve(e, http.MethodGet, "http://autoconfig.example.com/?email=alice@example.com", "", "User-Agent", ua)
+		wantStatus(t, rec, http.StatusOK)
+		body := rec.Body.String()
+		for _, port := range []string{"993", "465"} {
+			if !strings.Contains(body, "<td>"+port+"</td>") {
+				t.Errorf("User-Agent %q: the page's table lacks port %s", ua, port)
+			}
+		}
+		for _, port := range []string{"143", "587"} {
+			if strings.Contains(body, "<td>"+port+"</td>") {
+				t.Errorf("User-Agent %q: the page's table shows port %s, which nobody is configured with", ua, port)
+			}
+		}
+	}
+}
