@@ -41,6 +41,11 @@ func cmdCheck(_ context.Context, args []string, stdout, stderr io.Writer) error 
 		return exitError{"catalog invalid"}
 	}
 	fmt.Fprintf(stdout, "%s: ok, %d providers, %d domains\n", path, len(cat.Providers()), cat.DomainCount())
+	for _, p := range cat.Providers() {
+		if w := provision.LastWinsWarning(p); w != "" {
+			fmt.Fprintln(stdout, "warning: "+w)
+		}
+	}
 	return nil
 }
 

@@ -18,12 +18,15 @@ const (
 	xmlContentType = "application/xml; charset=utf-8"
 	// Settings change rarely, and clients ask once per account setup.
 	autoconfigCache = "public, max-age=3600"
+	userAgentHeader = "User-Agent"
 )
 
 // autoconfig serves config-v1.1.xml. The domain comes from the
 // emailaddress parameter when present (Thunderbird, Evolution, Delta Chat),
 // otherwise from the Host header, since Thunderbird for Android and KMail
-// send no address (PROTOCOLS.md §1.3).
+// send no address (PROTOCOLS.md §1.3). Evolution, which keeps the last
+// server of each type, gets the first of each only
+// (provision.AutoconfigServers).
 func (h *Handler) autoconfig(c echo.Context) error {
 	addr, err := queryAddress(c, "emailaddress")
 	if err != nil {
@@ -42,9 +45,13 @@ func (h *Handler) autoconfig(c echo.Context) error {
 		return err
 	}
 	noteRequest(c, domain, addr)
+	which := provision.AutoconfigServers(c.Request().Header.Get(userAgentHeader), addr)
+	// Evolution gets one server per type: the answer depends on the
+	// User-Agent, and a shared cache must know.
+	setFixed(c, echo.HeaderVary, userAgentHeader)
 	buf := getBuffer()
 	defer putBuffer(buf)
-	*buf = cat.AppendThunderbird((*buf)[:0], p, domain, addr)
+	*buf = cat.AppendThunderbirdServers((*buf)[:0], p, domain, addr, which)
 	return xmlBlob(c, autoconfigCache, *buf)
 }
 
@@ -195,7 +202,7 @@ func setLength(c echo.Context, body []byte) {
 var fixedValues = map[string][]string{}
 
 func init() {
-	for _, v := range []string{xmlContentType, echo.MIMEApplicationJSON, autoconfigCache, noStore} {
+	for _, v := range []string{xmlContentType, echo.MIMEApplicationJSON, autoconfigCache, noStore, userAgentHeader} {
 		fixedValues[v] = []string{v}[:1:1] // full: an Add copies, never writes into it
 	}
 }

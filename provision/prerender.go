@@ -248,7 +248,8 @@ func (l *lazyTemplate) get(render func(fill) []byte) *template {
 // all lists every template of pt, for tests.
 func (pt *providerTemplates) all() []*lazyTemplate {
 	return []*lazyTemplate{
-		&pt.thunderbird[0], &pt.thunderbird[1], &pt.settings[0], &pt.settings[1],
+		&pt.thunderbird[0], &pt.thunderbird[1], &pt.onePerType[0], &pt.onePerType[1],
+		&pt.settings[0], &pt.settings[1],
 		&pt.redirectURL, &pt.redirectTo, &pt.mobileSync[0], &pt.mobileSync[1],
 	}
 }
@@ -256,6 +257,7 @@ func (pt *providerTemplates) all() []*lazyTemplate {
 // providerTemplates are one provider's templates, each made on first use.
 type providerTemplates struct {
 	thunderbird [2]lazyTemplate // [0] placeholders, [1] an address
+	onePerType  [2]lazyTemplate // Thunderbird's OnePerType variant, the same two
 	settings    [2]lazyTemplate // Autodiscover settings: [0] GET, [1] an address
 	redirectURL lazyTemplate
 	redirectTo  lazyTemplate // redirectAddr: the target is the value
@@ -293,19 +295,30 @@ func (c *Catalog) Thunderbird(p *Provider, domain string, addr *Address) []byte 
 
 // AppendThunderbird appends c.Thunderbird's document to b.
 func (c *Catalog) AppendThunderbird(b []byte, p *Provider, domain string, addr *Address) []byte {
+	return c.AppendThunderbirdServers(b, p, domain, addr, AllServers)
+}
+
+// AppendThunderbirdServers appends the package function
+// ThunderbirdServers's document to b, from p's template when p is one of
+// c's providers.
+func (c *Catalog) AppendThunderbirdServers(b []byte, p *Provider, domain string, addr *Address, which Servers) []byte {
 	if pt := c.templates(p); pt != nil {
 		v := withAddress(addr)
-		t := pt.thunderbird[v].get(func(f fill) []byte {
+		l := &pt.thunderbird[v]
+		if which == OnePerType {
+			l = &pt.onePerType[v]
+		}
+		t := l.get(func(f fill) []byte {
 			if v == 0 {
-				return Thunderbird(p, f[holeDomain], nil)
+				return ThunderbirdServers(p, f[holeDomain], nil, which)
 			}
-			return Thunderbird(p, f[holeDomain], fillAddress(f))
+			return ThunderbirdServers(p, f[holeDomain], fillAddress(f), which)
 		})
 		if out := t.appendTo(b, addressFill(domain, addr, "")); out != nil {
 			return out
 		}
 	}
-	return append(b, Thunderbird(p, domain, addr)...)
+	return append(b, ThunderbirdServers(p, domain, addr, which)...)
 }
 
 // Autodiscover is the package function Autodiscover, from p's templates

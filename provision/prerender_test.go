@@ -265,6 +265,9 @@ func FuzzPrerender(f *testing.F) {
 			if got, want := c.Thunderbird(p, d, &a), Thunderbird(p, d, &a); !bytes.Equal(got, want) {
 				t.Fatalf("Thunderbird(%s): pre-rendered\n%s\netree\n%s", a, got, want)
 			}
+			if got, want := c.AppendThunderbirdServers(nil, p, d, &a, OnePerType), ThunderbirdServers(p, d, &a, OnePerType); !bytes.Equal(got, want) {
+				t.Fatalf("ThunderbirdServers(%s, OnePerType): pre-rendered\n%s\netree\n%s", a, got, want)
+			}
 			if got, want := c.Autodiscover(p, d, &a), Autodiscover(p, d, &a); !bytes.Equal(got, want) {
 				t.Fatalf("Autodiscover(%s): pre-rendered\n%s\netree\n%s", a, got, want)
 			}

@@ -1,7 +1,10 @@
 package provision
 
 import (
+	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/beevik/etree"
 )
@@ -26,6 +29,37 @@ func socketType(s Security) string {
 // "plain" socketType, every section with hostname, port, socketType,
 // username and a password method, no white space inside values.
 func Thunderbird(p *Provider, domain string, addr *Address) []byte {
+	return ThunderbirdServers(p, domain, addr, AllServers)
+}
+
+// Servers says which of a provider's advertised servers a config-v1.1.xml
+// lists.
+type Servers uint8
+
+const (
+	// AllServers lists every advertised server in catalog order, which is
+	// the order of preference: Thunderbird, Thunderbird for Android/K-9,
+	// KMail and Delta Chat take the first of each type or try them in
+	// order.
+	AllServers Servers = iota
+	// OnePerType lists only the first advertised server of each protocol
+	// (IMAP, POP3, SMTP): the one a first-wins client configures. It is
+	// for clients that keep the last server of each type, Evolution
+	// among them (docs/clients/evolution.md). One server per type rather
+	// than the list reversed: a reversed list would make every first-wins
+	// client take the least preferred server if it ever got that answer,
+	// and Evolution keeps values a later section of a type lacks from an
+	// earlier one, so a single section per type is the only layout whose
+	// reading does not depend on the parser.
+	OnePerType
+)
+
+// ThunderbirdServers is Thunderbird with the servers chosen by which.
+func ThunderbirdServers(p *Provider, domain string, addr *Address, which Servers) []byte {
+	incoming, outgoing := p.AdvertisedIncoming(), p.AdvertisedOutgoing()
+	if which == OnePerType {
+		incoming, outgoing = firstPerProtocol(incoming), firstPerProtocol(outgoing)
+	}
 	doc := etree.NewDocument()
 	doc.CreateProcInst("xml", `version="1.0" encoding="UTF-8"`)
 	root := doc.CreateElement("clientConfig")
@@ -36,7 +70,7 @@ func Thunderbird(p *Provider, domain string, addr *Address) []byte {
 	ep.CreateElement("domain").SetText(domain)
 	ep.CreateElement("displayName").SetText(p.DisplayName)
 	ep.CreateElement("displayShortName").SetText(p.ShortName)
-	for _, s := range p.AdvertisedIncoming() {
+	for _, s := range incoming {
 		el := ep.CreateElement("incomingServer")
 		el.CreateAttr("type", string(s.Protocol))
 		autoconfigServer(el, s, addr)
@@ -44,7 +78,7 @@ func Thunderbird(p *Provider, domain string, addr *Address) []byte {
 			pop3Options(el.CreateElement("pop3"), s.POP3)
 		}
 	}
-	for _, s := range p.AdvertisedOutgoing() {
+	for _, s := range outgoing {
 		el := ep.CreateElement("outgoingServer")
 		el.CreateAttr("type", "smtp")
 		autoconfigServer(el, s, addr)
@@ -53,7 +87,7 @@ func Thunderbird(p *Provider, domain string, addr *Address) []byte {
 	// v1.1 spells these addressBook/calendar with serverURL (PROTOCOLS.md
 	// §1.7); no client reads them for account setup yet, but they tell a
 	// human reader and future clients where contacts and calendars live.
-	user := ExpandUsername(p.AdvertisedIncoming()[0].Username, addr)
+	user := ExpandUsername(incoming[0].Username, addr)
 	if p.CardDAV != "" {
 		davSection(root.CreateElement("addressBook"), "carddav", p.CardDAV, user)
 	}
@@ -77,6 +111,49 @@ func Thunderbird(p *Provider, domain string, addr *Address) []byte {
 		panic("etree: writing to memory failed: " + err.Error())
 	}
 	return b
+}
+
+// LastWinsWarning returns a warning for a provider that advertises several
+// IMAP or several SMTP servers, or "". FairEmail before 1.2269 keeps the
+// last server of each type and sends nothing that tells it apart, so it
+// gets AllServers and configures the least preferred one
+// (docs/clients/fairemail.md); Evolution is told apart and answered with
+// OnePerType.
+func LastWinsWarning(p *Provider) string {
+	var picks []string
+	for _, servers := range [][]Server{p.AdvertisedIncoming(), p.AdvertisedOutgoing()} {
+		proto := IMAP
+		if len(servers) > 0 && servers[0].Protocol == SMTP {
+			proto = SMTP
+		}
+		var of []Server
+		for _, s := range servers {
+			if s.Protocol == proto {
+				of = append(of, s)
+			}
+		}
+		if len(of) > 1 {
+			last := of[len(of)-1]
+			picks = append(picks, fmt.Sprintf("%s %s:%d rather than %s:%d", strings.ToUpper(string(proto)), last.Host, last.Port, of[0].Host, of[0].Port))
+		}
+	}
+	if len(picks) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s: provider %s lists several servers of a type: FairEmail before 1.2269, which cannot be told apart from other clients, configures the last (%s); list the preferred server alone to avoid it",
+		p.Source, p.ID, strings.Join(picks, ", "))
+}
+
+// firstPerProtocol returns the first server of each protocol in servers,
+// in their order.
+func firstPerProtocol(servers []Server) []Server {
+	out := make([]Server, 0, 2)
+	for _, s := range servers {
+		if !slices.ContainsFunc(out, func(o Server) bool { return o.Protocol == s.Protocol }) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func autoconfigServer(el *etree.Element, s Server, addr *Address) {

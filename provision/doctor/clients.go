@@ -24,6 +24,7 @@ func (r *run) clients() []client {
 		{"thunderbird", "Thunderbird", r.thunderbird},
 		{"k9", "Thunderbird for Android / K-9", r.k9},
 		{"evolution", "Evolution", r.evolution},
+		{"fairemail", "FairEmail", r.fairEmail},
 		{"kmail", "KMail", r.kmail},
 		{"deltachat", "Delta Chat", r.deltaChat},
 		{"outlook", "Outlook (classic, POX)", r.outlook},
@@ -54,10 +55,11 @@ const (
 
 // autoconfig fetches urls in order and reads answers with read. It
 // returns the accepted verdict and the URL, or a refusal.
-func (r *run) autoconfig(ctx context.Context, c *ClientResult, urls []string, mode acMode, exact200 bool, read func(ct string, body []byte) verdict) (verdict, string) {
+// userAgent is the client's User-Agent, "" for the doctor's own.
+func (r *run) autoconfig(ctx context.Context, c *ClientResult, urls []string, mode acMode, exact200 bool, userAgent string, read func(ct string, body []byte) verdict) (verdict, string) {
 	last := refuse("no URL answered", "")
 	for _, u := range urls {
-		step, f := r.get(ctx, c, request{method: "GET", url: u, maxRedirects: maxRedirects, accept: "application/xml,text/xml,*/*"})
+		step, f := r.get(ctx, c, request{method: "GET", url: u, maxRedirects: maxRedirects, accept: "application/xml,text/xml,*/*", userAgent: userAgent})
 		switch {
 		case f.Err != "":
 			step.Result = "no answer: " + f.Err
@@ -178,6 +180,11 @@ func (r *run) finish(ctx context.Context, c *ClientResult, v verdict, all bool) 
 			}
 		}
 	}
+	if len(v.fails) > 0 {
+		status = Fail
+		problems = append(problems, v.fails...)
+		fixes = append(fixes, v.fix)
+	}
 	for _, e := range []*Endpoint{v.incoming, v.outgoing} {
 		if e != nil && e.Socket == "plain" && status != Fail {
 			status = Warn
@@ -194,7 +201,7 @@ func (r *run) finish(ctx context.Context, c *ClientResult, v verdict, all bool) 
 		c.Reason, c.Fix = strings.Join(problems, "; "), strings.Join(fixes, "; ")
 		return
 	}
-	why := append(append(slices.Clone(c.warnings), problems...), v.warnings...)
+	why := append(append(append(slices.Clone(c.warnings), problems...), v.warnings...), v.caveats...)
 	c.Reason = fmt.Sprintf("configures %s and %s", v.incoming, endpointOr(v.outgoing, "its default SMTP server"))
 	if len(why) > 0 {
 		c.Reason += "; " + strings.Join(why, "; ")
@@ -237,12 +244,12 @@ func (r *run) thunderbird(ctx context.Context, c *ClientResult) {
 		"http://" + d + wellKnownPath + r.q(),
 	}
 	read := func(ct string, b []byte) verdict { return ThunderbirdAutoconfig(ct, b, r.id) }
-	v, src := r.autoconfig(ctx, c, urls, firstAnswer, false, read)
+	v, src := r.autoconfig(ctx, c, urls, firstAnswer, false, "", read)
 	if !v.ok {
 		// fromISP failed; forMX is the next source in Thunderbird's
 		// priority order (FindConfig).
 		for _, md := range r.mxDomains(ctx, c) {
-			if v2, src2 := r.autoconfig(ctx, c, []string{"https://autoconfig." + md + configPath + r.q()}, firstAnswer, false, read); v2.ok {
+			if v2, src2 := r.autoconfig(ctx, c, []string{"https://autoconfig." + md + configPath + r.q()}, firstAnswer, false, "", read); v2.ok {
 				v, src = v2, src2
 				warn(c, "found through the MX domain "+md+": Thunderbird asks the user to confirm")
 				break
@@ -316,10 +323,10 @@ func (r *run) k9(ctx context.Context, c *ClientResult) {
 	// A refused document moves K-9 on to the next URL [UNCONFIRMED for
 	// the newest discovery code; older versions took the first result
 	// that parsed].
-	v, src := r.autoconfig(ctx, c, urls, firstValid, false, read)
+	v, src := r.autoconfig(ctx, c, urls, firstValid, false, "", read)
 	if !v.ok {
 		for _, md := range r.mxDomains(ctx, c) {
-			if v2, src2 := r.autoconfig(ctx, c, []string{"https://autoconfig." + md + configPath}, firstValid, false, read); v2.ok {
+			if v2, src2 := r.autoconfig(ctx, c, []string{"https://autoconfig." + md + configPath}, firstValid, false, "", read); v2.ok {
 				v, src = v2, src2
 				warn(c, "found through the MX domain "+md)
 				break
@@ -333,17 +340,51 @@ func (r *run) k9(ctx context.Context, c *ClientResult) {
 	r.finish(ctx, c, v, false)
 }
 
+// evolutionUA is the User-Agent Evolution sends ("Evolution/" VERSION
+// VERSION_SUBSTRING " " VERSION_COMMENT, e-mail-autoconfig.c): the
+// service answers it with one server per type.
+const evolutionUA = "Evolution/3.46.4 (mailautoconf doctor)"
+
+// evolution is Evolution 3.46's lookup (mail_autoconfig_lookup,
+// docs/clients/evolution.md): the EVOLUTIONUSER placeholder in place of
+// the address, the MD5 of the lower-cased real address, its own
+// User-Agent; the last section of each type wins.
 func (r *run) evolution(ctx context.Context, c *ClientResult) {
 	d := r.domain
 	sum := md5.Sum([]byte(strings.ToLower(r.id.address)))
-	q := r.q() + "&emailmd5=" + hex.EncodeToString(sum[:])
+	q := "?emailaddress=" + evolutionPlaceholder + "%40" + url.QueryEscape(d) + "&emailmd5=" + hex.EncodeToString(sum[:])
 	urls := []string{
 		"https://autoconfig." + d + configPath + q,
 		"http://autoconfig." + d + configPath + q,
 		"https://" + d + wellKnownPath + q,
 		"http://" + d + wellKnownPath + q,
 	}
-	v, src := r.autoconfig(ctx, c, urls, firstValid, false, func(_ string, b []byte) verdict { return EvolutionAutoconfig(b, r.id) })
+	v, src := r.autoconfig(ctx, c, urls, firstValid, false, evolutionUA, func(_ string, b []byte) verdict { return EvolutionAutoconfig(b, r.id) })
+	c.Source = src
+	if v.ok && strings.HasPrefix(src, "http://") {
+		warn(c, "configured over plain HTTP: fix HTTPS for autoconfig."+d)
+	}
+	r.finish(ctx, c, v, false)
+}
+
+// fairEmailUA stands for the Android WebView User-Agent FairEmail sends
+// (ConnectionHelper.setUserAgent): nothing in it names FairEmail.
+const fairEmailUA = "Mozilla/5.0 (Linux; Android 14; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/126.0.0.0 Mobile Safari/537.36"
+
+// fairEmail is FairEmail's own-domain lookup (Misc.getISPDBUrls, extra
+// flavour): the address as typed, HTTPS then HTTP; a document that does
+// not parse or validate moves it on to the next URL.
+func (r *run) fairEmail(ctx context.Context, c *ClientResult) {
+	d := r.domain
+	q := "?emailaddress=" + r.id.address
+	urls := []string{
+		"https://autoconfig." + d + configPath + q,
+		"https://" + d + wellKnownPath + q,
+		"http://autoconfig." + d + configPath + q,
+		"http://" + d + wellKnownPath + q,
+	}
+	c.Notes = append(c.Notes, "FairEmail asks its own provider list first and Autodiscover and SRV records beside autoconfig; only autoconfig is replayed here")
+	v, src := r.autoconfig(ctx, c, urls, firstValid, true, fairEmailUA, func(_ string, b []byte) verdict { return FairEmailAutoconfig(b, r.id) })
 	c.Source = src
 	if v.ok && strings.HasPrefix(src, "http://") {
 		warn(c, "configured over plain HTTP: fix HTTPS for autoconfig."+d)
@@ -359,7 +400,7 @@ func (r *run) kmail(ctx context.Context, c *ClientResult) {
 		"https://" + d + wellKnownPath,
 	}
 	c.Notes = append(c.Notes, "KMail asks the ISPDB (autoconfig.thunderbird.net) first; not checked here")
-	v, src := r.autoconfig(ctx, c, urls, firstAnswer, true, func(_ string, b []byte) verdict { return KMailAutoconfig(b, r.id) })
+	v, src := r.autoconfig(ctx, c, urls, firstAnswer, true, "", func(_ string, b []byte) verdict { return KMailAutoconfig(b, r.id) })
 	c.Source = src
 	if v.ok && strings.HasPrefix(src, "http://") {
 		warn(c, "configured over plain HTTP: fix HTTPS for autoconfig."+d)
@@ -374,7 +415,7 @@ func (r *run) deltaChat(ctx context.Context, c *ClientResult) {
 		"https://autoconfig." + d + configPath + "?emailaddress=" + strings.ReplaceAll(url.QueryEscape(r.id.address), "%2E", "."),
 		"https://" + d + wellKnownPath,
 	}
-	v, src := r.autoconfig(ctx, c, urls, firstValid, false, func(_ string, b []byte) verdict { return DeltaChatAutoconfig(b, r.id) })
+	v, src := r.autoconfig(ctx, c, urls, firstValid, false, "", func(_ string, b []byte) verdict { return DeltaChatAutoconfig(b, r.id) })
 	if !v.ok {
 		av, asrc := r.deltaChatAutodiscover(ctx, c)
 		if av.ok {

@@ -58,6 +58,7 @@ func FuzzAutoconfigReaders(f *testing.F) {
 		k9 := K9Autoconfig(body, alice)
 		checkVerdict(t, "K-9", k9, true, 0)
 		checkVerdict(t, "Evolution", EvolutionAutoconfig(body, alice), true, 1)
+		checkVerdict(t, "FairEmail", FairEmailAutoconfig(body, alice), true, 1)
 		checkVerdict(t, "KMail", KMailAutoconfig(body, alice), true, 0)
 		checkVerdict(t, "Delta Chat", DeltaChatAutoconfig(body, alice), true, 1)
 		// K-9 never accepts a document with a plain or non-exact

@@ -6,6 +6,7 @@ package doctor
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -368,6 +369,7 @@ type request struct {
 	body        []byte
 	contentType string
 	accept      string
+	userAgent   string // "": the doctor's own
 	// maxRedirects is how many redirects the client follows itself;
 	// 0 returns the redirect response as is.
 	maxRedirects int
@@ -418,7 +420,7 @@ func (n *network) do(ctx context.Context, r request) fetch {
 		f.Err = err.Error()
 		return f
 	}
-	req.Header.Set("User-Agent", "mailautoconf-doctor")
+	req.Header.Set("User-Agent", cmp.Or(r.userAgent, "mailautoconf-doctor"))
 	if r.contentType != "" {
 		req.Header.Set("Content-Type", r.contentType)
 	}

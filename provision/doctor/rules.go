@@ -24,7 +24,13 @@ type verdict struct {
 	// Chat probes them all).
 	candidates []Endpoint
 	warnings   []string // make the client's status a warning
-	notes      []string // worth knowing, not a problem
+	// fails make the client's status a failure although it accepts the
+	// document: it would configure a server the document does not
+	// prefer. fix says what to change.
+	fails []string
+	// caveats go into the client's reason without changing its status.
+	caveats []string
+	notes   []string // worth knowing, not a problem
 }
 
 func refuse(reason, fix string) verdict { return verdict{reason: reason, fix: fix} }
@@ -399,11 +405,18 @@ func k9Section(s *node, typ string, id ident) (Endpoint, string) {
 	return e, ""
 }
 
-// EvolutionAutoconfig is Evolution's mail_autoconfig_parse_text
-// (PROTOCOLS.md §1.9, §1.11): every section of a type overwrites the
-// values of the previous one, so the last section of each type wins and
-// values it lacks are kept from earlier ones. IMAP is used when present,
-// else POP3.
+// EvolutionAutoconfig is Evolution's parser (mail_autoconfig_parse_text
+// in src/mail/e-mail-autoconfig.c, docs/clients/evolution.md): every
+// section of a type overwrites the values of the previous one, so the last
+// section of each type wins and values it lacks are kept from earlier
+// ones. IMAP is used when present, else POP3. The username's EVOLUTIONUSER
+// placeholder, which Evolution sends in place of the address, becomes the
+// local part of the real one.
+//
+// A document is for every client at once, and its order is the order of
+// preference: when Evolution's pick of a type differs from the first
+// section of that type, the verdict carries a failure naming the server
+// Evolution would configure.
 func EvolutionAutoconfig(body []byte, id ident) verdict {
 	root, err := parseXML(body)
 	if err != nil {
@@ -414,6 +427,7 @@ func EvolutionAutoconfig(body []byte, id ident) verdict {
 		return refuse("no emailProvider", fixWellFormed)
 	}
 	merged := map[string]*Endpoint{}
+	first := map[string]*Endpoint{}
 	sections := map[string]int{}
 	for _, s := range ep.kids {
 		if s.qname() != "incomingServer" && s.qname() != "outgoingServer" {
@@ -429,22 +443,11 @@ func EvolutionAutoconfig(body []byte, id ident) verdict {
 			e = &Endpoint{Protocol: typ}
 			merged[typ] = e
 		}
-		if h := s.child("hostname"); h != nil {
-			e.Host = strings.ToLower(id.expand(strings.TrimSpace(h.text)))
-		}
-		if pn := s.child("port"); pn != nil {
-			if p, err := strconv.Atoi(strings.TrimSpace(pn.text)); err == nil {
-				e.Port = min(max(p, 1), 65535)
-			}
-		}
-		if st := s.child("socketType"); st != nil {
-			switch st.text {
-			case "plain", "SSL", "STARTTLS":
-				e.Socket = st.text
-			}
-		}
-		if u := s.child("username"); u != nil {
-			e.Username = id.expand(u.text)
+		evolutionSection(e, s, id)
+		if first[typ] == nil {
+			f := &Endpoint{Protocol: typ}
+			evolutionSection(f, s, id)
+			first[typ] = f
 		}
 	}
 	var v verdict
@@ -466,13 +469,139 @@ func EvolutionAutoconfig(body []byte, id ident) verdict {
 		if e.Socket == "" {
 			return refuse(fmt.Sprintf("%s section without socketType plain, SSL or STARTTLS", e.Protocol), fixSection)
 		}
-		if sections[e.Protocol] > 1 {
-			v.notes = append(v.notes, fmt.Sprintf("%d %s sections: Evolution takes the values of the last one (%s)", sections[e.Protocol], e.Protocol, e))
+		if n := sections[e.Protocol]; n > 1 {
+			f := first[e.Protocol]
+			if f.Host != e.Host || f.Port != e.Port || f.Socket != e.Socket {
+				v.fails = append(v.fails, fmt.Sprintf("Evolution keeps the last of %d %s sections and configures %s, not the first listed, %s", n, e.Protocol, e, f))
+				v.fix = "answer Evolution (User-Agent Evolution/…, address EVOLUTIONUSER@…) with one server per type (mailautoconf does), or list one server per type"
+			} else {
+				v.notes = append(v.notes, fmt.Sprintf("%d %s sections: Evolution takes the values of the last one (%s), the same server as the first", n, e.Protocol, e))
+			}
 		}
 	}
 	v.ok, v.incoming, v.outgoing = true, in, out
 	v.candidates = []Endpoint{*in, *out}
 	return v
+}
+
+// evolutionSection overwrites e with the values section s has, as
+// mail_autoconfig_parse_text does.
+func evolutionSection(e *Endpoint, s *node, id ident) {
+	if h := s.child("hostname"); h != nil {
+		e.Host = strings.ToLower(id.expand(strings.TrimSpace(h.text)))
+	}
+	if pn := s.child("port"); pn != nil {
+		if p, err := strconv.Atoi(strings.TrimSpace(pn.text)); err == nil {
+			e.Port = min(max(p, 1), 65535)
+		}
+	}
+	if st := s.child("socketType"); st != nil {
+		switch st.text {
+		case "plain", "SSL", "STARTTLS":
+			e.Socket = st.text
+		}
+	}
+	if u := s.child("username"); u != nil {
+		e.Username = strings.ReplaceAll(id.expand(u.text), evolutionPlaceholder, id.local)
+	}
+}
+
+// evolutionPlaceholder is the local part Evolution 3.46 sends instead of
+// the user's (provision.EvolutionPlaceholder).
+const evolutionPlaceholder = "EVOLUTIONUSER"
+
+// FairEmailAutoconfig is FairEmail's getISPDB (EmailProvider.java in
+// M66B/FairEmail, 1.2269 and later; docs/clients/fairemail.md): only the
+// first incomingServer of the document counts, and only if it is imap;
+// only the first outgoingServer, if smtp. The port sets STARTTLS when it is
+// 143 (IMAP) or 587 (SMTP), a socketType of SSL or STARTTLS overrides it;
+// a port that is not a number fails the whole parse.
+//
+// Releases before 1.2269 let every imap and smtp section overwrite the
+// last: when that gives another server than the first, the verdict says
+// so and names it, as a caveat: current releases are fine. FairEmail sends a browser's User-Agent and the address as
+// typed, so no server can answer those releases differently.
+func FairEmailAutoconfig(body []byte, id ident) verdict {
+	root, err := parseXML(body)
+	if err != nil {
+		return refuse("not well-formed XML: "+err.Error(), fixWellFormed)
+	}
+	ep := root.child("emailProvider")
+	if ep == nil {
+		return refuse("no emailProvider", fixWellFormed)
+	}
+	var first, last [2]*Endpoint // [0] imap, [1] smtp
+	seen := [2]bool{}
+	for _, s := range ep.kids {
+		k := -1
+		switch {
+		case s.qname() == "incomingServer":
+			k = 0
+		case s.qname() == "outgoingServer":
+			k = 1
+		default:
+			continue
+		}
+		want := [2]string{"imap", "smtp"}[k]
+		if s.attrs["type"] != want {
+			seen[k] = true
+			continue
+		}
+		if last[k] == nil {
+			last[k] = &Endpoint{Protocol: want}
+		}
+		if problem := fairEmailSection(last[k], s, id); problem != "" {
+			return refuse(problem, fixSection)
+		}
+		if !seen[k] {
+			f := &Endpoint{Protocol: want}
+			fairEmailSection(f, s, id)
+			first[k] = f
+		}
+		seen[k] = true
+	}
+	switch {
+	case first[0] == nil && last[0] != nil:
+		return refuse("the first incomingServer is not imap: FairEmail reads only the first incoming section, and wants IMAP", "list the preferred IMAP server first")
+	case first[0] == nil || first[0].Host == "" || first[0].Port <= 0:
+		return refuse("no imap incomingServer with hostname and port", "add an incomingServer type=\"imap\" first")
+	case first[1] == nil || first[1].Host == "" || first[1].Port <= 0:
+		return refuse("no smtp outgoingServer with hostname and port first", "add an outgoingServer type=\"smtp\" first")
+	}
+	v := verdict{ok: true, incoming: first[0], outgoing: first[1]}
+	v.candidates = []Endpoint{*first[0], *first[1]}
+	for k := range first {
+		if l := last[k]; l.Host != first[k].Host || l.Port != first[k].Port || l.Socket != first[k].Socket {
+			v.caveats = append(v.caveats, fmt.Sprintf("FairEmail before 1.2269 keeps the last %s section and configures %s, not %s; it cannot be told apart from other clients, so its users must correct the server by hand or update", l.Protocol, l, first[k]))
+		}
+	}
+	return v
+}
+
+// fairEmailSection overwrites e with section s's values as getISPDB does,
+// or says why its parse fails.
+func fairEmailSection(e *Endpoint, s *node, id ident) string {
+	if h := s.child("hostname"); h != nil {
+		e.Host = strings.ToLower(id.expand(h.text))
+	}
+	if pn := s.child("port"); pn != nil {
+		p, err := strconv.Atoi(pn.text)
+		if err != nil {
+			return fmt.Sprintf("port %q is not a number: FairEmail's parse fails", pn.text)
+		}
+		e.Port = p
+		e.Socket = "SSL"
+		if e.Protocol == "imap" && p == 143 || e.Protocol == "smtp" && p == 587 {
+			e.Socket = "STARTTLS"
+		}
+	}
+	if st := s.child("socketType"); st != nil && (st.text == "SSL" || st.text == "STARTTLS") {
+		e.Socket = st.text
+	}
+	if u := s.child("username"); u != nil {
+		e.Username = id.expand(u.text)
+	}
+	return ""
 }
 
 // KMailAutoconfig is KMail's account wizard reader (PROTOCOLS.md §1.11):

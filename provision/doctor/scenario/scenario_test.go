@@ -160,7 +160,7 @@ func wantStatus(t *testing.T, rep *doctor.Report, want map[string]doctor.Status)
 	}
 }
 
-var allClients = []string{"thunderbird", "k9", "evolution", "kmail", "deltachat", "outlook", "outlook-json", "new-outlook", "apple"}
+var allClients = []string{"thunderbird", "k9", "evolution", "fairemail", "kmail", "deltachat", "outlook", "outlook-json", "new-outlook", "apple"}
 
 func allStatus(st doctor.Status, except map[string]doctor.Status) map[string]doctor.Status {
 	m := map[string]doctor.Status{}
@@ -294,8 +294,9 @@ func TestScenarioPlainSocketType(t *testing.T) {
 	rep := s.run(t, ca)
 	wantStatus(t, rep, map[string]doctor.Status{
 		"thunderbird": doctor.Pass, "k9": doctor.Fail, "kmail": doctor.Pass, "deltachat": doctor.Pass,
-		// Evolution takes the last IMAP section: plain.
-		"evolution": doctor.Warn,
+		// Evolution takes the last IMAP section, plain, not the
+		// preferred first one.
+		"evolution": doctor.Fail,
 	})
 	if k9 := findClient(t, rep, "k9"); !strings.Contains(k9.Reason, `"plain"`) || !strings.Contains(k9.Fix, "plain") {
 		t.Errorf("K-9 reason %q / fix %q should name plain", k9.Reason, k9.Fix)
@@ -330,9 +331,10 @@ func TestScenarioClosedIMAPS(t *testing.T) {
 	s := newScenario(t, ca)
 	s.closed993 = true
 	rep := s.run(t, ca)
-	// Clients that take the first IMAP server (993) fail; Evolution
-	// takes the last (143 STARTTLS); Delta Chat probes every candidate.
-	wantStatus(t, rep, map[string]doctor.Status{"thunderbird": doctor.Fail, "k9": doctor.Fail, "kmail": doctor.Fail, "evolution": doctor.Pass})
+	// Clients that take the first IMAP server (993) fail, Evolution too:
+	// the service answers it with the preferred server of each type
+	// alone. Delta Chat probes every candidate.
+	wantStatus(t, rep, map[string]doctor.Status{"thunderbird": doctor.Fail, "k9": doctor.Fail, "kmail": doctor.Fail, "evolution": doctor.Fail, "fairemail": doctor.Fail})
 	if dc := findClient(t, rep, "deltachat"); dc.Status == doctor.Fail {
 		t.Errorf("Delta Chat fails (%s); it tries 143 STARTTLS too", dc.Reason)
 	}
