@@ -7,8 +7,8 @@ import (
 
 	"github.com/beevik/etree"
 
+	"mailautoconf/internal/testutil/golden"
 	"mailautoconf/provision"
-	"mailautoconf/provision/golden"
 )
 
 // evolutionUA is Debian 12's Evolution 3.46.4, as its autoconfig code

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"mailautoconf/provision/golden"
+	"mailautoconf/internal/testutil/golden"
 )
 
 // evolutionAddr is the address Evolution 3.46 sends in place of the real
