@@ -24,7 +24,7 @@ const (
 // autoconfig serves config-v1.1.xml. The domain comes from the
 // emailaddress parameter when present (Thunderbird, Evolution, Delta Chat),
 // otherwise from the Host header, since Thunderbird for Android and KMail
-// send no address (PROTOCOLS.md §1.3). Evolution, which keeps the last
+// send no address (docs/autoconfig.md#http-rules). Evolution, which keeps the last
 // server of each type, gets the first of each only
 // (provision.AutoconfigServers).
 func (h *Handler) autoconfig(c echo.Context) error {

@@ -16,7 +16,7 @@ import (
 const noStore = "no-store"
 
 // autodiscoverPOST serves POX Autodiscover to Outlook and Thunderbird
-// (PROTOCOLS.md §2.3–§2.7). It never asks for credentials, and the
+// (docs/autodiscover.md). It never asks for credentials, and the
 // Authorization header Thunderbird sends (with the user's password) is
 // neither read nor logged.
 func (h *Handler) autodiscoverPOST(c echo.Context) error {
@@ -91,7 +91,7 @@ func (h *Handler) autodiscoverJSONPath(c echo.Context) error {
 	return h.autodiscoverJSON(c, addr)
 }
 
-// autodiscoverJSON answers Autodiscover v2 (PROTOCOLS.md §2.8) for addr.
+// autodiscoverJSON answers Autodiscover v2 (docs/autodiscover.md#autodiscoverjson) for addr.
 // An unsupported protocol gets the InvalidProtocol JSON with status 400.
 func (h *Handler) autodiscoverJSON(c echo.Context, addr provision.Address) error {
 	p, err := h.Catalog.Load().Lookup(addr.Domain)

@@ -14,7 +14,7 @@ import (
 
 // errorHandler is the one place that maps error kinds to status codes and
 // writes error bodies. Bodies are short plain text: a 200 of any XML would
-// make Thunderbird and Delta Chat stop looking (PROTOCOLS.md §1.3), and
+// make Thunderbird and Delta Chat stop looking (docs/autoconfig.md#http-rules), and
 // internal errors are never shown.
 func (h *Handler) errorHandler(err error, c echo.Context) {
 	if c.Response().Committed {

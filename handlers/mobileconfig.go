@@ -14,7 +14,7 @@ import (
 // signing time: caches along the way must not share it.
 const profileCache = "private, no-cache"
 
-// mobileconfig serves an Apple configuration profile (PROTOCOLS.md §3) for
+// mobileconfig serves an Apple configuration profile (docs/apple-profiles.md) for
 // the address in ?email= (/mobileconfig, /email.mobileconfig).
 func (h *Handler) mobileconfig(c echo.Context) error { return h.profile(c, "email") }
 

@@ -9,7 +9,7 @@ import (
 )
 
 // PlainRules are what the plain-HTTP listener does differently from the
-// HTTPS one when the service serves HTTPS itself (PROTOCOLS.md §1.3, §2.2).
+// HTTPS one when the service serves HTTPS itself (docs/autoconfig.md#http-rules; docs/autodiscover.md#where-clients-look).
 // Autoconfig is answered on both: Thunderbird, K-9 and KMail fall back to
 // plain HTTP, and KMail uses nothing else.
 type PlainRules struct {

@@ -18,7 +18,7 @@ func TestPlainRules(t *testing.T) {
 		status               int
 		location             string
 	}{
-		// Outlook's HTTP redirect method (PROTOCOLS.md §2.2 row 5), any
+		// Outlook's HTTP redirect method (docs/autodiscover.md#where-clients-look (step 5, the HTTP redirect method)), any
 		// path below /autodiscover/, any case, any method.
 		{"autodiscover GET", "GET", "http://autodiscover.example.net/autodiscover/autodiscover.xml", 302, adXML},
 		{"autodiscover POST", "POST", "http://autodiscover.example.net/autodiscover/autodiscover.xml", 302, adXML},

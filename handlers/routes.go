@@ -90,21 +90,21 @@ func New(h *Handler) *Router {
 func (h *Handler) Routes(e *echo.Echo) {
 	get := []string{http.MethodGet, http.MethodHead}
 
-	// Thunderbird autoconfig (PROTOCOLS.md §1.2, §1.3).
+	// Thunderbird autoconfig (docs/autoconfig.md#urls-and-order; docs/autoconfig.md#http-rules).
 	e.Match(get, "/mail/config-v1.1.xml", h.autoconfig)
 	e.Match(get, "/.well-known/autoconfig/mail/config-v1.1.xml", h.autoconfig)
 	e.Match(get, "/v1.1/mail/config-v1.1.xml", h.autoconfig) // the "Nine" app's spelling
 	e.Match(get, "/v1.1/:domain", h.ispdb)
 
-	// Outlook Autodiscover (PROTOCOLS.md §2): POX by POST (Outlook,
+	// Outlook Autodiscover (docs/autodiscover.md): POX by POST (Outlook,
 	// Thunderbird) and by GET with no body (Delta Chat, iOS, Android
-	// apps); v2 JSON in its query and path forms (§2.8).
+	// apps); v2 JSON in its query and path forms (docs/autodiscover.md#autodiscoverjson).
 	e.POST("/autodiscover/autodiscover.xml", h.autodiscoverPOST)
 	e.Match(get, "/autodiscover/autodiscover.xml", h.autodiscoverGET)
 	e.Match(get, "/autodiscover/autodiscover.json", h.autodiscoverJSONQuery)
 	e.Match(get, "/autodiscover/autodiscover.json/v1.0/*", h.autodiscoverJSONPath)
 
-	// Apple configuration profiles (PROTOCOLS.md §3) and the setup page
+	// Apple configuration profiles (docs/apple-profiles.md) and the setup page
 	// people open on their phone or computer, with its QR code and files.
 	e.Match(get, "/mobileconfig", h.mobileconfig)
 	e.Match(get, "/email.mobileconfig", h.mobileconfig)

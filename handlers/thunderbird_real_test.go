@@ -165,7 +165,7 @@ func thunderbirdLive(t testing.TB, lookup, base, email string, prefs ...string) 
 // fetchHTTPAccepts models the response rule of Thunderbird's
 // FetchHTTP.sys.mjs: only a 2xx status is a success, and the body is
 // parsed as XML only if Content-Type starts (case-sensitively) with
-// text/xml, application/xml or text/rdf (THUNDERBIRD-PARSER.md §2).
+// text/xml, application/xml or text/rdf (docs/thunderbird-parser.md#http-layer).
 // TestThunderbirdContentTypes checks this model against the real code.
 func fetchHTTPAccepts(status int, contentType string) error {
 	if status < 200 || status > 299 {
@@ -395,7 +395,7 @@ func (h *tbHarness) run(t testing.TB, body []byte, args ...string) tbResult {
 
 // tbDemoServers are the demo catalog's servers as Thunderbird should end up
 // with them, in order, for an address whose login is user. Thunderbird's
-// replaceVariables skips outgoingAlternatives (THUNDERBIRD-PARSER.md §4),
+// replaceVariables skips outgoingAlternatives (docs/thunderbird-parser.md#placeholders),
 // so a document with placeholders leaves altUser there.
 func tbDemoServers(user, altUser string) (in, out []string) {
 	in = []string{

@@ -11,7 +11,7 @@ import (
 	"github.com/beevik/etree"
 )
 
-// Microsoft Autodiscover (POX) namespaces, PROTOCOLS.md §2.3, §2.4, §2.7.
+// Microsoft Autodiscover (POX) namespaces, docs/autodiscover.md#pox-request; docs/autodiscover.md#pox-response; docs/autodiscover.md#mobilesync.
 // They are written with http://; learn.microsoft.com shows https:// on
 // some pages, so requests may use either.
 const (
@@ -23,7 +23,7 @@ const (
 )
 
 // MaxAutodiscoverRequest bounds a POX request body. Real requests are a
-// few hundred bytes (PROTOCOLS.md §2.3); the HTTP layer answers 413 beyond.
+// few hundred bytes (docs/autodiscover.md#pox-request); the HTTP layer answers 413 beyond.
 const MaxAutodiscoverRequest = 16 << 10
 
 // maxRequestDepth bounds element nesting: a request is three levels deep.
@@ -69,7 +69,7 @@ type AutodiscoverRequest struct {
 
 // schemaPath returns the part of a Microsoft Autodiscover namespace URI
 // after the scheme, or "" for any other string: http:// and https:// name
-// the same schema (PROTOCOLS.md §2.3).
+// the same schema (docs/autodiscover.md#pox-request).
 func schemaPath(uri string) string {
 	for _, prefix := range []string{"http://", "https://"} {
 		if rest, ok := strings.CutPrefix(uri, prefix); ok && strings.HasPrefix(rest, "schemas.microsoft.com/exchange/autodiscover/") {
@@ -97,7 +97,7 @@ type AutodiscoverReply struct {
 	Schema AutodiscoverSchema
 }
 
-// AnswerAutodiscover answers a POX POST body (PROTOCOLS.md §2.3–§2.7).
+// AnswerAutodiscover answers a POX POST body (docs/autodiscover.md).
 // hostDomain is the served domain the request's Host header names
 // (autodiscover.<domain> or <domain>), or "" when it names none, such as
 // the service's own host name reached through an SRV record.
@@ -160,8 +160,8 @@ func AppendAnswerRequest(dst []byte, cat *Catalog, hostDomain string, req Autodi
 	return reply, nil
 }
 
-// Autodiscover renders the outlook-schema answer (PROTOCOLS.md §2.4, §2.5,
-// §2.9) of provider p for the e-mail domain domain (lower-case A-label).
+// Autodiscover renders the outlook-schema answer (docs/autodiscover.md#pox-response; docs/autodiscover.md#redirects)
+// of provider p for the e-mail domain domain (lower-case A-label).
 // With an address (POST) login names are filled in; with a nil addr (GET,
 // which names no address) only %EMAILDOMAIN% is, and the other
 // placeholders are left for the client.
@@ -171,7 +171,7 @@ func AppendAnswerRequest(dst []byte, cat *Catalog, hostDomain string, req Autodi
 // when the settings are given instead. Otherwise Action settings lists one
 // Protocol per advertised server, incoming then outgoing, in catalog order.
 // No element has a namespace prefix: Thunderbird and Delta Chat match
-// prefixed names literally and miss them (§2.4).
+// prefixed names literally and miss them (docs/autodiscover.md#pox-response).
 func Autodiscover(p *Provider, domain string, addr *Address) []byte {
 	action, target := autodiscoverAction(p, domain, addr)
 	return autodiscoverDoc(p, action, target, domain, addr)
@@ -244,7 +244,7 @@ func userDisplayName(p *Provider, addr *Address) string {
 }
 
 // poxType is the Protocol Type of each protocol: upper case, which
-// Thunderbird requires exactly (THUNDERBIRD-PARSER.md §5).
+// Thunderbird requires exactly (docs/thunderbird-parser.md#readautodiscoverxml).
 var poxType = map[Protocol]string{IMAP: "IMAP", POP3: "POP3", SMTP: "SMTP"}
 
 func onOff(b bool) string {
@@ -254,7 +254,7 @@ func onOff(b bool) string {
 	return "off"
 }
 
-// poxProtocol writes one Protocol element (PROTOCOLS.md §2.4 table).
+// poxProtocol writes one Protocol element (docs/autodiscover.md#pox-response table).
 //
 // TLS mode: SSL on for both modes, Encryption SSL (implicit TLS) or TLS
 // (STARTTLS), so that Outlook tells them apart. Thunderbird ignores the
@@ -296,7 +296,7 @@ func loginName(template, domain string, addr *Address) string {
 	return strings.ReplaceAll(template, PlaceholderDomain, domain)
 }
 
-// MobileSync renders the mobilesync-schema answer (PROTOCOLS.md §2.7,
+// MobileSync renders the mobilesync-schema answer (docs/autodiscover.md#mobilesync,
 // [MS-ASCMD] §2.2.3): the provider's ActiveSync URL, or Action Redirect
 // for a redirect_address. It reports false when there is nothing to say in
 // this schema: no ActiveSync URL (the caller answers 601). It never lists
@@ -353,7 +353,7 @@ var errorMessages = map[int]string{
 }
 
 // AutodiscoverError renders the Error document with code in the response
-// namespace of schema (PROTOCOLS.md §2.6, [MS-ASCMD] example feb9c8a3):
+// namespace of schema (docs/autodiscover.md#errors, [MS-ASCMD] example feb9c8a3):
 // Response/Error with Time and Id attributes, ErrorCode, Message and an
 // empty DebugData. now is the response time, given for reproducible
 // output.

@@ -8,7 +8,7 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// Redirect sends Autodiscover clients somewhere else (PROTOCOLS.md §2.5).
+// Redirect sends Autodiscover clients somewhere else (docs/autodiscover.md#redirects).
 // At most one field is set; the zero Redirect sends nobody anywhere.
 type Redirect struct {
 	// Address is a template for the address to rerun Autodiscover with

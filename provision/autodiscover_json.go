@@ -10,7 +10,7 @@ import (
 )
 
 // Autodiscover v2 protocol names we answer, in the spelling we answer
-// with. Requests match them in any letter case (PROTOCOLS.md §2.8).
+// with. Requests match them in any letter case (docs/autodiscover.md#autodiscoverjson).
 const (
 	ProtocolAutodiscoverV1 = "AutodiscoverV1"
 	ProtocolActiveSync     = "ActiveSync"
@@ -29,7 +29,7 @@ type jsonError struct {
 	ErrorMessage string `json:"ErrorMessage"`
 }
 
-// AutodiscoverJSON answers an Autodiscover v2 request (PROTOCOLS.md §2.8)
+// AutodiscoverJSON answers an Autodiscover v2 request (docs/autodiscover.md#autodiscoverjson)
 // for addr, served by p, asking for protocol. AutodiscoverV1 points at the
 // POX endpoint on publicHost, or on autodiscover.<domain> when publicHost
 // is "" (never on a host the request chose); ActiveSync gives the

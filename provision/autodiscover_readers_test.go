@@ -18,9 +18,9 @@ import (
 // answers, so that tests can check what each client ends up with:
 //
 //   - Thunderbird's ExchangeAutoDiscover readAutoDiscoverXML, as
-//     THUNDERBIRD-PARSER.md §3 (JXON) and §5 describe it;
+//     docs/thunderbird-parser.md#jxon and #readautodiscoverxml describe it;
 //   - Delta Chat's auto_outlook.rs parse_xml and server_params.rs
-//     expand_ports, as PROTOCOLS.md §2.4 describes them (checked against
+//     expand_ports, as docs/autodiscover.md#pox-response describes them (checked against
 //     chatmail/core src/configure/auto_outlook.rs).
 //
 // They are our own small models of those rules, not the clients' code.
@@ -42,7 +42,7 @@ func (s clientServer) String() string {
 // --- Thunderbird ---
 
 // jxon is a JXON value: Thunderbird turns each element into a string, a
-// number, a boolean or an object (THUNDERBIRD-PARSER.md §3).
+// number, a boolean or an object (docs/thunderbird-parser.md#jxon).
 type jxon struct {
 	kind string // "string", "number", "boolean", "object"
 	s    string
@@ -114,7 +114,7 @@ func (r thunderbirdResult) all() []clientServer {
 
 var tbTypes = []string{"WEB", "EXHTTP", "EXCH", "EXPR", "POP3", "IMAP", "SMTP"}
 
-// thunderbirdRead applies THUNDERBIRD-PARSER.md §5 to a response body
+// thunderbirdRead applies docs/thunderbird-parser.md#readautodiscoverxml to a response body
 // delivered with an XML Content-Type.
 func thunderbirdRead(body []byte) thunderbirdResult {
 	doc := etree.NewDocument()

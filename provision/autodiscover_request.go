@@ -8,8 +8,8 @@ import (
 	"github.com/beevik/etree"
 )
 
-// ParseAutodiscoverRequest parses a POX request document (PROTOCOLS.md
-// §2.3) with etree. It is strict about structure and lenient about
+// ParseAutodiscoverRequest parses a POX request document (docs/autodiscover.md#pox-request)
+// with etree. It is strict about structure and lenient about
 // spelling: element names match in any letter case (documents spell
 // EMailAddress and EmailAddress), namespaces with http:// or https://, and
 // elements it does not know (LegacyDN, Exchange extensions) are ignored. A

@@ -39,7 +39,7 @@ const (
 	// STARTTLS is a plain connection upgraded before authentication.
 	STARTTLS Security = "starttls"
 	// None is no transport security. Such servers stay in the catalog but
-	// are never advertised (PROTOCOLS.md §1.11: K-9 rejects "plain").
+	// are never advertised (docs/autoconfig.md#thunderbird-for-android-k-9: K-9 rejects "plain").
 	None Security = "none"
 )
 
@@ -47,7 +47,7 @@ const (
 // security.
 func (s Security) Advertised() bool { return s == TLS || s == STARTTLS }
 
-// The username template placeholders (PROTOCOLS.md §1.6).
+// The username template placeholders (docs/autoconfig.md#placeholders).
 const (
 	PlaceholderAddress = "%EMAILADDRESS%"
 	PlaceholderLocal   = "%EMAILLOCALPART%"
@@ -70,7 +70,7 @@ type Server struct {
 }
 
 // POP3Options are the POP3 client defaults that autoconfig can express
-// (PROTOCOLS.md §1.5). A nil pointer field is not set by the catalog.
+// (docs/autoconfig.md#server-sections). A nil pointer field is not set by the catalog.
 type POP3Options struct {
 	LeaveOnServer   *bool
 	DaysOnServer    *int

@@ -32,7 +32,7 @@ var ClientFamilies = []ClientFamily{
 // header, its URL path and its raw query. It is a guess for statistics,
 // never for answering differently: any client can send any User-Agent.
 //
-// What each client sends (PROTOCOLS.md §5; the test table cites a source
+// What each client sends (docs/clients.md; the test table cites a source
 // per string):
 //   - Thunderbird: a Gecko User-Agent ending in "Thunderbird/<version>".
 //   - Thunderbird for Android / K-9: OkHttp's default "okhttp/<version>";

@@ -63,7 +63,7 @@ type DomainRecords struct {
 	Notes []string `json:"notes,omitempty"`
 }
 
-// Who uses each record (PROTOCOLS.md §4, §5). One line each: they become
+// Who uses each record (docs/dns.md#who-reads-which-record). One line each: they become
 // zone-file comments.
 const (
 	clientsAutoconfig   = "autoconfig: Thunderbird, Thunderbird for Android/K-9, Evolution, KMail, Delta Chat"

@@ -164,7 +164,7 @@ func quoteName(s string) string {
 	return s
 }
 
-// ImportXML converts one config-v1.1.xml document (PROTOCOLS.md §1.4) into
+// ImportXML converts one config-v1.1.xml document (docs/autoconfig.md#document-structure) into
 // catalog providers, dropping with a warning what the catalog cannot
 // express (Exchange-type servers, documentation, enable instructions,
 // input fields, unknown authentication values, ...). It reads the format
@@ -565,7 +565,7 @@ var serverTypeReasons = map[string]string{
 }
 
 // authAliases maps the deprecated autoconfig spellings to the names the
-// catalog knows (PROTOCOLS.md §1.5).
+// catalog knows (docs/autoconfig.md#authentication-values).
 var authAliases = map[string]string{
 	"plain":          "password-cleartext",
 	"secure":         "password-encrypted",

@@ -11,7 +11,7 @@ import (
 	"github.com/beevik/etree"
 )
 
-// What the ISPDB snapshot (../shared/reference/ispdb, commit c6ad796)
+// What the ISPDB snapshot (thunderbird/autoconfig ispdb/ at commit c6ad7965, read from ../shared/reference/ispdb)
 // imports to. A change here is a change in what import does: read the
 // logged lists before updating the numbers.
 const (

@@ -449,7 +449,7 @@ func (d *decoder) provider(n *yaml.Node, path string) *Provider {
 
 var serverKeys = []string{"protocol", "host", "port", "security", "auth", "username", "pop3"}
 
-// Authentication names known to Thunderbird (PROTOCOLS.md §1.5).
+// Authentication names known to Thunderbird (docs/autoconfig.md#authentication-values).
 var (
 	passwordAuth = []string{"password-cleartext", "password-encrypted"}
 	knownAuth    = []string{

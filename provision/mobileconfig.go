@@ -13,13 +13,13 @@ import (
 	"howett.net/plist"
 )
 
-// Apple configuration profiles (PROTOCOLS.md §3). The schema of every key
-// written here is Apple's own YAML in ../shared/reference/apple-device-management;
+// Apple configuration profiles (docs/apple-profiles.md). The schema of every key
+// written here is Apple's own YAML (apple/device-management mdm/profiles, release b6202ca2; docs/apple-profiles.md), which the test reads from ../shared/reference/apple-device-management;
 // mobileconfig_schema_test.go checks our output against it.
 
 // MobileconfigContentType is the media type Safari and iOS install a profile
 // from; under any other type (application/xml, text/plain) Safari shows the
-// text instead (PROTOCOLS.md §3.2).
+// text instead (docs/apple-profiles.md#delivery).
 const MobileconfigContentType = "application/x-apple-aspen-config"
 
 // ProfileOptions are the choices a person makes for a profile.
@@ -54,7 +54,7 @@ type MailAccount struct {
 // only POP3) and its preferred SMTP server. Within a protocol the first
 // server with implicit TLS wins, then the first with STARTTLS: the profile
 // has one UseSSL flag and no STARTTLS key, so implicit TLS is the only
-// mode whose meaning is certain (PROTOCOLS.md §3.6).
+// mode whose meaning is certain (docs/apple-profiles.md#the-tls-flag).
 func ChooseAccount(p *Provider, addr Address, want Protocol) (MailAccount, error) {
 	switch want {
 	case "", IMAP, POP3:
@@ -159,7 +159,7 @@ var profileNamespace = uuid.MustParse("6c0b9a43-2f5e-4d51-9a8e-3b7f1c2d4e60")
 // ProfileID returns the PayloadIdentifier and PayloadUUID of addr's
 // profile. Both depend on the domain and the address and nothing else, so a
 // second download replaces the first profile on the device (the system
-// matches on both, PROTOCOLS.md §3.3), while two addresses, even ones that
+// matches on both, docs/apple-profiles.md#identifiers), while two addresses, even ones that
 // differ only in letter case, never share one.
 func ProfileID(addr Address) (identifier, profileUUID string) {
 	u := payloadUUID(addr, "profile")
@@ -259,7 +259,7 @@ type carddavPayload struct {
 // provider has CalDAV and CardDAV URLs.
 //
 // It never writes a password (Apple allows them only in encrypted
-// profiles, PROTOCOLS.md §3.2): the device asks once, for both servers
+// profiles, docs/apple-profiles.md#delivery): the device asks once, for both servers
 // (OutgoingPasswordSameAsIncomingPassword). The output is a function of
 // its arguments alone: identifiers and UUIDs come from ProfileID, so the
 // same address gets the same bytes on every download. Every string,
@@ -369,7 +369,7 @@ func Mobileconfig(p *Provider, addr Address, opts ProfileOptions) ([]byte, error
 	return plist.MarshalIndent(doc, plist.XMLFormat, "\t")
 }
 
-// useSSL is the profile's single TLS flag (PROTOCOLS.md §3.6). Implicit
+// useSSL is the profile's single TLS flag (docs/apple-profiles.md#the-tls-flag). Implicit
 // TLS is true. A STARTTLS-only server is also true, as mailcow does: with
 // false a device talks in clear when a man in the middle strips STARTTLS,
 // and sends the password; with true the worst case is a connection that
@@ -399,7 +399,7 @@ type davTarget struct {
 
 // davEndpoint splits a catalog CalDAV or CardDAV URL into the profile's
 // keys: a bare host name (whether *HostName may be a URL is unclear,
-// PROTOCOLS.md §3.5), an explicit port, and the URL itself as principal
+// docs/apple-profiles.md#caldav-and-carddav), an explicit port, and the URL itself as principal
 // URL when it has a path beyond "/", since the device then has no other
 // way to learn it (at "/" it finds the account through /.well-known).
 // The loader has checked the URL.

@@ -21,7 +21,7 @@ import (
 // Signer signs configuration profiles: a CMS SignedData (RFC 5652) with
 // the profile attached as its content, a SHA-256 digest, and the signer
 // certificate plus its intermediates included so that a device can build
-// the chain to a root it trusts (PROTOCOLS.md §3.7). iOS and macOS then
+// the chain to a root it trusts (docs/apple-profiles.md#signing). iOS and macOS then
 // show the profile as "Verified" instead of "Not Verified".
 //
 // A Signer is safe for concurrent use. Its certificate and key never
@@ -97,7 +97,7 @@ func SignerFromTLS(c *tls.Certificate) (*Signer, error) {
 // outside its validity period or without the digitalSignature key usage,
 // and a chain whose certificates do not issue one another. A self-signed
 // root at the end of the chain is dropped: devices must trust the root on
-// their own, sending it proves nothing (PROTOCOLS.md §3.7).
+// their own, sending it proves nothing (docs/apple-profiles.md#signing).
 func NewSigner(chain []*x509.Certificate, key crypto.Signer) (*Signer, error) {
 	if len(chain) == 0 {
 		return nil, errors.New("no certificate")

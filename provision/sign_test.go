@@ -87,7 +87,7 @@ func newSigPKI(t testing.TB, kind string) *sigPKI {
 	root := sigIssue(t, ca("Test Root "+kind), nil, rootKey.Public(), rootKey)
 	inter := sigIssue(t, ca("Test Intermediate "+kind), root, interKey.Public(), rootKey)
 	// A leaf as an ACME CA issues it for a web server: the kind of
-	// certificate operators sign profiles with (PROTOCOLS.md §3.7).
+	// certificate operators sign profiles with (docs/apple-profiles.md#signing).
 	leaf := sigIssue(t, &x509.Certificate{
 		Subject:     pkix.Name{CommonName: "autoconfig.example.com"},
 		DNSNames:    []string{"autoconfig.example.com"},

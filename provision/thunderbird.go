@@ -11,7 +11,7 @@ import (
 
 // socketType maps our security names to autoconfig's. "plain" is never
 // produced: servers without TLS are not advertised (K-9 drops a whole file
-// that holds one, PROTOCOLS.md §1.11).
+// that holds one, docs/autoconfig.md#thunderbird-for-android-k-9).
 func socketType(s Security) string {
 	if s == TLS {
 		return "SSL"
@@ -19,13 +19,13 @@ func socketType(s Security) string {
 	return "STARTTLS"
 }
 
-// Thunderbird renders the config-v1.1.xml document (PROTOCOLS.md §1) of
+// Thunderbird renders the config-v1.1.xml document (docs/autoconfig.md) of
 // provider p for the e-mail domain domain (lower-case A-label). With a nil
 // addr the username placeholders are left for the client to fill in; with
 // an address they are filled. It lists only the requested domain, so that
 // one customer's lookup does not reveal a hoster's other customers.
 //
-// The output follows the generation rules of PROTOCOLS.md §1.11: no
+// The output follows the generation rules of docs/autoconfig.md#what-we-generate: no
 // "plain" socketType, every section with hostname, port, socketType,
 // username and a password method, no white space inside values.
 func Thunderbird(p *Provider, domain string, addr *Address) []byte {
@@ -84,8 +84,8 @@ func ThunderbirdServers(p *Provider, domain string, addr *Address, which Servers
 		autoconfigServer(el, s, addr)
 	}
 
-	// v1.1 spells these addressBook/calendar with serverURL (PROTOCOLS.md
-	// §1.7); no client reads them for account setup yet, but they tell a
+	// v1.1 spells these addressBook/calendar with serverURL (docs/autoconfig.md#contacts-and-calendars);
+	// no client reads them for account setup yet, but they tell a
 	// human reader and future clients where contacts and calendars live.
 	user := ExpandUsername(incoming[0].Username, addr)
 	if p.CardDAV != "" {

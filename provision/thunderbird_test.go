@@ -126,7 +126,7 @@ func parse(t testing.TB, b []byte) *etree.Document {
 	return doc
 }
 
-// checkAutoconfig asserts the generation rules of PROTOCOLS.md §1.11 that
+// checkAutoconfig asserts the generation rules of docs/autoconfig.md#what-we-generate that
 // Thunderbird, K-9, Evolution and KMail all rely on. A non-empty username
 // must be the username of every server.
 func checkAutoconfig(t testing.TB, b []byte, domain, username string) {

@@ -136,7 +136,7 @@ func NewManager(o ACMEOptions) (*Manager, error) {
 		Agreed: true, // the operator chose the CA; never ask on stdin
 		// Pointing certmagic at our own listeners makes its attempt to
 		// bind them fail, and it then relies on HTTPHandler and
-		// GetCertificate (ACME-NOTES.md): it never listens on :80 or
+		// GetCertificate (docs/acme.md#certmagic): it never listens on :80 or
 		// :443 of every interface by itself.
 		ListenHost:              httpHost,
 		AltHTTPPort:             httpPort,

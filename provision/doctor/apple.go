@@ -1,6 +1,6 @@
 package doctor
 
-// The Apple configuration profile reader (PROTOCOLS.md §3): the MIME
+// The Apple configuration profile reader (docs/apple-profiles.md): the MIME
 // type Safari and iOS need, the CMS signature that makes the profile
 // "Verified", and the keys com.apple.mail.managed requires.
 
@@ -17,7 +17,7 @@ import (
 
 const (
 	appleContentType = "application/x-apple-aspen-config"
-	fixProfile       = "serve a .mobileconfig with a com.apple.mail.managed payload (PROTOCOLS.md §3.4)"
+	fixProfile       = "serve a .mobileconfig with a com.apple.mail.managed payload (docs/apple-profiles.md#mail-payload)"
 )
 
 // AppleProfile reads a .mobileconfig answer: signed (CMS SignedData with
@@ -91,7 +91,7 @@ func AppleProfile(contentType string, body []byte, roots *x509.CertPool, now tim
 var defaultPorts = map[string][2]int{"imap": {143, 993}, "pop3": {110, 995}, "smtp": {587, 465}}
 
 // appleEndpoint reads one side of a mail payload. UseSSL is one boolean
-// for both TLS modes (PROTOCOLS.md §3.6, [UNCONFIRMED]): with it, the
+// for both TLS modes (docs/apple-profiles.md#the-tls-flag, [UNCONFIRMED]): with it, the
 // port decides between implicit TLS and STARTTLS, as Thunderbird does.
 func appleEndpoint(d map[string]any, side, proto string) Endpoint {
 	e := Endpoint{Protocol: proto, Host: strings.ToLower(d[side+"MailServerHostName"].(string))}

@@ -1,6 +1,6 @@
 package doctor
 
-// Autodiscover readers (PROTOCOLS.md §2): Outlook's, Thunderbird's and
+// Autodiscover readers (docs/autodiscover.md): Outlook's, Thunderbird's and
 // Delta Chat's view of a POX answer, the autodiscover.json answer, and
 // the mobilesync answer. Pure functions of the HTTP answer.
 
@@ -15,7 +15,7 @@ import (
 )
 
 // Autodiscover namespaces, in their http:// spelling; https:// variants
-// are accepted too (PROTOCOLS.md §2.3).
+// are accepted too (docs/autodiscover.md#pox-request).
 const (
 	nsRequestOutlook    = "http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006"
 	nsResponseOutlook   = "http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a"
@@ -58,7 +58,7 @@ type poxAnswer struct {
 }
 
 const (
-	fixPOX      = "answer POST /autodiscover/autodiscover.xml with an outlook responseschema/2006a Account: Action settings, a Protocol per server (PROTOCOLS.md §2.4)"
+	fixPOX      = "answer POST /autodiscover/autodiscover.xml with an outlook responseschema/2006a Account: Action settings, a Protocol per server (docs/autodiscover.md#pox-response)"
 	fixPOXTypes = "send Content-Type: text/xml; charset=utf-8"
 )
 
@@ -66,7 +66,7 @@ const (
 // Response in outlook/responseschema/2006a, Action settings with at least
 // one IMAP or POP3 and one SMTP Protocol, or a redirect. SSL defaults to
 // on, SPA to on (which makes Outlook use NTLM); Encryption TLS is
-// STARTTLS, SSL implicit TLS [UNCONFIRMED mapping, PROTOCOLS.md §2.4].
+// STARTTLS, SSL implicit TLS [UNCONFIRMED mapping, docs/autodiscover.md#pox-response].
 func OutlookPOX(contentType string, body []byte, id ident) poxAnswer {
 	root, err := parseXML(body)
 	if err != nil {
@@ -181,7 +181,7 @@ func outlookSocket(ssl, enc string) string {
 }
 
 // ThunderbirdPOX is Thunderbird's readAutoDiscoverXML
-// (THUNDERBIRD-PARSER.md §5): element names as written (a prefix hides
+// (docs/thunderbird-parser.md#readautodiscoverxml): element names as written (a prefix hides
 // them), Type exact upper case, Port required, SSL off or Encryption None
 // is plain, otherwise the port decides; RedirectUrl is not followed.
 // Thunderbird accepts a response without SMTP (it uses its default SMTP
@@ -306,7 +306,7 @@ func DeltaChatPOX(body []byte, id ident) poxAnswer {
 }
 
 // JSONAnswer is the autodiscover.json (v2) answer: the URL of the POX
-// endpoint for Protocol AutodiscoverV1 (PROTOCOLS.md §2.8, third-party
+// endpoint for Protocol AutodiscoverV1 (docs/autodiscover.md#autodiscoverjson, third-party
 // shapes).
 func JSONAnswer(contentType string, body []byte) (string, verdict) {
 	var doc struct {
@@ -330,7 +330,7 @@ func JSONAnswer(contentType string, body []byte) (string, verdict) {
 }
 
 // MobileSyncAnswer reads the answer to an ActiveSync (mobilesync) POX
-// request (PROTOCOLS.md §2.7): an ActiveSync server URL, or error 601
+// request (docs/autodiscover.md#mobilesync): an ActiveSync server URL, or error 601
 // ("no provider for that schema", the right answer when ActiveSync is not
 // offered). IMAP settings in answer to it are wrong: a device expects the
 // mobilesync schema. ok with an empty url means "no ActiveSync, said
@@ -346,7 +346,7 @@ func MobileSyncAnswer(body []byte) (activeSyncURL string, v verdict) {
 			resp = k
 		}
 	}
-	fix := "answer mobilesync requests in the mobilesync responseschema/2006: error 601 when ActiveSync is not offered (PROTOCOLS.md §2.7)"
+	fix := "answer mobilesync requests in the mobilesync responseschema/2006: error 601 when ActiveSync is not offered (docs/autodiscover.md#mobilesync)"
 	if root.local != "Autodiscover" || resp == nil {
 		return "", refuse("no Autodiscover/Response", fix)
 	}

@@ -1,6 +1,6 @@
 package doctor
 
-// Each client's lookup sequence (PROTOCOLS.md §5, §1.2, §2.2), replayed.
+// Each client's lookup sequence (docs/clients.md), replayed.
 
 import (
 	"context"
@@ -97,7 +97,7 @@ func shortURLs(urls []string) []string {
 }
 
 // mxDomains are the domains Thunderbird and K-9 try after the MX
-// (PROTOCOLS.md §4.6): the MX host minus its first label, then its
+// (docs/dns.md#mx-based-lookup): the MX host minus its first label, then its
 // registrable domain; none when that is the mail domain itself.
 func (r *run) mxDomains(ctx context.Context, c *ClientResult) []string {
 	mx, problem := r.net.res.lookupMX(ctx, r.domain)
@@ -258,7 +258,7 @@ func (r *run) thunderbird(ctx context.Context, c *ClientResult) {
 	}
 	if !v.ok {
 		// Exchange Autodiscover runs alongside and is used when
-		// autoconfig finds nothing (THUNDERBIRD-PARSER.md §1).
+		// autoconfig finds nothing (docs/thunderbird-parser.md#lookup-order).
 		if av, asrc := r.tbAutodiscover(ctx, c); av.ok {
 			c.Notes = append(c.Notes, "autoconfig failed ("+v.reason+"); Autodiscover answered")
 			v, src = av, asrc
@@ -499,7 +499,7 @@ func (r *run) postPOX(ctx context.Context, c *ClientResult, u string, mobile boo
 	return poxAnswer{verdict: refuse("more than 10 redirects", "")}, f
 }
 
-// outlookPOXFlow is Outlook's POX sequence (PROTOCOLS.md §2.2): root
+// outlookPOXFlow is Outlook's POX sequence (docs/autodiscover.md#where-clients-look): root
 // domain, autodiscover host, HTTP redirect probe, SRV. The last two make
 // Outlook ask the user.
 func (r *run) outlookPOXFlow(ctx context.Context, c *ClientResult) (verdict, string, string) {
@@ -616,7 +616,7 @@ func (r *run) jsonFlow(ctx context.Context, c *ClientResult) (verdict, string, b
 
 // newOutlook: Microsoft's cloud service behind new Outlook and Outlook
 // mobile asks Autodiscover as an ActiveSync device would, then for the
-// Outlook settings (PROTOCOLS.md §2.7, §5 [UNCONFIRMED]). The mobilesync
+// Outlook settings (docs/autodiscover.md#mobilesync; docs/clients.md#outlook [UNCONFIRMED]). The mobilesync
 // answer must be a proper "not offered" (601) or an ActiveSync server.
 func (r *run) newOutlook(ctx context.Context, c *ClientResult) {
 	d := r.domain
@@ -651,7 +651,7 @@ func (r *run) newOutlook(ctx context.Context, c *ClientResult) {
 	}
 	c.Source = src
 	if v.ok && !mobileOK {
-		warn(c, "mobilesync request: "+mobileReason+"; answer it with error 601 in the mobilesync schema (PROTOCOLS.md §2.7)")
+		warn(c, "mobilesync request: "+mobileReason+"; answer it with error 601 in the mobilesync schema (docs/autodiscover.md#mobilesync)")
 	}
 	r.finish(ctx, c, v, false)
 }

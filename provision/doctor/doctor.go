@@ -1,5 +1,5 @@
 // Package doctor replays, for one e-mail address, what each mail client
-// does to configure itself (PROTOCOLS.md §5) against live DNS and HTTP(S),
+// does to configure itself (docs/clients.md) against live DNS and HTTP(S),
 // and says client by client whether it would succeed, and why not.
 //
 // The client rules are pure functions (rules.go, autodiscover.go,

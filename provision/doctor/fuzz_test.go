@@ -62,7 +62,7 @@ func FuzzAutoconfigReaders(f *testing.F) {
 		checkVerdict(t, "KMail", KMailAutoconfig(body, alice), true, 0)
 		checkVerdict(t, "Delta Chat", DeltaChatAutoconfig(body, alice), true, 1)
 		// K-9 never accepts a document with a plain or non-exact
-		// socketType in an imap or smtp section (PROTOCOLS.md §1.11).
+		// socketType in an imap or smtp section (docs/autoconfig.md#thunderbird-for-android-k-9).
 		if k9.ok {
 			for _, e := range k9.candidates {
 				if e.Socket != "SSL" && e.Socket != "STARTTLS" {

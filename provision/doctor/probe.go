@@ -197,8 +197,7 @@ func (n *network) probeEndpoint(ctx context.Context, e Endpoint) EndpointResult 
 }
 
 // autoSocket is the mode a client that decides by itself tries first on
-// a port (Delta Chat "automatic", Thunderbird's port rule, PROTOCOLS.md
-// §2.4).
+// a port (Delta Chat "automatic", Thunderbird's port rule, docs/thunderbird-parser.md#readautodiscoverxml; docs/dns.md#ports).
 func autoSocket(port int) string {
 	switch port {
 	case 143, 110, 25, 587:

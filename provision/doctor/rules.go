@@ -1,7 +1,7 @@
 package doctor
 
 // Each client's reader of config-v1.1.xml, as pure functions of the HTTP
-// answer (PROTOCOLS.md §1.10-§1.11, THUNDERBIRD-PARSER.md §2-§4). They
+// answer (docs/thunderbird-parser.md#readfromxml; docs/autoconfig.md#other-parsers, docs/thunderbird-parser.md#http-layer; docs/thunderbird-parser.md#readfromxml). They
 // answer one question: would this client accept the document, and which
 // servers would it use?
 
@@ -54,8 +54,8 @@ func (id ident) expand(s string) string {
 
 const (
 	fixContentType = "serve config-v1.1.xml with Content-Type: text/xml; charset=utf-8"
-	fixWellFormed  = "serve a well-formed config-v1.1.xml (clientConfig/emailProvider, PROTOCOLS.md §1.4)"
-	fixSection     = "give every incomingServer/outgoingServer hostname, port, socketType SSL or STARTTLS, username and a password authentication (PROTOCOLS.md §1.11)"
+	fixWellFormed  = "serve a well-formed config-v1.1.xml (clientConfig/emailProvider, docs/autoconfig.md#document-structure)"
+	fixSection     = "give every incomingServer/outgoingServer hostname, port, socketType SSL or STARTTLS, username and a password authentication (docs/autoconfig.md#what-we-generate)"
 )
 
 // xmlContentType reports whether Thunderbird's fetcher parses a body of
@@ -133,7 +133,7 @@ var (
 )
 
 // tbOAuth2Domains are base domains of hosts in Thunderbird's built-in
-// OAuth2Providers list (PROTOCOLS.md §1.5); OAuth2 for any other host is
+// OAuth2Providers list (docs/autoconfig.md#authentication-values); OAuth2 for any other host is
 // skipped. The list is an approximation of Thunderbird's table.
 var tbOAuth2Domains = []string{
 	"gmail.com", "googlemail.com", "google.com", "office365.com", "outlook.com", "yahoo.com",
@@ -151,7 +151,7 @@ func tbOAuth2Host(h string) bool {
 }
 
 // ThunderbirdAutoconfig is Thunderbird desktop's readFromXML
-// (THUNDERBIRD-PARSER.md §2-§4): XML content type, clientConfig with a
+// (docs/thunderbird-parser.md#http-layer; docs/thunderbird-parser.md#readfromxml): XML content type, clientConfig with a
 // first emailProvider whose id and one domain are hostnames, and at least
 // one valid incoming and one valid outgoing section. Invalid sections are
 // skipped; the first valid ones are used.
@@ -291,7 +291,7 @@ func tbSection(s *node, id ident, incoming bool) (Endpoint, string) {
 }
 
 // K9Autoconfig is Thunderbird for Android / K-9's RealAutoconfigParser
-// (PROTOCOLS.md §1.11): any error inside an imap or smtp section aborts
+// (docs/autoconfig.md#thunderbird-for-android-k-9): any error inside an imap or smtp section aborts
 // the whole document; values are read verbatim; pop3 and unknown types
 // are skipped; the first imap and first smtp sections are used.
 func K9Autoconfig(body []byte, id ident) verdict {
@@ -604,7 +604,7 @@ func fairEmailSection(e *Endpoint, s *node, id ident) string {
 	return ""
 }
 
-// KMailAutoconfig is KMail's account wizard reader (PROTOCOLS.md §1.11):
+// KMailAutoconfig is KMail's account wizard reader (docs/autoconfig.md#kmail):
 // servers without a port are ignored, a socketType other than exactly SSL
 // or STARTTLS silently becomes plain, the first IMAP and first SMTP
 // server are used.
@@ -671,8 +671,8 @@ func KMailAutoconfig(body []byte, id ident) verdict {
 	return v
 }
 
-// DeltaChatAutoconfig is Delta Chat's auto_mozilla.rs (PROTOCOLS.md
-// §1.11): text is trimmed, socketType lower-cased (ssl, starttls, plain,
+// DeltaChatAutoconfig is Delta Chat's auto_mozilla.rs (docs/autoconfig.md#delta-chat):
+// text is trimmed, socketType lower-cased (ssl, starttls, plain,
 // anything else automatic), authentication ignored, only imap and smtp
 // sections kept; every section is a candidate it probes.
 func DeltaChatAutoconfig(body []byte, id ident) verdict {

@@ -9,7 +9,7 @@ import (
 )
 
 // node is one XML element as the client parsers see it: the raw prefix
-// (Thunderbird's JXON keys on "prefix:local", PROTOCOLS.md §2.4), the
+// (Thunderbird's JXON keys on "prefix:local", docs/thunderbird-parser.md#jxon), the
 // resolved namespace (Outlook), the local name, the text of its direct
 // character data, untrimmed (K-9 and Thunderbird compare verbatim).
 type node struct {

@@ -390,7 +390,7 @@ func TestScenarioOutlookFallbacks(t *testing.T) {
 }
 
 // TestScenarioMXFallback: without autoconfig.<d>, Thunderbird and K-9 try
-// autoconfig.<MX base domain> (PROTOCOLS.md §4.6). Thunderbird sends the
+// autoconfig.<MX base domain> (docs/dns.md#mx-based-lookup). Thunderbird sends the
 // address, so the service answers for the customer's domain there, and
 // asks the user to confirm (a warning); K-9 sends none, and the hoster's
 // name is not a served domain: it fails.
