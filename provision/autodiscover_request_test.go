@@ -12,8 +12,8 @@ import (
 // streaming parser must give the same request and the same error for
 // every input (FuzzAutodiscoverRequestStream).
 //
-// ParseAutodiscoverRequest (as it was) parses a POX request document (docs/autodiscover.md#pox-request)
-// . It is strict about structure and lenient about spelling: element
+// ParseAutodiscoverRequest (as it was) parses a POX request document (docs/autodiscover.md#pox-request).
+// It is strict about structure and lenient about spelling: element
 // names match in any letter case (documents spell EMailAddress and
 // EmailAddress), namespaces with http:// or https://, and elements it does
 // not know (LegacyDN, Exchange extensions) are ignored. A document type
