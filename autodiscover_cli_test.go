@@ -17,11 +17,16 @@ import (
 func TestRenderAutodiscover(t *testing.T) {
 	p, _ := provision.Demo().Lookup("example.com")
 	addr := provision.Address{Local: "alice", Domain: "example.com"}
+	var ref *provision.Catalog // renders without templates
+	pox, err := ref.Autodiscover(nil, p, "example.com", &addr, provision.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		format, publicHost string
 		want               []byte
 	}{
-		{"autodiscover", "", provision.Autodiscover(p, "example.com", &addr)},
+		{"autodiscover", "", pox},
 		{"autodiscover-json", "", []byte(`{"Protocol":"AutodiscoverV1","Url":"https://autodiscover.example.com/autodiscover/autodiscover.xml"}` + "\n")},
 		{"autodiscover-json", "AD.Hoster.example.", []byte(`{"Protocol":"AutodiscoverV1","Url":"https://ad.hoster.example/autodiscover/autodiscover.xml"}` + "\n")},
 	} {

@@ -84,7 +84,15 @@ func cmdRender(_ context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	out, err := render(p, &addr)
+	// autodiscover-json answers Protocol=AutodiscoverV1, pointing at
+	// MAILAUTOCONF_PUBLIC_HOST when set, as serve does.
+	opts := provision.Options{Protocol: provision.ProtocolAutodiscoverV1}
+	if host := os.Getenv(envPrefix + "_PUBLIC_HOST"); host != "" && *format == "autodiscover-json" {
+		if opts.PublicHost, err = provision.NormalizeHost(host); err != nil {
+			return fmt.Errorf("%s_PUBLIC_HOST=%q: not a host name", envPrefix, host)
+		}
+	}
+	out, err := render(cat, nil, p, addr.Domain, &addr, opts)
 	if err != nil {
 		return err
 	}
@@ -97,34 +105,13 @@ func cmdRender(_ context.Context, args []string, stdout, stderr io.Writer) error
 	return err
 }
 
-// renderFormats maps each --format name of render to its renderer.
-var renderFormats = map[string]func(p *provision.Provider, addr *provision.Address) ([]byte, error){
-	// The Apple profile of /mobileconfig?email=ADDR (IMAP where offered);
-	// --sign signs it.
-	"mobileconfig": func(p *provision.Provider, addr *provision.Address) ([]byte, error) {
-		return provision.Mobileconfig(p, *addr, provision.ProfileOptions{})
-	},
-	"thunderbird": func(p *provision.Provider, addr *provision.Address) ([]byte, error) {
-		return provision.Thunderbird(p, addr.Domain, addr), nil
-	},
-	// The POX answer to an outlook-schema POST for the address.
-	"autodiscover": func(p *provision.Provider, addr *provision.Address) ([]byte, error) {
-		return provision.Autodiscover(p, addr.Domain, addr), nil
-	},
-	// The autodiscover.json answer for Protocol=AutodiscoverV1, pointing
-	// at MAILAUTOCONF_PUBLIC_HOST when set, as serve does.
-	"autodiscover-json": func(p *provision.Provider, addr *provision.Address) ([]byte, error) {
-		host := os.Getenv(envPrefix + "_PUBLIC_HOST")
-		if host != "" {
-			h, err := provision.NormalizeHost(host)
-			if err != nil {
-				return nil, fmt.Errorf("%s_PUBLIC_HOST=%q: not a host name", envPrefix, host)
-			}
-			host = h
-		}
-		body, _ := provision.AutodiscoverJSON(p, *addr, provision.ProtocolAutodiscoverV1, host)
-		return body, nil
-	},
+// renderFormats maps each --format name of render to its renderer: the
+// answer to the lookup each client makes for the address.
+var renderFormats = map[string]func(*provision.Catalog, []byte, *provision.Provider, string, *provision.Address, provision.Options) ([]byte, error){
+	"mobileconfig":      (*provision.Catalog).Mobileconfig, // IMAP where offered; --sign signs it
+	"thunderbird":       (*provision.Catalog).Thunderbird,
+	"autodiscover":      (*provision.Catalog).Autodiscover, // the answer to an outlook-schema POST
+	"autodiscover-json": (*provision.Catalog).AutodiscoverJSON,
 }
 
 func formatNames() []string {

@@ -13,10 +13,15 @@ import (
 	"github.com/miekg/dns"
 
 	"mailautoconf/internal/testutil/dnstest"
-	"mailautoconf/provision"
 )
 
-func provisionDemoYAML() []byte { return provision.DemoYAML() }
+func provisionDemoYAML() []byte {
+	b, err := os.ReadFile("provision/demo.yaml")
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
 
 // nxdomainServer is a DNS server on 127.0.0.1 that knows no name.
 func nxdomainServer(t *testing.T) string {

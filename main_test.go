@@ -112,7 +112,8 @@ func TestRender(t *testing.T) {
 		t.Fatal(err)
 	}
 	p, _ := provision.Demo().Lookup("example.com")
-	if want := provision.Thunderbird(p, "example.com", &provision.Address{Local: "alice", Domain: "example.com"}); !bytes.Equal(out.Bytes(), want) {
+	var ref *provision.Catalog // renders without templates
+	if want, _ := ref.Thunderbird(nil, p, "example.com", &provision.Address{Local: "alice", Domain: "example.com"}, provision.Options{}); !bytes.Equal(out.Bytes(), want) {
 		t.Errorf("render output differs:\n%s", out.String())
 	}
 	for _, args := range [][]string{

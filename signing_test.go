@@ -103,7 +103,8 @@ func TestRenderMobileconfig(t *testing.T) {
 	}
 	p, _ := provision.Demo().Lookup("example.com")
 	addr, _ := provision.ParseAddress("fred@example.com")
-	want, err := provision.Mobileconfig(p, addr, provision.ProfileOptions{})
+	var ref *provision.Catalog
+	want, err := ref.Mobileconfig(nil, p, addr.Domain, &addr, provision.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -51,7 +51,9 @@ func (h *Handler) autoconfig(c echo.Context) error {
 	setFixed(c, echo.HeaderVary, userAgentHeader)
 	buf := getBuffer()
 	defer putBuffer(buf)
-	*buf = cat.AppendThunderbirdServers((*buf)[:0], p, domain, addr, which)
+	if *buf, err = cat.Thunderbird((*buf)[:0], p, domain, addr, provision.Options{Servers: which}); err != nil {
+		return err
+	}
 	return xmlBlob(c, autoconfigCache, *buf)
 }
 
@@ -70,7 +72,9 @@ func (h *Handler) ispdb(c echo.Context) error {
 	noteRequest(c, domain, nil)
 	buf := getBuffer()
 	defer putBuffer(buf)
-	*buf = cat.AppendThunderbird((*buf)[:0], p, domain, nil)
+	if *buf, err = cat.Thunderbird((*buf)[:0], p, domain, nil, provision.Options{}); err != nil {
+		return err
+	}
 	return xmlBlob(c, autoconfigCache, *buf)
 }
 

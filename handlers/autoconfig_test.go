@@ -40,6 +40,7 @@ func TestAutoconfigServed(t *testing.T) {
 		{"ISPDB form, upper case", "http://svc.example/V1.1/EXAMPLE.NET", "example.net", "%EMAILADDRESS%"},
 	}
 	demo, _ := provision.Demo().Lookup("example.com")
+	var ref *provision.Catalog // renders without templates
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := serve(e, http.MethodGet, tt.target, "")
@@ -58,7 +59,7 @@ func TestAutoconfigServed(t *testing.T) {
 				}
 				addr = &a
 			}
-			if want := string(provision.Thunderbird(demo, tt.domain, addr)); rec.Body.String() != want {
+			if want := string(rendered(t)(ref.Thunderbird(nil, demo, tt.domain, addr, provision.Options{}))); rec.Body.String() != want {
 				t.Errorf("body:\n%s\nwant:\n%s", rec.Body, want)
 			}
 			doc := etree.NewDocument()

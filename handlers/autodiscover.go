@@ -34,8 +34,7 @@ func (h *Handler) autodiscoverPOST(c echo.Context) error {
 	}
 	out := getBuffer()
 	defer putBuffer(out)
-	req, perr := h.requests.Parse(body)
-	r, err := provision.AppendAnswerRequest((*out)[:0], cat, hostDomain, req, perr, time.Now())
+	r, err := cat.AnswerAutodiscover((*out)[:0], hostDomain, body, time.Now())
 	if err != nil {
 		return err
 	}
@@ -62,7 +61,9 @@ func (h *Handler) autodiscoverGET(c echo.Context) error {
 	noteRequest(c, domain, nil)
 	buf := getBuffer()
 	defer putBuffer(buf)
-	*buf = cat.AppendAutodiscover((*buf)[:0], p, domain, nil)
+	if *buf, err = cat.Autodiscover((*buf)[:0], p, domain, nil, provision.Options{}); err != nil {
+		return err
+	}
 	return xmlBlob(c, autoconfigCache, *buf)
 }
 
@@ -94,7 +95,8 @@ func (h *Handler) autodiscoverJSONPath(c echo.Context) error {
 // autodiscoverJSON answers Autodiscover v2 (docs/autodiscover.md#autodiscoverjson) for addr.
 // An unsupported protocol gets the InvalidProtocol JSON with status 400.
 func (h *Handler) autodiscoverJSON(c echo.Context, addr provision.Address) error {
-	p, err := h.Catalog.Load().Lookup(addr.Domain)
+	cat := h.Catalog.Load()
+	p, err := cat.Lookup(addr.Domain)
 	if err != nil {
 		return err
 	}
@@ -103,9 +105,12 @@ func (h *Handler) autodiscoverJSON(c echo.Context, addr provision.Address) error
 		return err
 	}
 	noteRequest(c, addr.Domain, &addr)
-	body, ok := provision.AutodiscoverJSON(p, addr, protocol, h.PublicHost)
-	if !ok {
-		c.Set(ctxError, fmt.Errorf("%w: unsupported Autodiscover v2 protocol", provision.ErrBadRequest))
+	body, err := cat.AutodiscoverJSON(nil, p, addr.Domain, &addr, provision.Options{Protocol: protocol, PublicHost: h.PublicHost})
+	if err != nil {
+		if len(body) == 0 {
+			return err
+		}
+		c.Set(ctxError, err)
 		setFixed(c, echo.HeaderCacheControl, noStore)
 		setFixed(c, echo.HeaderContentType, echo.MIMEApplicationJSON)
 		setLength(c, body)

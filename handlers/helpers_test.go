@@ -64,3 +64,16 @@ func wantStatus(t testing.TB, rec *httptest.ResponseRecorder, want int) {
 		t.Errorf("5xx: %s", rec.Body.String())
 	}
 }
+
+// rendered returns a function that takes a provision renderer's results
+// and returns its document, for comparing with a handler's answer; the
+// tests' providers all render.
+func rendered(t testing.TB) func([]byte, error) []byte {
+	return func(b []byte, err error) []byte {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+}

@@ -42,7 +42,7 @@ func (h *Handler) profile(c echo.Context, param string) error {
 	}
 	body, ok := h.Profiles.get(cat, signer, key) // profilecache.go
 	if !ok {
-		if body, err = provision.Mobileconfig(p, *addr, opts); err != nil {
+		if body, err = cat.Mobileconfig(nil, p, addr.Domain, addr, provision.Options{Profile: opts}); err != nil {
 			return err
 		}
 		if signer != nil {

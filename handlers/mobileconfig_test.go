@@ -36,7 +36,8 @@ func TestProfileRoutes(t *testing.T) {
 		}
 		p, _ := provision.Demo().Lookup(a.Domain)
 		proto, _ := provision.ParseProtocolChoice(q.Get("protocol"))
-		b, err := provision.Mobileconfig(p, a, provision.ProfileOptions{Protocol: proto, Name: q.Get("name")})
+		var ref *provision.Catalog
+		b, err := ref.Mobileconfig(nil, p, a.Domain, &a, provision.Options{Profile: provision.ProfileOptions{Protocol: proto, Name: q.Get("name")}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -83,17 +84,21 @@ func TestProfileRoutes(t *testing.T) {
 	}
 }
 
-// brandedIDNCatalog serves bücher.example, with a colour for the page.
-func brandedIDNCatalog(t testing.TB) *provision.Catalog {
-	t.Helper()
-	c, err := provision.Parse(provision.Source{Name: "idn.yaml", Data: []byte(`providers:
+// brandedIDNYAML is a provider with an IDN domain, a colour and a display
+// name that needs escaping.
+const brandedIDNYAML = `providers:
   - id: xn--bcher-kva.example
     display_name: Bücher & Co <Mail>
     color: "#ffcc00"
     domains: [bücher.example]
     incoming: [{protocol: imap, host: imap.xn--bcher-kva.example, port: 143, security: starttls}]
     outgoing: [{protocol: smtp, host: smtp.xn--bcher-kva.example, port: 587, security: starttls}]
-`)})
+`
+
+// brandedIDNCatalog serves bücher.example, with a colour for the page.
+func brandedIDNCatalog(t testing.TB) *provision.Catalog {
+	t.Helper()
+	c, err := provision.Parse(provision.Source{Name: "idn.yaml", Data: []byte(brandedIDNYAML)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -23,7 +24,11 @@ import (
 // pageCatalog is the demo catalog plus the branded IDN provider.
 func pageCatalog(t testing.TB) *provision.Catalog {
 	t.Helper()
-	c, err := provision.NewCatalog(append(provision.Demo().Providers(), brandedIDNCatalog(t).Providers()...))
+	demo, err := os.ReadFile("../provision/demo.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := provision.Parse(provision.Source{Name: provision.DemoName, Data: demo}, provision.Source{Name: "idn.yaml", Data: []byte(brandedIDNYAML)})
 	if err != nil {
 		t.Fatal(err)
 	}

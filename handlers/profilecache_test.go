@@ -9,6 +9,7 @@ import (
 	"encoding/asn1"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -52,7 +53,11 @@ func TestProfileCacheServes(t *testing.T) {
 	}
 
 	// A reload: the new catalog's profile, not the cached one.
-	cat, err := provision.Parse(provision.Source{Name: "new", Data: []byte(strings.Replace(string(provision.DemoYAML()), "display_name: Example Mail", "display_name: Renamed Mail", 1))})
+	demo, err := os.ReadFile("../provision/demo.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := provision.Parse(provision.Source{Name: "new", Data: []byte(strings.Replace(string(demo), "display_name: Example Mail", "display_name: Renamed Mail", 1))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,15 +44,7 @@ type Handler struct {
 	// second download is byte-identical and costs no signing; New makes
 	// one of the default size when it is nil.
 	Profiles *ProfileCache
-
-	// requests remembers recent Autodiscover request bodies' parses;
-	// New makes it.
-	requests *provision.RequestCache
 }
-
-// requestCacheSize bounds the Autodiscover parse cache: 4096 bodies of at
-// most 2 KiB.
-const requestCacheSize = 4096
 
 // maxBody bounds every request body; autodiscover requests are a few
 // hundred bytes.
@@ -77,7 +69,6 @@ func New(h *Handler) *Router {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = h.errorHandler
-	h.requests = provision.NewRequestCache(requestCacheSize)
 	if h.Profiles == nil {
 		h.Profiles = NewProfileCache(profileCacheItems, profileCacheBytes)
 	}

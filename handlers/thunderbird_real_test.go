@@ -800,7 +800,7 @@ func TestThunderbirdAutodiscoverVariants(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := provision.Address{Local: "bob", Domain: "example.org"}
-	r, err := thunderbirdAutodiscover(t, provision.Autodiscover(p, "example.org", &addr), "bob@example.org")
+	r, err := thunderbirdAutodiscover(t, rendered(t)(cat.Autodiscover(nil, p, "example.org", &addr, provision.Options{})), "bob@example.org")
 	if err != nil {
 		t.Fatalf("Thunderbird %s rejects the STARTTLS-only answer: %v", r.Thunderbird, err)
 	}
@@ -810,8 +810,8 @@ func TestThunderbirdAutodiscoverVariants(t *testing.T) {
 		t.Errorf("Thunderbird's config differs: %s", d)
 	}
 
-	ms, ok := cat.MobileSync(p, addr)
-	if !ok {
+	ms, err := cat.MobileSync(nil, p, addr.Domain, &addr, provision.Options{})
+	if err != nil {
 		t.Fatal("no mobilesync answer for a provider with activesync")
 	}
 	if _, err := thunderbirdAutodiscover(t, ms, "bob@example.org"); err == nil {

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/beevik/etree"
+
+	"mailautoconf/internal/splice"
 )
 
 // Microsoft Autodiscover (POX) namespaces, docs/autodiscover.md#pox-request; docs/autodiscover.md#pox-response; docs/autodiscover.md#mobilesync.
@@ -97,10 +99,13 @@ type AutodiscoverReply struct {
 	Schema AutodiscoverSchema
 }
 
-// AnswerAutodiscover answers a POX POST body (docs/autodiscover.md).
-// hostDomain is the served domain the request's Host header names
-// (autodiscover.<domain> or <domain>), or "" when it names none, such as
-// the service's own host name reached through an SRV record.
+// AnswerAutodiscover answers a POX POST body (docs/autodiscover.md),
+// appending the answer's document to dst, whose memory the caller may
+// reuse once it has sent it. hostDomain is the served domain the request's
+// Host header names (autodiscover.<domain> or <domain>), or "" when it
+// names none, such as the service's own host name reached through an SRV
+// record. Bodies are parsed through c's cache of recent parses (clients
+// send the same bytes again and again).
 //
 //   - A request that does not parse gets the 600 error document when the
 //     Host names a served domain, else the parse error (a 400): there is
@@ -111,16 +116,8 @@ type AutodiscoverReply struct {
 //     ErrBadRequest: one customer's host does not answer for another's.
 //   - An AcceptableResponseSchema we do not serve gets 601.
 //   - Otherwise the provider's answer in the accepted dialect.
-func AnswerAutodiscover(cat *Catalog, hostDomain string, body []byte, now time.Time) (AutodiscoverReply, error) {
-	req, err := ParseAutodiscoverRequest(body)
-	return AppendAnswerRequest(nil, cat, hostDomain, req, err, now)
-}
-
-// AppendAnswerRequest is AnswerAutodiscover for a body already parsed (by
-// a RequestCache): req and err are what ParseAutodiscoverRequest returned
-// for it. The answer's Body is appended to dst, whose memory the caller
-// may reuse once it has sent it.
-func AppendAnswerRequest(dst []byte, cat *Catalog, hostDomain string, req AutodiscoverRequest, err error, now time.Time) (AutodiscoverReply, error) {
+func (c *Catalog) AnswerAutodiscover(dst []byte, hostDomain string, body []byte, now time.Time) (AutodiscoverReply, error) {
+	req, err := c.parseRequest(body)
 	if err != nil {
 		if hostDomain == "" {
 			return AutodiscoverReply{}, err
@@ -133,12 +130,12 @@ func AppendAnswerRequest(dst []byte, cat *Catalog, hostDomain string, req Autodi
 		}, nil
 	}
 	addr := req.Address
-	p, err := cat.Lookup(addr.Domain)
+	p, err := c.Lookup(addr.Domain)
 	if err != nil {
 		return AutodiscoverReply{}, err
 	}
 	if hostDomain != "" {
-		if hp, err := cat.Lookup(hostDomain); err != nil || hp != p {
+		if hp, err := c.Lookup(hostDomain); err != nil || hp != p {
 			return AutodiscoverReply{}, fmt.Errorf("%w: the address's domain is not served at this host", ErrBadRequest)
 		}
 	}
@@ -148,14 +145,14 @@ func AppendAnswerRequest(dst []byte, cat *Catalog, hostDomain string, req Autodi
 		reply.Problem = fmt.Errorf("%w: unsupported AcceptableResponseSchema", ErrBadRequest)
 		reply.Body = append(dst, AutodiscoverError(req.Schema, CodeNoProvider, now)...)
 	case req.Accept == MobileSyncSchema:
-		if body, ok := cat.MobileSync(p, addr); ok {
-			reply.Body = append(dst, body...)
-		} else {
-			reply.Problem = fmt.Errorf("%w: no ActiveSync server for this domain", ErrBadRequest)
+		if reply.Body, err = c.MobileSync(dst, p, addr.Domain, &addr, Options{}); err != nil {
+			reply.Problem = err
 			reply.Body = append(dst, AutodiscoverError(MobileSyncSchema, CodeNoProvider, now)...)
 		}
 	default:
-		reply.Body = cat.AppendAutodiscover(dst, p, addr.Domain, &addr)
+		if reply.Body, err = c.Autodiscover(dst, p, addr.Domain, &addr, Options{}); err != nil {
+			return AutodiscoverReply{}, err
+		}
 	}
 	return reply, nil
 }
@@ -172,9 +169,16 @@ func AppendAnswerRequest(dst []byte, cat *Catalog, hostDomain string, req Autodi
 // Protocol per advertised server, incoming then outgoing, in catalog order.
 // No element has a namespace prefix: Thunderbird and Delta Chat match
 // prefixed names literally and miss them (docs/autodiscover.md#pox-response).
-func Autodiscover(p *Provider, domain string, addr *Address) []byte {
+// It reads no opts.
+func (c *Catalog) Autodiscover(dst []byte, p *Provider, domain string, addr *Address, _ Options) ([]byte, error) {
+	if err := checkRender(p, addr, false); err != nil {
+		return dst, err
+	}
 	action, target := autodiscoverAction(p, domain, addr)
-	return autodiscoverDoc(p, action, target, domain, addr)
+	if out := c.autodiscoverTemplate(p, action, addr).Append(dst, addressFill(domain, addr, target)); out != nil {
+		return out, nil
+	}
+	return append(dst, autodiscoverDoc(p, action, target, domain, addr)...), nil
 }
 
 // poxAction is the Action of an outlook-schema answer.
@@ -297,17 +301,24 @@ func loginName(template, domain string, addr *Address) string {
 }
 
 // MobileSync renders the mobilesync-schema answer (docs/autodiscover.md#mobilesync,
-// [MS-ASCMD] §2.2.3): the provider's ActiveSync URL, or Action Redirect
-// for a redirect_address. It reports false when there is nothing to say in
-// this schema: no ActiveSync URL (the caller answers 601). It never lists
-// IMAP or SMTP. A redirect_url is not expressed: the schema has no element
-// for it.
-func MobileSync(p *Provider, addr Address) ([]byte, bool) {
-	to, redirect, ok := mobileSyncAction(p, addr)
-	if !ok {
-		return nil, false
+// [MS-ASCMD] §2.2.3) for addr: the provider's ActiveSync URL, or Action
+// Redirect for a redirect_address. When there is nothing to say in this
+// schema, no ActiveSync URL, it returns an error wrapping ErrBadRequest
+// (AnswerAutodiscover answers 601). It never lists IMAP or SMTP. A
+// redirect_url is not expressed: the schema has no element for it. It
+// reads no opts.
+func (c *Catalog) MobileSync(dst []byte, p *Provider, _ string, addr *Address, _ Options) ([]byte, error) {
+	if err := checkRender(p, addr, true); err != nil {
+		return dst, err
 	}
-	return mobileSyncDoc(p, to, redirect, addr), true
+	to, redirect, ok := mobileSyncAction(p, *addr)
+	if !ok {
+		return dst, fmt.Errorf("%w: no ActiveSync server for this domain", ErrBadRequest)
+	}
+	if out := c.mobileSyncTemplate(p, redirect).Append(dst, addressFill(addr.Domain, addr, to)); out != nil {
+		return out, nil
+	}
+	return append(dst, mobileSyncDoc(p, to, redirect, *addr)...), nil
 }
 
 // mobileSyncAction decides what MobileSync answers: a redirect to the
@@ -359,7 +370,7 @@ var errorMessages = map[int]string{
 // output.
 func AutodiscoverError(schema AutodiscoverSchema, code int, now time.Time) []byte {
 	t := errorTime(now)
-	if b := errorTemplate(schema, code).render(fill{holeValue: t}); b != nil {
+	if b := errorTemplate(schema, code).Append(nil, splice.Values{holeValue: t}); b != nil {
 		return b
 	}
 	return autodiscoverErrorDoc(schema, code, t)

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"mailautoconf/internal/jsontext"
+	"mailautoconf/internal/splice"
 )
 
 // Autodiscover v2 protocol names we answer, in the spelling we answer
@@ -30,30 +31,35 @@ type jsonError struct {
 }
 
 // AutodiscoverJSON answers an Autodiscover v2 request (docs/autodiscover.md#autodiscoverjson)
-// for addr, served by p, asking for protocol. AutodiscoverV1 points at the
-// POX endpoint on publicHost, or on autodiscover.<domain> when publicHost
-// is "" (never on a host the request chose); ActiveSync gives the
+// for addr, served by p, asking for opts.Protocol. AutodiscoverV1 points
+// at the POX endpoint on opts.PublicHost, or on autodiscover.<domain> when
+// that is "" (never on a host the request chose); ActiveSync gives the
 // provider's ActiveSync URL when it has one. For any other protocol it
-// returns the InvalidProtocol error body and false: the caller sends it
-// with status 400.
-func AutodiscoverJSON(p *Provider, addr Address, protocol, publicHost string) ([]byte, bool) {
-	switch {
-	case strings.EqualFold(protocol, ProtocolAutodiscoverV1):
-		if publicHost != "" {
-			return jsonTemplates().v1Public.render(fill{holeValue: publicHost}), true
-		}
-		return jsonTemplates().v1Domain.render(fill{holeValue: addr.Domain}), true
-	case strings.EqualFold(protocol, ProtocolActiveSync) && p.ActiveSync != "":
-		return jsonTemplates().activeSync.render(fill{holeValue: p.ActiveSync}), true
+// appends the InvalidProtocol error body and returns it with an error
+// wrapping ErrBadRequest: the caller sends that body with status 400.
+func (c *Catalog) AutodiscoverJSON(dst []byte, p *Provider, _ string, addr *Address, opts Options) ([]byte, error) {
+	if err := checkRender(p, addr, true); err != nil {
+		return dst, err
 	}
-	return jsonTemplates().invalid.render(fill{holeValue: invalidProtocolMessage(p, protocol)}), false
+	t := jsonTemplates()
+	switch protocol := opts.Protocol; {
+	case strings.EqualFold(protocol, ProtocolAutodiscoverV1):
+		if opts.PublicHost != "" {
+			return t.v1Public.Append(dst, splice.Values{holeValue: opts.PublicHost}), nil
+		}
+		return t.v1Domain.Append(dst, splice.Values{holeValue: addr.Domain}), nil
+	case strings.EqualFold(protocol, ProtocolActiveSync) && p.ActiveSync != "":
+		return t.activeSync.Append(dst, splice.Values{holeValue: p.ActiveSync}), nil
+	}
+	return t.invalid.Append(dst, splice.Values{holeValue: invalidProtocolMessage(p, opts.Protocol)}),
+		fmt.Errorf("%w: unsupported Autodiscover v2 protocol", ErrBadRequest)
 }
 
 // jsonTemplates are the v2 answers rendered once by encoding/json with
 // their one value as a hole (prerender.go): a request appends bytes and
 // escapes the value as encoding/json does, without reflection.
 // TestAutodiscoverJSONTemplates compares them with encoding/json.
-var jsonTemplates = sync.OnceValue(func() (t struct{ v1Public, v1Domain, activeSync, invalid *template }) {
+var jsonTemplates = sync.OnceValue(func() (t struct{ v1Public, v1Domain, activeSync, invalid *splice.Template }) {
 	t.v1Public = compileJSON(func(v string) any {
 		return jsonAnswer{ProtocolAutodiscoverV1, "https://" + v + AutodiscoverPath}
 	})
@@ -65,12 +71,16 @@ var jsonTemplates = sync.OnceValue(func() (t struct{ v1Public, v1Domain, activeS
 	return t
 })
 
+// jsonDialect escapes values as encoding/json does; JSON has no blank
+// values to refuse.
+var jsonDialect = splice.Dialect{Escape: jsontext.Marshal.Append}
+
 // compileJSON pre-renders the JSON of value(hole). A JSON template cannot
 // fail its probes (encoding/json and jsontext.Marshal agree on every
 // string, jsontext.FuzzEscape); if one ever did, the process would serve
 // nothing right, so it stops at once.
-func compileJSON(value func(string) any) *template {
-	t := compile(func(f fill) []byte { return marshalJSON(value(f[holeValue])) }, jsontext.Marshal.Append, false)
+func compileJSON(value func(string) any) *splice.Template {
+	t := splice.Compile(func(f splice.Values) []byte { return marshalJSON(value(f[holeValue])) }, jsonDialect, probes)
 	if t == nil {
 		panic("provision: a JSON template failed its probes")
 	}

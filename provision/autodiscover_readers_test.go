@@ -385,7 +385,7 @@ func TestThunderbirdReadsAutodiscover(t *testing.T) {
 	cat := Demo()
 	p, _ := cat.Lookup("example.com")
 	addr := &Address{Local: "fred", Domain: "example.com"}
-	res := thunderbirdRead(Autodiscover(p, "example.com", addr))
+	res := thunderbirdRead(etreeAutodiscover(p, "example.com", addr))
 	if res.Err != "" {
 		t.Fatalf("Thunderbird: %s", res.Err)
 	}
@@ -409,7 +409,7 @@ func TestThunderbirdReadsAutodiscover(t *testing.T) {
 	}
 
 	// GET: the same servers, with the placeholder Thunderbird fills in.
-	res = thunderbirdRead(Autodiscover(p, "example.com", nil))
+	res = thunderbirdRead(etreeAutodiscover(p, "example.com", nil))
 	if res.Err != "" || res.Incoming.Username != PlaceholderAddress {
 		t.Errorf("GET answer: %+v", res)
 	}
@@ -420,7 +420,7 @@ func TestThunderbirdReadsAutodiscover(t *testing.T) {
 func TestThunderbirdAutodiscoverVariants(t *testing.T) {
 	cat := loadADCatalog(t)
 	answer := func(body string) []byte {
-		r, err := AnswerAutodiscover(cat, "", []byte(body), adNow)
+		r, err := cat.AnswerAutodiscover(nil, "", []byte(body), adNow)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -471,7 +471,7 @@ func TestThunderbirdNonStandardPort(t *testing.T) {
 		t.Fatal(err)
 	}
 	p, _ := c.Lookup("example.org")
-	body := Autodiscover(p, "example.org", &Address{Local: "a", Domain: "example.org"})
+	body := etreeAutodiscover(p, "example.org", &Address{Local: "a", Domain: "example.org"})
 	if !bytes.Contains(body, []byte("<Encryption>TLS</Encryption>")) {
 		t.Errorf("answer does not say STARTTLS to Outlook:\n%s", body)
 	}
@@ -487,7 +487,7 @@ func TestThunderbirdNonStandardPort(t *testing.T) {
 func TestDeltaChatReadsAutodiscover(t *testing.T) {
 	cat := Demo()
 	p, _ := cat.Lookup("example.com")
-	res := deltaChatRead(Autodiscover(p, "example.com", nil))
+	res := deltaChatRead(etreeAutodiscover(p, "example.com", nil))
 	if res.Err != "" || res.RedirectURL != "" {
 		t.Fatalf("Delta Chat: %+v", res)
 	}
@@ -527,16 +527,16 @@ func TestDeltaChatAutodiscoverVariants(t *testing.T) {
 	cat := loadADCatalog(t)
 	hoster, _ := cat.Lookup("hoster.net")
 	// Delta Chat follows redirectUrl, on GET too…
-	if res := deltaChatRead(Autodiscover(hoster, "moved.example", nil)); res.RedirectURL != "https://autodiscover.hoster.net/autodiscover/autodiscover.xml" {
+	if res := deltaChatRead(etreeAutodiscover(hoster, "moved.example", nil)); res.RedirectURL != "https://autodiscover.hoster.net/autodiscover/autodiscover.xml" {
 		t.Errorf("redirectUrl: %+v", res)
 	}
 	// …but not redirectAddr: that answer has no servers for it.
-	if res := deltaChatRead(Autodiscover(hoster, "shared.example", nil)); len(res.Candidates) != 0 || res.RedirectURL != "" {
+	if res := deltaChatRead(etreeAutodiscover(hoster, "shared.example", nil)); len(res.Candidates) != 0 || res.RedirectURL != "" {
 		t.Errorf("redirectAddr: %+v", res)
 	}
 	// A GET for a redirect_address that needs the local part gets the
 	// settings, which Delta Chat can use.
-	res := deltaChatRead(Autodiscover(hoster, "old.example", nil))
+	res := deltaChatRead(etreeAutodiscover(hoster, "old.example", nil))
 	if !containsServer(res.Candidates, "IMAP", "mail.hoster.net", 143, "STARTTLS") || !containsServer(res.Candidates, "SMTP", "mail.hoster.net", 587, "STARTTLS") {
 		t.Errorf("old.example GET: %+v", res)
 	}

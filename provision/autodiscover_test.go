@@ -83,7 +83,7 @@ func TestAutodiscoverGolden(t *testing.T) {
 	cat := loadADCatalog(t)
 	answer := func(host, body string) []byte {
 		t.Helper()
-		r, err := AnswerAutodiscover(cat, host, []byte(body), adNow)
+		r, err := cat.AnswerAutodiscover(nil, host, []byte(body), adNow)
 		if err != nil {
 			t.Fatalf("AnswerAutodiscover(%q) = %v", body, err)
 		}
@@ -96,13 +96,13 @@ func TestAutodiscoverGolden(t *testing.T) {
 		got  []byte
 	}{
 		{"settings-post.xml", answer("", outlookRequest("fred@example.com"))},
-		{"settings-get.xml", Autodiscover(demo, "example.com", nil)},
+		{"settings-get.xml", etreeAutodiscover(demo, "example.com", nil)},
 		{"settings-post-templates.xml", answer("hoster.net", outlookRequest("fred@hoster.net"))},
-		{"settings-get-templates.xml", Autodiscover(hoster, "hoster.net", nil)},
+		{"settings-get-templates.xml", etreeAutodiscover(hoster, "hoster.net", nil)},
 		{"redirect-addr.xml", answer("", outlookRequest("fred@old.example"))},
-		{"redirect-addr-literal-get.xml", Autodiscover(hoster, "shared.example", nil)},
+		{"redirect-addr-literal-get.xml", etreeAutodiscover(hoster, "shared.example", nil)},
 		{"redirect-url.xml", answer("", outlookRequest("fred@moved.example"))},
-		{"redirect-url-get.xml", Autodiscover(hoster, "moved.example", nil)},
+		{"redirect-url-get.xml", etreeAutodiscover(hoster, "moved.example", nil)},
 		{"error-600.xml", answer("example.com", "<Autodiscover/>")},
 		{"error-601.xml", answer("", poxRequest(nsOutlookRequest, "fred@example.com", "http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2099"))},
 		{"mobilesync-settings.xml", answer("", mobileSyncRequest("fred@hoster.net"))},
@@ -130,7 +130,7 @@ func TestAutodiscoverGolden(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			addr := Address{Local: "fred", Domain: tc.p.Domains[0]}
-			got, _ := AutodiscoverJSON(tc.p, addr, tc.protocol, tc.public)
+			got, _ := autodiscoverJSON(tc.p, addr, tc.protocol, tc.public)
 			golden.Check(t, "autodiscover/"+tc.name, got)
 		})
 	}
@@ -171,7 +171,7 @@ func TestAutodiscoverSettingsFields(t *testing.T) {
 	cat := loadADCatalog(t)
 	p, _ := cat.Lookup("hoster.net")
 	addr := &Address{Local: "fred", Domain: "hoster.net"}
-	doc := checkResponseDoc(t, Autodiscover(p, "hoster.net", addr))
+	doc := checkResponseDoc(t, etreeAutodiscover(p, "hoster.net", addr))
 	protos := doc.FindElements("/Autodiscover/Response/Account/Protocol")
 	// The pop3 server without TLS is never advertised.
 	if len(protos) != 3 {
@@ -344,7 +344,7 @@ func TestAnswerAutodiscover(t *testing.T) {
 		{"redirectUrl", "", outlookRequest("fred@moved.example"), nil, "", "<RedirectUrl>https://autodiscover.hoster.net/autodiscover/autodiscover.xml</RedirectUrl>", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r, err := AnswerAutodiscover(cat, tc.host, []byte(tc.body), adNow)
+			r, err := cat.AnswerAutodiscover(nil, tc.host, []byte(tc.body), adNow)
 			if tc.err != nil {
 				if !errors.Is(err, tc.err) {
 					t.Fatalf("AnswerAutodiscover = %v, want %v", err, tc.err)
@@ -395,7 +395,7 @@ func TestAutodiscoverJSON(t *testing.T) {
 		{demo, "", "", false, `{"ErrorCode":"InvalidProtocol","ErrorMessage":"The given protocol value is invalid. Supported values are 'AutodiscoverV1'"}`},
 		{demo, "Ews'<x>", "", false, `{"ErrorCode":"InvalidProtocol","ErrorMessage":"The given protocol value is invalid. Supported values are 'AutodiscoverV1'"}`},
 	} {
-		got, ok := AutodiscoverJSON(tc.p, fred, tc.protocol, tc.public)
+		got, ok := autodiscoverJSON(tc.p, fred, tc.protocol, tc.public)
 		if ok != tc.ok || strings.TrimSpace(string(got)) != tc.want {
 			t.Errorf("AutodiscoverJSON(%s, %q, %q) = %s, %v; want %s, %v", tc.p.ID, tc.protocol, tc.public, got, ok, tc.want, tc.ok)
 		}
@@ -513,7 +513,7 @@ func FuzzAutodiscoverRequest(f *testing.F) {
 	cat := Demo()
 	f.Fuzz(func(t *testing.T, body []byte) {
 		req, perr := ParseAutodiscoverRequest(body)
-		r, err := AnswerAutodiscover(cat, "example.com", body, adNow)
+		r, err := cat.AnswerAutodiscover(nil, "example.com", body, adNow)
 		if perr != nil {
 			if err != nil {
 				t.Fatalf("a refused request at a served host must get the 600 document, got %v", err)

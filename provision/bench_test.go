@@ -24,7 +24,7 @@ func benchProvider(b *testing.B) *Provider {
 
 // benchRenderers runs each renderer, by etree and pre-rendered, for the
 // demo provider without an address (name0) and with one (name1).
-func benchRenderers(b *testing.B, name0, name1 string, etree func(*Provider, string, *Address) []byte, prerendered func(*Catalog, *Provider, string, *Address) []byte) *Catalog {
+func benchRenderers(b *testing.B, name0, name1 string, etree func(*Provider, string, *Address) []byte, prerendered func(*Catalog, []byte, *Provider, string, *Address, Options) ([]byte, error)) *Catalog {
 	cat := Demo()
 	p, _ := cat.Lookup("example.com")
 	addr := &Address{Local: "alice", Domain: "example.com"}
@@ -41,7 +41,9 @@ func benchRenderers(b *testing.B, name0, name1 string, etree func(*Provider, str
 		b.Run("prerendered-"+tc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				prerendered(cat, p, "example.com", tc.addr)
+				if _, err := prerendered(cat, nil, p, "example.com", tc.addr, Options{}); err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
 	}
@@ -49,17 +51,17 @@ func benchRenderers(b *testing.B, name0, name1 string, etree func(*Provider, str
 }
 
 func BenchmarkThunderbird(b *testing.B) {
-	benchRenderers(b, "placeholders", "address", Thunderbird, (*Catalog).Thunderbird)
+	benchRenderers(b, "placeholders", "address", etreeThunderbird, (*Catalog).Thunderbird)
 }
 
 func BenchmarkAutodiscover(b *testing.B) {
-	cat := benchRenderers(b, "get", "address", Autodiscover, (*Catalog).Autodiscover)
+	cat := benchRenderers(b, "get", "address", etreeAutodiscover, (*Catalog).Autodiscover)
 	body := []byte(outlookRequest("alice@example.com"))
 	now := time.Now()
 	b.Run("answer-post", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := AnswerAutodiscover(cat, "example.com", body, now); err != nil {
+			if _, err := cat.AnswerAutodiscover(nil, "example.com", body, now); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -84,13 +86,13 @@ func BenchmarkAutodiscover(b *testing.B) {
 	b.Run("etree-mobilesync", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			MobileSync(hoster, fred)
+			etreeMobileSync(hoster, fred)
 		}
 	})
 	b.Run("prerendered-mobilesync", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			adCat.MobileSync(hoster, fred)
+			mobileSync(adCat, hoster, fred)
 		}
 	})
 }
@@ -100,16 +102,17 @@ func BenchmarkAutodiscoverJSON(b *testing.B) {
 	addr := Address{Local: "alice", Domain: "example.com"}
 	b.ReportAllocs()
 	for b.Loop() {
-		AutodiscoverJSON(p, addr, "AutodiscoverV1", "")
+		autodiscoverJSON(p, addr, "AutodiscoverV1", "")
 	}
 }
 
 func BenchmarkMobileconfig(b *testing.B) {
+	var cat *Catalog
 	p := benchProvider(b)
 	addr := Address{Local: "alice", Domain: "example.com"}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := Mobileconfig(p, addr, ProfileOptions{}); err != nil {
+		if _, err := cat.Mobileconfig(nil, p, addr.Domain, &addr, Options{}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -121,7 +124,7 @@ func BenchmarkSign(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	profile, err := Mobileconfig(benchProvider(b), Address{Local: "alice", Domain: "example.com"}, ProfileOptions{})
+	profile, err := mobileconfigDoc(benchProvider(b), Address{Local: "alice", Domain: "example.com"}, ProfileOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"mailautoconf/internal/parsecache"
 )
 
 // Error kinds. Callers wrap them once with context and match them with
@@ -147,33 +149,22 @@ type Catalog struct {
 	// prerendered holds each provider's document templates, made on
 	// first use (prerender.go).
 	prerendered map[*Provider]*providerTemplates
+	// requests caches recent Autodiscover request parses
+	// (requestcache.go).
+	requests *parsecache.Cache[AutodiscoverRequest]
 	// Sources names the files the catalog was read from.
 	Sources []string
 }
 
-// NewCatalog indexes providers by domain. It does not validate them; Load
-// does that. Two providers claiming one domain is an error.
-func NewCatalog(providers []*Provider) (*Catalog, error) {
-	n := 0
-	for _, p := range providers {
-		n += len(p.Domains)
-	}
-	byDomain := make(map[string]*Provider, n)
-	for _, p := range providers {
-		for _, d := range p.Domains {
-			if other, dup := byDomain[d]; dup {
-				return nil, fmt.Errorf("domain %s is served by both %s and %s", d, other.ID, p.ID)
-			}
-			byDomain[d] = p
-		}
-	}
-	return indexedCatalog(providers, byDomain), nil
-}
-
-// indexedCatalog is NewCatalog for providers already indexed by domain,
+// indexedCatalog makes the catalog of providers, indexed by domain
 // without duplicates (Parse has refused those).
 func indexedCatalog(providers []*Provider, byDomain map[string]*Provider) *Catalog {
-	c := &Catalog{providers: providers, byDomain: byDomain, prerendered: make(map[*Provider]*providerTemplates, len(providers))}
+	c := &Catalog{
+		providers:   providers,
+		byDomain:    byDomain,
+		prerendered: make(map[*Provider]*providerTemplates, len(providers)),
+		requests:    newRequestCache(requestCacheSize),
+	}
 	for _, p := range providers {
 		c.prerendered[p] = &providerTemplates{}
 	}

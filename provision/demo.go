@@ -17,6 +17,3 @@ func Demo() *Catalog {
 	}
 	return c
 }
-
-// DemoYAML returns the embedded demo catalog's text.
-func DemoYAML() []byte { return demoYAML }

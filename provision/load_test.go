@@ -298,7 +298,7 @@ func FuzzParse(f *testing.F) {
 			if err != nil {
 				t.Fatalf("Lookup(%q) after load: %v", d, err)
 			}
-			checkAutoconfig(t, Thunderbird(p, d, nil), d, "")
+			checkAutoconfig(t, etreeThunderbird(p, d, nil), d, "")
 		}
 	})
 }

@@ -253,7 +253,8 @@ type carddavPayload struct {
 }
 
 // Mobileconfig renders the unsigned configuration profile (an XML property
-// list) that sets up addr in Apple Mail on iPhone, iPad and Mac: one
+// list) that sets up addr, with the choices in opts.Profile, in Apple Mail
+// on iPhone, iPad and Mac: one
 // com.apple.mail.managed payload for the account ChooseAccount picks, and a
 // com.apple.caldav.account and a com.apple.carddav.account payload when the
 // provider has CalDAV and CardDAV URLs.
@@ -263,8 +264,24 @@ type carddavPayload struct {
 // (OutgoingPasswordSameAsIncomingPassword). The output is a function of
 // its arguments alone: identifiers and UUIDs come from ProfileID, so the
 // same address gets the same bytes on every download. Every string,
-// opts.Name included, goes through the plist encoder, which escapes it.
-func Mobileconfig(p *Provider, addr Address, opts ProfileOptions) ([]byte, error) {
+// the account name included, goes through the plist encoder, which
+// escapes it; nothing is pre-rendered.
+func (c *Catalog) Mobileconfig(dst []byte, p *Provider, _ string, addr *Address, opts Options) ([]byte, error) {
+	if err := checkRender(p, addr, true); err != nil {
+		return dst, err
+	}
+	b, err := mobileconfigDoc(p, *addr, opts.Profile)
+	switch {
+	case err != nil:
+		return dst, err
+	case dst == nil:
+		return b, nil // the encoder's own slice: no copy
+	}
+	return append(dst, b...), nil
+}
+
+// mobileconfigDoc builds Mobileconfig's profile with the plist encoder.
+func mobileconfigDoc(p *Provider, addr Address, opts ProfileOptions) ([]byte, error) {
 	if err := CheckAccountName(opts.Name); err != nil {
 		return nil, err
 	}

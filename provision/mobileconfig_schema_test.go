@@ -272,7 +272,7 @@ func TestMobileconfigAppleSchema(t *testing.T) {
 	for _, p := range append(Demo().Providers(), mobileconfigProviders(t).Providers()...) {
 		for _, proto := range []Protocol{IMAP, POP3} {
 			a := Address{Local: "user", Domain: p.Domains[0]}
-			doc, err := Mobileconfig(p, a, ProfileOptions{Protocol: proto})
+			doc, err := mobileconfigDoc(p, a, ProfileOptions{Protocol: proto})
 			if err != nil {
 				t.Fatal(err)
 			}

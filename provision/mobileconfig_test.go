@@ -87,7 +87,7 @@ func renderProfile(t testing.TB, addr string, opts ProfileOptions) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := Mobileconfig(p, a, opts)
+	out, err := mobileconfigDoc(p, a, opts)
 	if err != nil {
 		t.Fatalf("Mobileconfig(%s, %+v) = %v", addr, opts, err)
 	}
@@ -396,7 +396,7 @@ func FuzzMobileconfig(f *testing.F) {
 		// by the domain, so that the fuzzer explores all of them.
 		providers := append(demo.Providers(), cat.Providers()...)
 		p := providers[len(a.Domain)%len(providers)]
-		out, err := Mobileconfig(p, a, ProfileOptions{Protocol: want, Name: name})
+		out, err := mobileconfigDoc(p, a, ProfileOptions{Protocol: want, Name: name})
 		if err != nil {
 			if CheckAccountName(name) == nil {
 				t.Fatalf("Mobileconfig(%q, %q) = %v", addr, name, err)
@@ -404,7 +404,7 @@ func FuzzMobileconfig(f *testing.F) {
 			return
 		}
 		checkProfile(t, out, a.String(), name)
-		again, _ := Mobileconfig(p, a, ProfileOptions{Protocol: want, Name: name})
+		again, _ := mobileconfigDoc(p, a, ProfileOptions{Protocol: want, Name: name})
 		if !bytes.Equal(out, again) {
 			t.Fatal("second rendering differs")
 		}

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/beevik/etree"
 )
 
 // prerenderCatalogs are catalogs whose every provider and domain the
@@ -74,19 +72,19 @@ func TestPrerenderMatchesEtree(t *testing.T) {
 						t.Errorf("%s %s %s: pre-rendered differs from etree\n--- pre-rendered:\n%s\n--- etree:\n%s", name, d, what, got, want)
 					}
 				}
-				check("Thunderbird(nil)", c.Thunderbird(p, d, nil), Thunderbird(p, d, nil))
-				check("Autodiscover(nil)", c.Autodiscover(p, d, nil), Autodiscover(p, d, nil))
+				check("Thunderbird(nil)", rendered(c.Thunderbird(nil, p, d, nil, Options{})), etreeThunderbird(p, d, nil))
+				check("Autodiscover(nil)", rendered(c.Autodiscover(nil, p, d, nil, Options{})), etreeAutodiscover(p, d, nil))
 				for _, local := range prerenderLocals {
 					a, err := ParseAddress(local + "@" + d)
 					if err != nil {
 						t.Fatalf("ParseAddress(%s@%s): %v", local, d, err)
 					}
-					check("Thunderbird("+local+")", c.Thunderbird(p, d, &a), Thunderbird(p, d, &a))
-					check("Autodiscover("+local+")", c.Autodiscover(p, d, &a), Autodiscover(p, d, &a))
-					got, gotOK := c.MobileSync(p, a)
-					want, wantOK := MobileSync(p, a)
+					check("Thunderbird("+local+")", rendered(c.Thunderbird(nil, p, d, &a, Options{})), etreeThunderbird(p, d, &a))
+					check("Autodiscover("+local+")", rendered(c.Autodiscover(nil, p, d, &a, Options{})), etreeAutodiscover(p, d, &a))
+					got, gotOK := mobileSync(c, p, a)
+					want, wantOK := etreeMobileSync(p, a)
 					if gotOK != wantOK {
-						t.Errorf("%s MobileSync(%s) ok = %v, want %v", name, a, gotOK, wantOK)
+						t.Errorf("%s etreeMobileSync(%s) ok = %v, want %v", name, a, gotOK, wantOK)
 					}
 					check("MobileSync("+local+")", got, want)
 				}
@@ -144,23 +142,23 @@ func TestPrerenderGolden(t *testing.T) {
 			t.Errorf("%s: pre-rendered output differs from the golden file\n%s", name, got)
 		}
 	}
-	same("thunderbird/demo-placeholders.xml", demoCat.Thunderbird(demo, "example.com", nil))
-	same("thunderbird/demo-filled.xml", demoCat.Thunderbird(demo, "example.com", alice))
+	same("thunderbird/demo-placeholders.xml", rendered(demoCat.Thunderbird(nil, demo, "example.com", nil, Options{})))
+	same("thunderbird/demo-filled.xml", rendered(demoCat.Thunderbird(nil, demo, "example.com", alice, Options{})))
 	for name, src := range variants {
 		c, err := Parse(Source{Name: name, Data: []byte(src)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		p, _ := c.Lookup("example.org")
-		same("thunderbird/"+name+".xml", c.Thunderbird(p, "example.org", &Address{Local: "bob", Domain: "example.org"}))
+		same("thunderbird/"+name+".xml", rendered(c.Thunderbird(nil, p, "example.org", &Address{Local: "bob", Domain: "example.org"}, Options{})))
 	}
 	cat := loadADCatalog(t)
 	ad, _ := cat.Lookup("example.com")
 	hoster, _ := cat.Lookup("hoster.net")
-	same("autodiscover/settings-get.xml", cat.Autodiscover(ad, "example.com", nil))
-	same("autodiscover/settings-get-templates.xml", cat.Autodiscover(hoster, "hoster.net", nil))
-	same("autodiscover/redirect-addr-literal-get.xml", cat.Autodiscover(hoster, "shared.example", nil))
-	same("autodiscover/redirect-url-get.xml", cat.Autodiscover(hoster, "moved.example", nil))
+	same("autodiscover/settings-get.xml", rendered(cat.Autodiscover(nil, ad, "example.com", nil, Options{})))
+	same("autodiscover/settings-get-templates.xml", rendered(cat.Autodiscover(nil, hoster, "hoster.net", nil, Options{})))
+	same("autodiscover/redirect-addr-literal-get.xml", rendered(cat.Autodiscover(nil, hoster, "shared.example", nil, Options{})))
+	same("autodiscover/redirect-url-get.xml", rendered(cat.Autodiscover(nil, hoster, "moved.example", nil, Options{})))
 	for _, tc := range []struct{ name, host, body string }{
 		{"settings-post.xml", "", outlookRequest("fred@example.com")},
 		{"settings-post-templates.xml", "hoster.net", outlookRequest("fred@hoster.net")},
@@ -171,7 +169,7 @@ func TestPrerenderGolden(t *testing.T) {
 		{"mobilesync-redirect.xml", "", mobileSyncRequest("fred@old.example")},
 		{"mobilesync-601.xml", "", mobileSyncRequest("fred@example.com")},
 	} {
-		r, err := AnswerAutodiscover(cat, tc.host, []byte(tc.body), adNow)
+		r, err := cat.AnswerAutodiscover(nil, tc.host, []byte(tc.body), adNow)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
@@ -186,60 +184,14 @@ func TestPrerenderOtherProviders(t *testing.T) {
 	p, _ := c.Lookup("example.com")
 	copied := *p
 	copied.DisplayName = "Changed"
-	got := c.Thunderbird(&copied, "example.com", nil)
-	if !bytes.Equal(got, Thunderbird(&copied, "example.com", nil)) || !bytes.Contains(got, []byte("Changed")) {
+	got := rendered(c.Thunderbird(nil, &copied, "example.com", nil, Options{}))
+	if !bytes.Equal(got, etreeThunderbird(&copied, "example.com", nil)) || !bytes.Contains(got, []byte("Changed")) {
 		t.Errorf("a copied provider was served another's template:\n%s", got)
 	}
 	var none *Catalog
-	if !bytes.Equal(none.Thunderbird(p, "example.com", nil), Thunderbird(p, "example.com", nil)) {
+	if !bytes.Equal(rendered(none.Thunderbird(nil, p, "example.com", nil, Options{})), etreeThunderbird(p, "example.com", nil)) {
 		t.Error("a nil catalog does not render like Thunderbird")
 	}
-}
-
-// TestAppendXMLText compares the splice's escaping with etree's, in text
-// and in attribute values.
-func TestAppendXMLText(t *testing.T) {
-	for _, s := range xmlTextSeeds {
-		checkXMLText(t, s)
-	}
-}
-
-var xmlTextSeeds = []string{
-	"plain", "a&b", "<x>", `"q"`, "o'neil", "tab\there", "nl\nhere", "cr\rhere", "\x00", "\x01\x1f", "\xff", "a\xc3",
-	"\ufffd", "\ue000", "\uffff", "\ufffe", "\U0001F600", "\ud7ff", "jürgen", "]]>", "&amp;", "%EMAILADDRESS%",
-}
-
-func checkXMLText(t *testing.T, s string) {
-	t.Helper()
-	if s == "" {
-		return
-	}
-	for _, attr := range []bool{false, true} {
-		doc := etree.NewDocument()
-		el := doc.CreateElement("a")
-		want := "<a>" + string(appendXMLText(nil, s)) + "</a>"
-		if attr {
-			el.CreateAttr("v", s)
-			want = `<a v="` + string(appendXMLText(nil, s)) + `"/>`
-		} else {
-			el.SetText(s)
-		}
-		got, err := doc.WriteToString()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got != want {
-			t.Fatalf("escaping %q (attribute %v): etree writes %q, the splice %q", s, attr, got, want)
-		}
-	}
-}
-
-// FuzzAppendXMLText: the splice escapes every string as etree does.
-func FuzzAppendXMLText(f *testing.F) {
-	for _, s := range xmlTextSeeds {
-		f.Add(s)
-	}
-	f.Fuzz(checkXMLText)
 }
 
 // FuzzPrerender: for any address ParseAddress accepts, at any domain of
@@ -262,20 +214,20 @@ func FuzzPrerender(f *testing.F) {
 			if err != nil {
 				return
 			}
-			if got, want := c.Thunderbird(p, d, &a), Thunderbird(p, d, &a); !bytes.Equal(got, want) {
+			if got, want := rendered(c.Thunderbird(nil, p, d, &a, Options{})), etreeThunderbird(p, d, &a); !bytes.Equal(got, want) {
 				t.Fatalf("Thunderbird(%s): pre-rendered\n%s\netree\n%s", a, got, want)
 			}
-			if got, want := c.AppendThunderbirdServers(nil, p, d, &a, OnePerType), ThunderbirdServers(p, d, &a, OnePerType); !bytes.Equal(got, want) {
+			if got, want := rendered(c.Thunderbird(nil, p, d, &a, Options{Servers: OnePerType})), thunderbirdDoc(p, d, &a, OnePerType); !bytes.Equal(got, want) {
 				t.Fatalf("ThunderbirdServers(%s, OnePerType): pre-rendered\n%s\netree\n%s", a, got, want)
 			}
-			if got, want := c.Autodiscover(p, d, &a), Autodiscover(p, d, &a); !bytes.Equal(got, want) {
+			if got, want := rendered(c.Autodiscover(nil, p, d, &a, Options{})), etreeAutodiscover(p, d, &a); !bytes.Equal(got, want) {
 				t.Fatalf("Autodiscover(%s): pre-rendered\n%s\netree\n%s", a, got, want)
 			}
-			got, _ := c.MobileSync(p, a)
-			if want, _ := MobileSync(p, a); !bytes.Equal(got, want) {
+			got, _ := mobileSync(c, p, a)
+			if want, _ := etreeMobileSync(p, a); !bytes.Equal(got, want) {
 				t.Fatalf("MobileSync(%s): pre-rendered\n%s\netree\n%s", a, got, want)
 			}
-			doc := parse(t, c.Thunderbird(p, d, &a))
+			doc := parse(t, rendered(c.Thunderbird(nil, p, d, &a, Options{})))
 			for _, u := range doc.FindElements("//incomingServer/username") {
 				if !strings.Contains(u.Text(), a.Local) {
 					t.Fatalf("username %q does not hold the local part %q", u.Text(), a.Local)
@@ -303,7 +255,7 @@ func TestAutodiscoverJSONTemplates(t *testing.T) {
 				addr := Address{Local: "o'neil", Domain: d}
 				for _, protocol := range []string{"AutodiscoverV1", "autodiscoverv1", "ActiveSync", "activesync", "Ews", "", "<x>&\"", "\u2028", "\xff"} {
 					for _, public := range []string{"", "autoconfig.hoster.example"} {
-						got, ok := AutodiscoverJSON(p, addr, protocol, public)
+						got, ok := autodiscoverJSON(p, addr, protocol, public)
 						var want []byte
 						switch {
 						case strings.EqualFold(protocol, ProtocolAutodiscoverV1):

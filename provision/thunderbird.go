@@ -20,16 +20,23 @@ func socketType(s Security) string {
 }
 
 // Thunderbird renders the config-v1.1.xml document (docs/autoconfig.md) of
-// provider p for the e-mail domain domain (lower-case A-label). With a nil
-// addr the username placeholders are left for the client to fill in; with
-// an address they are filled. It lists only the requested domain, so that
-// one customer's lookup does not reveal a hoster's other customers.
+// provider p for the e-mail domain domain (render.go). With a nil addr the
+// username placeholders are left for the client to fill in; with an
+// address they are filled. It lists only the requested domain, so that one
+// customer's lookup does not reveal a hoster's other customers, and the
+// servers opts.Servers chooses.
 //
 // The output follows the generation rules of docs/autoconfig.md#what-we-generate: no
 // "plain" socketType, every section with hostname, port, socketType,
 // username and a password method, no white space inside values.
-func Thunderbird(p *Provider, domain string, addr *Address) []byte {
-	return ThunderbirdServers(p, domain, addr, AllServers)
+func (c *Catalog) Thunderbird(dst []byte, p *Provider, domain string, addr *Address, opts Options) ([]byte, error) {
+	if err := checkRender(p, addr, false); err != nil {
+		return dst, err
+	}
+	if out := c.thunderbirdTemplate(p, addr, opts.Servers).Append(dst, addressFill(domain, addr, "")); out != nil {
+		return out, nil
+	}
+	return append(dst, thunderbirdDoc(p, domain, addr, opts.Servers)...), nil
 }
 
 // Servers says which of a provider's advertised servers a config-v1.1.xml
@@ -54,8 +61,10 @@ const (
 	OnePerType
 )
 
-// ThunderbirdServers is Thunderbird with the servers chosen by which.
-func ThunderbirdServers(p *Provider, domain string, addr *Address, which Servers) []byte {
+// thunderbirdDoc builds the document of Thunderbird with etree: the
+// reference renderer, also run once per provider to pre-render it
+// (prerender.go).
+func thunderbirdDoc(p *Provider, domain string, addr *Address, which Servers) []byte {
 	incoming, outgoing := p.AdvertisedIncoming(), p.AdvertisedOutgoing()
 	if which == OnePerType {
 		incoming, outgoing = firstPerProtocol(incoming), firstPerProtocol(outgoing)
@@ -105,12 +114,7 @@ func ThunderbirdServers(p *Provider, domain string, addr *Address, which Servers
 		el.CreateElement("tokenURL").SetText(o.TokenURL)
 	}
 
-	doc.Indent(2)
-	b, err := doc.WriteToBytes()
-	if err != nil {
-		panic("etree: writing to memory failed: " + err.Error())
-	}
-	return b
+	return writeDoc(doc)
 }
 
 // LastWinsWarning returns a warning for a provider that advertises several

@@ -177,7 +177,9 @@ func measure(path, size string) {
 	start = time.Now()
 	for _, p := range cat.Providers() {
 		a := provision.Address{Local: "alice", Domain: p.Domains[0]}
-		buf = cat.AppendThunderbird(buf[:0], p, a.Domain, &a)
+		if buf, err = cat.Thunderbird(buf[:0], p, a.Domain, &a, provision.Options{}); err != nil {
+			fail(err)
+		}
 	}
 	r.FirstRenderUs = float64(time.Since(start).Microseconds()) / float64(len(cat.Providers()))
 	renders := order[:1<<18]
@@ -188,7 +190,9 @@ func measure(path, size string) {
 			fail(err)
 		}
 		a := provision.Address{Local: "alice", Domain: strings.ToLower(d)}
-		buf = cat.AppendThunderbird(buf[:0], p, a.Domain, &a)
+		if buf, err = cat.Thunderbird(buf[:0], p, a.Domain, &a, provision.Options{}); err != nil {
+			fail(err)
+		}
 	}
 	r.RenderNs = float64(time.Since(start).Nanoseconds()) / float64(len(renders))
 	json.NewEncoder(os.Stdout).Encode(r)

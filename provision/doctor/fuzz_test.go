@@ -87,8 +87,11 @@ func FuzzAutoconfigReaders(f *testing.F) {
 func FuzzPOXReaders(f *testing.F) {
 	p, _ := provision.Demo().Lookup("example.com")
 	addr, _ := provision.ParseAddress("alice@example.com")
-	f.Add(provision.Autodiscover(p, "example.com", &addr))
-	if ms, ok := provision.MobileSync(p, addr); ok {
+	var ref *provision.Catalog // renders without templates
+	if pox, err := ref.Autodiscover(nil, p, "example.com", &addr, provision.Options{}); err == nil {
+		f.Add(pox)
+	}
+	if ms, err := ref.MobileSync(nil, p, "example.com", &addr, provision.Options{}); err == nil {
 		f.Add(ms)
 	}
 	f.Add([]byte(poxHead + `<Action>redirectUrl</Action><RedirectUrl>https://h.example/a</RedirectUrl>` + poxTail))
@@ -123,7 +126,7 @@ func FuzzPOXReaders(f *testing.F) {
 func FuzzAppleProfile(f *testing.F) {
 	p, _ := provision.Demo().Lookup("example.com")
 	addr, _ := provision.ParseAddress("alice@example.com")
-	if b, err := provision.Mobileconfig(p, addr, provision.ProfileOptions{}); err == nil {
+	if b, err := provision.Demo().Mobileconfig(nil, p, "example.com", &addr, provision.Options{}); err == nil {
 		f.Add(b)
 	}
 	f.Add([]byte(`<?xml version="1.0"?><plist version="1.0"><dict><key>PayloadType</key><string>Configuration</string></dict></plist>`))

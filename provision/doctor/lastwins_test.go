@@ -76,17 +76,20 @@ func TestLastWinsReaders(t *testing.T) {
 // Evolution's replay; the full one, which every other client gets, would
 // not.
 func TestLastWinsOwnDocuments(t *testing.T) {
-	p, _ := provision.Demo().Lookup("example.com")
+	cat := provision.Demo()
+	p, _ := cat.Lookup("example.com")
 	addr := &provision.Address{Local: provision.EvolutionPlaceholder, Domain: "example.com"}
-	one := EvolutionAutoconfig(provision.ThunderbirdServers(p, "example.com", addr, provision.OnePerType), alice)
+	onePerType, _ := cat.Thunderbird(nil, p, "example.com", addr, provision.Options{Servers: provision.OnePerType})
+	allServers, _ := cat.Thunderbird(nil, p, "example.com", addr, provision.Options{})
+	one := EvolutionAutoconfig(onePerType, alice)
 	if !one.ok || len(one.fails) > 0 || one.incoming.Port != 993 || one.outgoing.Port != 465 || one.incoming.Username != "alice@example.com" {
 		t.Errorf("Evolution on OnePerType: ok=%v fails=%v %v %v", one.ok, one.fails, one.incoming, one.outgoing)
 	}
-	all := EvolutionAutoconfig(provision.Thunderbird(p, "example.com", addr), alice)
+	all := EvolutionAutoconfig(allServers, alice)
 	if !all.ok || len(all.fails) != 2 {
 		t.Errorf("Evolution on AllServers: ok=%v fails=%v, want the imap and smtp picks named", all.ok, all.fails)
 	}
-	if fe := FairEmailAutoconfig(provision.ThunderbirdServers(p, "example.com", addr, provision.OnePerType), alice); !fe.ok || len(fe.caveats) > 0 {
+	if fe := FairEmailAutoconfig(onePerType, alice); !fe.ok || len(fe.caveats) > 0 {
 		t.Errorf("FairEmail on OnePerType: ok=%v caveats=%v", fe.ok, fe.caveats)
 	}
 }

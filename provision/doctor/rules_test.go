@@ -122,7 +122,10 @@ func TestOwnDocumentsAccepted(t *testing.T) {
 	p, _ := cat.Lookup("example.com")
 	addr, _ := provision.ParseAddress("alice@example.com")
 	for _, a := range []*provision.Address{nil, &addr} {
-		body := provision.Thunderbird(p, "example.com", a)
+		body, err := cat.Thunderbird(nil, p, "example.com", a, provision.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
 		for name, v := range map[string]verdict{
 			"Thunderbird": ThunderbirdAutoconfig("text/xml; charset=utf-8", body, alice),
 			"K-9":         K9Autoconfig(body, alice),
@@ -135,7 +138,10 @@ func TestOwnDocumentsAccepted(t *testing.T) {
 			}
 		}
 	}
-	pox := provision.Autodiscover(p, "example.com", &addr)
+	pox, err := cat.Autodiscover(nil, p, "example.com", &addr, provision.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for name, a := range map[string]poxAnswer{
 		"Outlook":     OutlookPOX("text/xml; charset=utf-8", pox, alice),
 		"Thunderbird": ThunderbirdPOX("text/xml; charset=utf-8", pox, alice),
@@ -145,7 +151,7 @@ func TestOwnDocumentsAccepted(t *testing.T) {
 			t.Errorf("%s on our Autodiscover answer: ok=%v %s %v", name, a.ok, a.reason, a.warnings)
 		}
 	}
-	if ms, ok := provision.MobileSync(p, addr); ok {
+	if ms, err := cat.MobileSync(nil, p, "example.com", &addr, provision.Options{}); err == nil {
 		if _, v := MobileSyncAnswer(ms); !v.ok {
 			t.Errorf("our mobilesync answer refused: %s", v.reason)
 		}
@@ -234,7 +240,7 @@ func TestAppleProfileUnsigned(t *testing.T) {
 	cat := provision.Demo()
 	p, _ := cat.Lookup("example.com")
 	addr, _ := provision.ParseAddress("alice@example.com")
-	body, err := provision.Mobileconfig(p, addr, provision.ProfileOptions{})
+	body, err := cat.Mobileconfig(nil, p, "example.com", &addr, provision.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,7 +40,8 @@ func TestScenarioEvolutionLastWins(t *testing.T) {
 	t.Parallel()
 	ca := newCA(t)
 	s := newScenario(t, ca)
-	demo, _ := provision.Demo().Lookup("example.com")
+	demoCat := provision.Demo()
+	demo, _ := demoCat.Lookup("example.com")
 	var mu sync.Mutex
 	var agents []string
 	s.autoconf = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -52,7 +53,8 @@ func TestScenarioEvolutionLastWins(t *testing.T) {
 			addr = &a
 		}
 		w.Header().Set("Content-Type", "application/xml; charset=utf-8")
-		_, _ = w.Write(provision.Thunderbird(demo, "example.com", addr))
+		body, _ := demoCat.Thunderbird(nil, demo, "example.com", addr, provision.Options{})
+		_, _ = w.Write(body)
 	})
 	rep := s.run(t, ca)
 	wantStatus(t, rep, map[string]doctor.Status{"thunderbird": doctor.Pass, "k9": doctor.Pass, "kmail": doctor.Pass, "evolution": doctor.Fail})
