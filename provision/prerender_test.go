@@ -281,3 +281,42 @@ func TestAutodiscoverJSONTemplates(t *testing.T) {
 		}
 	}
 }
+
+// TestRenderBadInput: every renderer answers input it cannot render (no
+// provider, a hand-made provider with no advertised incoming server, no
+// address for a format about one account) with an error, never a panic,
+// through templates or not.
+func TestRenderBadInput(t *testing.T) {
+	demoCat := Demo()
+	demo, _ := demoCat.Lookup("example.com")
+	noIncoming := &Provider{ID: "bare", Domains: []string{"bare.example"}, Incoming: []Server{{Protocol: IMAP, Host: "imap.bare.example", Port: 143, Security: None}}}
+	alice := &Address{Local: "alice", Domain: "example.com"}
+	type renderer func(*Catalog, []byte, *Provider, string, *Address, Options) ([]byte, error)
+	formats := map[string]renderer{
+		"Thunderbird": (*Catalog).Thunderbird, "Autodiscover": (*Catalog).Autodiscover, "MobileSync": (*Catalog).MobileSync,
+		"AutodiscoverJSON": (*Catalog).AutodiscoverJSON, "Mobileconfig": (*Catalog).Mobileconfig,
+	}
+	needAddress := map[string]bool{"MobileSync": true, "AutodiscoverJSON": true, "Mobileconfig": true}
+	for name, render := range formats {
+		for _, c := range []*Catalog{nil, demoCat} {
+			for _, tc := range []struct {
+				what string
+				p    *Provider
+				addr *Address
+				bad  bool
+			}{
+				{"no provider", nil, alice, true},
+				{"no advertised incoming server", noIncoming, alice, true},
+				{"no address", demo, nil, needAddress[name]},
+			} {
+				got, err := render(c, []byte("x"), tc.p, "example.com", tc.addr, Options{Servers: OnePerType})
+				if tc.bad && (err == nil || string(got) != "x") {
+					t.Errorf("%s, %s: %q, %v; want an error and dst as it was", name, tc.what, got, err)
+				}
+				if !tc.bad && err != nil {
+					t.Errorf("%s, %s: %v", name, tc.what, err)
+				}
+			}
+		}
+	}
+}
