@@ -83,7 +83,7 @@ func TestAutoconfigEvolution(t *testing.T) {
 				addr = placeholder
 			}
 			if want := rendered(t)(ref.Thunderbird(nil, demo, "example.com", addr, provision.Options{Servers: provision.OnePerType})); body != string(want) {
-				t.Errorf("body is not ThunderbirdServers(OnePerType):\n%s", body)
+				t.Errorf("body is not Thunderbird with OnePerType:\n%s", body)
 			}
 		})
 	}

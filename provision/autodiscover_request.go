@@ -22,8 +22,9 @@ import (
 // for the shape of the error answer; the error wraps ErrBadRequest (or
 // ErrBadAddress for an address that does not parse) and quotes no input.
 //
-// A server answering many requests puts a RequestCache in front of it:
-// clients send the same few hundred bytes for an address again and again.
+// Catalog.AnswerAutodiscover parses through a cache in front of it
+// (requestcache.go): clients send the same few hundred bytes for an address
+// again and again.
 func ParseAutodiscoverRequest(body []byte) (AutodiscoverRequest, error) {
 	var req AutodiscoverRequest
 	if len(body) == 0 {
