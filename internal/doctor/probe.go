@@ -157,7 +157,7 @@ func (n *network) probeEndpoint(ctx context.Context, e Endpoint) EndpointResult 
 	if socket == "auto" {
 		socket = autoSocket(e.Port)
 	}
-	var c net.Conn = conn
+	c := conn
 	if socket == "SSL" {
 		tc, cert, err := n.handshake(ctx, conn, e.Host)
 		res.Cert = cert
