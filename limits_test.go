@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -429,6 +430,94 @@ func TestRequestSizeLimits(t *testing.T) {
 	} {
 		if got := send(tc.name, tc.request); got != tc.want {
 			t.Errorf("%s: status %d, want %d", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestHeaderLimit: over the real server, a request whose line and
+// headers (the blank line included) take headerLimit bytes is served and
+// one of a byte more gets 431: the README's figure is the one enforced.
+func TestHeaderLimit(t *testing.T) {
+	addr := startLimitedServe(t, nil)
+	head := func(size int) string {
+		const start, end = "GET /healthz HTTP/1.1\r\nHost: x.example\r\nX-Pad: ", "\r\n\r\n"
+		return start + strings.Repeat("p", size-len(start)-len(end)) + end
+	}
+	for _, tc := range []struct {
+		size, want int
+	}{
+		{headerLimit - 1, http.StatusOK},
+		{headerLimit, http.StatusOK},
+		{headerLimit + 1, http.StatusRequestHeaderFieldsTooLarge},
+		{headerLimit + 4096, http.StatusRequestHeaderFieldsTooLarge},
+	} {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		req := head(tc.size)
+		if len(req) != tc.size {
+			t.Fatalf("built a head of %d bytes, want %d", len(req), tc.size)
+		}
+		go io.WriteString(c, req)
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatalf("a head of %d bytes: no answer: %v", tc.size, err)
+		}
+		resp.Body.Close()
+		c.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("a head of %d bytes (limit %d): status %d, want %d", tc.size, headerLimit, resp.StatusCode, tc.want)
+		}
+	}
+}
+
+// TestNetHTTPOwnAnswers: requests net/http refuses before any handler
+// runs get its own answers; every 5xx among them is one the README's
+// hardening section names as net/http's.
+func TestNetHTTPOwnAnswers(t *testing.T) {
+	addr := startLimitedServe(t, nil)
+	readme := string(mustRead(t, "README.md"))
+	start := strings.Index(readme, "\n## Hardening\n")
+	end := strings.Index(readme[start+1:], "\n## ")
+	if start < 0 || end < 0 {
+		t.Fatal("README.md has no Hardening section")
+	}
+	hardening := readme[start : start+1+end]
+	for _, tc := range []struct {
+		name, request string
+		want          int
+	}{
+		{"HTTP/2.0 request line", "GET /healthz HTTP/2.0\r\nHost: x.example\r\n\r\n", http.StatusHTTPVersionNotSupported},
+		{"HTTP/3.0 request line", "GET /healthz HTTP/3.0\r\nHost: x.example\r\n\r\n", http.StatusHTTPVersionNotSupported},
+		{"HTTP/2 preface in the clear", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", http.StatusNotFound}, // no h2c: routed as a request
+		{"Transfer-Encoding gzip", "POST /autodiscover/autodiscover.xml HTTP/1.1\r\nHost: x.example\r\nTransfer-Encoding: gzip\r\n\r\n", http.StatusNotImplemented},
+		{"Transfer-Encoding gzip, chunked", "POST /autodiscover/autodiscover.xml HTTP/1.1\r\nHost: x.example\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", http.StatusNotImplemented},
+		{"HTTP/1.9", "GET /healthz HTTP/1.9\r\nHost: x.example\r\n\r\n", http.StatusOK},
+		{"malformed version", "GET /healthz HTTP/1.x\r\nHost: x.example\r\n\r\n", http.StatusBadRequest},
+		{"no Host", "GET /healthz HTTP/1.1\r\n\r\n", http.StatusBadRequest},
+		{"two Content-Lengths", "POST /autodiscover/autodiscover.xml HTTP/1.1\r\nHost: x.example\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", http.StatusBadRequest},
+		{"Expect other than 100-continue", "GET /healthz HTTP/1.1\r\nHost: x.example\r\nExpect: 200-ok\r\n\r\n", http.StatusExpectationFailed},
+	} {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(c, tc.request)
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		c.Close()
+		if err != nil {
+			t.Errorf("%s: no answer: %v", tc.name, err)
+			continue
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("%s: status %d, want %d", tc.name, resp.StatusCode, tc.want)
+		}
+		if code := fmt.Sprintf("`%d`", resp.StatusCode); resp.StatusCode >= 500 && !strings.Contains(hardening, code) {
+			t.Errorf("%s: net/http answers %d, which the README's Hardening section does not name (%s)", tc.name, resp.StatusCode, code)
 		}
 	}
 }
