@@ -3,18 +3,23 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/netip"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"mailautoconf/provision/testpki"
 )
 
 // startLimitedServe runs the serve command on a free loopback port with env
@@ -519,5 +524,65 @@ func TestNetHTTPOwnAnswers(t *testing.T) {
 		if code := fmt.Sprintf("`%d`", resp.StatusCode); resp.StatusCode >= 500 && !strings.Contains(hardening, code) {
 			t.Errorf("%s: net/http answers %d, which the README's Hardening section does not name (%s)", tc.name, resp.StatusCode, code)
 		}
+	}
+}
+
+// TestConnectionsPerClientHTTPS: the HTTPS listener has the same cap; an
+// idle HTTP/2 connection makes room like an HTTP/1.1 keep-alive.
+func TestConnectionsPerClientHTTPS(t *testing.T) {
+	dir := t.TempDir()
+	key := testpki.Key(t)
+	cert := testpki.SelfSigned(t, key, testpki.Cert{Names: []string{"autoconfig.example.com"}})
+	testpki.WritePair(t, filepath.Join(dir, "a.crt"), filepath.Join(dir, "a.key"), cert, key)
+	tlsAddr := freePort(t)
+	startLimitedServe(t, map[string]string{
+		"MAILAUTOCONF_TLS_LISTEN":                 tlsAddr,
+		"MAILAUTOCONF_TLS_DIR":                    dir,
+		"MAILAUTOCONF_MAX_CONNECTIONS_PER_CLIENT": "2",
+	})
+	roots := x509.NewCertPool()
+	roots.AddCert(cert)
+	conf := &tls.Config{RootCAs: roots, ServerName: "autoconfig.example.com", NextProtos: []string{"h2", "http/1.1"}}
+	waitFor(t, 5*time.Second, "HTTPS did not start", func() bool {
+		c, err := tls.Dial("tcp", tlsAddr, conf)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+	// Two handshaken connections with no request yet: busy.
+	for range 2 {
+		c, err := tls.Dial("tcp", tlsAddr, conf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+	}
+	c, err := net.Dial("tcp", tlsAddr)
+	if err == nil {
+		t.Cleanup(func() { c.Close() })
+		c.SetDeadline(time.Now().Add(2 * time.Second))
+		err = tls.Client(c, conf).Handshake()
+	}
+	var ne net.Error
+	if err == nil || errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("a third HTTPS connection of one client: handshake %v, want it closed at once", err)
+	}
+}
+
+// TestConnectionLimitsUnlimited: MAILAUTOCONF_MAX_CONNECTIONS=0 shares
+// the descriptors left after fdReserve among the listeners.
+func TestConnectionLimitsUnlimited(t *testing.T) {
+	bound := fdConnectionBound()
+	if n := openFileLimit(); n > fdReserve && n < 1<<20 && bound != int(n)-fdReserve {
+		t.Errorf("fdConnectionBound() = %d with RLIMIT_NOFILE %d, want %d", bound, n, int(n)-fdReserve)
+	}
+	s := &Settings{MaxConnections: 0, MaxConnectionsPerClient: 64}
+	if got := connectionLimits(s, 2); got.total != bound/2 || got.perClient != 64 {
+		t.Errorf("connectionLimits(0, 2 listeners) = %+v, want total %d", got, bound/2)
+	}
+	s.MaxConnections = 50
+	if got := connectionLimits(s, 3); got.total != 50 {
+		t.Errorf("connectionLimits(50, 3 listeners) = %+v, want total 50", got)
 	}
 }
