@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"mailautoconf/provision/testpki"
+	"mailautoconf/internal/testutil/testpki"
 )
 
 // startLimitedServe runs the serve command on a free loopback port with env
