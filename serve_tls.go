@@ -94,7 +94,6 @@ func startHTTPS(ctx context.Context, s *Settings, h *handlers.Handler, cat *prov
 	if err != nil {
 		return nil, err
 	}
-	ln = limitConnections(ln, s.MaxConnections) // limits.go
 	if t.static == nil {
 		m, err := certs.NewManager(certs.ACMEOptions{
 			DataDir:   s.DataDir,
@@ -114,7 +113,6 @@ func startHTTPS(ctx context.Context, s *Settings, h *handlers.Handler, cat *prov
 	} else {
 		go t.static.Watch(ctx, staticReloadInterval)
 	}
-	t.ln = ln
 
 	var ph http.Handler = handlers.NewPlain(h, handlers.PlainRules{
 		PublicHost:     t.publicHost,
@@ -125,6 +123,7 @@ func startHTTPS(ctx context.Context, s *Settings, h *handlers.Handler, cat *prov
 	}
 	plain.Handler = ph
 	t.srv = newHTTPServer(handlers.New(h), log)
+	t.ln = guardConnections(ln, t.srv, connectionLimits(s, listenerCount(s))) // limits.go
 	t.srv.TLSConfig = certs.TLSConfig(t.source)
 	h.Ready = append(h.Ready, handlers.ReadinessFunc(func() (bool, []string) {
 		return certs.Report(t.source, time.Now())
