@@ -164,8 +164,12 @@ func startServingLog(t *testing.T, env map[string]string, logFile io.Writer) *li
 			s.stop()
 		}
 	})
-	waitFor(t, 5*time.Second, "server did not start:\n"+s.logs.String(), func() bool {
-		resp, err := http.Get(s.metrics + "/readyz")
+	// The listeners are open before the service answers on them: a
+	// request without a timeout would wait for ever on one that never
+	// does.
+	probe := &http.Client{Timeout: time.Second}
+	waitFor(t, 5*time.Second, "server did not start", func() bool {
+		resp, err := probe.Get(s.metrics + "/readyz")
 		if err != nil {
 			return false
 		}
@@ -643,6 +647,28 @@ func TestReloadBesideBusyLog(t *testing.T) {
 	}
 }
 
+// TestReloadDirectoryOwnLog: a catalog directory that holds the
+// service's own log is not reloaded while nothing but the log changes (a
+// reload's log line would change it again).
+func TestReloadDirectoryOwnLog(t *testing.T) {
+	dir := t.TempDir()
+	writeInPlace(t, filepath.Join(dir, "catalog.yaml"), versionCatalog("v1"))
+	logFile, err := os.Create(filepath.Join(dir, "mailautoconf.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+	s := startServingLog(t, map[string]string{"MAILAUTOCONF_CATALOG": dir}, logFile)
+	// One request, so that the log has a line after start.
+	if v, err := servedVersion(http.DefaultClient, s.base); err != nil || v != "v1" {
+		t.Fatalf("servedVersion = %q, %v", v, err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if n := metricValue(t, s.metrics, `mailautoconf_catalog_reloads_total{result="success"}`); n != 0 {
+		t.Errorf("%v reloads in 1.5 s while only the service's log changed", n)
+	}
+}
+
 // TestReloadSteadyRewrites: a tool replacing the catalog every 20 ms (by
 // rename, so that no read finds it half-written) leaves it never quiet
 // for 250 ms; each new content is still served within 2 s.
@@ -702,7 +728,7 @@ func TestReloadRefusesSpecialFiles(t *testing.T) {
 	if err := os.Rename(fifo, path); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 2*time.Second, "a FIFO over the catalog not refused:\n"+s.logs.String(), failures(1))
+	waitFor(t, 2*time.Second, "a FIFO over the catalog not refused", failures(1))
 	if got := metricValue(t, s.metrics, "mailautoconf_catalog_last_reload_successful"); got != 0 {
 		t.Errorf("last_reload_successful = %v after a FIFO, want 0", got)
 	}
@@ -717,7 +743,7 @@ func TestReloadRefusesSpecialFiles(t *testing.T) {
 	if err := os.Rename(big, path); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 2*time.Second, "a file over the limit not refused:\n"+s.logs.String(), failures(2))
+	waitFor(t, 2*time.Second, "a file over the limit not refused", failures(2))
 
 	writeRename(t, path, versionCatalog("v3"))
 	waitFor(t, 2*time.Second, "v3 not served after the FIFO", func() bool {
@@ -751,7 +777,7 @@ func TestServeCatalogDirWithSpecialFiles(t *testing.T) {
 	}
 	s := startServing(t, map[string]string{"MAILAUTOCONF_CATALOG": dir})
 	pipe := mkfifo(t, filepath.Join(dir, "pipe.yaml"))
-	waitFor(t, 2*time.Second, "pipe.yaml not refused:\n"+s.logs.String(), func() bool {
+	waitFor(t, 2*time.Second, "pipe.yaml not refused", func() bool {
 		return metricValue(t, s.metrics, `mailautoconf_catalog_reloads_total{result="failure"}`) == 1
 	})
 	want := pipe + ": a named pipe (FIFO), not a regular file"
@@ -853,7 +879,7 @@ func TestReloadAfterChmod(t *testing.T) {
 	if err := os.Chmod(path, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	took := waitFor(t, 2*time.Second, "catalog made readable not served:\n"+logs.String(), func() bool {
+	took := waitFor(t, 2*time.Second, "catalog made readable not served", func() bool {
 		v, err := servedVersion(http.DefaultClient, base)
 		return err == nil && v == "v2"
 	})
