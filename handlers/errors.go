@@ -108,7 +108,7 @@ func (h *Handler) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 		if format == "" {
 			format = routeFormat(c.Path())
 		}
-		client := provision.GuessClient(req.UserAgent(), req.URL.Path, req.URL.RawQuery)
+		client := GuessClient(req.UserAgent(), req.URL.Path, req.URL.RawQuery)
 		reqErr, _ := c.Get(ctxError).(error)
 		known := DomainNone
 		switch {

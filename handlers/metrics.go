@@ -136,7 +136,7 @@ func (m *Metrics) Handler() http.Handler {
 func (m *Metrics) Gatherer() prometheus.Gatherer { return m.registry }
 
 // observeRequest counts one answered request.
-func (m *Metrics) observeRequest(format string, client provision.ClientFamily, status int, domain string, d time.Duration) {
+func (m *Metrics) observeRequest(format string, client ClientFamily, status int, domain string, d time.Duration) {
 	if m == nil {
 		return
 	}

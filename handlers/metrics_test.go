@@ -128,7 +128,7 @@ func TestMetricsLabelsBounded(t *testing.T) {
 		"format": Formats,
 		"client": func() []string {
 			var out []string
-			for _, f := range provision.ClientFamilies {
+			for _, f := range ClientFamilies {
 				out = append(out, string(f))
 			}
 			return out
@@ -221,7 +221,7 @@ mailautoconf_certificate_expiry_timestamp_seconds{name="autoconfig.example.com"}
 	none.Reloaded(cat, time.Now())
 	none.ReloadFailed()
 	none.WatchCertificates(nil)
-	none.observeRequest(FormatPage, provision.ClientOther, 200, DomainNone, time.Second)
+	none.observeRequest(FormatPage, ClientOther, 200, DomainNone, time.Second)
 }
 
 // TestMetricsMobileSync: a POX POST in the mobilesync schema counts as
