@@ -25,7 +25,7 @@ func listenMetrics(addr string, h *handlers.Handler, log *slog.Logger) ([]served
 		return nil, fmt.Errorf("metrics listener (%s_METRICS_LISTEN): %w", envPrefix, err)
 	}
 	log.Info("serving metrics and probes", "listen", ln.Addr().String())
-	return []served{{srv: newHTTPServer(handlers.NewOps(h), log), ln: ln}}, nil
+	return []served{{srv: newHTTPServer(h.OpsRouter(), log), ln: ln}}, nil
 }
 
 // watchCertificates exports the expiry of the HTTPS certificates in the

@@ -51,16 +51,17 @@ func hostileRouters(t testing.TB) map[string]http.Handler {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plain := newTestHandler(t, cat)
+	plain := newTestConfig(t, cat)
 	plain.PublicHost = "public.example"
-	public := newTestHandler(t, cat)
+	plain.Plain = &PlainRules{PublicHost: "public.example", HasCertificate: func(host string) bool {
+		return host == "example.com" || host == "autoconfig.example.com"
+	}}
+	public := newTestConfig(t, cat)
 	public.PublicHost = "public.example"
 	return map[string]http.Handler{
-		"no public host": New(newTestHandler(t, cat)),
-		"public host":    New(public),
-		"plain listener": NewPlain(plain, PlainRules{PublicHost: "public.example", HasCertificate: func(host string) bool {
-			return host == "example.com" || host == "autoconfig.example.com"
-		}}),
+		"no public host": New(newTestConfig(t, cat)).Router(),
+		"public host":    New(public).Router(),
+		"plain listener": New(plain).PlainRouter(),
 	}
 }
 
