@@ -9,10 +9,6 @@ import (
 	"testing"
 )
 
-// echoMarker stands for a request value an answer must not repeat: markup
-// a browser would sniff, and long enough to show an unbounded echo.
-var echoMarker = "<b>zq" + strings.Repeat("x", 4000) + "</b>"
-
 // TestErrorsNameTheParameter: a refused value is named by its parameter,
 // never repeated, neither in the body (plain text, the setup page, the
 // Autodiscover v2 JSON) nor in the info log.

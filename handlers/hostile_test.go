@@ -111,16 +111,18 @@ func noHost(host string) func(*testing.T, []byte) {
 // jsonURLIs checks an Autodiscover v2 answer's Url.
 func jsonURLIs(want ...string) func(*testing.T, []byte) {
 	return func(t *testing.T, body []byte) {
-		var a struct{ Url string }
+		var a struct {
+			URL string `json:"Url"`
+		}
 		if err := json.Unmarshal(body, &a); err != nil {
 			t.Fatal(err)
 		}
 		for _, w := range want {
-			if a.Url == w {
+			if a.URL == w {
 				return
 			}
 		}
-		t.Errorf("Url = %q, want one of %q", a.Url, want)
+		t.Errorf("Url = %q, want one of %q", a.URL, want)
 	}
 }
 
