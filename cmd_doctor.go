@@ -12,8 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"mailautoconf/internal/doctor"
 	"mailautoconf/provision"
-	"mailautoconf/provision/doctor"
 )
 
 // cmdDoctor replays each mail client's lookup for an address and prints

@@ -63,11 +63,11 @@ type httpsService struct {
 // startHTTPS binds the HTTPS listener and gets its certificates going:
 // with ACME, every name of cat is obtained (or loaded from the data
 // directory) in the background from now on. Its readiness and plainRules
-// go into the handlers' Config; wire then gives the plain
-// listener's handler, with ACME HTTP-01 challenges answered, and builds
-// the HTTPS server from the Handler. It returns nil when
-// MAILAUTOCONF_TLS_LISTEN is unset: the plain listener then serves every
-// route as it is (behind a TLS-terminating proxy, say).
+// go into the handlers' Config; wire then gives the plain listener's
+// handler, with ACME HTTP-01 challenges answered, and the HTTPS server
+// the Handler's router. It returns nil when MAILAUTOCONF_TLS_LISTEN is
+// unset: the plain listener then serves every route as it is (behind a
+// TLS-terminating proxy, say).
 //
 // The plain listener must be bound already: the ACME client is pointed at
 // both listeners and never binds ports itself. Everything stops when ctx
@@ -95,7 +95,6 @@ func startHTTPS(ctx context.Context, s *Settings, cat *provision.Catalog, plainA
 	if err != nil {
 		return nil, err
 	}
-	ln = limitConnections(ln, s.MaxConnections) // limits.go
 	if t.static == nil {
 		m, err := certs.NewManager(certs.ACMEOptions{
 			DataDir:   s.DataDir,
@@ -115,7 +114,10 @@ func startHTTPS(ctx context.Context, s *Settings, cat *provision.Catalog, plainA
 	} else {
 		go t.static.Watch(ctx, staticReloadInterval)
 	}
-	t.ln = ln
+	// The handler comes once the Handler is built (wire).
+	t.srv = newHTTPServer(nil, log)
+	t.ln = guardConnections(ln, t.srv, connectionLimits(s, listenerCount(s))) // limits.go
+	t.srv.TLSConfig = certs.TLSConfig(t.source)
 	t.catalogChanged(cat)
 	mode := "acme"
 	if t.static != nil {
@@ -148,15 +150,14 @@ func (t *httpsService) plainRules() *handlers.PlainRules {
 	}
 }
 
-// wire builds the HTTPS server from h and returns the plain listener's
-// handler: h's plain router, with ACME HTTP-01 challenges answered. When
-// t is nil it is h's router.
+// wire makes h's router the HTTPS server's handler and returns the plain
+// listener's handler: h's plain router, with ACME HTTP-01 challenges
+// answered. When t is nil it is h's router.
 func (t *httpsService) wire(h *handlers.Handler) http.Handler {
 	if t == nil {
 		return h.PlainRouter()
 	}
-	t.srv = newHTTPServer(h.Router(), t.log)
-	t.srv.TLSConfig = certs.TLSConfig(t.source)
+	t.srv.Handler = h.Router()
 	if t.acme != nil {
 		return t.acme.HTTPHandler(h.PlainRouter())
 	}
