@@ -18,7 +18,8 @@ func TestNewBuildsOnce(t *testing.T) {
 	if cfg.Profiles != nil {
 		t.Error("New changed its argument")
 	}
-	if h.Router() != h.Router() || h.PlainRouter() != h.PlainRouter() || h.OpsRouter() != h.OpsRouter() {
+	r, p, o := h.Router(), h.PlainRouter(), h.OpsRouter()
+	if r != h.Router() || p != h.PlainRouter() || o != h.OpsRouter() {
 		t.Error("a router was built again")
 	}
 	if h.PlainRouter() == h.Router() {
