@@ -28,7 +28,7 @@ func listenMetrics(s *Settings, h *handlers.Handler, log *slog.Logger) ([]served
 		return nil, fmt.Errorf("metrics listener (%s_METRICS_LISTEN): %w", envPrefix, err)
 	}
 	log.Info("serving metrics and probes", "listen", ln.Addr().String())
-	srv := newHTTPServer(handlers.NewOps(h), log)
+	srv := newHTTPServer(h.OpsRouter(), log)
 	return []served{{srv: srv, ln: guardConnections(ln, srv, connectionLimits(s, listenerCount(s)))}}, nil
 }
 

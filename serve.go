@@ -62,45 +62,52 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	var current atomic.Pointer[provision.Catalog]
 	current.Store(cat)
-	h := &handlers.Handler{Catalog: &current, Log: log, PublicHost: s.PublicHost}
 	level, _ := parseLevel(s.LogLevel)
-	h.RequestLog = handlers.NewRequestLog(lw, s.LogFormat, level)
-	h.RateLimit = handlers.NewRateLimit(s.RateLimit, s.RateBurst) // nil: no limit
-	if h.Signer, err = profileSigner(s, log); err != nil {
+	cfg := handlers.Config{Catalog: &current, Log: log, PublicHost: s.PublicHost,
+		RequestLog: handlers.NewRequestLog(lw, s.LogFormat, level),
+		RateLimit:  handlers.NewRateLimit(s.RateLimit, s.RateBurst), // nil: no limit
+		Metrics:    handlers.NewMetrics(),
+	}
+	if cfg.Signer, err = profileSigner(s, log); err != nil {
 		return err
 	}
-	h.Metrics = handlers.NewMetrics()
-	h.Metrics.CatalogLoaded(cat, time.Now())
-	metrics, err := listenMetrics(s, h, log)
-	if err != nil {
-		return err
-	}
-	defer closeListeners(metrics) // on the error paths below
+	cfg.Metrics.CatalogLoaded(cat, time.Now())
 
 	ln, err := net.Listen("tcp", s.Listen)
 	if err != nil {
 		return err
 	}
-	srv := newHTTPServer(handlers.New(h), log)
+	// The handler comes once the Handler is built, below.
+	srv := newHTTPServer(nil, log)
 	ln = guardConnections(ln, srv, connectionLimits(s, listenerCount(s))) // limits.go
 	// HTTPS, when MAILAUTOCONF_TLS_LISTEN is set (serve_tls.go); nil otherwise.
-	https, err := startHTTPS(ctx, s, h, cat, srv, ln.Addr(), log)
+	https, err := startHTTPS(ctx, s, cat, ln.Addr(), log)
 	if err != nil {
 		ln.Close()
 		return err
 	}
+	cfg.Ready, cfg.Plain = https.readiness(), https.plainRules()
+	h := handlers.New(cfg)
+	srv.Handler = https.wire(h)
+	metrics, err := listenMetrics(s, h, log)
+	if err != nil {
+		ln.Close()
+		closeListeners(https.served())
+		return err
+	}
+	defer closeListeners(metrics) // on the error paths below
 	// MAILAUTOCONF_SIGN_WITH_TLS, when no signing pair is set: profiles
 	// are signed with the public host's HTTPS certificate once it exists.
-	if s.SignWithTLS && h.Signer.Load() == nil {
-		go https.followSigner(ctx, h.Signer)
+	if s.SignWithTLS && cfg.Signer.Load() == nil {
+		go https.followSigner(ctx, cfg.Signer)
 	}
 	// Catalog reloads on SIGHUP and file changes (reload.go); the HTTPS
 	// names follow each catalog swapped in.
-	if err := startReloads(ctx, s.Catalog, s.CatalogWatch, &current, h.Metrics, log, https.catalogChanged); err != nil {
+	if err := startReloads(ctx, s.Catalog, s.CatalogWatch, &current, cfg.Metrics, log, https.catalogChanged); err != nil {
 		ln.Close()
 		return err
 	}
-	watchCertificates(h.Metrics, https)
+	watchCertificates(cfg.Metrics, https)
 	log.Info("serving", "listen", ln.Addr().String(), "domains", cat.DomainCount())
 	return serveAllUntilDone(ctx, log, append(append([]served{{srv: srv, ln: ln}}, https.served()...), metrics...)...)
 }

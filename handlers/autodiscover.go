@@ -27,7 +27,7 @@ func (h *Handler) autodiscoverPOST(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	cat := h.Catalog.Load()
+	cat := h.cfg.Catalog.Load()
 	hostDomain := ""
 	if _, d, err := hostProvider(cat, c.Request().Host, "autodiscover."); err == nil {
 		hostDomain = d
@@ -45,7 +45,7 @@ func (h *Handler) autodiscoverPOST(c echo.Context) error {
 		noteFormat(c, FormatMobileSync)
 	}
 	if r.Problem != nil {
-		c.Set(ctxError, r.Problem)
+		noteError(c, r.Problem)
 	}
 	return xmlBlob(c, noStore, r.Body)
 }
@@ -54,7 +54,7 @@ func (h *Handler) autodiscoverPOST(c echo.Context) error {
 // body (Delta Chat, iOS, some Android apps, Outlook's redirect probe): the
 // domain comes from the Host header, autodiscover.<domain> or <domain>.
 func (h *Handler) autodiscoverGET(c echo.Context) error {
-	cat := h.Catalog.Load()
+	cat := h.cfg.Catalog.Load()
 	p, domain, err := hostProvider(cat, c.Request().Host, "autodiscover.")
 	if err != nil {
 		return err
@@ -94,7 +94,7 @@ func (h *Handler) autodiscoverJSONPath(c echo.Context) error {
 // autodiscoverJSON answers Autodiscover v2 (docs/autodiscover.md#autodiscoverjson) for addr.
 // An unsupported protocol gets the InvalidProtocol JSON with status 400.
 func (h *Handler) autodiscoverJSON(c echo.Context, addr provision.Address) error {
-	p, err := h.Catalog.Load().Lookup(addr.Domain)
+	p, err := h.cfg.Catalog.Load().Lookup(addr.Domain)
 	if err != nil {
 		return err
 	}
@@ -103,9 +103,9 @@ func (h *Handler) autodiscoverJSON(c echo.Context, addr provision.Address) error
 		return err
 	}
 	noteRequest(c, addr.Domain, &addr)
-	body, ok := provision.AutodiscoverJSON(p, addr, protocol, h.PublicHost)
+	body, ok := provision.AutodiscoverJSON(p, addr, protocol, h.cfg.PublicHost)
 	if !ok {
-		c.Set(ctxError, fmt.Errorf("%w: unsupported Autodiscover v2 protocol", provision.ErrBadRequest))
+		noteError(c, fmt.Errorf("%w: unsupported Autodiscover v2 protocol", provision.ErrBadRequest))
 		setFixed(c, echo.HeaderCacheControl, noStore)
 		setFixed(c, echo.HeaderContentType, echo.MIMEApplicationJSON)
 		setLength(c, body)
