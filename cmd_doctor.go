@@ -7,13 +7,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"time"
 
+	"mailautoconf/internal/doctor"
 	"mailautoconf/provision"
-	"mailautoconf/provision/doctor"
 )
 
 // cmdDoctor replays each mail client's lookup for an address and prints
@@ -64,7 +63,7 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if err != nil {
 			roots = x509.NewCertPool()
 		}
-		pem, err := os.ReadFile(*caFile)
+		pem, err := provision.ReadFile(*caFile, maxCAFile)
 		if err != nil {
 			return err
 		}
@@ -106,6 +105,10 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	return nil
 }
+
+// maxCAFile bounds the --ca file: a bundle of every public root is about
+// 200 KB.
+const maxCAFile = 4 << 20
 
 // parsePortMap reads "443:18443,80:18080".
 func parsePortMap(s string) (map[int]int, error) {

@@ -34,7 +34,7 @@ func nxdomainServer(t *testing.T) string {
 
 // TestDoctorCommand runs the command against a domain with no records at
 // all: every client fails, the table says so, the exit status is 1. The
-// scenarios with a working deployment are in provision/doctor/scenario.
+// scenarios with a working deployment are in internal/doctor/scenario.
 func TestDoctorCommand(t *testing.T) {
 	resolver := nxdomainServer(t)
 	var out, errb bytes.Buffer

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
+	"syscall"
 
 	"mailautoconf/provision"
 )
@@ -19,7 +19,7 @@ const importUsage = "usage: mailautoconf import FILE... (config-v1.1.xml files; 
 // stderr a warning for everything it had to drop and the reason for every
 // file it could not import. The files that could be imported are printed
 // even when others could not; the exit status is then 1.
-func cmdImport(_ context.Context, args []string, stdout, stderr io.Writer) error {
+func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	flags := flag.NewFlagSet("import", flag.ContinueOnError)
 	flags.SetOutput(stderr)
 	flags.Usage = func() { fmt.Fprintln(stderr, importUsage) }
@@ -32,6 +32,9 @@ func cmdImport(_ context.Context, args []string, stdout, stderr io.Writer) error
 	failed := 0
 	var srcs []provision.Source
 	for _, name := range flags.Args() {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		data, err := readImportFile(name)
 		if err != nil {
 			fmt.Fprintf(stderr, "%s: not imported: %v\n", name, err)
@@ -71,22 +74,21 @@ func cmdImport(_ context.Context, args []string, stdout, stderr io.Writer) error
 	return nil
 }
 
-// readImportFile reads at most one byte more than provision.MaxImportSize,
-// so that Import reports a larger file instead of this reading all of it.
+// readImportFile reads a file to import as every file is read
+// (provision.ReadFile: a regular file, of at most MaxImportSize bytes),
+// with the reason for a refusal without the file's name, which the caller
+// prints.
 func readImportFile(name string) ([]byte, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			return nil, pe.Err
-		}
-		return nil, err
+	data, err := provision.ReadFile(name, provision.MaxImportSize)
+	if err == nil {
+		return data, nil
 	}
-	defer f.Close()
-	if st, err := f.Stat(); err != nil {
-		return nil, err
-	} else if st.IsDir() {
+	if errors.Is(err, syscall.EISDIR) {
 		return nil, errors.New("is a directory (give the files, e.g. DIR/*.xml)")
 	}
-	return io.ReadAll(io.LimitReader(f, provision.MaxImportSize+1))
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return nil, pe.Err
+	}
+	return nil, err
 }

@@ -415,6 +415,11 @@ func TestDeployKubernetes(t *testing.T) {
 		if got := yget(c, probe, "httpGet", "path"); got != want {
 			t.Errorf("Deployment %s path %v, want %s", probe, got, want)
 		}
+		// On the metrics listener, whose connections clients of the
+		// public one cannot take (limits.go).
+		if got := yget(c, probe, "httpGet", "port"); got != "metrics" {
+			t.Errorf("Deployment %s on port %v, want metrics (the metrics listener)", probe, got)
+		}
 	}
 	for _, p := range [][]any{{"resources", "requests", "cpu"}, {"resources", "requests", "memory"}, {"resources", "limits", "memory"}} {
 		if yget(c, p...) == nil {
@@ -449,9 +454,12 @@ func TestDeployKubernetes(t *testing.T) {
 		ports[yget(p, "name").(string)] = fmt.Sprint(yget(p, "containerPort"))
 	}
 	for name, setting := range map[string]string{"http": "MAILAUTOCONF_LISTEN", "metrics": "MAILAUTOCONF_METRICS_LISTEN"} {
-		if _, port, _ := net.SplitHostPort(env[setting]); port != ports[name] {
+		if _, port, _ := net.SplitHostPort(env[setting]); port == "" || port != ports[name] {
 			t.Errorf("port %s is %s, but %s=%q", name, ports[name], setting, env[setting])
 		}
+	}
+	if got := yget(d, "spec", "template", "metadata", "annotations", "prometheus.io/port"); got != ports["metrics"] {
+		t.Errorf("prometheus.io/port annotation %v, but the metrics port is %s", got, ports["metrics"])
 	}
 
 	// The others point at it.

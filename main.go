@@ -17,18 +17,53 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	args := os.Args[1:]
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, args, os.Stdout, os.Stderr) }()
+	var err error
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		// The command was told to stop by its ctx. Not every wait
+		// looks at a ctx (a DNS exchange of the doctor waits for its
+		// own timeout): after a grace period the process ends without
+		// the command. A second signal ends it at once, as the default
+		// action of SIGINT and SIGTERM does.
+		stop()
+		grace := stopGrace(args)
+		select {
+		case err = <-done:
+		case <-time.After(grace):
+			fmt.Fprintf(os.Stderr, "mailautoconf: interrupted; the command did not stop within %v\n", grace)
+			os.Exit(1)
+		}
+		if err != nil && errors.Is(err, context.Canceled) {
+			err = errors.New("interrupted")
+		}
+	}
+	if err != nil {
 		var ee exitError
 		if !errors.As(err, &ee) {
 			fmt.Fprintln(os.Stderr, "mailautoconf:", err)
 		}
 		os.Exit(1)
 	}
+}
+
+// stopGrace is how long a command may take to end after SIGINT or
+// SIGTERM: serve finishes the requests in flight (shutdownTimeout), the
+// others have nothing to finish.
+func stopGrace(args []string) time.Duration {
+	if len(args) == 0 || args[0] == "serve" {
+		return shutdownTimeout + 5*time.Second
+	}
+	return time.Second
 }
 
 // exitError ends the program with status 1 after the command has printed

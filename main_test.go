@@ -4,13 +4,16 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -263,4 +266,140 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// mkfifo makes a named pipe. A reader blocked in its open (what the
+// tests guard against) is let go at the end of the test by a writer's
+// open.
+func mkfifo(t *testing.T, name string) string {
+	t.Helper()
+	if err := syscall.Mkfifo(name, 0o644); err != nil {
+		t.Skipf("no named pipes here: %v", err)
+	}
+	t.Cleanup(func() {
+		if f, err := os.OpenFile(name, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+			f.Close()
+		}
+	})
+	return name
+}
+
+// TestCommandsRefuseFIFO: every command that reads a file given to it
+// refuses a named pipe at once, naming it, instead of waiting for a
+// writer.
+func TestCommandsRefuseFIFO(t *testing.T) {
+	fifo := mkfifo(t, filepath.Join(t.TempDir(), "catalog.yaml"))
+	want := fifo + ": a named pipe (FIFO), not a regular file"
+	for _, args := range [][]string{
+		{"check", fifo},
+		{"render", "--email", "alice@example.org", "--catalog", fifo},
+		{"dns", "--catalog", fifo},
+		{"import", fifo},
+		{"doctor", "--ca", fifo, "alice@example.org"},
+	} {
+		var stderr syncBuffer
+		done := make(chan error, 1)
+		go func() { done <- run(context.Background(), args, io.Discard, &stderr) }()
+		select {
+		case err := <-done:
+			if msg := fmt.Sprint(err) + "\n" + stderr.String(); err == nil || !strings.Contains(msg, "a named pipe (FIFO), not a regular file") ||
+				!strings.Contains(msg, fifo) {
+				t.Errorf("run(%q) = %v, stderr %q; want %q", args, err, stderr.String(), want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Errorf("run(%q): still blocked on the FIFO after 5s", args)
+		}
+	}
+}
+
+// TestCommandsStopOnSignal runs commands as their own processes and
+// interrupts them: the doctor waiting on a DNS server that never answers
+// (its timeout 30s) ends within the 1 s grace on SIGINT and on SIGTERM,
+// serve ends cleanly on SIGINT.
+func TestCommandsStopOnSignal(t *testing.T) {
+	// A DNS server that reads queries and never answers.
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	asked := make(chan struct{}, 100)
+	go func() {
+		buf := make([]byte, 512)
+		for {
+			if _, _, err := pc.ReadFrom(buf); err != nil {
+				return
+			}
+			select {
+			case asked <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	doctor := []string{"doctor", "--resolver", pc.LocalAddr().String(), "--timeout", "30s", "alice@example.org"}
+	for _, tt := range []struct {
+		name   string
+		args   []string
+		sig    syscall.Signal
+		ok     bool
+		stderr string
+	}{
+		{name: "doctor SIGINT", args: doctor, sig: syscall.SIGINT, stderr: "interrupted"},
+		{name: "doctor SIGTERM", args: doctor, sig: syscall.SIGTERM, stderr: "interrupted"},
+		{name: "serve SIGINT", args: []string{"serve"}, sig: syscall.SIGINT, ok: true, stderr: "msg=stopped"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			listen := freePort(t)
+			cmd := exec.Command(os.Args[0], tt.args...)
+			cmd.Env = childEnv(map[string]string{"MAILAUTOCONF_LISTEN": listen})
+			var stderr syncBuffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			exited := make(chan error, 1)
+			go func() { exited <- cmd.Wait() }()
+			defer func() {
+				if cmd.ProcessState == nil {
+					cmd.Process.Kill()
+					<-exited
+				}
+			}()
+			if tt.args[0] == "doctor" {
+				for len(asked) > 0 {
+					<-asked
+				}
+				select {
+				case <-asked:
+				case <-time.After(10 * time.Second):
+					t.Fatalf("the doctor asked no DNS question:\n%s", stderr.String())
+				}
+			} else {
+				waitFor(t, 10*time.Second, "serve did not start", func() bool {
+					resp, err := http.Get("http://" + listen + "/healthz")
+					if err == nil {
+						resp.Body.Close()
+					}
+					return err == nil
+				})
+			}
+			time.Sleep(100 * time.Millisecond)
+			start := time.Now()
+			if err := cmd.Process.Signal(tt.sig); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case err := <-exited:
+				t.Logf("%s: exited after %v: %v", tt.name, time.Since(start).Round(time.Millisecond), err)
+				if (err == nil) != tt.ok {
+					t.Errorf("exit: %v, want success %v; stderr:\n%s", err, tt.ok, stderr.String())
+				}
+				if !strings.Contains(stderr.String(), tt.stderr) {
+					t.Errorf("stderr lacks %q:\n%s", tt.stderr, stderr.String())
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("still running 5s after %v; stderr:\n%s", tt.sig, stderr.String())
+			}
+		})
+	}
 }

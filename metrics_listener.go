@@ -15,17 +15,21 @@ import (
 
 // listenMetrics binds the operations listener (MAILAUTOCONF_METRICS_LISTEN):
 // /metrics, /healthz and /readyz, apart from the public listener so that
-// the metrics need not be public. None when the setting is unset.
-func listenMetrics(addr string, h *handlers.Handler, log *slog.Logger) ([]served, error) {
-	if addr == "" {
+// the metrics need not be public, and so that the probes are answered
+// while clients hold every public connection. It has connection limits
+// of its own, the same values as the public listeners'. None when the
+// setting is unset.
+func listenMetrics(s *Settings, h *handlers.Handler, log *slog.Logger) ([]served, error) {
+	if s.MetricsListen == "" {
 		return nil, nil
 	}
-	ln, err := net.Listen("tcp", addr)
+	ln, err := net.Listen("tcp", s.MetricsListen)
 	if err != nil {
 		return nil, fmt.Errorf("metrics listener (%s_METRICS_LISTEN): %w", envPrefix, err)
 	}
 	log.Info("serving metrics and probes", "listen", ln.Addr().String())
-	return []served{{srv: newHTTPServer(handlers.NewOps(h), log), ln: ln}}, nil
+	srv := newHTTPServer(h.OpsRouter(), log)
+	return []served{{srv: srv, ln: guardConnections(ln, srv, connectionLimits(s, listenerCount(s)))}}, nil
 }
 
 // watchCertificates exports the expiry of the HTTPS certificates in the

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestMetricsListener: after a few requests to the public listener, the
@@ -101,5 +102,28 @@ func TestLoopback(t *testing.T) {
 	}
 	if _, err := loopback("8080"); err == nil {
 		t.Error("loopback(8080) succeeded")
+	}
+}
+
+// TestProbesWhilePublicFull: with every public connection held busy, the
+// probes on the metrics listener are still answered (the Kubernetes
+// probes use that port).
+func TestProbesWhilePublicFull(t *testing.T) {
+	s := startServing(t, map[string]string{"MAILAUTOCONF_MAX_CONNECTIONS": "3"})
+	public := strings.TrimPrefix(s.base, "http://")
+	for range 3 {
+		slowConn(t, public, nil)
+	}
+	client := &http.Client{Timeout: 2 * time.Second}
+	if _, err := client.Get(s.base + "/healthz"); err == nil {
+		t.Error("the public listener answered beside three busy connections: the test holds nothing")
+	}
+	for _, probe := range []string{"/healthz", "/readyz"} {
+		r, err := client.Get(s.metrics + probe)
+		if err != nil || r.StatusCode != http.StatusOK {
+			t.Errorf("%s on the metrics listener with the public one full: %v %v", probe, r, err)
+			continue
+		}
+		r.Body.Close()
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -124,7 +126,18 @@ type liveServer struct {
 // on free loopback ports) until the test ends, and waits until it answers.
 func startServing(t *testing.T, env map[string]string) *liveServer {
 	t.Helper()
+	return startServingLog(t, env, nil)
+}
+
+// startServingLog is startServing with the service's log written to
+// logFile too, when it is not nil.
+func startServingLog(t *testing.T, env map[string]string, logFile io.Writer) *liveServer {
+	t.Helper()
 	s := &liveServer{logs: &syncBuffer{}}
+	var logs io.Writer = s.logs
+	if logFile != nil {
+		logs = io.MultiWriter(s.logs, logFile)
+	}
 	listen, metrics := freePort(t), freePort(t)
 	s.base, s.metrics = "http://"+listen, "http://"+metrics
 	t.Setenv("MAILAUTOCONF_LISTEN", listen)
@@ -134,7 +147,7 @@ func startServing(t *testing.T, env map[string]string) *liveServer {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"serve"}, io.Discard, s.logs) }()
+	go func() { done <- run(ctx, []string{"serve"}, io.Discard, logs) }()
 	s.stop = func() {
 		cancel()
 		select {
@@ -151,8 +164,12 @@ func startServing(t *testing.T, env map[string]string) *liveServer {
 			s.stop()
 		}
 	})
-	waitFor(t, 5*time.Second, "server did not start:\n"+s.logs.String(), func() bool {
-		resp, err := http.Get(s.metrics + "/readyz")
+	// The listeners are open before the service answers on them: a
+	// request without a timeout would wait for ever on one that never
+	// does.
+	probe := &http.Client{Timeout: time.Second}
+	waitFor(t, 5*time.Second, "server did not start", func() bool {
+		resp, err := probe.Get(s.metrics + "/readyz")
 		if err != nil {
 			return false
 		}
@@ -545,5 +562,348 @@ func TestProcessSignals(t *testing.T) {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("log lacks %q:\n%s", want, logs.String())
 		}
+	}
+}
+
+// appendEvery appends a line to name every interval until the test ends:
+// a busy log file.
+func appendEvery(t *testing.T, name string, interval time.Duration) {
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				fmt.Fprintf(f, "%s something happened\n", time.Now().Format(time.RFC3339Nano))
+			}
+		}
+	}()
+	t.Cleanup(func() { close(stop); <-done; f.Close() })
+}
+
+// latencies summarizes edit-to-served times.
+func latencies(ds []time.Duration) string {
+	slices.Sort(ds)
+	return fmt.Sprintf("min %v, median %v, max %v over %d edits", ds[0].Round(time.Millisecond), ds[len(ds)/2].Round(time.Millisecond), ds[len(ds)-1].Round(time.Millisecond), len(ds))
+}
+
+// TestReloadBesideBusyLog: with the service's own log (at debug level)
+// and another log written every 2 ms in the catalog's directory, and
+// requests arriving without pause, each edit is served within 2 s, as a
+// file and as a directory; in directory mode nothing is reloaded while
+// only the logs change.
+func TestReloadBesideBusyLog(t *testing.T) {
+	for _, asDir := range []bool{false, true} {
+		t.Run(fmt.Sprintf("directory=%v", asDir), func(t *testing.T) {
+			dir := t.TempDir()
+			file := filepath.Join(dir, "catalog.yaml")
+			writeInPlace(t, file, versionCatalog("v1"))
+			path := file
+			if asDir {
+				path = dir
+			}
+			logFile, err := os.Create(filepath.Join(dir, "mailautoconf.log"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer logFile.Close()
+			appendEvery(t, filepath.Join(dir, "other.log"), 2*time.Millisecond)
+			s := startServingLog(t, map[string]string{"MAILAUTOCONF_CATALOG": path, "MAILAUTOCONF_LOG_LEVEL": "debug"}, logFile)
+			l := startLoad(s.base, 3)
+			defer l.finish()
+			reloads := func() float64 {
+				return metricValue(t, s.metrics, `mailautoconf_catalog_reloads_total{result="success"}`)
+			}
+			time.Sleep(1500 * time.Millisecond)
+			if n := reloads(); n != 0 {
+				t.Errorf("%v reloads in 1.5 s while only the logs changed", n)
+			}
+			var took []time.Duration
+			for i := 2; i <= 6; i++ {
+				v := fmt.Sprintf("v%d", i)
+				if i%2 == 0 {
+					writeInPlace(t, file, versionCatalog(v))
+				} else {
+					writeRename(t, file, versionCatalog(v))
+				}
+				took = append(took, waitFor(t, 2*time.Second, v+" not served", func() bool {
+					got, err := servedVersion(http.DefaultClient, s.base)
+					return err == nil && got == v
+				}))
+			}
+			t.Logf("edit -> served with busy logs beside, under load: %s", latencies(took))
+			if n := reloads(); n != 5 {
+				t.Errorf("%v reloads for 5 edits", n)
+			}
+		})
+	}
+}
+
+// TestReloadDirectoryOwnLog: a catalog directory that holds the
+// service's own log is not reloaded while nothing but the log changes (a
+// reload's log line would change it again).
+func TestReloadDirectoryOwnLog(t *testing.T) {
+	dir := t.TempDir()
+	writeInPlace(t, filepath.Join(dir, "catalog.yaml"), versionCatalog("v1"))
+	logFile, err := os.Create(filepath.Join(dir, "mailautoconf.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+	s := startServingLog(t, map[string]string{"MAILAUTOCONF_CATALOG": dir}, logFile)
+	// One request, so that the log has a line after start.
+	if v, err := servedVersion(http.DefaultClient, s.base); err != nil || v != "v1" {
+		t.Fatalf("servedVersion = %q, %v", v, err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if n := metricValue(t, s.metrics, `mailautoconf_catalog_reloads_total{result="success"}`); n != 0 {
+		t.Errorf("%v reloads in 1.5 s while only the service's log changed", n)
+	}
+}
+
+// TestReloadSteadyRewrites: a tool replacing the catalog every 20 ms (by
+// rename, so that no read finds it half-written) leaves it never quiet
+// for 250 ms; each new content is still served within 2 s.
+func TestReloadSteadyRewrites(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "catalog.yaml")
+	writeInPlace(t, path, versionCatalog("v1"))
+	s := startServing(t, map[string]string{"MAILAUTOCONF_CATALOG": path})
+	var mu sync.Mutex
+	content := versionCatalog("v1")
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			mu.Lock()
+			data := content
+			mu.Unlock()
+			tmp := path + ".tmp"
+			if os.WriteFile(tmp, []byte(data), 0o644) == nil {
+				os.Rename(tmp, path)
+			}
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	var took []time.Duration
+	for i := 2; i <= 4; i++ {
+		v := fmt.Sprintf("v%d", i)
+		mu.Lock()
+		content = versionCatalog(v)
+		mu.Unlock()
+		took = append(took, waitFor(t, 2*time.Second, v+" not served while the file is replaced every 20 ms", func() bool {
+			got, err := servedVersion(http.DefaultClient, s.base)
+			return err == nil && got == v
+		}))
+	}
+	t.Logf("edit -> served with the file replaced every 20 ms: %s", latencies(took))
+}
+
+// TestReloadRefusesSpecialFiles: a catalog replaced by a FIFO, then by a
+// file over the size limit, is refused at once, by name, in the log and
+// the metrics; the reloader goes on and serves the next good catalog.
+func TestReloadRefusesSpecialFiles(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "catalog.yaml")
+	writeInPlace(t, path, versionCatalog("v1"))
+	s := startServing(t, map[string]string{"MAILAUTOCONF_CATALOG": path})
+	failures := func(want float64) func() bool {
+		return func() bool {
+			return metricValue(t, s.metrics, `mailautoconf_catalog_reloads_total{result="failure"}`) == want
+		}
+	}
+	fifo := mkfifo(t, filepath.Join(dir, ".catalog.fifo"))
+	if err := os.Rename(fifo, path); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 2*time.Second, "a FIFO over the catalog not refused", failures(1))
+	if got := metricValue(t, s.metrics, "mailautoconf_catalog_last_reload_successful"); got != 0 {
+		t.Errorf("last_reload_successful = %v after a FIFO, want 0", got)
+	}
+
+	big := filepath.Join(dir, ".catalog.big")
+	if err := os.WriteFile(big, []byte(versionCatalog("v2")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(big, 64<<20+1); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(big, path); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 2*time.Second, "a file over the limit not refused", failures(2))
+
+	writeRename(t, path, versionCatalog("v3"))
+	waitFor(t, 2*time.Second, "v3 not served after the FIFO", func() bool {
+		got, err := servedVersion(http.DefaultClient, s.base)
+		return err == nil && got == "v3"
+	})
+	for _, want := range []string{
+		path + `: a named pipe (FIFO), not a regular file`,
+		path + `: larger than 67108864 bytes`,
+	} {
+		if !strings.Contains(s.logs.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, s.logs.String())
+		}
+	}
+}
+
+// TestServeCatalogDirWithSpecialFiles: a FIFO and a link to /dev/zero
+// beside the catalog files, which Load does not read, neither stop serve
+// from starting nor the reloads; a FIFO named like a catalog file is
+// refused by name, and its removal reloads.
+func TestServeCatalogDirWithSpecialFiles(t *testing.T) {
+	dir := t.TempDir()
+	writeInPlace(t, filepath.Join(dir, "a.yaml"), versionCatalog("v1"))
+	mkfifo(t, filepath.Join(dir, "events"))
+	if err := os.Symlink("/dev/zero", filepath.Join(dir, "zero")); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"check", dir}, &out, io.Discard); err != nil || !strings.Contains(out.String(), "ok") {
+		t.Errorf("check = %v, %s", err, out.String())
+	}
+	s := startServing(t, map[string]string{"MAILAUTOCONF_CATALOG": dir})
+	pipe := mkfifo(t, filepath.Join(dir, "pipe.yaml"))
+	waitFor(t, 2*time.Second, "pipe.yaml not refused", func() bool {
+		return metricValue(t, s.metrics, `mailautoconf_catalog_reloads_total{result="failure"}`) == 1
+	})
+	want := pipe + ": a named pipe (FIFO), not a regular file"
+	waitFor(t, time.Second, "log lacks "+want, func() bool { return strings.Contains(s.logs.String(), want) })
+	if err := os.Remove(pipe); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 2*time.Second, "no reload after pipe.yaml was removed", func() bool {
+		return metricValue(t, s.metrics, `mailautoconf_catalog_reloads_total{result="success"}`) == 1
+	})
+	writeInPlace(t, filepath.Join(dir, "a.yaml"), versionCatalog("v2"))
+	waitFor(t, 2*time.Second, "v2 not served", func() bool {
+		got, err := servedVersion(http.DefaultClient, s.base)
+		return err == nil && got == "v2"
+	})
+}
+
+// TestReloadAfterChmod runs serve as its own process, as another user
+// than the catalog's owner when the test runs as root (root reads any
+// file): a catalog saved unreadable is refused, and served once it is
+// made readable, with no other change; made unreadable again, it is
+// reported once, not at every later event.
+func TestReloadAfterChmod(t *testing.T) {
+	dir := t.TempDir()
+	// The child may run as another user: it needs to reach the
+	// directory (t.TempDir's and its parent are private) and run the
+	// test binary, which stays under a private build directory.
+	for _, d := range []string{dir, filepath.Dir(dir)} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bin := filepath.Join(dir, "mailautoconf.test")
+	if data, err := os.ReadFile(os.Args[0]); err != nil {
+		t.Fatal(err)
+	} else if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	catDir := filepath.Join(dir, "catalog")
+	if err := os.Mkdir(catDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(catDir, "catalog.yaml")
+	writeInPlace(t, path, versionCatalog("v1"))
+	listen, metrics := freePort(t), freePort(t)
+	base, metricsBase := "http://"+listen, "http://"+metrics
+	cmd := exec.Command(bin, "serve")
+	cmd.Env = childEnv(map[string]string{
+		"MAILAUTOCONF_CATALOG":        path,
+		"MAILAUTOCONF_LISTEN":         listen,
+		"MAILAUTOCONF_METRICS_LISTEN": metrics,
+	})
+	unreadable := os.FileMode(0o000)
+	if os.Getuid() == 0 {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		unreadable = 0o600 // owned by root: what a deploy step often leaves
+	}
+	var logs syncBuffer
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
+	}()
+	waitFor(t, 10*time.Second, "child did not start", func() bool {
+		v, err := servedVersion(http.DefaultClient, base)
+		return err == nil && v == "v1"
+	})
+	failures := func(want float64) func() bool {
+		return func() bool {
+			return metricValue(t, metricsBase, `mailautoconf_catalog_reloads_total{result="failure"}`) == want
+		}
+	}
+	denied := func() int { return strings.Count(logs.String(), "permission denied") }
+
+	// Saved unreadable, by rename: refused.
+	tmp := filepath.Join(catDir, ".catalog.yaml.tmp")
+	if err := os.WriteFile(tmp, []byte(versionCatalog("v2")), unreadable); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(tmp, unreadable); err != nil { // past the umask
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 2*time.Second, "an unreadable catalog not refused", failures(1))
+
+	// Made readable: served.
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	took := waitFor(t, 2*time.Second, "catalog made readable not served", func() bool {
+		v, err := servedVersion(http.DefaultClient, base)
+		return err == nil && v == "v2"
+	})
+	t.Logf("chmod -> served after %v", took)
+
+	// Made unreadable: reported once, however many events follow.
+	if err := os.Chmod(path, 0o000); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 2*time.Second, "chmod 000 not reported", failures(2))
+	for i := range 3 {
+		time.Sleep(300 * time.Millisecond)
+		os.Chmod(path, 0o000)
+		now := time.Now().Add(time.Duration(i) * time.Second)
+		os.Chtimes(path, now, now)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if got := metricValue(t, metricsBase, `mailautoconf_catalog_reloads_total{result="failure"}`); got != 2 {
+		t.Errorf("failed reloads = %v after repeated events on an unreadable catalog, want 2", got)
+	}
+	if n := denied(); n != 2 {
+		t.Errorf("%d log lines name the permission denied, want 2 (once each time it became unreadable):\n%s", n, logs.String())
+	}
+	if v, err := servedVersion(http.DefaultClient, base); err != nil || v != "v2" {
+		t.Errorf("while unreadable: %q, %v; want v2 still served", v, err)
 	}
 }

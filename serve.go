@@ -23,9 +23,25 @@ const (
 	readHeaderTimeout = 5 * time.Second
 	readTimeout       = 10 * time.Second
 	writeTimeout      = 10 * time.Second
-	idleTimeout       = 60 * time.Second
-	maxHeaderBytes    = 16 << 10
 	shutdownTimeout   = 20 * time.Second
+
+	// idleTimeout closes a keep-alive connection this long after its
+	// last answer. A mail client's lookups come in one burst, and a
+	// setup page's profile download follows the page within seconds;
+	// past that a connection held open only takes a slot from someone
+	// else, and a new one costs a handshake of about a millisecond.
+	// Near the connection cap idle ones go sooner (limits.go).
+	idleTimeout = 15 * time.Second
+
+	// headerLimit is the most a request's line and headers may take,
+	// from the first byte to the blank line included; more gets 431.
+	headerLimit = 16 << 10
+	// net/http reads up to MaxHeaderBytes plus 4096 bytes before it
+	// answers 431 (Server.initialReadLimitSize, net/http/server.go, Go
+	// 1.26), so MaxHeaderBytes is set that much lower. HTTP/2 advertises
+	// MaxHeaderBytes plus 320 as SETTINGS_MAX_HEADER_LIST_SIZE (RFC 9113
+	// section 6.5.2), counted its own way.
+	maxHeaderBytes = headerLimit - 4096
 )
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -46,45 +62,52 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	var current atomic.Pointer[provision.Catalog]
 	current.Store(cat)
-	h := &handlers.Handler{Catalog: &current, Log: log, PublicHost: s.PublicHost}
 	level, _ := parseLevel(s.LogLevel)
-	h.RequestLog = handlers.NewRequestLog(lw, s.LogFormat, level)
-	h.RateLimit = handlers.NewRateLimit(s.RateLimit, s.RateBurst) // nil: no limit
-	if h.Signer, err = profileSigner(s, log); err != nil {
+	cfg := handlers.Config{Catalog: &current, Log: log, PublicHost: s.PublicHost,
+		RequestLog: handlers.NewRequestLog(lw, s.LogFormat, level),
+		RateLimit:  handlers.NewRateLimit(s.RateLimit, s.RateBurst), // nil: no limit
+		Metrics:    handlers.NewMetrics(),
+	}
+	if cfg.Signer, err = profileSigner(s, log); err != nil {
 		return err
 	}
-	h.Metrics = handlers.NewMetrics()
-	h.Metrics.CatalogLoaded(cat, time.Now())
-	metrics, err := listenMetrics(s.MetricsListen, h, log)
-	if err != nil {
-		return err
-	}
-	defer closeListeners(metrics) // on the error paths below
+	cfg.Metrics.CatalogLoaded(cat, time.Now())
 
 	ln, err := net.Listen("tcp", s.Listen)
 	if err != nil {
 		return err
 	}
-	ln = limitConnections(ln, s.MaxConnections) // limits.go
-	srv := newHTTPServer(handlers.New(h), log)
+	// The handler comes once the Handler is built, below.
+	srv := newHTTPServer(nil, log)
+	ln = guardConnections(ln, srv, connectionLimits(s, listenerCount(s))) // limits.go
 	// HTTPS, when MAILAUTOCONF_TLS_LISTEN is set (serve_tls.go); nil otherwise.
-	https, err := startHTTPS(ctx, s, h, cat, srv, ln.Addr(), log)
+	https, err := startHTTPS(ctx, s, cat, ln.Addr(), log)
 	if err != nil {
 		ln.Close()
 		return err
 	}
+	cfg.Ready, cfg.Plain = https.readiness(), https.plainRules()
+	h := handlers.New(cfg)
+	srv.Handler = https.wire(h)
+	metrics, err := listenMetrics(s, h, log)
+	if err != nil {
+		ln.Close()
+		closeListeners(https.served())
+		return err
+	}
+	defer closeListeners(metrics) // on the error paths below
 	// MAILAUTOCONF_SIGN_WITH_TLS, when no signing pair is set: profiles
 	// are signed with the public host's HTTPS certificate once it exists.
-	if s.SignWithTLS && h.Signer.Load() == nil {
-		go https.followSigner(ctx, h.Signer)
+	if s.SignWithTLS && cfg.Signer.Load() == nil {
+		go https.followSigner(ctx, cfg.Signer)
 	}
 	// Catalog reloads on SIGHUP and file changes (reload.go); the HTTPS
 	// names follow each catalog swapped in.
-	if err := startReloads(ctx, s.Catalog, s.CatalogWatch, &current, h.Metrics, log, https.catalogChanged); err != nil {
+	if err := startReloads(ctx, s.Catalog, s.CatalogWatch, &current, cfg.Metrics, log, https.catalogChanged); err != nil {
 		ln.Close()
 		return err
 	}
-	watchCertificates(h.Metrics, https)
+	watchCertificates(cfg.Metrics, https)
 	log.Info("serving", "listen", ln.Addr().String(), "domains", cat.DomainCount())
 	return serveAllUntilDone(ctx, log, append(append([]served{{srv: srv, ln: ln}}, https.served()...), metrics...)...)
 }
@@ -103,6 +126,21 @@ func loadCatalog(path string, log *slog.Logger) (*provision.Catalog, error) {
 	return cat, nil
 }
 
+// listenerCount is the number of listeners the settings open: the plain
+// one, HTTPS and the metrics listener when set.
+func listenerCount(s *Settings) int {
+	n := 1
+	for _, addr := range []string{s.TLSListen, s.MetricsListen} {
+		if addr != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// newHTTPServer returns a server with the timeouts and header limit
+// above. It does not limit connections: guardConnections does, on the
+// listener the server serves.
 func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 	return &http.Server{
 		Handler:           h,

@@ -62,16 +62,17 @@ type httpsService struct {
 
 // startHTTPS binds the HTTPS listener and gets its certificates going:
 // with ACME, every name of cat is obtained (or loaded from the data
-// directory) in the background from now on. It also sets the plain
-// server's handler to the plain-listener rules, with ACME HTTP-01
-// challenges answered, and adds the certificates to /readyz. It returns
-// nil when MAILAUTOCONF_TLS_LISTEN is unset: the plain listener then
-// serves every route as it is (behind a TLS-terminating proxy, say).
+// directory) in the background from now on. Its readiness and plainRules
+// go into the handlers' Config; wire then gives the plain listener's
+// handler, with ACME HTTP-01 challenges answered, and the HTTPS server
+// the Handler's router. It returns nil when MAILAUTOCONF_TLS_LISTEN is
+// unset: the plain listener then serves every route as it is (behind a
+// TLS-terminating proxy, say).
 //
 // The plain listener must be bound already: the ACME client is pointed at
 // both listeners and never binds ports itself. Everything stops when ctx
 // ends.
-func startHTTPS(ctx context.Context, s *Settings, h *handlers.Handler, cat *provision.Catalog, plain *http.Server, plainAddr net.Addr, log *slog.Logger) (*httpsService, error) {
+func startHTTPS(ctx context.Context, s *Settings, cat *provision.Catalog, plainAddr net.Addr, log *slog.Logger) (*httpsService, error) {
 	if s.TLSListen == "" {
 		return nil, nil
 	}
@@ -94,7 +95,6 @@ func startHTTPS(ctx context.Context, s *Settings, h *handlers.Handler, cat *prov
 	if err != nil {
 		return nil, err
 	}
-	ln = limitConnections(ln, s.MaxConnections) // limits.go
 	if t.static == nil {
 		m, err := certs.NewManager(certs.ACMEOptions{
 			DataDir:   s.DataDir,
@@ -114,21 +114,10 @@ func startHTTPS(ctx context.Context, s *Settings, h *handlers.Handler, cat *prov
 	} else {
 		go t.static.Watch(ctx, staticReloadInterval)
 	}
-	t.ln = ln
-
-	var ph http.Handler = handlers.NewPlain(h, handlers.PlainRules{
-		PublicHost:     t.publicHost,
-		HasCertificate: func(host string) bool { _, ok := t.source.Certificate(host); return ok },
-	})
-	if t.acme != nil {
-		ph = t.acme.HTTPHandler(ph)
-	}
-	plain.Handler = ph
-	t.srv = newHTTPServer(handlers.New(h), log)
+	// The handler comes once the Handler is built (wire).
+	t.srv = newHTTPServer(nil, log)
+	t.ln = guardConnections(ln, t.srv, connectionLimits(s, listenerCount(s))) // limits.go
 	t.srv.TLSConfig = certs.TLSConfig(t.source)
-	h.Ready = append(h.Ready, handlers.ReadinessFunc(func() (bool, []string) {
-		return certs.Report(t.source, time.Now())
-	}))
 	t.catalogChanged(cat)
 	mode := "acme"
 	if t.static != nil {
@@ -136,6 +125,43 @@ func startHTTPS(ctx context.Context, s *Settings, h *handlers.Handler, cat *prov
 	}
 	log.Info("serving HTTPS", "listen", ln.Addr().String(), "certificates", mode)
 	return t, nil
+}
+
+// readiness is what /readyz reports on the certificates; nothing when t
+// is nil.
+func (t *httpsService) readiness() []handlers.Readiness {
+	if t == nil {
+		return nil
+	}
+	return []handlers.Readiness{handlers.ReadinessFunc(func() (bool, []string) {
+		return certs.Report(t.source, time.Now())
+	})}
+}
+
+// plainRules are the rules of the plain listener beside HTTPS; nil when t
+// is nil.
+func (t *httpsService) plainRules() *handlers.PlainRules {
+	if t == nil {
+		return nil
+	}
+	return &handlers.PlainRules{
+		PublicHost:     t.publicHost,
+		HasCertificate: func(host string) bool { _, ok := t.source.Certificate(host); return ok },
+	}
+}
+
+// wire makes h's router the HTTPS server's handler and returns the plain
+// listener's handler: h's plain router, with ACME HTTP-01 challenges
+// answered. When t is nil it is h's router.
+func (t *httpsService) wire(h *handlers.Handler) http.Handler {
+	if t == nil {
+		return h.PlainRouter()
+	}
+	t.srv.Handler = h.Router()
+	if t.acme != nil {
+		return t.acme.HTTPHandler(h.PlainRouter())
+	}
+	return h.PlainRouter()
 }
 
 // catalogChanged makes the HTTPS names those of cat: with ACME, the

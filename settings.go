@@ -32,9 +32,10 @@ type Settings struct {
 	LogFlush time.Duration `split_words:"true" default:"100ms" desc:"longest a log line waits to be written with others (one write per line costs more than a request); 0 writes each line at once"`
 
 	// Limits on what the internet may send (limits.go, handlers/ratelimit.go).
-	RateLimit      float64 `split_words:"true" desc:"requests a second each client IP address (IPv6: each /64) may make, beyond RATE_BURST at once; over it: 429 with Retry-After; unset or 0: no limit"`
-	RateBurst      int     `split_words:"true" default:"20" desc:"requests a client may make at once before RATE_LIMIT applies"`
-	MaxConnections int     `split_words:"true" default:"10000" desc:"open connections per listener; beyond, new ones wait in the kernel's queue; 0: no limit"`
+	RateLimit               float64 `split_words:"true" desc:"requests a second each client IP address (IPv6: each /64) may make, beyond RATE_BURST at once; over it: 429 with Retry-After; unset or 0: no limit"`
+	RateBurst               int     `split_words:"true" default:"20" desc:"requests a client may make at once before RATE_LIMIT applies"`
+	MaxConnections          int     `split_words:"true" default:"10000" desc:"open connections per listener; beyond, new ones wait in the kernel's queue, and near it idle keep-alive connections are closed first; 0: bounded by the file descriptor limit"`
+	MaxConnectionsPerClient int     `split_words:"true" default:"64" desc:"open connections per listener of one client (IPv4 address, IPv6 /64); beyond, its longest idle one is closed for the new one, or with none idle the new one is closed at once"`
 
 	// HeapFloor lets the heap grow this far before the garbage collector
 	// runs (gcfloor.go).

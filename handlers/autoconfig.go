@@ -32,7 +32,7 @@ func (h *Handler) autoconfig(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	cat := h.Catalog.Load()
+	cat := h.cfg.Catalog.Load()
 	var p *provision.Provider
 	var domain string
 	if addr != nil {
@@ -64,7 +64,7 @@ func (h *Handler) ispdb(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	cat := h.Catalog.Load()
+	cat := h.cfg.Catalog.Load()
 	p, err := cat.Lookup(domain)
 	if err != nil {
 		return err

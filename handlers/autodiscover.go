@@ -27,7 +27,7 @@ func (h *Handler) autodiscoverPOST(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	cat := h.Catalog.Load()
+	cat := h.cfg.Catalog.Load()
 	hostDomain := ""
 	if _, d, err := hostProvider(cat, c.Request().Host, "autodiscover."); err == nil {
 		hostDomain = d
@@ -44,7 +44,7 @@ func (h *Handler) autodiscoverPOST(c echo.Context) error {
 		noteFormat(c, FormatMobileSync)
 	}
 	if r.Problem != nil {
-		c.Set(ctxError, r.Problem)
+		noteError(c, r.Problem)
 	}
 	return xmlBlob(c, noStore, r.Body)
 }
@@ -53,7 +53,7 @@ func (h *Handler) autodiscoverPOST(c echo.Context) error {
 // body (Delta Chat, iOS, some Android apps, Outlook's redirect probe): the
 // domain comes from the Host header, autodiscover.<domain> or <domain>.
 func (h *Handler) autodiscoverGET(c echo.Context) error {
-	cat := h.Catalog.Load()
+	cat := h.cfg.Catalog.Load()
 	p, domain, err := hostProvider(cat, c.Request().Host, "autodiscover.")
 	if err != nil {
 		return err
@@ -95,7 +95,7 @@ func (h *Handler) autodiscoverJSONPath(c echo.Context) error {
 // autodiscoverJSON answers Autodiscover v2 (docs/autodiscover.md#autodiscoverjson) for addr.
 // An unsupported protocol gets the InvalidProtocol JSON with status 400.
 func (h *Handler) autodiscoverJSON(c echo.Context, addr provision.Address) error {
-	cat := h.Catalog.Load()
+	cat := h.cfg.Catalog.Load()
 	p, err := cat.Lookup(addr.Domain)
 	if err != nil {
 		return err
@@ -105,12 +105,12 @@ func (h *Handler) autodiscoverJSON(c echo.Context, addr provision.Address) error
 		return err
 	}
 	noteRequest(c, addr.Domain, &addr)
-	body, err := cat.AutodiscoverJSON(nil, p, addr.Domain, &addr, provision.Options{Protocol: protocol, PublicHost: h.PublicHost})
+	body, err := cat.AutodiscoverJSON(nil, p, addr.Domain, &addr, provision.Options{Protocol: protocol, PublicHost: h.cfg.PublicHost})
 	if err != nil {
 		if len(body) == 0 {
 			return err
 		}
-		c.Set(ctxError, err)
+		noteError(c, err)
 		setFixed(c, echo.HeaderCacheControl, noStore)
 		setFixed(c, echo.HeaderContentType, echo.MIMEApplicationJSON)
 		setLength(c, body)

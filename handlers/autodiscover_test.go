@@ -68,7 +68,7 @@ func outlookReq(email string) string { return adRequest(nsOutlookReq, email, nsO
 
 // TestAutodiscoverRoutes: every path spelling and method the clients use.
 func TestAutodiscoverRoutes(t *testing.T) {
-	e := New(newTestHandler(t, adCatalog(t)))
+	e := New(newTestConfig(t, adCatalog(t))).Router()
 	xml := "application/xml; charset=utf-8"
 	for _, tc := range []struct {
 		method, url, body string
@@ -124,7 +124,7 @@ func TestAutodiscoverRoutes(t *testing.T) {
 
 // TestAutodiscoverErrors: every error path through the router.
 func TestAutodiscoverErrors(t *testing.T) {
-	e := New(newTestHandler(t, adCatalog(t)))
+	e := New(newTestConfig(t, adCatalog(t))).Router()
 	big := strings.Repeat("x", provision.MaxAutodiscoverRequest+1)
 	for _, tc := range []struct {
 		name, method, url, body string
@@ -171,7 +171,7 @@ func TestAutodiscoverErrors(t *testing.T) {
 // router: each gets a 4xx or the 600 document within milliseconds, and no
 // byte of the marker it carries comes back.
 func TestAutodiscoverBadInput(t *testing.T) {
-	e := New(newTestHandler(t, adCatalog(t)))
+	e := New(newTestConfig(t, adCatalog(t))).Router()
 	const marker = "ZZMARK"
 	ok := outlookReq("fred@example.com")
 	bomb := `<?xml version="1.0"?>
@@ -241,15 +241,15 @@ func (zeroReader) Read(p []byte) (int, error) {
 // MAILAUTOCONF_PUBLIC_HOST when set, else at autodiscover.<domain>, and
 // never at the request's Host.
 func TestAutodiscoverPublicHost(t *testing.T) {
-	h := newTestHandler(t, nil)
+	cfg := newTestConfig(t, nil)
 	url := "http://evil.example/autodiscover/autodiscover.json?Email=fred@example.com&Protocol=AutodiscoverV1"
-	rec := serve(New(h), "GET", url, "")
+	rec := serve(New(cfg).Router(), "GET", url, "")
 	wantStatus(t, rec, 200)
 	if want := `"Url":"https://autodiscover.example.com/autodiscover/autodiscover.xml"`; !strings.Contains(rec.Body.String(), want) {
 		t.Errorf("body %s, want %s", rec.Body, want)
 	}
-	h.PublicHost = "ad.hoster.example"
-	rec = serve(New(h), "GET", url, "")
+	cfg.PublicHost = "ad.hoster.example"
+	rec = serve(New(cfg).Router(), "GET", url, "")
 	if want := `"Url":"https://ad.hoster.example/autodiscover/autodiscover.xml"`; !strings.Contains(rec.Body.String(), want) {
 		t.Errorf("body %s, want %s", rec.Body, want)
 	}
@@ -260,9 +260,9 @@ func TestAutodiscoverPublicHost(t *testing.T) {
 // at debug level, and is never demanded.
 func TestAutodiscoverNoCredentialsLogged(t *testing.T) {
 	var logs bytes.Buffer
-	h := newTestHandler(t, nil)
-	logTo(h, &logs, slog.LevelDebug)
-	e := New(h)
+	cfg := newTestConfig(t, nil)
+	logTo(&cfg, &logs, slog.LevelDebug)
+	e := New(cfg).Router()
 	const password = "s3cret-PASSWORD"
 	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte("fred@example.com:"+password))
 	for _, body := range []string{outlookReq("fred@example.com"), "garbage", outlookReq("fred@unknown.example")} {
@@ -283,7 +283,7 @@ func TestAutodiscoverNoCredentialsLogged(t *testing.T) {
 // TestAutodiscoverGoldenHTTP keeps whole HTTP answers (status, the headers
 // clients look at, body) as golden files in testdata/autodiscover/.
 func TestAutodiscoverGoldenHTTP(t *testing.T) {
-	e := New(newTestHandler(t, adCatalog(t)))
+	e := New(newTestConfig(t, adCatalog(t))).Router()
 	for _, tc := range []struct {
 		name, method, url, body string
 	}{

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -40,12 +39,12 @@ func (h *Handler) errorHandler(err error, c echo.Context) {
 		}
 	}
 	if status >= 500 {
-		h.Log.Error("request failed", "error", err, "path", c.Request().URL.Path)
+		h.cfg.Log.Error("request failed", "error", err, "path", c.Request().URL.Path)
 	}
-	c.Set(ctxError, err)
+	noteError(c, err)
 	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
 	// The setup page answers with itself: its form and a message.
-	if page, ok := c.Get(ctxErrorPage).(func(int, error) error); ok && page(status, err) == nil {
+	if rc, ok := c.(*requestContext); ok && rc.errorPage != nil && rc.errorPage(status, err) == nil {
 		return
 	}
 	if c.Request().Method == http.MethodHead {
@@ -79,76 +78,6 @@ func boundedReason(err error) string {
 	return truncate(msg, maxReason)
 }
 
-// ctxError is the context key under which errorHandler leaves the error it
-// answered, for the request log.
-const ctxError = "mailautoconf.error"
-
-// requestIDHeader carries the request id a proxy in front gave the
-// request; when absent or malformed the log line gets a new one.
-const requestIDHeader = "X-Request-Id"
-
-// requestLog writes one line per request and counts it in the metrics:
-// method, route, format, status, duration, guessed client family, domain
-// and request id, through h.RequestLog. The full e-mail address and the
-// client's IP address are logged only at debug level. Headers are never
-// logged (the Authorization header Thunderbird sends to Autodiscover
-// carries the user's password).
-func (h *Handler) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		start := time.Now()
-		req := c.Request()
-		rc := &requestContext{Context: c} // reqcontext.go
-		err := h.guard(next, rc)
-		if err != nil {
-			c.Error(err)
-		}
-		elapsed := time.Since(start)
-		status := c.Response().Status
-		domain, addr, format := rc.domain, rc.addr, rc.format
-		if format == "" {
-			format = routeFormat(c.Path())
-		}
-		client := provision.GuessClient(req.UserAgent(), req.URL.Path, req.URL.RawQuery)
-		reqErr, _ := c.Get(ctxError).(error)
-		known := DomainNone
-		switch {
-		case errors.Is(reqErr, provision.ErrUnknownDomain):
-			known = DomainUnknown
-		case domain != "":
-			known = DomainKnown
-		}
-		h.Metrics.observeRequest(format, client, status, known, elapsed)
-
-		if !h.RequestLog.enabled() {
-			return nil // below the log level: no line to build
-		}
-		line := requestLine{
-			time:      start.Add(elapsed),
-			method:    req.Method,
-			route:     c.Path(),
-			format:    format,
-			status:    status,
-			duration:  elapsed,
-			client:    string(client),
-			domain:    domain,
-			requestID: givenRequestID(req.Header.Get(requestIDHeader)),
-		}
-		if h.RequestLog.debug() {
-			if addr != nil {
-				line.address = addr.String()
-			}
-			// The TCP peer, not a forwarded-for header a client can
-			// write; behind a proxy it is the proxy.
-			line.remote, line.userAgent = req.RemoteAddr, truncate(req.UserAgent(), 256)
-		}
-		if reqErr != nil && status < 500 {
-			line.reason = boundedReason(reqErr)
-		}
-		h.RequestLog.write(&line)
-		return nil
-	}
-}
-
 func isMaxBytes(err error) bool {
 	_, ok := errors.AsType[*http.MaxBytesError](err)
 	return ok
@@ -168,8 +97,8 @@ func (h *Handler) guard(next echo.HandlerFunc, c echo.Context) (err error) {
 			err = fmt.Errorf("panic: %v", r)
 		}
 	}()
-	if h.RateLimit != nil {
-		if err := h.RateLimit.check(c); err != nil {
+	if h.cfg.RateLimit != nil {
+		if err := h.cfg.RateLimit.check(c); err != nil {
 			return err
 		}
 	}
@@ -183,16 +112,6 @@ func (h *Handler) guard(next echo.HandlerFunc, c echo.Context) (err error) {
 		req.Body = http.MaxBytesReader(c.Response().Writer, req.Body, maxBody)
 	}
 	return next(c)
-}
-
-// givenRequestID returns the id a proxy gave the request when it is a
-// short token, else "" (the log line gets a new one). Anything else a
-// client sends there is dropped: it would go into every log line.
-func givenRequestID(given string) string {
-	if n := len(given); n > 0 && n <= 64 && strings.Trim(given, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == "" {
-		return given
-	}
-	return ""
 }
 
 // truncate cuts s to at most n bytes, on a rune boundary.

@@ -9,18 +9,14 @@ import (
 	"testing"
 )
 
-// echoMarker stands for a request value an answer must not repeat: markup
-// a browser would sniff, and long enough to show an unbounded echo.
-var echoMarker = "<b>zq" + strings.Repeat("x", 4000) + "</b>"
-
 // TestErrorsNameTheParameter: a refused value is named by its parameter,
 // never repeated, neither in the body (plain text, the setup page, the
 // Autodiscover v2 JSON) nor in the info log.
 func TestErrorsNameTheParameter(t *testing.T) {
-	h := newTestHandler(t, nil)
+	cfg := newTestConfig(t, nil)
 	var log bytes.Buffer
-	logTo(h, &log, slog.LevelInfo)
-	e := New(h)
+	logTo(&cfg, &log, slog.LevelInfo)
+	e := New(cfg).Router()
 	v := "%3Cb%3Ezq" + strings.Repeat("x", 4000) + "%3C%2Fb%3E"
 	for _, tc := range []struct {
 		target string
@@ -60,7 +56,7 @@ func TestErrorsNameTheParameter(t *testing.T) {
 // takes an echo for HTML.
 func TestPlainTextNosniff(t *testing.T) {
 	routers := hostileRouters(t)
-	routers["ops"] = NewOps(newTestHandler(t, nil))
+	routers["ops"] = New(newTestConfig(t, nil)).OpsRouter()
 	plain := 0
 	for name, e := range routers {
 		var paths []string

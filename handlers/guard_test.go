@@ -16,10 +16,10 @@ import (
 // message (never the panic's text), a request line, an error line with
 // the cause, and the router goes on serving.
 func TestPanicIsA500(t *testing.T) {
-	h := newTestHandler(t, nil)
+	cfg := newTestConfig(t, nil)
 	var logs bytes.Buffer
-	logTo(h, &logs, slog.LevelInfo)
-	e := New(h)
+	logTo(&cfg, &logs, slog.LevelInfo)
+	e := New(cfg).Router()
 	e.GET("/boom", func(echo.Context) error { panic("secret detail") })
 	rec := serve(e, http.MethodGet, "http://example.com/boom", "")
 	if rec.Code != http.StatusInternalServerError {
@@ -39,7 +39,7 @@ func TestPanicIsA500(t *testing.T) {
 // TestAbortHandlerPanicPassesThrough: http.ErrAbortHandler is net/http's
 // way to drop a connection; it is not turned into a 500.
 func TestAbortHandlerPanicPassesThrough(t *testing.T) {
-	e := New(newTestHandler(t, nil))
+	e := New(newTestConfig(t, nil)).Router()
 	e.GET("/abort", func(echo.Context) error { panic(http.ErrAbortHandler) })
 	defer func() {
 		if r := recover(); r != http.ErrAbortHandler {
@@ -53,7 +53,7 @@ func TestAbortHandlerPanicPassesThrough(t *testing.T) {
 // TestBodyLimitWithoutLength: a body sent without a Content-Length
 // (chunked) stops at the limit as one announced too large does.
 func TestBodyLimitWithoutLength(t *testing.T) {
-	e := New(newTestHandler(t, nil))
+	e := New(newTestConfig(t, nil)).Router()
 	for _, size := range []int{maxBody + 1, 4 * maxBody} {
 		req := httptest.NewRequest(http.MethodPost, "http://autodiscover.example.com/autodiscover/autodiscover.xml",
 			strings.NewReader(strings.Repeat(" ", size)))

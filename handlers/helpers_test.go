@@ -12,29 +12,29 @@ import (
 	"mailautoconf/provision"
 )
 
-// newTestHandler returns a Handler serving cat (the demo catalog when nil)
+// newTestConfig returns a Config serving cat (the demo catalog when nil)
 // that logs nowhere.
-func newTestHandler(t testing.TB, cat *provision.Catalog) *Handler {
+func newTestConfig(t testing.TB, cat *provision.Catalog) Config {
 	t.Helper()
 	if cat == nil {
 		cat = provision.Demo()
 	}
 	var p atomic.Pointer[provision.Catalog]
 	p.Store(cat)
-	return &Handler{Catalog: &p, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	return Config{Catalog: &p, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		RequestLog: NewRequestLog(io.Discard, "text", slog.LevelInfo)}
 }
 
-// logTo sends h's log and request log to w at level, in text form.
-func logTo(h *Handler, w io.Writer, level slog.Level) {
-	h.Log = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
-	h.RequestLog = NewRequestLog(w, "text", level)
+// logTo sends cfg's log and request log to w at level, in text form.
+func logTo(cfg *Config, w io.Writer, level slog.Level) {
+	cfg.Log = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+	cfg.RequestLog = NewRequestLog(w, "text", level)
 }
 
 // newTestEcho returns the full router for cat (demo when nil).
 func newTestEcho(t testing.TB, cat *provision.Catalog) *Router {
 	t.Helper()
-	return New(newTestHandler(t, cat))
+	return New(newTestConfig(t, cat)).Router()
 }
 
 // serve sends one request through the router. target is a full URL

@@ -51,16 +51,17 @@ func hostileRouters(t testing.TB) map[string]http.Handler {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plain := newTestHandler(t, cat)
+	plain := newTestConfig(t, cat)
 	plain.PublicHost = "public.example"
-	public := newTestHandler(t, cat)
+	plain.Plain = &PlainRules{PublicHost: "public.example", HasCertificate: func(host string) bool {
+		return host == "example.com" || host == "autoconfig.example.com"
+	}}
+	public := newTestConfig(t, cat)
 	public.PublicHost = "public.example"
 	return map[string]http.Handler{
-		"no public host": New(newTestHandler(t, cat)),
-		"public host":    New(public),
-		"plain listener": NewPlain(plain, PlainRules{PublicHost: "public.example", HasCertificate: func(host string) bool {
-			return host == "example.com" || host == "autoconfig.example.com"
-		}}),
+		"no public host": New(newTestConfig(t, cat)).Router(),
+		"public host":    New(public).Router(),
+		"plain listener": New(plain).PlainRouter(),
 	}
 }
 
@@ -110,16 +111,18 @@ func noHost(host string) func(*testing.T, []byte) {
 // jsonURLIs checks an Autodiscover v2 answer's Url.
 func jsonURLIs(want ...string) func(*testing.T, []byte) {
 	return func(t *testing.T, body []byte) {
-		var a struct{ Url string }
+		var a struct {
+			URL string `json:"Url"`
+		}
 		if err := json.Unmarshal(body, &a); err != nil {
 			t.Fatal(err)
 		}
 		for _, w := range want {
-			if a.Url == w {
+			if a.URL == w {
 				return
 			}
 		}
-		t.Errorf("Url = %q, want one of %q", a.Url, want)
+		t.Errorf("Url = %q, want one of %q", a.URL, want)
 	}
 }
 

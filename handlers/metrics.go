@@ -132,11 +132,8 @@ func (m *Metrics) Handler() http.Handler {
 	})
 }
 
-// Gatherer gives tests the registry to read.
-func (m *Metrics) Gatherer() prometheus.Gatherer { return m.registry }
-
 // observeRequest counts one answered request.
-func (m *Metrics) observeRequest(format string, client provision.ClientFamily, status int, domain string, d time.Duration) {
+func (m *Metrics) observeRequest(format string, client ClientFamily, status int, domain string, d time.Duration) {
 	if m == nil {
 		return
 	}

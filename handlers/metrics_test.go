@@ -17,16 +17,16 @@ import (
 	"mailautoconf/provision"
 )
 
-// newMetricsHandler is newTestHandler with metrics and a log buffer at
+// newMetricsConfig is newTestConfig with metrics and a log buffer at
 // level.
-func newMetricsHandler(t *testing.T, level slog.Level) (*Handler, *bytes.Buffer) {
+func newMetricsConfig(t *testing.T, level slog.Level) (Config, *bytes.Buffer) {
 	t.Helper()
-	h := newTestHandler(t, nil)
+	cfg := newTestConfig(t, nil)
 	var logs bytes.Buffer
-	logTo(h, &logs, level)
-	h.Metrics = NewMetrics()
-	h.Metrics.CatalogLoaded(h.Catalog.Load(), time.Unix(1700000000, 0))
-	return h, &logs
+	logTo(&cfg, &logs, level)
+	cfg.Metrics = NewMetrics()
+	cfg.Metrics.CatalogLoaded(cfg.Catalog.Load(), time.Unix(1700000000, 0))
+	return cfg, &logs
 }
 
 const (
@@ -38,8 +38,8 @@ const (
 // status and known/unknown domain after a known set of requests, as the
 // /metrics text shows them.
 func TestMetricsAfterKnownRequests(t *testing.T) {
-	h, _ := newMetricsHandler(t, slog.LevelInfo)
-	e := New(h)
+	cfg, _ := newMetricsConfig(t, slog.LevelInfo)
+	e := New(cfg).Router()
 	for _, r := range []struct{ target, ua string }{
 		{"http://autoconfig.example.com/mail/config-v1.1.xml?emailaddress=alice@example.com", uaThunderbird},
 		{"http://example.net/.well-known/autoconfig/mail/config-v1.1.xml?emailaddress=bob@example.net", uaThunderbird},
@@ -74,12 +74,12 @@ mailautoconf_catalog_reloads_total{result="success"} 0
 # TYPE mailautoconf_catalog_last_success_timestamp_seconds gauge
 mailautoconf_catalog_last_success_timestamp_seconds 1.7e+09
 `
-	if err := testutil.GatherAndCompare(h.Metrics.Gatherer(), strings.NewReader(want),
+	if err := testutil.GatherAndCompare(cfg.Metrics.Gatherer(), strings.NewReader(want),
 		"mailautoconf_requests_total", "mailautoconf_catalog_domains",
 		"mailautoconf_catalog_reloads_total", "mailautoconf_catalog_last_success_timestamp_seconds"); err != nil {
 		t.Error(err)
 	}
-	if n := histogramCount(t, h.Metrics, FormatAutoconfig); n != 6 {
+	if n := histogramCount(t, cfg.Metrics, FormatAutoconfig); n != 6 {
 		t.Errorf("mailautoconf_request_duration_seconds_count{format=autoconfig} = %d, want 6", n)
 	}
 }
@@ -109,9 +109,9 @@ func histogramCount(t *testing.T, m *Metrics, format string) uint64 {
 // TestMetricsLabelsBounded: whatever hosts, addresses, paths and
 // User-Agents clients send, every label value comes from a closed set.
 func TestMetricsLabelsBounded(t *testing.T) {
-	h, _ := newMetricsHandler(t, slog.LevelInfo)
-	h.Metrics.WatchCertificates(func() map[string]time.Time { return nil })
-	e := New(h)
+	cfg, _ := newMetricsConfig(t, slog.LevelInfo)
+	cfg.Metrics.WatchCertificates(func() map[string]time.Time { return nil })
+	e := New(cfg).Router()
 	for i, target := range []string{
 		"http://autoconfig.a1.example/mail/config-v1.1.xml",
 		"http://autoconfig.example.com/mail/config-v1.1.xml?emailaddress=zed@b2.example",
@@ -128,7 +128,7 @@ func TestMetricsLabelsBounded(t *testing.T) {
 		"format": Formats,
 		"client": func() []string {
 			var out []string
-			for _, f := range provision.ClientFamilies {
+			for _, f := range ClientFamilies {
 				out = append(out, string(f))
 			}
 			return out
@@ -137,7 +137,7 @@ func TestMetricsLabelsBounded(t *testing.T) {
 		"result": {"success", "failure"},
 	}
 	status := regexp.MustCompile(`^[1-5][0-9][0-9]$`)
-	mfs, err := h.Metrics.Gatherer().Gather()
+	mfs, err := cfg.Metrics.Gatherer().Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,9 +165,9 @@ func TestMetricsLabelsBounded(t *testing.T) {
 
 // TestMetricsLint: names, help and units follow Prometheus conventions.
 func TestMetricsLint(t *testing.T) {
-	h, _ := newMetricsHandler(t, slog.LevelInfo)
-	serve(New(h), http.MethodGet, "http://autoconfig.example.com/mail/config-v1.1.xml", "")
-	problems, err := testutil.GatherAndLint(h.Metrics.Gatherer())
+	cfg, _ := newMetricsConfig(t, slog.LevelInfo)
+	serve(New(cfg).Router(), http.MethodGet, "http://autoconfig.example.com/mail/config-v1.1.xml", "")
+	problems, err := testutil.GatherAndLint(cfg.Metrics.Gatherer())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,14 +221,14 @@ mailautoconf_certificate_expiry_timestamp_seconds{name="autoconfig.example.com"}
 	none.Reloaded(cat, time.Now())
 	none.ReloadFailed()
 	none.WatchCertificates(nil)
-	none.observeRequest(FormatPage, provision.ClientOther, 200, DomainNone, time.Second)
+	none.observeRequest(FormatPage, ClientOther, 200, DomainNone, time.Second)
 }
 
 // TestMetricsMobileSync: a POX POST in the mobilesync schema counts as
 // its own format, on the same route as the outlook schema.
 func TestMetricsMobileSync(t *testing.T) {
-	h, logs := newMetricsHandler(t, slog.LevelInfo)
-	e := New(h)
+	cfg, logs := newMetricsConfig(t, slog.LevelInfo)
+	e := New(cfg).Router()
 	const body = `<?xml version="1.0" encoding="utf-8"?>
 <Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/%s/requestschema/2006">
   <Request>
@@ -250,7 +250,7 @@ func TestMetricsMobileSync(t *testing.T) {
 mailautoconf_requests_total{client="apple",domain="known",format="autodiscover",status="200"} 1
 mailautoconf_requests_total{client="apple",domain="known",format="mobilesync",status="200"} 1
 `
-	if err := testutil.GatherAndCompare(h.Metrics.Gatherer(), strings.NewReader(want), "mailautoconf_requests_total"); err != nil {
+	if err := testutil.GatherAndCompare(cfg.Metrics.Gatherer(), strings.NewReader(want), "mailautoconf_requests_total"); err != nil {
 		t.Error(err)
 	}
 	if !strings.Contains(logs.String(), "format=mobilesync") {
@@ -261,10 +261,10 @@ mailautoconf_requests_total{client="apple",domain="known",format="mobilesync",st
 // TestOpsListener: /metrics, /healthz and /readyz on the operations
 // listener's router, which logs nothing.
 func TestOpsListener(t *testing.T) {
-	h, logs := newMetricsHandler(t, slog.LevelDebug)
-	serve(New(h), http.MethodGet, "http://autoconfig.example.com/mail/config-v1.1.xml", "", "User-Agent", uaK9)
+	cfg, logs := newMetricsConfig(t, slog.LevelDebug)
+	serve(New(cfg).Router(), http.MethodGet, "http://autoconfig.example.com/mail/config-v1.1.xml", "", "User-Agent", uaK9)
 	logs.Reset()
-	ops := NewOps(h)
+	ops := New(cfg).OpsRouter()
 
 	rec := serve(ops, http.MethodGet, "http://127.0.0.1:9090/metrics", "")
 	wantStatus(t, rec, http.StatusOK)
@@ -294,11 +294,11 @@ func TestOpsListener(t *testing.T) {
 
 	// Not ready without a catalog, or when a component says so.
 	var empty atomic.Pointer[provision.Catalog]
-	h2 := &Handler{Catalog: &empty, Log: h.Log, Ready: []Readiness{ReadinessFunc(func() (bool, []string) { return true, nil })}}
-	if rec := serve(NewOps(h2), http.MethodGet, "http://127.0.0.1:9090/readyz", ""); rec.Code != http.StatusServiceUnavailable {
+	ops2 := New(Config{Catalog: &empty, Log: cfg.Log, Ready: []Readiness{ReadinessFunc(func() (bool, []string) { return true, nil })}}).OpsRouter()
+	if rec := serve(ops2, http.MethodGet, "http://127.0.0.1:9090/readyz", ""); rec.Code != http.StatusServiceUnavailable {
 		t.Errorf("/readyz without a catalog: %d, want 503", rec.Code)
 	}
-	wantStatus(t, serve(NewOps(h2), http.MethodGet, "http://127.0.0.1:9090/metrics", ""), http.StatusNotFound)
+	wantStatus(t, serve(ops2, http.MethodGet, "http://127.0.0.1:9090/metrics", ""), http.StatusNotFound)
 }
 
 // TestRequestLogLine: one line per request with method, route, format,
@@ -307,8 +307,8 @@ func TestOpsListener(t *testing.T) {
 func TestRequestLogLine(t *testing.T) {
 	const secret = "Basic YWxpY2U6c2VjcmV0LXBhc3N3b3Jk"
 	for _, level := range []slog.Level{slog.LevelInfo, slog.LevelDebug} {
-		h, logs := newMetricsHandler(t, level)
-		e := New(h)
+		cfg, logs := newMetricsConfig(t, level)
+		e := New(cfg).Router()
 		rec := serve(e, http.MethodGet, "http://autoconfig.example.com/mail/config-v1.1.xml?emailaddress=alice@example.com", "",
 			"User-Agent", uaThunderbird, "Authorization", secret, "X-Request-Id", "lb-4711.a_b")
 		wantStatus(t, rec, http.StatusOK)
@@ -334,8 +334,8 @@ func TestRequestLogLine(t *testing.T) {
 	}
 
 	// A client's malformed request id is replaced, not logged.
-	h, logs := newMetricsHandler(t, slog.LevelInfo)
-	serve(New(h), http.MethodGet, "http://example.com/healthz", "", "X-Request-Id", "evil id\" injected=1")
+	cfg, logs := newMetricsConfig(t, slog.LevelInfo)
+	serve(New(cfg).Router(), http.MethodGet, "http://example.com/healthz", "", "X-Request-Id", "evil id\" injected=1")
 	if m := regexp.MustCompile(`request_id=([A-Z2-7]{26})\n`).FindStringSubmatch(logs.String()); m == nil || strings.Contains(logs.String(), "evil") {
 		t.Errorf("malformed request id not replaced by a new one:\n%s", logs.String())
 	}
@@ -346,7 +346,7 @@ func TestRequestLogLine(t *testing.T) {
 // FormatPage by default: a new protocol route must be added to
 // routeFormat.
 func TestEveryRouteHasAFormat(t *testing.T) {
-	e := New(newTestHandler(t, nil))
+	e := New(newTestConfig(t, nil)).Router()
 	for _, r := range e.Routes() {
 		f := routeFormat(r.Path)
 		if !slices.Contains(Formats, f) || f == FormatNone {

@@ -27,20 +27,20 @@ func (h *Handler) profile(c echo.Context, param string) error {
 	if err != nil {
 		return err
 	}
-	cat := h.Catalog.Load()
+	cat := h.cfg.Catalog.Load()
 	p, err := cat.Lookup(addr.Domain)
 	if err != nil {
 		return err
 	}
 	noteRequest(c, addr.Domain, addr)
 	signer := h.profileSigner()
-	now := h.Profiles.clock()
+	now := h.cfg.Profiles.clock()
 	key := profileKey{provider: p.ID, addr: *addr, opts: opts}
 	if signer != nil {
 		// The window's time, not the first download's (sign.go).
 		key.signed = signer.SigningTime(now).Unix()
 	}
-	body, ok := h.Profiles.get(cat, signer, key) // profilecache.go
+	body, ok := h.cfg.Profiles.get(cat, signer, key) // profilecache.go
 	if !ok {
 		if body, err = cat.Mobileconfig(nil, p, addr.Domain, addr, provision.Options{Profile: opts}); err != nil {
 			return err
@@ -50,7 +50,7 @@ func (h *Handler) profile(c echo.Context, param string) error {
 				return err
 			}
 		}
-		h.Profiles.put(cat, signer, key, body)
+		h.cfg.Profiles.put(cat, signer, key, body)
 	}
 	hdr := c.Response().Header()
 	hdr.Set(echo.HeaderCacheControl, profileCache)
@@ -65,10 +65,10 @@ func (h *Handler) profile(c echo.Context, param string) error {
 // profileSigner returns the current signer, or nil to serve profiles
 // unsigned.
 func (h *Handler) profileSigner() *provision.Signer {
-	if h.Signer == nil {
+	if h.cfg.Signer == nil {
 		return nil
 	}
-	return h.Signer.Load()
+	return h.cfg.Signer.Load()
 }
 
 // profileRequest reads what a profile request asks for: the address in

@@ -180,10 +180,10 @@ func TestProfileSigned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := newTestHandler(t, nil)
-	h.Signer = new(atomic.Pointer[provision.Signer])
-	h.Signer.Store(s)
-	e := New(h)
+	cfg := newTestConfig(t, nil)
+	cfg.Signer = new(atomic.Pointer[provision.Signer])
+	cfg.Signer.Store(s)
+	e := New(cfg).Router()
 	rec := serve(e, http.MethodGet, "http://example.com/mobileconfig?email=fred@example.com", "")
 	wantStatus(t, rec, http.StatusOK)
 	if got := rec.Header().Get("Content-Type"); got != "application/x-apple-aspen-config" {
@@ -204,7 +204,7 @@ func TestProfileSigned(t *testing.T) {
 		t.Error("signed content differs from the unsigned profile")
 	}
 	// A nil signer in the pointer serves unsigned profiles.
-	h.Signer.Store(nil)
+	cfg.Signer.Store(nil)
 	if rec := serve(e, http.MethodGet, "http://example.com/mobileconfig?email=fred@example.com", ""); !bytes.HasPrefix(rec.Body.Bytes(), []byte("<?xml")) {
 		t.Error("nil signer: profile not served unsigned")
 	}

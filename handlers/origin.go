@@ -37,10 +37,10 @@ func (h *Handler) qrOrigin(c echo.Context, p *provision.Provider, addr provision
 		return "", err
 	}
 	switch {
-	case host == h.PublicHost || answersFor(p, addr.Domain, host):
+	case host == h.cfg.PublicHost || answersFor(p, addr.Domain, host):
 		return "https://" + host, nil
-	case h.PublicHost != "":
-		return "https://" + h.PublicHost, nil
+	case h.cfg.PublicHost != "":
+		return "https://" + h.cfg.PublicHost, nil
 	case host == "localhost" && !requestHTTPS(c):
 		if port != "" {
 			return "http://localhost:" + port, nil

@@ -59,10 +59,6 @@ var staticFiles = map[string]string{
 // defaultAccent is the page colour of hosts and providers without one.
 const defaultAccent = "#1a5fb4"
 
-// ctxErrorPage holds a function that renders a route's own error body; the
-// error handler calls it with the status it chose.
-const ctxErrorPage = "mailautoconf.errorPage"
-
 // pageView is everything the template shows.
 type pageView struct {
 	Brand   pageBrand
@@ -102,7 +98,7 @@ type pageServer struct {
 // served domain or autoconfig.<domain>, brands the form; a result page
 // is branded by the provider of the address.
 func (h *Handler) page(c echo.Context) error {
-	cat := h.Catalog.Load()
+	cat := h.cfg.Catalog.Load()
 	v := &pageView{Brand: brandFor(nil)}
 	if p, _, err := hostProvider(cat, c.Request().Host, "autoconfig."); err == nil {
 		v.Brand = brandFor(p)
@@ -117,7 +113,7 @@ func (h *Handler) page(c echo.Context) error {
 		v.Email = strings.ToValidUTF8(v.Email, "")
 	}
 	var domain string
-	c.Set(ctxErrorPage, func(status int, err error) error {
+	setErrorPage(c, func(status int, err error) error {
 		v.Problem = problemText(status, err, domain)
 		return renderPage(c, status, v)
 	})
@@ -266,7 +262,7 @@ func (h *Handler) qrCode(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	cat := h.Catalog.Load()
+	cat := h.cfg.Catalog.Load()
 	p, err := cat.Lookup(addr.Domain)
 	if err != nil {
 		return err

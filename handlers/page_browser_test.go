@@ -100,7 +100,7 @@ func TestSetupPageInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(New(newTestHandler(t, cat)))
+	srv := httptest.NewServer(New(newTestConfig(t, cat)).Router())
 	defer srv.Close()
 	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
 	// Chromium resolves the branded host name to the test server, so the

@@ -27,17 +27,10 @@ type PlainRules struct {
 // autodiscoverPrefix is matched in any letter case, as the routes are.
 const autodiscoverPrefix = "/autodiscover/"
 
-// NewPlain returns the router of the plain-HTTP listener: New's, with
-// rules applied before the routes. No HSTS header is ever sent: with
-// includeSubDomains it would break plain-HTTP autoconfig on sibling names,
-// and without it it would still stop the HTTP fallback of a host whose
-// certificate later fails.
-func NewPlain(h *Handler, rules PlainRules) *Router {
-	e := New(h)
-	e.Use(rules.middleware)
-	return e
-}
-
+// middleware applies the rules before the routes (Handler.PlainRouter).
+// No HSTS header is ever sent: with includeSubDomains it would break
+// plain-HTTP autoconfig on sibling names, and without it it would still
+// stop the HTTP fallback of a host whose certificate later fails.
 func (rules PlainRules) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()

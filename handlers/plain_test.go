@@ -9,9 +9,10 @@ import (
 )
 
 func TestPlainRules(t *testing.T) {
-	h := newTestHandler(t, nil)
+	cfg := newTestConfig(t, nil)
 	withCert := map[string]bool{"autoconfig.example.com": true, "mail.example.com": true}
-	e := NewPlain(h, PlainRules{PublicHost: "mail.example.com", HasCertificate: func(host string) bool { return withCert[host] }})
+	cfg.Plain = &PlainRules{PublicHost: "mail.example.com", HasCertificate: func(host string) bool { return withCert[host] }}
+	e := New(cfg).PlainRouter()
 	const adXML = "https://mail.example.com/autodiscover/autodiscover.xml"
 	tests := []struct {
 		name, method, target string
@@ -50,7 +51,9 @@ func TestPlainRules(t *testing.T) {
 }
 
 func TestPlainRulesWithoutPublicHost(t *testing.T) {
-	e := NewPlain(newTestHandler(t, nil), PlainRules{})
+	cfg := newTestConfig(t, nil)
+	cfg.Plain = &PlainRules{}
+	e := New(cfg).PlainRouter()
 	rec := serve(e, "GET", "http://autodiscover.example.net/autodiscover/nothing-here", "")
 	if rec.Code == http.StatusFound {
 		t.Errorf("with no public host, /autodiscover/ redirected to %q", rec.Header().Get("Location"))
@@ -60,24 +63,26 @@ func TestPlainRulesWithoutPublicHost(t *testing.T) {
 }
 
 func TestReadyz(t *testing.T) {
-	h := newTestHandler(t, nil)
-	e := New(h)
+	cfg := newTestConfig(t, nil)
+	e := New(cfg).Router()
 	rec := serve(e, "GET", "http://svc.example/readyz", "")
 	wantStatus(t, rec, http.StatusOK)
 	if body := rec.Body.String(); !strings.HasPrefix(body, "ready\ncatalog: ") {
 		t.Errorf("body = %q", body)
 	}
 
-	h.Ready = []Readiness{
+	cfg.Ready = []Readiness{
 		ReadinessFunc(func() (bool, []string) { return true, []string{"certificates: 1 of 2 names ready", "  x: failed"} }),
 	}
+	e = New(cfg).Router()
 	rec = serve(e, "GET", "http://svc.example/readyz", "")
 	wantStatus(t, rec, http.StatusOK)
 	if body := rec.Body.String(); !strings.HasSuffix(body, "certificates: 1 of 2 names ready\n  x: failed\n") {
 		t.Errorf("body = %q", body)
 	}
 
-	h.Ready = append(h.Ready, ReadinessFunc(func() (bool, []string) { return false, []string{"thing: down"} }))
+	cfg.Ready = append(cfg.Ready, ReadinessFunc(func() (bool, []string) { return false, []string{"thing: down"} }))
+	e = New(cfg).Router()
 	// 503 is what /readyz is for: a load balancer reads it.
 	rec = serve(e, "GET", "http://svc.example/readyz", "")
 	if rec.Code != http.StatusServiceUnavailable {
@@ -87,7 +92,7 @@ func TestReadyz(t *testing.T) {
 		t.Errorf("body = %q, Cache-Control %q", body, rec.Header().Get("Cache-Control"))
 	}
 
-	h.Catalog.Store(nil)
+	cfg.Catalog.Store(nil)
 	if rec = serve(e, "GET", "http://svc.example/readyz", ""); rec.Code != http.StatusServiceUnavailable {
 		t.Errorf("with no catalog, status %d, want 503", rec.Code)
 	}
@@ -107,9 +112,10 @@ func FuzzPlainRules(f *testing.F) {
 	} {
 		f.Add(s[0], s[1], s[2], "q=1")
 	}
-	h := newTestHandler(f, nil)
+	cfg := newTestConfig(f, nil)
 	certified := map[string]bool{"autoconfig.example.com": true}
-	e := NewPlain(h, PlainRules{PublicHost: "mail.example.com", HasCertificate: func(host string) bool { return certified[host] }})
+	cfg.Plain = &PlainRules{PublicHost: "mail.example.com", HasCertificate: func(host string) bool { return certified[host] }}
+	e := New(cfg).PlainRouter()
 	f.Fuzz(func(t *testing.T, method, host, path, query string) {
 		if !strings.HasPrefix(path, "/") {
 			path = "/" + path

@@ -116,10 +116,3 @@ func (pc *ProfileCache) remove(el *list.Element) {
 	delete(pc.entries, e.key)
 	pc.bytes -= len(e.body)
 }
-
-// Len returns the number of profiles cached, for tests.
-func (pc *ProfileCache) Len() int {
-	pc.mu.Lock()
-	defer pc.mu.Unlock()
-	return pc.order.Len()
-}

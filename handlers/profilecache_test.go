@@ -36,19 +36,19 @@ func TestProfileCacheServes(t *testing.T) {
 		}
 		return s
 	}
-	h := newTestHandler(t, nil)
-	h.Profiles = NewProfileCache(16, 1<<20)
-	h.Signer = new(atomic.Pointer[provision.Signer])
-	h.Signer.Store(newSigner())
-	e := New(h)
+	cfg := newTestConfig(t, nil)
+	cfg.Profiles = NewProfileCache(16, 1<<20)
+	cfg.Signer = new(atomic.Pointer[provision.Signer])
+	cfg.Signer.Store(newSigner())
+	e := New(cfg).Router()
 	const url = "http://example.com/mobileconfig?email=fred@example.com"
 	first := serve(e, http.MethodGet, url, "")
 	wantStatus(t, first, http.StatusOK)
 	again := serve(e, http.MethodGet, url, "")
-	if !bytes.Equal(first.Body.Bytes(), again.Body.Bytes()) || h.Profiles.Len() != 1 {
-		t.Fatalf("second download not from the cache (%d cached)", h.Profiles.Len())
+	if !bytes.Equal(first.Body.Bytes(), again.Body.Bytes()) || cfg.Profiles.Len() != 1 {
+		t.Fatalf("second download not from the cache (%d cached)", cfg.Profiles.Len())
 	}
-	if pop := serve(e, http.MethodGet, url+"&protocol=pop3", ""); bytes.Equal(pop.Body.Bytes(), first.Body.Bytes()) || h.Profiles.Len() != 2 {
+	if pop := serve(e, http.MethodGet, url+"&protocol=pop3", ""); bytes.Equal(pop.Body.Bytes(), first.Body.Bytes()) || cfg.Profiles.Len() != 2 {
 		t.Error("another option served the same cached profile")
 	}
 
@@ -61,7 +61,7 @@ func TestProfileCacheServes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.Catalog.Store(cat)
+	cfg.Catalog.Store(cat)
 	reloaded := serve(e, http.MethodGet, url, "")
 	p7, err := pkcs7.Parse(reloaded.Body.Bytes())
 	if err != nil {
@@ -73,7 +73,7 @@ func TestProfileCacheServes(t *testing.T) {
 
 	// A new certificate: a new signature.
 	s2 := newSigner()
-	h.Signer.Store(s2)
+	cfg.Signer.Store(s2)
 	resigned := serve(e, http.MethodGet, url, "")
 	p7, err = pkcs7.Parse(resigned.Body.Bytes())
 	if err != nil {
@@ -82,7 +82,7 @@ func TestProfileCacheServes(t *testing.T) {
 	if bytes.Equal(resigned.Body.Bytes(), reloaded.Body.Bytes()) || !p7.Certificates[0].Equal(selfSignedOf(s2)) {
 		t.Error("after a signer change the old signature was served")
 	}
-	h.Signer.Store(nil)
+	cfg.Signer.Store(nil)
 	if plain := serve(e, http.MethodGet, url, ""); !bytes.HasPrefix(plain.Body.Bytes(), []byte("<?xml")) {
 		t.Error("unsigned again, a signed profile was served")
 	}
@@ -166,10 +166,11 @@ func signedRouter(t *testing.T) (*Router, *Handler) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := newTestHandler(t, nil)
-	h.Signer = new(atomic.Pointer[provision.Signer])
-	h.Signer.Store(s)
-	return New(h), h
+	cfg := newTestConfig(t, nil)
+	cfg.Signer = new(atomic.Pointer[provision.Signer])
+	cfg.Signer.Store(s)
+	h := New(cfg)
+	return h.Router(), h
 }
 
 // TestProfileSigningTimeTellsNothing (issue 12, defect 8): a cached
@@ -214,7 +215,7 @@ func TestProfileCacheSigningWindow(t *testing.T) {
 	e, h := signedRouter(t)
 	base := time.Now().UTC().Truncate(provision.SigningWindow)
 	now := base.Add(-50 * time.Second)
-	h.Profiles.now = func() time.Time { return now }
+	h.cfg.Profiles.now = func() time.Time { return now }
 	const fred = "http://example.com/mobileconfig?email=fred@example.com"
 	first := serve(e, http.MethodGet, fred, "")
 	wantStatus(t, first, http.StatusOK)

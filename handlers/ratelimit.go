@@ -97,13 +97,6 @@ func (l *RateLimit) sweep(now time.Time) {
 	}
 }
 
-// Clients returns the number of clients tracked, for tests.
-func (l *RateLimit) Clients() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.clients)
-}
-
 // clientOf returns the client a request comes from: its TCP peer's IPv4
 // address, or the /64 of its IPv6 address. A peer that does not parse
 // (only in tests) is the zero prefix, one client.

@@ -77,9 +77,9 @@ func TestRateLimitMemoryBounded(t *testing.T) {
 // through the router and the error handler; others and the health probes
 // are not limited.
 func TestRateLimitRoute(t *testing.T) {
-	h := newTestHandler(t, nil)
-	h.RateLimit = NewRateLimit(0.5, 2)
-	e := New(h)
+	cfg := newTestConfig(t, nil)
+	cfg.RateLimit = NewRateLimit(0.5, 2)
+	e := New(cfg).Router()
 	get := func(remote, target string) *httptest.ResponseRecorder {
 		req := httptest.NewRequest(http.MethodGet, target, nil)
 		req.RemoteAddr = remote

@@ -27,13 +27,13 @@ func (f ReadinessFunc) Ready() (bool, []string) { return f() }
 func (h *Handler) readyz(c echo.Context) error {
 	ok := true
 	var lines []string
-	if cat := h.Catalog.Load(); cat == nil {
+	if cat := h.cfg.Catalog.Load(); cat == nil {
 		ok = false
 		lines = append(lines, "catalog: not loaded")
 	} else {
 		lines = append(lines, fmt.Sprintf("catalog: %d domains, %d providers", cat.DomainCount(), len(cat.Providers())))
 	}
-	for _, r := range h.Ready {
+	for _, r := range h.cfg.Ready {
 		rok, rlines := r.Ready()
 		ok = ok && rok
 		lines = append(lines, rlines...)

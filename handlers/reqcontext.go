@@ -7,20 +7,31 @@ import (
 )
 
 // requestContext is the echo.Context handlers get (echo's custom-context
-// pattern, set up by requestLog): it carries what the request log and the
-// metrics need as plain fields. echo's own Set allocates a map on every
-// request, which on the hot path cost more than rendering the answer.
+// pattern, set up by requestLog), and the one place per-request state
+// lives: what the request log, the metrics and the error handler need, as
+// plain fields. echo's own Set allocates a map on every request, which on
+// the hot path cost more than rendering the answer.
 type requestContext struct {
 	echo.Context
 	domain string
 	addr   *provision.Address
 	// format overrides the format routeFormat derives from the route.
 	format string
+	// err is the error the request was answered with, for the log's
+	// reason and the metrics' unknown domains: the one the error handler
+	// answered, or a handler's own (noteError).
+	err error
+	// errorPage, when set, renders the route's own error body; the error
+	// handler calls it with the status it chose (the setup page answers
+	// with its form).
+	errorPage func(status int, err error) error
 }
 
+// The note functions below do nothing on a context requestLog did not
+// make (the operations router's): there is no line to write.
+
 // noteRequest records the domain and address for the request log. The
-// address is formatted only for a debug log line. Every handler runs
-// under requestLog, which hands it a *requestContext.
+// address is formatted only for a debug log line.
 func noteRequest(c echo.Context, domain string, addr *provision.Address) {
 	if rc, ok := c.(*requestContext); ok {
 		rc.domain, rc.addr = domain, addr
@@ -32,5 +43,21 @@ func noteRequest(c echo.Context, domain string, addr *provision.Address) {
 func noteFormat(c echo.Context, format string) {
 	if rc, ok := c.(*requestContext); ok {
 		rc.format = format
+	}
+}
+
+// noteError records the error a request is answered with, when a handler
+// answers one itself (an Autodiscover error document) rather than
+// returning it to the error handler.
+func noteError(c echo.Context, err error) {
+	if rc, ok := c.(*requestContext); ok {
+		rc.err = err
+	}
+}
+
+// setErrorPage makes page the renderer of the request's error bodies.
+func setErrorPage(c echo.Context, page func(status int, err error) error) {
+	if rc, ok := c.(*requestContext); ok {
+		rc.errorPage = page
 	}
 }

@@ -15,9 +15,10 @@ import (
 	"mailautoconf/provision"
 )
 
-// Handler holds what every handler needs. Build one per server; tests build
-// their own.
-type Handler struct {
+// Config is what a Handler is built from. New copies it and never
+// changes it; what it points to (the catalog, the signer) may be swapped
+// while serving.
+type Config struct {
 	// Catalog is swapped whole on reload; handlers load it once per
 	// request so a request never sees two catalogs.
 	Catalog *atomic.Pointer[provision.Catalog]
@@ -41,9 +42,22 @@ type Handler struct {
 	// default, limits nothing.
 	RateLimit *RateLimit
 	// Profiles keeps the profiles last served (profilecache.go), so a
-	// second download is byte-identical and costs no signing; New makes
-	// one of the default size when it is nil.
+	// second download is byte-identical and costs no signing; nil makes
+	// one of the default size.
 	Profiles *ProfileCache
+	// Plain, when set, are the rules of the plain-HTTP listener beside an
+	// HTTPS one (plain.go); nil: the plain listener serves every route as
+	// it is.
+	Plain *PlainRules
+}
+
+// Handler serves the service's routes from a Config. New builds it with
+// its routers, once; build one per server (tests build their own).
+type Handler struct {
+	cfg    Config
+	router *Router    // every route
+	plain  *Router    // the plain listener's: router when cfg.Plain is nil
+	ops    *echo.Echo // the operations listener's
 }
 
 // maxBody bounds every request body; autodiscover requests are a few
@@ -61,17 +75,45 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r.Echo.ServeHTTP(w, req)
 }
 
-// New returns the router serving every route, with the error handler and
-// requestLog around every request: the request log and metrics, the rate
-// limit, the body limit and panic recovery, in one middleware, since echo
-// builds its middleware chain anew on each request.
-func New(h *Handler) *Router {
+// New returns a Handler serving cfg, with its caches made and its
+// routers built. cfg is copied, not changed.
+func New(cfg Config) *Handler {
+	h := &Handler{cfg: cfg}
+	if h.cfg.Profiles == nil {
+		h.cfg.Profiles = NewProfileCache(profileCacheItems, profileCacheBytes)
+	}
+	h.router = h.newRouter()
+	h.plain = h.router
+	if cfg.Plain != nil {
+		h.plain = h.newRouter()
+		h.plain.Use(cfg.Plain.middleware)
+	}
+	h.ops = h.newOps()
+	return h
+}
+
+// Router returns the router serving every route: the HTTPS listener's, or
+// the plain listener's when the service serves no HTTPS itself.
+func (h *Handler) Router() *Router { return h.router }
+
+// PlainRouter returns the plain-HTTP listener's router: Router's routes
+// behind Config.Plain's rules, or Router itself when Config.Plain is nil.
+func (h *Handler) PlainRouter() *Router { return h.plain }
+
+// OpsRouter returns the operations listener's echo instance
+// (MAILAUTOCONF_METRICS_LISTEN), kept off the public one: metrics and the
+// probes. Its requests are neither logged nor counted (a scrape every few
+// seconds would drown the log).
+func (h *Handler) OpsRouter() *echo.Echo { return h.ops }
+
+// newRouter returns a router serving every route, with the error handler
+// and requestLog around every request: the request log and metrics, the
+// rate limit, the body limit and panic recovery, in one middleware, since
+// echo builds its middleware chain anew on each request.
+func (h *Handler) newRouter() *Router {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = h.errorHandler
-	if h.Profiles == nil {
-		h.Profiles = NewProfileCache(profileCacheItems, profileCacheBytes)
-	}
 	e.Use(h.requestLog)
 	h.Routes(e)
 	return &Router{Echo: e}
@@ -131,18 +173,15 @@ func routeFormat(route string) string {
 	return FormatPage
 }
 
-// NewOps returns the echo instance of the operations listener
-// (MAILAUTOCONF_METRICS_LISTEN), kept off the public one: metrics and the
-// probes. Its requests are neither logged nor counted (a scrape every few
-// seconds would drown the log).
-func NewOps(h *Handler) *echo.Echo {
+// newOps returns the operations listener's echo instance (OpsRouter).
+func (h *Handler) newOps() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = h.errorHandler
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisablePrintStack: true, DisableErrorHandler: true}))
 	get := []string{http.MethodGet, http.MethodHead}
-	if h.Metrics != nil {
-		e.Match(get, "/metrics", echo.WrapHandler(h.Metrics.Handler()))
+	if h.cfg.Metrics != nil {
+		e.Match(get, "/metrics", echo.WrapHandler(h.cfg.Metrics.Handler()))
 	}
 	e.Match(get, "/healthz", h.healthz)
 	e.Match(get, "/readyz", h.readyz)

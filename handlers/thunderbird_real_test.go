@@ -433,7 +433,7 @@ func tbConfigDiff(c *tbConfig, wantIn, wantOut []string) string {
 // newThunderbirdServer serves the demo catalog on 127.0.0.1.
 func newThunderbirdServer(t *testing.T) *httptest.Server {
 	t.Helper()
-	srv := httptest.NewServer(New(newTestHandler(t, nil)))
+	srv := httptest.NewServer(New(newTestConfig(t, nil)).Router())
 	t.Cleanup(srv.Close)
 	return srv
 }
@@ -718,10 +718,12 @@ func TestThunderbirdAutodiscoverPlainRedirect(t *testing.T) {
 	t.Parallel()
 	thunderbird(t)
 	const public = "autoconfig.hoster.example"
-	h := newTestHandler(t, nil)
-	plain := httptest.NewServer(NewPlain(h, PlainRules{PublicHost: public}))
+	cfg := newTestConfig(t, nil)
+	cfg.Plain = &PlainRules{PublicHost: public}
+	h := New(cfg)
+	plain := httptest.NewServer(h.PlainRouter())
 	t.Cleanup(plain.Close)
-	tls := httptest.NewServer(New(h)) // the HTTPS listener's router
+	tls := httptest.NewServer(h.Router()) // the HTTPS listener's router
 	t.Cleanup(tls.Close)
 	wantIn, wantOut := tbDemoServers("alice@example.com", "alice@example.com")
 	for _, agree := range []bool{false, true} {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"unicode"
 
 	"go.yaml.in/yaml/v3"
@@ -78,30 +80,37 @@ func (e *LoadError) MoreLine() string {
 	return fmt.Sprintf("and %d more %s, not listed", e.More, noun)
 }
 
-// maxCatalogFile bounds one catalog file; a larger one is refused rather
-// than read into memory.
-const maxCatalogFile = 1 << 30
+// maxCatalogFile bounds one catalog file. The largest real catalog is far
+// smaller: a million domains is 33 MB (README, "A million domains"), and
+// would then need some 550 MB to serve. A larger file is refused before
+// it is read into memory.
+const maxCatalogFile = 64 << 20
 
 // Load reads a catalog from a YAML file, or from every *.yaml and *.yml file
 // of a directory (not its subdirectories), merged in name order. The whole
 // catalog is validated; on any problem Load returns a *LoadError and no
-// catalog.
+// catalog. Only regular files are read (see ReadFile).
 func Load(path string) (*Catalog, error) {
-	st, err := os.Stat(path)
+	srcs, err := ReadCatalog(path)
 	if err != nil {
 		return nil, err
 	}
-	files := []string{path}
-	if st.IsDir() {
-		files, err = catalogFiles(path)
-		if err != nil {
-			return nil, err
-		}
-		if len(files) == 0 {
-			return nil, &LoadError{Errs: []*FieldError{{File: path, Msg: "no *.yaml files in directory"}}}
-		}
+	return Parse(srcs...)
+}
+
+// ReadCatalog reads the files Load reads, CatalogFiles(path), each through
+// ReadFile with the catalog file limit, without parsing them: what Load
+// would parse, for a caller that compares it with what it read before.
+// Parse(srcs...) is then what Load returns.
+func ReadCatalog(path string) ([]Source, error) {
+	files, err := CatalogFiles(path)
+	if err != nil {
+		return nil, err
 	}
-	var srcs []Source
+	if len(files) == 0 {
+		return nil, &LoadError{Errs: []*FieldError{{File: path, Msg: "no *.yaml files in directory"}}}
+	}
+	srcs := make([]Source, 0, len(files))
 	for _, f := range files {
 		data, err := readLimited(f, maxCatalogFile, "")
 		if err != nil {
@@ -109,7 +118,36 @@ func Load(path string) (*Catalog, error) {
 		}
 		srcs = append(srcs, Source{Name: f, Data: data})
 	}
-	return Parse(srcs...)
+	return srcs, nil
+}
+
+// CatalogFiles lists the files Load reads for the catalog at path: path
+// itself when it is not a directory (whatever it is: ReadFile refuses what
+// is not a regular file), else the entries of the directory that
+// CatalogFileName accepts and that are not directories, in name order.
+// Symbolic links are followed, and listed by their own names.
+func CatalogFiles(path string) ([]string, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !st.IsDir() {
+		return []string{path}, nil
+	}
+	return catalogFiles(path)
+}
+
+// CatalogFileName reports whether Load reads a directory entry of this
+// name when it is given the directory: *.yaml or *.yml, and not hidden.
+// Kubernetes ConfigMap volumes hold "..data" and dot-directories beside
+// the keys, and editors write hidden temporary files: hidden names are
+// never catalog files.
+func CatalogFileName(name string) bool {
+	if strings.HasPrefix(name, ".") {
+		return false
+	}
+	ext := filepath.Ext(name)
+	return ext == ".yaml" || ext == ".yml"
 }
 
 func catalogFiles(dir string) ([]string, error) {
@@ -119,16 +157,10 @@ func catalogFiles(dir string) ([]string, error) {
 	}
 	var files []string
 	for _, e := range entries {
-		name := e.Name()
-		// Kubernetes ConfigMap volumes hold "..data" and dot-directories:
-		// hidden names are never catalog files.
-		if strings.HasPrefix(name, ".") {
+		if !CatalogFileName(e.Name()) {
 			continue
 		}
-		if ext := filepath.Ext(name); ext != ".yaml" && ext != ".yml" {
-			continue
-		}
-		full := filepath.Join(dir, name)
+		full := filepath.Join(dir, e.Name())
 		if st, err := os.Stat(full); err != nil || st.IsDir() {
 			continue
 		}
@@ -138,23 +170,64 @@ func catalogFiles(dir string) ([]string, error) {
 	return files, nil
 }
 
-// readLimited reads a whole file of at most max bytes, from one open
-// file: a larger one is refused rather than read into memory, and a file
-// that grows while it is read cannot slip past the limit.
+// ReadFile reads a whole regular file of at most max bytes, as every file
+// the program is given is read: catalogs, certificates and keys, imported
+// documents. Anything but a regular file is refused by name before a byte
+// is read: a named pipe (opened non-blocking, so that not even the open
+// waits for a writer), a device such as /dev/zero, a socket, a directory
+// (syscall.EISDIR). A file larger than max is refused on its size before
+// it is read; the read is bounded as well, so a file that grows meanwhile
+// cannot slip past the limit. The errors are *fs.PathError.
+func ReadFile(name string, max int64) ([]byte, error) {
+	return readLimited(name, max, "")
+}
+
+// readLimited is ReadFile; what ends the message of a file too large.
 func readLimited(name string, max int64, what string) ([]byte, error) {
-	f, err := os.Open(name)
+	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	refuse := func(err error) ([]byte, error) {
+		return nil, &fs.PathError{Op: "read", Path: name, Err: err}
+	}
+	switch m := st.Mode(); {
+	case m.IsDir():
+		return refuse(syscall.EISDIR)
+	case !m.IsRegular():
+		return refuse(fmt.Errorf("%s, not a regular file", fileKind(m)))
+	case st.Size() > max:
+		return refuse(fmt.Errorf("larger than %d bytes%s", max, what))
+	}
 	data, err := io.ReadAll(io.LimitReader(f, max+1))
 	if err != nil {
 		return nil, err
 	}
 	if int64(len(data)) > max {
-		return nil, fmt.Errorf("%s: larger than %d bytes%s", name, max, what)
+		return refuse(fmt.Errorf("larger than %d bytes%s", max, what))
 	}
 	return data, nil
+}
+
+// fileKind names the type of a file that is not regular.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a block device"
+	default:
+		return "a special file"
+	}
 }
 
 // Source is one catalog document and the name used in its messages.

@@ -108,6 +108,10 @@ type Endpoint struct {
 	// client decides by itself (Delta Chat without socketType).
 	Socket   string `json:"socket"`
 	Username string `json:"username,omitempty"`
+	// Auth is the authentication the client would use, where its reader
+	// says (Thunderbird's Autodiscover reader: password-cleartext or
+	// secure); the report does not show it.
+	Auth string `json:"-"`
 }
 
 func (e Endpoint) String() string {
@@ -157,7 +161,7 @@ func (n *network) probeEndpoint(ctx context.Context, e Endpoint) EndpointResult 
 	if socket == "auto" {
 		socket = autoSocket(e.Port)
 	}
-	var c net.Conn = conn
+	c := conn
 	if socket == "SSL" {
 		tc, cert, err := n.handshake(ctx, conn, e.Host)
 		res.Cert = cert

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"mailautoconf/internal/doctor"
 	"mailautoconf/provision"
-	"mailautoconf/provision/doctor"
 )
 
 const (

@@ -7,11 +7,14 @@ package doctor
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/url"
 	"strconv"
 	"strings"
 
 	"github.com/beevik/etree"
+
+	"mailautoconf/provision"
 )
 
 // Autodiscover namespaces, in their http:// spelling; https:// variants
@@ -183,9 +186,12 @@ func outlookSocket(ssl, enc string) string {
 // ThunderbirdPOX is Thunderbird's readAutoDiscoverXML
 // (docs/thunderbird-parser.md#readautodiscoverxml): element names as written (a prefix hides
 // them), Type exact upper case, Port required, SSL off or Encryption None
-// is plain, otherwise the port decides; RedirectUrl is not followed.
-// Thunderbird accepts a response without SMTP (it uses its default SMTP
-// server).
+// is plain, otherwise the port decides; RedirectUrl is not followed, and
+// a RedirectAddr must be an address. SSL, Encryption and SPA go through
+// toLowerCase, so a value JXON makes a boolean, a number or an object
+// skips the Protocol, and so does a LoginName JXON makes false or 0
+// (Sanitizer.nonemptystring). Thunderbird accepts a response without SMTP
+// (it uses its default SMTP server).
 func ThunderbirdPOX(contentType string, body []byte, id ident) poxAnswer {
 	if !xmlContentType(contentType) {
 		return poxAnswer{verdict: refuse(fmt.Sprintf("Content-Type %q is not XML", contentType), fixPOXTypes)}
@@ -200,34 +206,22 @@ func ThunderbirdPOX(contentType string, body []byte, id ident) poxAnswer {
 	}
 	var a poxAnswer
 	if ra := strings.TrimSpace(textOf(acc.child("RedirectAddr"))); ra != "" {
-		a.redirectAddr = ra
+		addr, err := provision.ParseAddress(ra)
+		if err != nil {
+			return poxAnswer{verdict: refuse(fmt.Sprintf("RedirectAddr %q is not an e-mail address (Sanitizer.emailAddress throws)", ra), "answer redirectAddr with an e-mail address")}
+		}
+		a.redirectAddr = addr.String()
 		return a
 	}
 	for _, p := range acc.all("Protocol") {
-		typ := textOf(p.child("Type"))
-		if typ != "IMAP" && typ != "POP3" && typ != "SMTP" {
+		e, skip := thunderbirdProtocol(p, id)
+		if skip != "" {
+			a.warnings = append(a.warnings, skip)
+		}
+		if e == nil {
 			continue
 		}
-		e := Endpoint{Protocol: strings.ToLower(typ), Host: strings.ToLower(strings.TrimSpace(textOf(p.child("Server")))), Username: textOf(p.child("LoginName"))}
-		port, ok := jxonNumber(textOf(p.child("Port")))
-		if !isHostname(e.Host) || !ok || port < 1 || port > 65535 {
-			continue
-		}
-		e.Port = port
-		ssl, enc := textOf(p.child("SSL")), textOf(p.child("Encryption"))
-		if strings.EqualFold(ssl, "true") || strings.EqualFold(ssl, "false") {
-			a.warnings = append(a.warnings, fmt.Sprintf("%s: SSL %q is a JXON boolean; Thunderbird skips this Protocol (use on/off)", typ, ssl))
-			continue
-		}
-		if strings.EqualFold(ssl, "off") || strings.EqualFold(enc, "none") {
-			e.Socket = "plain"
-		} else {
-			e.Socket = autoSocket(port)
-		}
-		if e.Username == "" {
-			e.Username = id.address
-		}
-		a.candidates = append(a.candidates, e)
+		a.candidates = append(a.candidates, *e)
 		if e.Protocol != "smtp" && a.incoming == nil {
 			a.incoming = &a.candidates[len(a.candidates)-1]
 		}
@@ -253,44 +247,115 @@ func ThunderbirdPOX(contentType string, body []byte, id ident) poxAnswer {
 	return a
 }
 
-// DeltaChatPOX is Delta Chat's auto_outlook.rs: tag names lower-cased
-// with any prefix kept, Type imap or smtp in any case, SSL off is plain
-// and anything else automatic; RedirectUrl is followed (up to 10 times),
-// RedirectAddr is not.
+// thunderbirdProtocol reads one IMAP, POP3 or SMTP Protocol as
+// readAutoDiscoverXML does. It returns nil for a Protocol Thunderbird
+// skips, with a warning when the skip is worth telling.
+func thunderbirdProtocol(p *node, id ident) (*Endpoint, string) {
+	typ := textOf(p.child("Type"))
+	if typ != "IMAP" && typ != "POP3" && typ != "SMTP" {
+		return nil, ""
+	}
+	e := Endpoint{Protocol: strings.ToLower(typ), Host: strings.ToLower(strings.TrimSpace(textOf(p.child("Server"))))}
+	port, ok := jxonNumber(textOf(p.child("Port")))
+	if !isHostname(e.Host) || !ok || port < 1 || port > 65535 {
+		return nil, ""
+	}
+	e.Port = port
+	lower := map[string]string{}
+	for _, name := range []string{"SSL", "Encryption", "SPA"} {
+		el := p.child(name)
+		if el == nil {
+			continue
+		}
+		kind, v := jxonOf(el)
+		if kind != jxString {
+			return nil, fmt.Sprintf("%s: %s %q is a JXON %s; Thunderbird skips this Protocol (use on/off)", typ, name, v, kind)
+		}
+		lower[name] = strings.ToLower(v)
+	}
+	if lower["SSL"] == "off" || lower["Encryption"] == "none" {
+		e.Socket = "plain"
+	} else {
+		e.Socket = autoSocket(port)
+	}
+	e.Auth = "password-cleartext"
+	if lower["SPA"] == "on" {
+		e.Auth = "secure"
+	}
+	e.Username = id.address
+	if ln := p.child("LoginName"); ln != nil {
+		kind, v := jxonOf(ln)
+		switch {
+		case kind == jxBoolean && v == "false", kind == jxNumber && v == "0":
+			return nil, fmt.Sprintf("%s: LoginName %q is falsy for Thunderbird; it skips this Protocol", typ, textOf(ln))
+		case kind == jxObject:
+			v = "[object Object]"
+		}
+		e.Username = v
+	}
+	return &e, ""
+}
+
+// jxonKind is the JavaScript type JXON.build gives an element
+// (docs/thunderbird-parser.md#jxon).
+type jxonKind string
+
+const (
+	jxString  jxonKind = "string"
+	jxNumber  jxonKind = "number"
+	jxBoolean jxonKind = "boolean"
+	jxObject  jxonKind = "object"
+)
+
+// jxonOf is the value JXON.build gives n: an object when it has children
+// or attributes, boolean true when it is empty, a boolean for true/false
+// in any case, a number for what isFinite accepts, otherwise its text.
+func jxonOf(n *node) (jxonKind, string) {
+	if len(n.kids) > 0 || len(n.attrs) > 0 {
+		return jxObject, ""
+	}
+	t := strings.TrimSpace(n.text)
+	switch {
+	case n.text == "":
+		return jxBoolean, "true"
+	case strings.EqualFold(t, "true"), strings.EqualFold(t, "false"):
+		return jxBoolean, strings.ToLower(t)
+	}
+	if f, err := strconv.ParseFloat(t, 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
+		return jxNumber, strconv.FormatFloat(f, 'f', -1, 64)
+	}
+	return jxString, n.text
+}
+
+// DeltaChatPOX is Delta Chat's auto_outlook.rs parse_xml
+// (docs/autodiscover.md#pox-response): tag names lower-cased with any
+// prefix kept; the first RedirectUrl start tag ends the reading and wins
+// over every Protocol (it is followed, up to 10 times; RedirectAddr is
+// not); each Protocol takes type, server, port and ssl from the text of
+// the elements inside it, the last one winning; Type imap or smtp in any
+// case; SSL exactly "off" is plain, anything else automatic; LoginName is
+// not read, the username is the address. A port that is not a number
+// reads as 0, for which server_params.rs expand_ports tries the standard
+// ports.
 func DeltaChatPOX(body []byte, id ident) poxAnswer {
 	root, err := parseXML(body)
 	if err != nil {
 		return poxAnswer{verdict: refuse("not well-formed XML: "+err.Error(), fixPOX)}
 	}
 	var a poxAnswer
+	redirect := false
 	var walk func(n *node)
 	walk = func(n *node) {
+		if redirect {
+			return
+		}
 		switch strings.ToLower(n.qname()) {
 		case "redirecturl":
-			if a.redirectURL == "" {
-				a.redirectURL = strings.TrimSpace(n.text)
-			}
+			redirect, a.candidates = true, nil
+			a.redirectURL = strings.TrimSpace(n.text)
+			return
 		case "protocol":
-			get := func(name string) string {
-				for _, k := range n.kids {
-					if strings.ToLower(k.qname()) == name {
-						return strings.TrimSpace(k.text)
-					}
-				}
-				return ""
-			}
-			typ := strings.ToLower(get("type"))
-			port, err := strconv.Atoi(get("port"))
-			if (typ == "imap" || typ == "smtp") && get("server") != "" && err == nil && port > 0 && port < 65536 {
-				e := Endpoint{Protocol: typ, Host: strings.ToLower(get("server")), Port: port, Socket: "auto", Username: get("loginname")}
-				if strings.EqualFold(get("ssl"), "off") {
-					e.Socket = "plain"
-				}
-				if e.Username == "" {
-					e.Username = id.address
-				}
-				a.candidates = append(a.candidates, e)
-			}
+			a.candidates = append(a.candidates, deltaChatProtocol(n, id)...)
 			return
 		}
 		for _, k := range n.kids {
@@ -298,11 +363,133 @@ func DeltaChatPOX(body []byte, id ident) poxAnswer {
 		}
 	}
 	walk(root)
-	if len(a.candidates) == 0 && a.redirectURL != "" {
+	if redirect {
+		if a.redirectURL == "" {
+			return poxAnswer{verdict: refuse("empty RedirectUrl: Delta Chat stops reading at it and has nothing to fetch", fixPOX)}
+		}
 		return a
 	}
 	a.verdict = deltaChatPick(a.verdict)
 	return a
+}
+
+// deltaChatProtocol reads one Protocol element as parse_protocol and
+// expand_ports do: no candidate without type, server and port, or for a
+// type other than imap and smtp; with port 0 the standard ports, implicit
+// TLS first. Socket "auto" stands for implicit TLS, then STARTTLS, on the
+// given port (deltaChatTries).
+func deltaChatProtocol(p *node, id ident) []Endpoint {
+	var typ, server string
+	port, havePort, ssl := 0, false, true
+	var visit func(n *node)
+	visit = func(n *node) {
+		for _, k := range n.kids {
+			if v := strings.TrimSpace(k.text); v != "" { // trim_text drops white space
+				switch strings.ToLower(k.qname()) {
+				case "type":
+					typ = v
+				case "server":
+					server = v
+				case "port":
+					port, havePort = 0, true
+					if n, err := strconv.ParseUint(strings.TrimPrefix(v, "+"), 10, 16); err == nil {
+						port = int(n)
+					}
+				case "ssl":
+					ssl = v != "off"
+				}
+			}
+			visit(k)
+		}
+	}
+	visit(p)
+	typ = strings.ToLower(typ)
+	if typ != "imap" && typ != "smtp" || server == "" || !havePort {
+		return nil
+	}
+	e := Endpoint{Protocol: typ, Host: strings.ToLower(server), Port: port, Socket: "auto", Username: id.address}
+	std := map[string][2]int{"imap": {993, 143}, "smtp": {465, 587}}[typ]
+	switch {
+	case !ssl:
+		e.Socket = "plain"
+		if port == 0 {
+			e.Port = std[1]
+		}
+	case port == 0:
+		tls, starttls := e, e
+		tls.Port, tls.Socket = std[0], "SSL"
+		starttls.Port, starttls.Socket = std[1], "STARTTLS"
+		return []Endpoint{tls, starttls}
+	}
+	return []Endpoint{e}
+}
+
+// deltaChatTries is the connections Delta Chat attempts for e, in order:
+// for an automatic one implicit TLS, then STARTTLS, on its port
+// (server_params.rs expand_ports); otherwise e itself.
+func deltaChatTries(e Endpoint) []Endpoint {
+	if e.Socket != "auto" {
+		return []Endpoint{e}
+	}
+	tls, starttls := e, e
+	tls.Socket, starttls.Socket = "SSL", "STARTTLS"
+	return []Endpoint{tls, starttls}
+}
+
+// POXView is a client's reading of a POX answer, for callers outside this
+// package: the provision tests hold the service's answers to the same
+// reader models the doctor replays.
+type POXView struct {
+	OK       bool
+	Reason   string    // why the client refuses the answer (when !OK)
+	Incoming *Endpoint // the servers the client configures
+	Outgoing *Endpoint
+	// Servers is every server Thunderbird keeps, incoming ones first
+	// (incoming, incomingAlternatives, outgoing, outgoingAlternatives),
+	// or every connection Delta Chat tries, in order.
+	Servers      []Endpoint
+	RedirectURL  string
+	RedirectAddr string
+}
+
+func (a poxAnswer) view(servers []Endpoint) POXView {
+	return POXView{OK: a.ok, Reason: a.reason, Incoming: a.incoming, Outgoing: a.outgoing, Servers: servers, RedirectURL: a.redirectURL, RedirectAddr: a.redirectAddr}
+}
+
+// viewIdent is the ident of address; without one, the username stays
+// the placeholder Thunderbird fills in later (replaceVariables).
+func viewIdent(address string) ident {
+	i := strings.LastIndexByte(address, '@')
+	if i < 0 {
+		return ident{address: provision.PlaceholderAddress}
+	}
+	return newIdent(address[:i], address[i+1:])
+}
+
+// ThunderbirdReads is ThunderbirdPOX's reading of an answer to address
+// ("" for none: a GET, or a username not yet known).
+func ThunderbirdReads(contentType string, body []byte, address string) POXView {
+	a := ThunderbirdPOX(contentType, body, viewIdent(address))
+	var in, out []Endpoint
+	for _, e := range a.candidates {
+		if e.Protocol == "smtp" {
+			out = append(out, e)
+		} else {
+			in = append(in, e)
+		}
+	}
+	return a.view(append(in, out...))
+}
+
+// DeltaChatReads is DeltaChatPOX's reading of an answer to address;
+// Servers are the connections Delta Chat tries, in order.
+func DeltaChatReads(body []byte, address string) POXView {
+	a := DeltaChatPOX(body, viewIdent(address))
+	var tries []Endpoint
+	for _, e := range a.candidates {
+		tries = append(tries, deltaChatTries(e)...)
+	}
+	return a.view(tries)
 }
 
 // JSONAnswer is the autodiscover.json (v2) answer: the URL of the POX

@@ -6,8 +6,8 @@ import (
 	"sync"
 	"testing"
 
+	"mailautoconf/internal/doctor"
 	"mailautoconf/provision"
-	"mailautoconf/provision/doctor"
 )
 
 // TestScenarioEvolutionPreferred: against the service, Evolution's replay

@@ -188,13 +188,14 @@ func service(cat *provision.Catalog, publicHost string, signer *provision.Signer
 	cp.Store(cat)
 	var sp atomic.Pointer[provision.Signer]
 	sp.Store(signer)
-	h := &handlers.Handler{
+	h := handlers.New(handlers.Config{
 		Catalog:    &cp,
 		Log:        slog.New(slog.DiscardHandler),
 		Signer:     &sp,
 		PublicHost: publicHost,
-	}
-	return handlers.New(h), handlers.NewPlain(h, handlers.PlainRules{PublicHost: publicHost})
+		Plain:      &handlers.PlainRules{PublicHost: publicHost},
+	})
+	return h.Router(), h.PlainRouter()
 }
 
 // greeter is a mail server that greets, lists capabilities, upgrades

@@ -73,8 +73,8 @@ type Report struct {
 }
 
 // Failed reports whether any client fails.
-func (r *Report) Failed() bool {
-	return slices.ContainsFunc(r.Clients, func(c *ClientResult) bool { return c.Status == Fail })
+func (rep *Report) Failed() bool {
+	return slices.ContainsFunc(rep.Clients, func(c *ClientResult) bool { return c.Status == Fail })
 }
 
 // ClientResult is one client's replayed lookup.

@@ -1,0 +1,22 @@
+package handlers
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Helpers the tests read state through, kept out of the package's API.
+
+// Len returns the number of profiles cached.
+func (pc *ProfileCache) Len() int {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	return pc.order.Len()
+}
+
+// Clients returns the number of clients tracked.
+func (l *RateLimit) Clients() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.clients)
+}
+
+// Gatherer gives the registry to read.
+func (m *Metrics) Gatherer() prometheus.Gatherer { return m.registry }

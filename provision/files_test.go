@@ -1,0 +1,165 @@
+package provision
+
+import (
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// within runs f and fails the test when it has not returned after 5 s: a
+// read that blocks must fail the test, not hang it.
+func within[T any](t *testing.T, what string, f func() (T, error)) (T, error) {
+	t.Helper()
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() { v, err := f(); done <- result{v, err} }()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-time.After(5 * time.Second):
+		t.Fatalf("%s: still blocked after 5s", what)
+		panic("unreachable")
+	}
+}
+
+// mkfifo makes a named pipe. A reader blocked in its open (what the
+// tests guard against) is let go at the end of the test by a writer's
+// open.
+func mkfifo(t *testing.T, name string) string {
+	t.Helper()
+	if err := syscall.Mkfifo(name, 0o644); err != nil {
+		t.Skipf("no named pipes here: %v", err)
+	}
+	t.Cleanup(func() {
+		if f, err := os.OpenFile(name, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+			f.Close()
+		}
+	})
+	return name
+}
+
+// TestReadFileRefusesSpecialFiles: a named pipe, a link to a device, a
+// socket and a directory are refused at once, by name and kind, without
+// reading (a FIFO without a writer would block even the open); a regular
+// file is read.
+func TestReadFileRefusesSpecialFiles(t *testing.T) {
+	dir := t.TempDir()
+	fifo := mkfifo(t, filepath.Join(dir, "catalog.yaml"))
+	zero := filepath.Join(dir, "zero.yaml")
+	if err := os.Symlink("/dev/zero", zero); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, "sock.yaml")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	regular := filepath.Join(dir, "regular.yaml")
+	if err := os.WriteFile(regular, []byte("ok"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ name, want string }{
+		{fifo, fifo + ": a named pipe (FIFO), not a regular file"},
+		{zero, zero + ": a character device, not a regular file"},
+		{sock, sock + ": no such device or address"},
+		{dir, dir + ": is a directory"},
+	} {
+		data, err := within(t, "ReadFile("+tt.name+")", func() ([]byte, error) { return ReadFile(tt.name, 1<<20) })
+		if err == nil || !strings.HasSuffix(err.Error(), tt.want) {
+			t.Errorf("ReadFile(%s) = %d bytes, %v; want %q", tt.name, len(data), err, tt.want)
+		}
+	}
+	if _, err := ReadFile(dir, 1<<20); !errors.Is(err, syscall.EISDIR) {
+		t.Errorf("ReadFile(dir) = %v, want EISDIR", err)
+	}
+	if data, err := ReadFile(regular, 2); err != nil || string(data) != "ok" {
+		t.Errorf("ReadFile(regular) = %q, %v", data, err)
+	}
+}
+
+// TestLoadRefusesOversizedFileBeforeReading: a catalog file larger than
+// the limit (a sparse one: no disk used) is refused on its size, with
+// next to nothing allocated.
+func TestLoadRefusesOversizedFileBeforeReading(t *testing.T) {
+	name := filepath.Join(t.TempDir(), "catalog.yaml")
+	f, err := os.Create(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One byte over the limit the README documents.
+	if err := f.Truncate(64<<20 + 1); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err = Load(name)
+	runtime.ReadMemStats(&after)
+	if want := name + ": larger than 67108864 bytes"; err == nil || !strings.HasSuffix(err.Error(), want) {
+		t.Errorf("Load(64 MiB + 1) = %v, want %q", err, want)
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > 1<<20 {
+		t.Errorf("Load(64 MiB + 1) allocated %d bytes before refusing", n)
+	}
+}
+
+// TestCatalogDirectorySpecialFiles: in a catalog directory, a FIFO or a
+// device link that Load does not read (no .yaml name) is left alone, and
+// one it reads is refused by name, at once.
+func TestCatalogDirectorySpecialFiles(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "a.yaml"), []byte(base), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mkfifo(t, filepath.Join(dir, "events"))
+	if err := os.Symlink("/dev/zero", filepath.Join(dir, "zero")); err != nil {
+		t.Fatal(err)
+	}
+	files, err := CatalogFiles(dir)
+	if err != nil || strings.Join(files, ",") != filepath.Join(dir, "a.yaml") {
+		t.Errorf("CatalogFiles(dir) = %q, %v", files, err)
+	}
+	if _, err := within(t, "Load(dir)", func() (*Catalog, error) { return Load(dir) }); err != nil {
+		t.Errorf("Load(dir with a FIFO and a device link beside) = %v", err)
+	}
+	pipe := mkfifo(t, filepath.Join(dir, "pipe.yaml"))
+	_, err = within(t, "Load(dir)", func() (*Catalog, error) { return Load(dir) })
+	if want := pipe + ": a named pipe (FIFO), not a regular file"; err == nil || !strings.HasSuffix(err.Error(), want) {
+		t.Errorf("Load(dir with pipe.yaml) = %v, want %q", err, want)
+	}
+}
+
+func TestCatalogFiles(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"b.yml", "a.yaml", ".hidden.yaml", "notes.txt", "c.yaml.bak"} {
+		if err := os.WriteFile(filepath.Join(dir, name), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(dir, "sub.yaml"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	files, err := CatalogFiles(dir)
+	if got, want := strings.Join(files, ","), filepath.Join(dir, "a.yaml")+","+filepath.Join(dir, "b.yml"); err != nil || got != want {
+		t.Errorf("CatalogFiles(dir) = %s, %v; want %s", got, err, want)
+	}
+	one := filepath.Join(dir, "notes.txt")
+	if files, err := CatalogFiles(one); err != nil || len(files) != 1 || files[0] != one {
+		t.Errorf("CatalogFiles(file) = %q, %v", files, err)
+	}
+	for name, want := range map[string]bool{"a.yaml": true, "a.yml": true, "..data": false, ".a.yaml": false, "a.json": false, "yaml": false} {
+		if got := CatalogFileName(name); got != want {
+			t.Errorf("CatalogFileName(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
