@@ -5,8 +5,14 @@
 //	mailautoconf [serve]              serve the catalog (the default)
 //	mailautoconf check [CATALOG]      validate a catalog
 //	mailautoconf render --email ADDR --format FORMAT
+//	mailautoconf dns [DOMAIN...]      the DNS records each domain needs
+//	mailautoconf doctor ADDRESS       replay each mail client's lookups
 //	mailautoconf import FILE...       config-v1.1.xml files to catalog YAML
+//	mailautoconf healthcheck [URL]    ask the local service for /healthz
 //	mailautoconf help                 commands and settings
+//
+// This package holds the commands (commands.go) and the settings
+// (settings.go); the service itself is internal/server.
 package main
 
 import (
@@ -18,6 +24,8 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"mailautoconf/internal/server"
 )
 
 func main() {
@@ -57,11 +65,11 @@ func main() {
 }
 
 // stopGrace is how long a command may take to end after SIGINT or
-// SIGTERM: serve finishes the requests in flight (shutdownTimeout), the
-// others have nothing to finish.
+// SIGTERM: serve finishes the requests in flight (server.ShutdownTimeout),
+// the others have nothing to finish.
 func stopGrace(args []string) time.Duration {
 	if len(args) == 0 || args[0] == "serve" {
-		return shutdownTimeout + 5*time.Second
+		return server.ShutdownTimeout + 5*time.Second
 	}
 	return time.Second
 }
@@ -91,6 +99,11 @@ func commands() []command {
 	}
 }
 
+// run runs the command args name (serve when none) until it is done or
+// ctx ends. It takes no environment: the settings come from the process
+// environment through envconfig, which reads it itself (envconfig 1.4 has
+// no other source), so an environment parameter would be honoured only
+// in part. Tests set the environment with t.Setenv.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	name := "serve"
 	if len(args) > 0 {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -12,12 +13,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"mailautoconf/provision"
+
+	"mailautoconf/internal/testutil/servetest"
 )
 
 func TestSettingsRefuseMisspeltVariable(t *testing.T) {
@@ -108,6 +110,19 @@ func TestCheck(t *testing.T) {
 	}
 }
 
+// TestCheckCountsUnlistedErrors: check prints the first 100 problems and
+// how many more there were.
+func TestCheckCountsUnlistedErrors(t *testing.T) {
+	var stderr bytes.Buffer
+	if err := run(context.Background(), []string{"check", servetest.ManyErrors(t)}, io.Discard, &stderr); err == nil {
+		t.Fatal("check of an invalid catalog succeeded")
+	}
+	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+	if len(lines) < 101 || lines[100] != "and 150 more errors, not listed" {
+		t.Errorf("check printed %d lines, line 101 %q; want 100 errors, then \"and 150 more errors, not listed\"", len(lines), lines[min(100, len(lines)-1)])
+	}
+}
+
 func TestRender(t *testing.T) {
 	var out bytes.Buffer
 	err := run(context.Background(), []string{"render", "--email", "alice@example.com", "--format", "thunderbird"}, &out, io.Discard)
@@ -147,25 +162,15 @@ func TestServeRefusesBrokenCatalog(t *testing.T) {
 	}
 }
 
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // TestServeLifecycle runs the real serve command: it starts on the demo
 // catalog, answers, logs the domain but not the address, and stops cleanly
 // when its context ends (as on SIGINT/SIGTERM).
 func TestServeLifecycle(t *testing.T) {
-	addr := freePort(t)
+	addr := servetest.FreePort(t)
 	t.Setenv("MAILAUTOCONF_LISTEN", addr)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var logs syncBuffer
+	var logs servetest.SyncBuffer
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"serve"}, io.Discard, &logs) }()
 
@@ -205,90 +210,11 @@ func TestServeLifecycle(t *testing.T) {
 	}
 }
 
-// TestGracefulShutdownFinishesInFlight: a request being handled when
-// shutdown begins is answered in full; new connections are refused.
-func TestGracefulShutdownFinishesInFlight(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	started, release := make(chan struct{}), make(chan struct{})
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		close(started)
-		<-release
-		io.WriteString(w, "finished")
-	})
-	log := newLogger(&Settings{LogFormat: "text", LogLevel: "error"}, io.Discard)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- serveUntilDone(ctx, newHTTPServer(h, log), ln, log) }()
-
-	got := make(chan string, 1)
-	go func() {
-		resp, err := http.Get("http://" + ln.Addr().String() + "/")
-		if err != nil {
-			got <- err.Error()
-			return
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		got <- string(b)
-	}()
-	<-started
-	cancel()
-	time.Sleep(50 * time.Millisecond)
-	if c, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second); err == nil {
-		c.Close()
-		t.Error("new connection accepted after shutdown began")
-	}
-	close(release)
-	if body := <-got; body != "finished" {
-		t.Errorf("in-flight request got %q", body)
-	}
-	if err := <-done; err != nil {
-		t.Errorf("serveUntilDone = %v", err)
-	}
-}
-
-// syncBuffer lets the server's logger and the test share a buffer.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// mkfifo makes a named pipe. A reader blocked in its open (what the
-// tests guard against) is let go at the end of the test by a writer's
-// open.
-func mkfifo(t *testing.T, name string) string {
-	t.Helper()
-	if err := syscall.Mkfifo(name, 0o644); err != nil {
-		t.Skipf("no named pipes here: %v", err)
-	}
-	t.Cleanup(func() {
-		if f, err := os.OpenFile(name, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
-			f.Close()
-		}
-	})
-	return name
-}
-
 // TestCommandsRefuseFIFO: every command that reads a file given to it
 // refuses a named pipe at once, naming it, instead of waiting for a
 // writer.
 func TestCommandsRefuseFIFO(t *testing.T) {
-	fifo := mkfifo(t, filepath.Join(t.TempDir(), "catalog.yaml"))
+	fifo := servetest.Mkfifo(t, filepath.Join(t.TempDir(), "catalog.yaml"))
 	want := fifo + ": a named pipe (FIFO), not a regular file"
 	for _, args := range [][]string{
 		{"check", fifo},
@@ -297,7 +223,7 @@ func TestCommandsRefuseFIFO(t *testing.T) {
 		{"import", fifo},
 		{"doctor", "--ca", fifo, "alice@example.org"},
 	} {
-		var stderr syncBuffer
+		var stderr servetest.SyncBuffer
 		done := make(chan error, 1)
 		go func() { done <- run(context.Background(), args, io.Discard, &stderr) }()
 		select {
@@ -349,10 +275,10 @@ func TestCommandsStopOnSignal(t *testing.T) {
 		{name: "serve SIGINT", args: []string{"serve"}, sig: syscall.SIGINT, ok: true, stderr: "msg=stopped"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			listen := freePort(t)
+			listen := servetest.FreePort(t)
 			cmd := exec.Command(os.Args[0], tt.args...)
 			cmd.Env = childEnv(map[string]string{"MAILAUTOCONF_LISTEN": listen})
-			var stderr syncBuffer
+			var stderr servetest.SyncBuffer
 			cmd.Stderr = &stderr
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
@@ -375,7 +301,7 @@ func TestCommandsStopOnSignal(t *testing.T) {
 					t.Fatalf("the doctor asked no DNS question:\n%s", stderr.String())
 				}
 			} else {
-				waitFor(t, 10*time.Second, "serve did not start", func() bool {
+				servetest.WaitFor(t, 10*time.Second, "serve did not start", func() bool {
 					resp, err := http.Get("http://" + listen + "/healthz")
 					if err == nil {
 						resp.Body.Close()
@@ -401,5 +327,244 @@ func TestCommandsStopOnSignal(t *testing.T) {
 				t.Fatalf("still running 5s after %v; stderr:\n%s", tt.sig, stderr.String())
 			}
 		})
+	}
+}
+
+// runMainEnv makes the test binary run the real main() instead of the
+// tests, so that process-level tests get a real process with real signal
+// handling without building another binary. Not a MAILAUTOCONF_ name:
+// those are settings, and unknown ones are refused.
+const runMainEnv = "GO_TEST_MAILAUTOCONF_RUN_MAIN"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(runMainEnv) == "1" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// startServing runs the serve command with the given settings, the
+// listener and the metrics listener on free loopback ports, until the
+// test ends, and waits until it answers.
+func startServing(t *testing.T, env map[string]string) *servetest.Live {
+	t.Helper()
+	listen, metrics := servetest.FreePort(t), servetest.FreePort(t)
+	t.Setenv("MAILAUTOCONF_LISTEN", listen)
+	t.Setenv("MAILAUTOCONF_METRICS_LISTEN", metrics)
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	return servetest.Start(t, listen, metrics, nil, func(ctx context.Context, logs io.Writer) error {
+		return run(ctx, []string{"serve"}, io.Discard, logs)
+	})
+}
+
+// childEnv is the environment for a child serve process: this one's
+// without any MAILAUTOCONF_ setting, plus env.
+func childEnv(env map[string]string) []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, envPrefix+"_") {
+			out = append(out, kv)
+		}
+	}
+	out = append(out, runMainEnv+"=1")
+	for k, v := range env {
+		out = append(out, k+"="+v)
+	}
+	return out
+}
+
+// TestProcessSignals runs the program as its own process, as systemd and
+// Kubernetes do: with CATALOG_WATCH=false an edit waits for SIGHUP, which
+// reloads it; on SIGTERM a request being handled (an Autodiscover POST
+// whose body is still arriving) is answered in full, new connections are
+// refused, and the process exits 0.
+func TestProcessSignals(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "catalog.yaml")
+	servetest.WriteInPlace(t, path, servetest.VersionCatalog("v1"))
+	listen, metrics := servetest.FreePort(t), servetest.FreePort(t)
+	base := "http://" + listen
+	cmd := exec.Command(os.Args[0], "serve")
+	cmd.Env = childEnv(map[string]string{
+		"MAILAUTOCONF_CATALOG":        path,
+		"MAILAUTOCONF_CATALOG_WATCH":  "false",
+		"MAILAUTOCONF_LISTEN":         listen,
+		"MAILAUTOCONF_METRICS_LISTEN": metrics,
+	})
+	var logs servetest.SyncBuffer
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			<-exited
+		}
+	})
+	servetest.WaitFor(t, 10*time.Second, "child did not start", func() bool {
+		v, err := servetest.ServedVersion(http.DefaultClient, base)
+		return err == nil && v == "v1"
+	})
+
+	servetest.WriteInPlace(t, path, servetest.VersionCatalog("v2"))
+	time.Sleep(500 * time.Millisecond) // twice internal/server's reload debounce
+	if v, _ := servetest.ServedVersion(http.DefaultClient, base); v != "v1" {
+		t.Errorf("with CATALOG_WATCH=false an edit was served without SIGHUP: %s", v)
+	}
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	took := servetest.WaitFor(t, 2*time.Second, "SIGHUP did not reload", func() bool {
+		v, err := servetest.ServedVersion(http.DefaultClient, base)
+		return err == nil && v == "v2"
+	})
+	t.Logf("SIGHUP reload served after %v", took)
+
+	// A slow client: headers and half the body, then SIGTERM.
+	body := `<?xml version="1.0" encoding="utf-8"?>
+<Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006">
+  <Request>
+    <EMailAddress>alice@example.org</EMailAddress>
+    <AcceptableResponseSchema>http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a</AcceptableResponseSchema>
+  </Request>
+</Autodiscover>
+`
+	conns := make([]net.Conn, 3)
+	readers := make([]*bufio.Reader, 3)
+	for i := range conns {
+		c, err := net.Dial("tcp", listen)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		// A first request on the connection proves the server has
+		// accepted it: one still in the kernel's backlog when the
+		// listener closes would be reset, and is not in flight.
+		readers[i] = bufio.NewReader(c)
+		io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: autoconfig.example.org\r\n\r\n")
+		resp, err := http.ReadResponse(readers[i], nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		fmt.Fprintf(c, "POST /autodiscover/autodiscover.xml HTTP/1.1\r\nHost: autodiscover.example.org\r\nContent-Type: text/xml\r\nContent-Length: %d\r\nUser-Agent: Microsoft Office/16.0 (Windows NT 10.0; Microsoft Outlook 16.0.17726; Pro)\r\n\r\n", len(body))
+		io.WriteString(c, body[:len(body)/2])
+		conns[i] = c
+	}
+	time.Sleep(200 * time.Millisecond) // the handlers are reading the bodies
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	servetest.WaitFor(t, 5*time.Second, "listener still accepting after SIGTERM", func() bool {
+		c, err := net.DialTimeout("tcp", listen, time.Second)
+		if err != nil {
+			return true
+		}
+		c.Close()
+		return false
+	})
+	for i, c := range conns {
+		io.WriteString(c, body[len(body)/2:])
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		resp, err := http.ReadResponse(readers[i], nil)
+		if err != nil {
+			t.Errorf("in-flight request %d: %v", i, err)
+			continue
+		}
+		answer, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK || !strings.Contains(string(answer), "<Server>imap-v2.example.org</Server>") {
+			t.Errorf("in-flight request %d: %d %v %.300s", i, resp.StatusCode, err, answer)
+		}
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("process exited with %v; log:\n%s", err, logs.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("process did not exit after SIGTERM")
+	}
+	for _, want := range []string{`msg="catalog reloaded" trigger=SIGHUP`, "shutting down: finishing in-flight requests", "msg=stopped"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, logs.String())
+		}
+	}
+}
+
+// TestServeCatalogDirWithSpecialFiles: a FIFO and a link to /dev/zero
+// beside the catalog files, which Load does not read, neither stop serve
+// from starting nor the reloads; a FIFO named like a catalog file is
+// refused by name, and its removal reloads.
+func TestServeCatalogDirWithSpecialFiles(t *testing.T) {
+	dir := t.TempDir()
+	servetest.WriteInPlace(t, filepath.Join(dir, "a.yaml"), servetest.VersionCatalog("v1"))
+	servetest.Mkfifo(t, filepath.Join(dir, "events"))
+	if err := os.Symlink("/dev/zero", filepath.Join(dir, "zero")); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"check", dir}, &out, io.Discard); err != nil || !strings.Contains(out.String(), "ok") {
+		t.Errorf("check = %v, %s", err, out.String())
+	}
+	s := startServing(t, map[string]string{"MAILAUTOCONF_CATALOG": dir})
+	pipe := servetest.Mkfifo(t, filepath.Join(dir, "pipe.yaml"))
+	servetest.WaitFor(t, 2*time.Second, "pipe.yaml not refused", func() bool {
+		return servetest.MetricValue(t, s.Metrics, `mailautoconf_catalog_reloads_total{result="failure"}`) == 1
+	})
+	want := pipe + ": a named pipe (FIFO), not a regular file"
+	servetest.WaitFor(t, time.Second, "log lacks "+want, func() bool { return strings.Contains(s.Logs.String(), want) })
+	if err := os.Remove(pipe); err != nil {
+		t.Fatal(err)
+	}
+	servetest.WaitFor(t, 2*time.Second, "no reload after pipe.yaml was removed", func() bool {
+		return servetest.MetricValue(t, s.Metrics, `mailautoconf_catalog_reloads_total{result="success"}`) == 1
+	})
+	servetest.WriteInPlace(t, filepath.Join(dir, "a.yaml"), servetest.VersionCatalog("v2"))
+	servetest.WaitFor(t, 2*time.Second, "v2 not served", func() bool {
+		got, err := servetest.ServedVersion(http.DefaultClient, s.Base)
+		return err == nil && got == "v2"
+	})
+}
+
+// TestHealthcheck: the container HEALTHCHECK command against a running
+// serve: its /healthz by default (MAILAUTOCONF_LISTEN on the loopback
+// address), a URL given, and a failure once it has stopped.
+func TestHealthcheck(t *testing.T) {
+	s := startServing(t, nil)
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"healthcheck"}, &out, io.Discard); err != nil || out.String() != "ok\n" {
+		t.Errorf("healthcheck = %v, %q", err, out.String())
+	}
+	if err := run(context.Background(), []string{"healthcheck", s.Metrics + "/readyz"}, io.Discard, io.Discard); err != nil {
+		t.Errorf("healthcheck of the metrics listener's /readyz = %v", err)
+	}
+	s.Stop()
+	if err := run(context.Background(), []string{"healthcheck"}, io.Discard, io.Discard); err == nil {
+		t.Error("healthcheck succeeded with the server stopped")
+	}
+}
+
+func TestLoopback(t *testing.T) {
+	for in, want := range map[string]string{
+		":8080":          "127.0.0.1:8080",
+		"0.0.0.0:80":     "127.0.0.1:80",
+		"[::]:8080":      "[::1]:8080",
+		"10.1.2.3:8080":  "10.1.2.3:8080",
+		"localhost:8080": "localhost:8080",
+	} {
+		if got, err := loopback(in); err != nil || got != want {
+			t.Errorf("loopback(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := loopback("8080"); err == nil {
+		t.Error("loopback(8080) succeeded")
 	}
 }

@@ -17,3 +17,13 @@ func Demo() *Catalog {
 	}
 	return c
 }
+
+// LoadOrDemo loads the catalog at path (Load), or returns the embedded
+// demo catalog when path is empty: what serve and the commands that take
+// a catalog serve when none is configured.
+func LoadOrDemo(path string) (*Catalog, error) {
+	if path == "" {
+		return Demo(), nil
+	}
+	return Load(path)
+}

@@ -1,9 +1,8 @@
-package main
+package server
 
 import (
 	"container/list"
 	"crypto/tls"
-	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
@@ -11,7 +10,7 @@ import (
 )
 
 // What the service takes from a client, fixed: the values every phase
-// of a request gets (serve.go's server timeouts) and these settings:
+// of a request gets (server.go's timeouts) and these settings:
 //
 //   - MAILAUTOCONF_MAX_CONNECTIONS caps the connections each listener
 //     holds open. Beyond it new connections wait in the kernel's accept
@@ -39,18 +38,17 @@ type connLimits struct {
 // listeners, the ACME client's connections, a reload's second catalog.
 const fdReserve = 256
 
-// connectionLimits returns the limits of each of listeners listeners
-// (the plain, HTTPS and metrics ones that are set). With
-// MAX_CONNECTIONS=0 the descriptors left after fdReserve are shared
-// among them: an accept failing with EMFILE makes net/http sleep and
-// retry, every client waiting, while a cap reached reaps idle
-// connections first.
-func connectionLimits(s *Settings, listeners int) connLimits {
-	total := s.MaxConnections
+// connectionLimits returns the limits of each listener cfg opens (the
+// plain, HTTPS and metrics ones that are set). With MaxConnections 0
+// the descriptors left after fdReserve are shared among them: an accept
+// failing with EMFILE makes net/http sleep and retry, every client
+// waiting, while a cap reached reaps idle connections first.
+func connectionLimits(cfg *Config) connLimits {
+	total := cfg.MaxConnections
 	if total <= 0 {
-		total = max(fdConnectionBound()/max(listeners, 1), 1)
+		total = max(fdConnectionBound()/max(listenerCount(cfg), 1), 1)
 	}
-	return connLimits{total: total, perClient: s.MaxConnectionsPerClient}
+	return connLimits{total: total, perClient: cfg.MaxConnectionsPerClient}
 }
 
 // fdConnectionBound returns the descriptors the process may open less
@@ -283,19 +281,4 @@ func (c *guardedConn) Close() error {
 	}
 	g.mu.Unlock()
 	return err
-}
-
-// checkLimitSettings refuses limits that make no sense.
-func checkLimitSettings(s *Settings) error {
-	switch {
-	case s.RateLimit < 0:
-		return fmt.Errorf("settings: %s_RATE_LIMIT=%v: want requests a second, 0 for no limit", envPrefix, s.RateLimit)
-	case s.RateBurst < 1:
-		return fmt.Errorf("settings: %s_RATE_BURST=%d: want 1 or more", envPrefix, s.RateBurst)
-	case s.MaxConnections < 0:
-		return fmt.Errorf("settings: %s_MAX_CONNECTIONS=%d: want 0 (bounded by file descriptors) or more", envPrefix, s.MaxConnections)
-	case s.MaxConnectionsPerClient < 1:
-		return fmt.Errorf("settings: %s_MAX_CONNECTIONS_PER_CLIENT=%d: want 1 or more", envPrefix, s.MaxConnectionsPerClient)
-	}
-	return nil
 }

@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"bufio"
@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -19,39 +21,37 @@ import (
 	"testing"
 	"time"
 
+	"mailautoconf/internal/testutil/servetest"
 	"mailautoconf/internal/testutil/testpki"
 )
 
-// startLimitedServe runs the serve command on a free loopback port with env
-// (MAILAUTOCONF_* settings) until the test ends, and returns its address.
-func startLimitedServe(t *testing.T, env map[string]string) string {
+// startLimitedServe runs the server with testConfig changed by edit
+// (when not nil) and logging at warn, until the test ends, and returns
+// its address once it accepts connections.
+func startLimitedServe(t *testing.T, edit func(*Config)) string {
 	t.Helper()
-	addr := env["MAILAUTOCONF_LISTEN"]
-	if addr == "" {
-		addr = freePort(t)
-	}
-	t.Setenv("MAILAUTOCONF_LISTEN", addr)
-	t.Setenv("MAILAUTOCONF_LOG_LEVEL", "warn")
-	for k, v := range env {
-		t.Setenv(k, v)
+	cfg := testConfig(t)
+	cfg.LogLevel = slog.LevelWarn
+	if edit != nil {
+		edit(&cfg)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"serve"}, io.Discard, io.Discard) }()
+	go func() { done <- Run(ctx, cfg, io.Discard) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
+			t.Errorf("Run: %v", err)
 		}
 	})
-	waitFor(t, 10*time.Second, "serve did not start", func() bool {
-		c, err := net.Dial("tcp", addr)
+	servetest.WaitFor(t, 10*time.Second, "the server did not start", func() bool {
+		c, err := net.Dial("tcp", cfg.Listen)
 		if err == nil {
 			c.Close()
 		}
 		return err == nil
 	})
-	return addr
+	return cfg.Listen
 }
 
 // timedGet asks for autoconfig on a new connection and returns the
@@ -74,7 +74,7 @@ func timedGet(addr string) (int, time.Duration, error) {
 func TestSlowloris(t *testing.T) {
 	// All from one address here: the per-client cap, which would close
 	// most of them at once, is TestConnectionsPerClient's.
-	addr := startLimitedServe(t, map[string]string{"MAILAUTOCONF_MAX_CONNECTIONS_PER_CLIENT": "1000"})
+	addr := startLimitedServe(t, func(c *Config) { c.MaxConnectionsPerClient = 1000 })
 	const slow = 300
 	var (
 		wg     sync.WaitGroup
@@ -128,7 +128,7 @@ func TestSlowloris(t *testing.T) {
 
 	// The server hangs up on every slow connection once its headers are
 	// overdue: the next byte written then fails.
-	waitFor(t, readHeaderTimeout+5*time.Second, "slow connections still open past the header timeout", func() bool {
+	servetest.WaitFor(t, readHeaderTimeout+5*time.Second, "slow connections still open past the header timeout", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(closed) == slow
@@ -144,7 +144,7 @@ func TestSlowloris(t *testing.T) {
 // TestMaxConnections: beyond MAILAUTOCONF_MAX_CONNECTIONS a connection
 // waits while the others are busy, and is served as soon as one closes.
 func TestMaxConnections(t *testing.T) {
-	addr := startLimitedServe(t, map[string]string{"MAILAUTOCONF_MAX_CONNECTIONS": "3"})
+	addr := startLimitedServe(t, func(c *Config) { c.MaxConnections = 3 })
 	var busy []net.Conn
 	for range 3 {
 		busy = append(busy, slowConn(t, addr, nil))
@@ -196,7 +196,7 @@ func slowConn(t *testing.T, addr string, local net.Addr) net.Conn {
 func heldConn(t *testing.T, addr string) net.Conn {
 	t.Helper()
 	var c net.Conn
-	waitFor(t, 2*time.Second, "no room for a client's connection", func() bool {
+	servetest.WaitFor(t, 2*time.Second, "no room for a client's connection", func() bool {
 		d, err := net.Dial("tcp", addr)
 		if err != nil {
 			return false
@@ -262,7 +262,7 @@ func closedByServer(c net.Conn, wait time.Duration) bool {
 // connection idle between requests, a new client is served at once, the
 // connections idle longest closed for it.
 func TestIdleConnectionsReaped(t *testing.T) {
-	addr := startLimitedServe(t, map[string]string{"MAILAUTOCONF_MAX_CONNECTIONS": "10"})
+	addr := startLimitedServe(t, func(c *Config) { c.MaxConnections = 10 })
 	var idle []net.Conn
 	for range 10 {
 		idle = append(idle, keptAlive(t, addr))
@@ -332,7 +332,7 @@ func TestConnectionsPerClient(t *testing.T) {
 	t.Logf("another client beside one holding %d connections: median %v, worst %v of %d", perClient, took[len(took)/2], took[len(took)-1], len(took))
 
 	held[0].Close()
-	waitFor(t, 2*time.Second, "the client's count did not go down with a closed connection", func() bool {
+	servetest.WaitFor(t, 2*time.Second, "the client's count did not go down with a closed connection", func() bool {
 		return !refusedAtOnce(t, addr)
 	})
 }
@@ -341,7 +341,7 @@ func TestConnectionsPerClient(t *testing.T) {
 // idle gets a new one, its longest idle connection closed for it (many
 // users behind one NAT address keep working).
 func TestConnectionsPerClientIdle(t *testing.T) {
-	addr := startLimitedServe(t, map[string]string{"MAILAUTOCONF_MAX_CONNECTIONS_PER_CLIENT": "3"})
+	addr := startLimitedServe(t, func(c *Config) { c.MaxConnectionsPerClient = 3 })
 	var idle []net.Conn
 	for range 3 {
 		idle = append(idle, keptAlive(t, addr))
@@ -377,7 +377,7 @@ func TestConnectionsPerClientIPv6(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	startLimitedServe(t, map[string]string{"MAILAUTOCONF_LISTEN": addr, "MAILAUTOCONF_MAX_CONNECTIONS_PER_CLIENT": "3"})
+	startLimitedServe(t, func(c *Config) { c.Listen, c.MaxConnectionsPerClient = addr, 3 })
 	heldConn(t, addr) // past the start probe
 	for range 2 {
 		slowConn(t, addr, nil)
@@ -405,30 +405,6 @@ func TestClientKey(t *testing.T) {
 	}
 	if got := clientKey(&net.UnixAddr{Name: "@"}); got.IsValid() {
 		t.Errorf("clientKey(unix @) = %v, want the zero prefix", got)
-	}
-}
-
-func TestLimitSettings(t *testing.T) {
-	for _, tc := range []struct{ name, value, want string }{
-		{"MAILAUTOCONF_RATE_LIMIT", "-1", "RATE_LIMIT"},
-		{"MAILAUTOCONF_RATE_LIMIT", "many", "RateLimit"},
-		{"MAILAUTOCONF_RATE_BURST", "0", "RATE_BURST"},
-		{"MAILAUTOCONF_MAX_CONNECTIONS", "-5", "MAX_CONNECTIONS"},
-		{"MAILAUTOCONF_MAX_CONNECTIONS_PER_CLIENT", "0", "MAX_CONNECTIONS_PER_CLIENT=0: want 1 or more"},
-		{"MAILAUTOCONF_MAX_CONNECTIONS_PER_CLIENT", "-1", "MAX_CONNECTIONS_PER_CLIENT=-1: want 1 or more"},
-		{"MAILAUTOCONF_MAX_CONNECTIONS_PER_CLIENT", "lots", "MaxConnectionsPerClient"},
-	} {
-		t.Run(tc.name+"="+tc.value, func(t *testing.T) {
-			t.Setenv(tc.name, tc.value)
-			if _, err := loadSettings(); err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("loadSettings() = %v, want an error naming %s", err, tc.want)
-			}
-		})
-	}
-	t.Setenv("MAILAUTOCONF_RATE_LIMIT", "2.5")
-	s, err := loadSettings()
-	if err != nil || s.RateLimit != 2.5 || s.RateBurst != 20 || s.MaxConnections != 10000 || s.MaxConnectionsPerClient != 64 {
-		t.Errorf("loadSettings() = %+v, %v", s, err)
 	}
 }
 
@@ -516,7 +492,7 @@ func TestHeaderLimit(t *testing.T) {
 // hardening section names as net/http's.
 func TestNetHTTPOwnAnswers(t *testing.T) {
 	addr := startLimitedServe(t, nil)
-	readme := string(mustRead(t, "README.md"))
+	readme := string(mustRead(t, "../../README.md"))
 	start := strings.Index(readme, "\n## Hardening\n")
 	end := strings.Index(readme[start+1:], "\n## ")
 	if start < 0 || end < 0 {
@@ -567,16 +543,12 @@ func TestConnectionsPerClientHTTPS(t *testing.T) {
 	key := testpki.Key(t)
 	cert := testpki.SelfSigned(t, key, testpki.Cert{Names: []string{"autoconfig.example.com"}})
 	testpki.WritePair(t, filepath.Join(dir, "a.crt"), filepath.Join(dir, "a.key"), cert, key)
-	tlsAddr := freePort(t)
-	startLimitedServe(t, map[string]string{
-		"MAILAUTOCONF_TLS_LISTEN":                 tlsAddr,
-		"MAILAUTOCONF_TLS_DIR":                    dir,
-		"MAILAUTOCONF_MAX_CONNECTIONS_PER_CLIENT": "2",
-	})
+	tlsAddr := servetest.FreePort(t)
+	startLimitedServe(t, func(c *Config) { c.TLSListen, c.TLSDir, c.MaxConnectionsPerClient = tlsAddr, dir, 2 })
 	roots := x509.NewCertPool()
 	roots.AddCert(cert)
 	conf := &tls.Config{RootCAs: roots, ServerName: "autoconfig.example.com", NextProtos: []string{"h2", "http/1.1"}}
-	waitFor(t, 5*time.Second, "HTTPS did not start", func() bool {
+	servetest.WaitFor(t, 5*time.Second, "HTTPS did not start", func() bool {
 		c, err := tls.Dial("tcp", tlsAddr, conf)
 		if err == nil {
 			c.Close()
@@ -587,7 +559,7 @@ func TestConnectionsPerClientHTTPS(t *testing.T) {
 	// may not have seen the probe above close yet: retry a refusal.)
 	for range 2 {
 		var c *tls.Conn
-		waitFor(t, 2*time.Second, "no room for a client's first HTTPS connections", func() bool {
+		servetest.WaitFor(t, 2*time.Second, "no room for a client's first HTTPS connections", func() bool {
 			var err error
 			c, err = tls.Dial("tcp", tlsAddr, conf)
 			return err == nil
@@ -606,19 +578,28 @@ func TestConnectionsPerClientHTTPS(t *testing.T) {
 	}
 }
 
-// TestConnectionLimitsUnlimited: MAILAUTOCONF_MAX_CONNECTIONS=0 shares
+// TestConnectionLimitsUnlimited: MaxConnections 0 (MAILAUTOCONF_MAX_CONNECTIONS=0) shares
 // the descriptors left after fdReserve among the listeners.
 func TestConnectionLimitsUnlimited(t *testing.T) {
 	bound := fdConnectionBound()
 	if n := openFileLimit(); n > fdReserve && n < 1<<20 && bound != int(n)-fdReserve {
 		t.Errorf("fdConnectionBound() = %d with RLIMIT_NOFILE %d, want %d", bound, n, int(n)-fdReserve)
 	}
-	s := &Settings{MaxConnections: 0, MaxConnectionsPerClient: 64}
-	if got := connectionLimits(s, 2); got.total != bound/2 || got.perClient != 64 {
+	cfg := &Config{MaxConnections: 0, MaxConnectionsPerClient: 64, Listen: ":0", MetricsListen: ":0"}
+	if got := connectionLimits(cfg); got.total != bound/2 || got.perClient != 64 {
 		t.Errorf("connectionLimits(0, 2 listeners) = %+v, want total %d", got, bound/2)
 	}
-	s.MaxConnections = 50
-	if got := connectionLimits(s, 3); got.total != 50 {
+	cfg.MaxConnections, cfg.TLSListen = 50, ":0"
+	if got := connectionLimits(cfg); got.total != 50 {
 		t.Errorf("connectionLimits(50, 3 listeners) = %+v, want total 50", got)
 	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }

@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"context"
@@ -79,7 +79,7 @@ func startReloads(ctx context.Context, path string, watch bool, current *atomic.
 				case <-ctx.Done():
 					return
 				case <-hup:
-					log.Info("SIGHUP: no catalog file to reload; the embedded demo catalog is served (set " + envPrefix + "_CATALOG)")
+					log.Info("SIGHUP: no catalog file to reload; the embedded demo catalog is served (set " + settingPrefix + "_CATALOG)")
 				}
 			}
 		}()
@@ -94,7 +94,7 @@ func startReloads(ctx context.Context, path string, watch bool, current *atomic.
 		var err error
 		if w, err = newWatcher(path, log); err != nil {
 			signal.Stop(hup)
-			return fmt.Errorf("watching the catalog %s: %w (set %s_CATALOG_WATCH=false to reload by SIGHUP only)", path, err, envPrefix)
+			return fmt.Errorf("watching the catalog %s: %w (set %s_CATALOG_WATCH=false to reload by SIGHUP only)", path, err, settingPrefix)
 		}
 		context.AfterFunc(ctx, func() { w.close() })
 		log.Info("watching the catalog for changes", "path", path, "dirs", strings.Join(w.dirs(), ","))

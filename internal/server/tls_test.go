@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"mailautoconf/internal/testutil/pebbletest"
+	"mailautoconf/internal/testutil/servetest"
 	"mailautoconf/internal/testutil/testpki"
 )
 
@@ -61,13 +62,13 @@ func get(t *testing.T, c *http.Client, url string) (*http.Response, string) {
 	return resp, string(b)
 }
 
-// startServe runs the serve command until the test ends; stop ends it
+// startServe runs the server with cfg until the test ends; stop ends it
 // earlier and waits.
-func startServe(t *testing.T, logs *syncBuffer) (stop func()) {
+func startServe(t *testing.T, cfg Config, logs *servetest.SyncBuffer) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"serve"}, io.Discard, logs) }()
+	go func() { done <- Run(ctx, cfg, logs) }()
 	stopped := false
 	stop = func() {
 		if stopped {
@@ -78,10 +79,10 @@ func startServe(t *testing.T, logs *syncBuffer) (stop func()) {
 		select {
 		case err := <-done:
 			if err != nil {
-				t.Errorf("serve returned %v", err)
+				t.Errorf("Run returned %v", err)
 			}
 		case <-time.After(25 * time.Second):
-			t.Errorf("serve did not stop")
+			t.Errorf("the server did not stop")
 		}
 	}
 	t.Cleanup(stop)
@@ -122,19 +123,20 @@ func TestServeHTTPSWithACME(t *testing.T) {
 	if err := os.WriteFile(catalog, []byte(threeDomains), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("MAILAUTOCONF_LISTEN", fmt.Sprintf("127.0.0.1:%d", httpPort))
-	t.Setenv("MAILAUTOCONF_TLS_LISTEN", fmt.Sprintf("127.0.0.1:%d", tlsPort))
-	t.Setenv("MAILAUTOCONF_CATALOG", catalog)
-	t.Setenv("MAILAUTOCONF_DATA_DIR", filepath.Join(dir, "data"))
-	t.Setenv("MAILAUTOCONF_ACME_DIRECTORY", p.Directory)
-	t.Setenv("MAILAUTOCONF_ACME_EMAIL", "hostmaster@example.org")
-	t.Setenv("MAILAUTOCONF_ACME_CA_ROOTS", p.APIRoots)
-	t.Setenv("MAILAUTOCONF_PUBLIC_HOST", "mail.example.org")
-	t.Setenv("MAILAUTOCONF_SIGN_WITH_TLS", "true")
+	cfg := testConfig(t)
+	cfg.Listen = fmt.Sprintf("127.0.0.1:%d", httpPort)
+	cfg.TLSListen = fmt.Sprintf("127.0.0.1:%d", tlsPort)
+	cfg.Catalog = catalog
+	cfg.DataDir = filepath.Join(dir, "data")
+	cfg.ACMEDirectory = p.Directory
+	cfg.ACMEEmail = "hostmaster@example.org"
+	cfg.ACMECARoots = p.APIRoots
+	cfg.PublicHost = "mail.example.org"
+	cfg.SignWithTLS = true
 
-	var logs syncBuffer
+	var logs servetest.SyncBuffer
 	start := time.Now()
-	stop := startServe(t, &logs)
+	stop := startServe(t, cfg, &logs)
 	const names = 7 // autoconfig. and autodiscover. of three domains, and the public host
 	// Seconds in fact; the margin lets certmagic's first retry, a minute
 	// later, absorb a validation failed for a reason of a loaded machine.
@@ -204,7 +206,7 @@ func TestServeHTTPSWithACME(t *testing.T) {
 	orders := p.Orders()
 	stop()
 	start = time.Now()
-	startServe(t, &logs)
+	startServe(t, cfg, &logs)
 	waitReady(t, httpPort, names, 10*time.Second)
 	t.Logf("restart: %d certificates served again in %v", names, time.Since(start).Round(time.Millisecond))
 	if got := p.Orders(); got != orders {
@@ -273,33 +275,7 @@ func verifyProfile(t *testing.T, c *http.Client, root []byte, url string) {
 	}
 }
 
-func TestTLSSettingsRefused(t *testing.T) {
-	for _, tt := range []struct {
-		env  map[string]string
-		want string
-	}{
-		{map[string]string{"TLS_LISTEN": ":0"}, "DATA_DIR"},
-		{map[string]string{"TLS_LISTEN": ":0", "TLS_CERT": "a.pem"}, "TLS_CERT and MAILAUTOCONF_TLS_KEY go together"},
-		{map[string]string{"TLS_LISTEN": ":0", "TLS_CERT": "a.pem", "TLS_KEY": "a.key", "TLS_DIR": "d"}, "exclude each other"},
-		{map[string]string{"TLS_DIR": "d"}, "TLS_LISTEN is not"},
-		{map[string]string{"TLS_LISTEN": ":0", "DATA_DIR": "d", "ACME_DIRECTORY": "http://ca.example/dir"}, "want an https:// URL"},
-		{map[string]string{"SIGN_WITH_TLS": "true"}, "needs HTTPS"},
-		{map[string]string{"SIGN_WITH_TLS": "true", "TLS_LISTEN": ":0", "DATA_DIR": "d"}, "PUBLIC_HOST"},
-	} {
-		for k, v := range tt.env {
-			t.Setenv("MAILAUTOCONF_"+k, v)
-		}
-		_, err := loadSettings()
-		if err == nil || !strings.Contains(err.Error(), tt.want) {
-			t.Errorf("loadSettings with %v = %v, want %q", tt.env, err, tt.want)
-		}
-		for k := range tt.env {
-			os.Unsetenv("MAILAUTOCONF_" + k)
-		}
-	}
-}
-
-// TestServeHTTPSWithCertificateFiles: MAILAUTOCONF_TLS_DIR instead of ACME.
+// TestServeHTTPSWithCertificateFiles: TLSDir (MAILAUTOCONF_TLS_DIR) instead of ACME.
 // Names without a file are listed as missing in /readyz; a name no file
 // covers gets a failed handshake.
 func TestServeHTTPSWithCertificateFiles(t *testing.T) {
@@ -308,11 +284,12 @@ func TestServeHTTPSWithCertificateFiles(t *testing.T) {
 	cert := testpki.SelfSigned(t, key, testpki.Cert{Names: []string{"autoconfig.example.com", "autoconfig.example.net"}})
 	testpki.WritePair(t, filepath.Join(dir, "autoconfig.crt"), filepath.Join(dir, "autoconfig.key"), cert, key)
 	httpPort, tlsPort := pebbletest.FreePort(t), pebbletest.FreePort(t)
-	t.Setenv("MAILAUTOCONF_LISTEN", fmt.Sprintf("127.0.0.1:%d", httpPort))
-	t.Setenv("MAILAUTOCONF_TLS_LISTEN", fmt.Sprintf("127.0.0.1:%d", tlsPort))
-	t.Setenv("MAILAUTOCONF_TLS_DIR", dir)
-	var logs syncBuffer
-	startServe(t, &logs)
+	cfg := testConfig(t)
+	cfg.Listen = fmt.Sprintf("127.0.0.1:%d", httpPort)
+	cfg.TLSListen = fmt.Sprintf("127.0.0.1:%d", tlsPort)
+	cfg.TLSDir = dir
+	var logs servetest.SyncBuffer
+	startServe(t, cfg, &logs)
 
 	roots := x509.NewCertPool()
 	roots.AddCert(cert)

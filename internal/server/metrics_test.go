@@ -1,8 +1,7 @@
-package main
+package server
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"net/http"
 	"strings"
@@ -15,7 +14,7 @@ import (
 // both listeners answer the probes; the metrics are not on the public
 // listener.
 func TestMetricsListener(t *testing.T) {
-	s := startServing(t, nil) // the embedded demo catalog
+	s := startServer(t, nil) // the embedded demo catalog
 	for _, r := range []struct{ path, ua, host string }{
 		{"/mail/config-v1.1.xml?emailaddress=alice@example.com", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Thunderbird/128.3.0", ""},
 		{"/mail/config-v1.1.xml", "okhttp/4.12.0", "autoconfig.example.net"},
@@ -24,7 +23,7 @@ func TestMetricsListener(t *testing.T) {
 		{"/autodiscover/autodiscover.xml", "", "autodiscover.example.com"},
 		{"/nothing-here", "curl/8.5.0", ""},
 	} {
-		req, _ := http.NewRequest(http.MethodGet, s.base+r.path, nil)
+		req, _ := http.NewRequest(http.MethodGet, s.Base+r.path, nil)
 		req.Header.Set("User-Agent", r.ua)
 		if r.host != "" {
 			req.Host = r.host
@@ -35,7 +34,7 @@ func TestMetricsListener(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
-	resp, err := http.Get(s.metrics + "/metrics")
+	resp, err := http.Get(s.Metrics + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,10 +56,10 @@ func TestMetricsListener(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
-	if r, err := http.Get(s.base + "/metrics"); err != nil || r.StatusCode != http.StatusNotFound {
+	if r, err := http.Get(s.Base + "/metrics"); err != nil || r.StatusCode != http.StatusNotFound {
 		t.Errorf("/metrics on the public listener: %v %v, want 404", r.StatusCode, err)
 	}
-	for _, base := range []string{s.base, s.metrics} {
+	for _, base := range []string{s.Base, s.Metrics} {
 		for _, probe := range []string{"/healthz", "/readyz"} {
 			r, err := http.Get(base + probe)
 			if err != nil || r.StatusCode != http.StatusOK {
@@ -71,37 +70,9 @@ func TestMetricsListener(t *testing.T) {
 		}
 	}
 
-	// The container HEALTHCHECK command against this server.
-	var out bytes.Buffer
-	if err := run(context.Background(), []string{"healthcheck"}, &out, io.Discard); err != nil || out.String() != "ok\n" {
-		t.Errorf("healthcheck = %v, %q", err, out.String())
-	}
-	if err := run(context.Background(), []string{"healthcheck", s.metrics + "/readyz"}, io.Discard, io.Discard); err != nil {
-		t.Errorf("healthcheck of the metrics listener's /readyz = %v", err)
-	}
-	s.stop()
-	if err := run(context.Background(), []string{"healthcheck"}, io.Discard, io.Discard); err == nil {
-		t.Error("healthcheck succeeded with the server stopped")
-	}
-	if !strings.Contains(s.logs.String(), "serving metrics and probes") {
-		t.Errorf("log lacks the metrics listener:\n%s", s.logs.String())
-	}
-}
-
-func TestLoopback(t *testing.T) {
-	for in, want := range map[string]string{
-		":8080":          "127.0.0.1:8080",
-		"0.0.0.0:80":     "127.0.0.1:80",
-		"[::]:8080":      "[::1]:8080",
-		"10.1.2.3:8080":  "10.1.2.3:8080",
-		"localhost:8080": "localhost:8080",
-	} {
-		if got, err := loopback(in); err != nil || got != want {
-			t.Errorf("loopback(%q) = %q, %v; want %q", in, got, err, want)
-		}
-	}
-	if _, err := loopback("8080"); err == nil {
-		t.Error("loopback(8080) succeeded")
+	s.Stop()
+	if !strings.Contains(s.Logs.String(), "serving metrics and probes") {
+		t.Errorf("log lacks the metrics listener:\n%s", s.Logs.String())
 	}
 }
 
@@ -109,17 +80,17 @@ func TestLoopback(t *testing.T) {
 // probes on the metrics listener are still answered (the Kubernetes
 // probes use that port).
 func TestProbesWhilePublicFull(t *testing.T) {
-	s := startServing(t, map[string]string{"MAILAUTOCONF_MAX_CONNECTIONS": "3"})
-	public := strings.TrimPrefix(s.base, "http://")
+	s := startServer(t, func(c *Config) { c.MaxConnections = 3 })
+	public := strings.TrimPrefix(s.Base, "http://")
 	for range 3 {
 		slowConn(t, public, nil)
 	}
 	client := &http.Client{Timeout: 2 * time.Second}
-	if _, err := client.Get(s.base + "/healthz"); err == nil {
+	if _, err := client.Get(s.Base + "/healthz"); err == nil {
 		t.Error("the public listener answered beside three busy connections: the test holds nothing")
 	}
 	for _, probe := range []string{"/healthz", "/readyz"} {
-		r, err := client.Get(s.metrics + probe)
+		r, err := client.Get(s.Metrics + probe)
 		if err != nil || r.StatusCode != http.StatusOK {
 			t.Errorf("%s on the metrics listener with the public one full: %v %v", probe, r, err)
 			continue

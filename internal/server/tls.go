@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"bytes"
@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"sync/atomic"
 	"time"
 
@@ -19,33 +18,6 @@ import (
 // staticReloadInterval is how often static certificate files are checked
 // for changes.
 const staticReloadInterval = 30 * time.Second
-
-// checkTLSSettings refuses HTTPS settings that contradict each other, at
-// start rather than at the first handshake.
-func checkTLSSettings(s *Settings) error {
-	static := s.TLSCert != "" || s.TLSKey != "" || s.TLSDir != ""
-	switch {
-	case (s.TLSCert == "") != (s.TLSKey == ""):
-		return fmt.Errorf("settings: %[1]s_TLS_CERT and %[1]s_TLS_KEY go together", envPrefix)
-	case s.TLSCert != "" && s.TLSDir != "":
-		return fmt.Errorf("settings: %[1]s_TLS_CERT and %[1]s_TLS_DIR exclude each other", envPrefix)
-	case static && s.TLSListen == "":
-		return fmt.Errorf("settings: certificate files are set but %s_TLS_LISTEN is not: there is no HTTPS listener to use them", envPrefix)
-	case s.SignWithTLS && s.TLSListen == "":
-		return fmt.Errorf("settings: %[1]s_SIGN_WITH_TLS needs HTTPS (%[1]s_TLS_LISTEN)", envPrefix)
-	case s.SignWithTLS && s.PublicHost == "":
-		return fmt.Errorf("settings: %[1]s_SIGN_WITH_TLS signs with the certificate of %[1]s_PUBLIC_HOST, which is not set", envPrefix)
-	}
-	if s.TLSListen != "" && !static {
-		if s.DataDir == "" {
-			return fmt.Errorf("settings: HTTPS with ACME certificates needs %[1]s_DATA_DIR to keep them in (or give %[1]s_TLS_CERT/%[1]s_TLS_KEY or %[1]s_TLS_DIR)", envPrefix)
-		}
-		if u, err := url.Parse(s.AcmeDirectory); err != nil || u.Scheme != "https" || u.Host == "" {
-			return fmt.Errorf("settings: %s_ACME_DIRECTORY=%q: want an https:// URL", envPrefix, s.AcmeDirectory)
-		}
-	}
-	return nil
-}
 
 // httpsService is the HTTPS side of serve: its listener and server, where
 // its certificates come from (an ACME CA or files), and the rules of the
@@ -65,42 +37,35 @@ type httpsService struct {
 // directory) in the background from now on. Its readiness and plainRules
 // go into the handlers' Config; wire then gives the plain listener's
 // handler, with ACME HTTP-01 challenges answered, and the HTTPS server
-// the Handler's router. It returns nil when MAILAUTOCONF_TLS_LISTEN is
+// the Handler's router. It returns nil when cfg.TLSListen is
 // unset: the plain listener then serves every route as it is (behind a
 // TLS-terminating proxy, say).
 //
 // The plain listener must be bound already: the ACME client is pointed at
 // both listeners and never binds ports itself. Everything stops when ctx
 // ends.
-func startHTTPS(ctx context.Context, s *Settings, cat *provision.Catalog, plainAddr net.Addr, log *slog.Logger) (*httpsService, error) {
-	if s.TLSListen == "" {
+func startHTTPS(ctx context.Context, cfg *Config, limits connLimits, cat *provision.Catalog, plainAddr net.Addr, log *slog.Logger) (*httpsService, error) {
+	if cfg.TLSListen == "" {
 		return nil, nil
 	}
-	t := &httpsService{log: log}
-	if s.PublicHost != "" {
-		host, err := provision.NormalizeHost(s.PublicHost)
-		if err != nil {
-			return nil, fmt.Errorf("settings: %s_PUBLIC_HOST=%q: %v", envPrefix, s.PublicHost, err)
-		}
-		t.publicHost = host
-	}
-	if s.TLSCert != "" || s.TLSDir != "" {
-		st, err := certs.NewStatic(s.TLSCert, s.TLSKey, s.TLSDir, log)
+	t := &httpsService{log: log, publicHost: cfg.PublicHost}
+	if cfg.TLSCert != "" || cfg.TLSDir != "" {
+		st, err := certs.NewStatic(cfg.TLSCert, cfg.TLSKey, cfg.TLSDir, log)
 		if err != nil {
 			return nil, fmt.Errorf("HTTPS certificates: %w", err)
 		}
 		t.static, t.source = st, st
 	}
-	ln, err := net.Listen("tcp", s.TLSListen)
+	ln, err := net.Listen("tcp", cfg.TLSListen)
 	if err != nil {
 		return nil, err
 	}
 	if t.static == nil {
 		m, err := certs.NewManager(certs.ACMEOptions{
-			DataDir:   s.DataDir,
-			Directory: s.AcmeDirectory,
-			Email:     s.AcmeEmail,
-			CARoots:   s.AcmeCARoots,
+			DataDir:   cfg.DataDir,
+			Directory: cfg.ACMEDirectory,
+			Email:     cfg.ACMEEmail,
+			CARoots:   cfg.ACMECARoots,
 			HTTPAddr:  plainAddr,
 			TLSAddr:   ln.Addr(),
 			Log:       log,
@@ -116,7 +81,7 @@ func startHTTPS(ctx context.Context, s *Settings, cat *provision.Catalog, plainA
 	}
 	// The handler comes once the Handler is built (wire).
 	t.srv = newHTTPServer(nil, log)
-	t.ln = guardConnections(ln, t.srv, connectionLimits(s, listenerCount(s))) // limits.go
+	t.ln = guardConnections(ln, t.srv, limits) // limits.go
 	t.srv.TLSConfig = certs.TLSConfig(t.source)
 	t.catalogChanged(cat)
 	mode := "acme"
@@ -189,7 +154,7 @@ func (t *httpsService) served() []served {
 }
 
 // followSigner keeps signer set to a profile signer built from the HTTPS
-// certificate of the public host (MAILAUTOCONF_SIGN_WITH_TLS), rebuilt
+// certificate of the public host (Config.SignWithTLS), rebuilt
 // when that certificate is renewed, until ctx ends. Until a certificate
 // exists the pointer stays nil and profiles are served unsigned.
 func (t *httpsService) followSigner(ctx context.Context, signer *atomic.Pointer[provision.Signer]) {

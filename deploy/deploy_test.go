@@ -1,9 +1,12 @@
-package main
+// Package deploy_test checks the files of this directory, each as
+// shipped: the systemd unit, the container file, the Kubernetes manifests
+// and the example catalogs, against the mailautoconf command built from
+// this repository.
+package deploy_test
 
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -15,14 +18,16 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
 
+	// -update: go test ./... -update rewrites golden files, and every test
+	// binary must accept the flag.
+	_ "mailautoconf/internal/testutil/golden"
 	"mailautoconf/provision"
 )
-
-// Checks of the files under deploy/: each must work as shipped.
 
 // needTool returns the path of a tool, skipping the test where it is
 // missing, except under CI (CI=true), which must run every test.
@@ -38,10 +43,83 @@ func needTool(t *testing.T, name string) string {
 	return p
 }
 
+// built is the mailautoconf command, built once for the tests that run
+// it, and removed by TestMain.
+var built struct {
+	once     sync.Once
+	dir, bin string
+	err      error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
+}
+
+// mailautoconf runs the command built from this repository with args, in
+// this environment less any MAILAUTOCONF_ setting, and returns its
+// stdout and stderr. go test puts its own go first on PATH.
+func mailautoconf(t *testing.T, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	built.once.Do(func() {
+		if built.dir, built.err = os.MkdirTemp("", "deploy-test-"); built.err != nil {
+			return
+		}
+		built.bin = filepath.Join(built.dir, "mailautoconf")
+		cmd := exec.Command("go", "build", "-o", built.bin, ".")
+		cmd.Dir = ".."
+		if out, err := cmd.CombinedOutput(); err != nil {
+			built.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
+	}
+	cmd := exec.Command(built.bin, args...)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "MAILAUTOCONF_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	var out, errs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errs
+	err = cmd.Run()
+	return out.String(), errs.String(), err
+}
+
+// help is the output of mailautoconf help.
+func help(t *testing.T) string {
+	t.Helper()
+	out, errs, err := mailautoconf(t, "help")
+	if err != nil {
+		t.Fatalf("mailautoconf help: %v\n%s", err, errs)
+	}
+	return out
+}
+
+// settingNames lists the settings mailautoconf help prints, each alone
+// on its line.
+func settingNames(t *testing.T) []string {
+	t.Helper()
+	var names []string
+	for _, line := range strings.Split(help(t), "\n") {
+		if strings.HasPrefix(line, "MAILAUTOCONF_") && !strings.ContainsAny(line, " \t") {
+			names = append(names, line)
+		}
+	}
+	if len(names) == 0 {
+		t.Fatal("mailautoconf help lists no settings")
+	}
+	return names
+}
+
 // wantSetting fails for an environment variable that is not a setting.
 func wantSetting(t *testing.T, where, name string) {
 	t.Helper()
-	if !slices.Contains(settingNames(&Settings{}), name) {
+	if !slices.Contains(settingNames(t), name) {
 		t.Errorf("%s: %s is not a setting (see mailautoconf help)", where, name)
 	}
 }
@@ -76,7 +154,7 @@ func readUnit(t *testing.T, path string) unitFile {
 }
 
 func TestDeploySystemdUnit(t *testing.T) {
-	const path = "deploy/systemd/mailautoconf.service"
+	const path = "systemd/mailautoconf.service"
 	u := readUnit(t, path)
 	svc := u["Service"]
 	for key, want := range map[string]string{
@@ -243,7 +321,7 @@ func readContainerfile(t *testing.T, path string) []instruction {
 }
 
 func TestDeployContainerfile(t *testing.T) {
-	const path = "deploy/container/Containerfile"
+	const path = "container/Containerfile"
 	ins := readContainerfile(t, path)
 	var stages [][]instruction
 	for _, in := range ins {
@@ -303,7 +381,7 @@ func TestDeployContainerfile(t *testing.T) {
 	if u := seen["USER"]; len(u) == 1 && (strings.HasPrefix(u[0], "0") || strings.HasPrefix(u[0], "root")) {
 		t.Errorf("%s: runs as root", path)
 	}
-	if !slices.ContainsFunc(commands(), func(c command) bool { return c.name == "healthcheck" }) {
+	if !strings.Contains(help(t), "\n  mailautoconf healthcheck ") {
 		t.Errorf("the HEALTHCHECK command does not exist")
 	}
 	// No container engine runs here: the image itself is not built by
@@ -358,7 +436,7 @@ func readManifests(t *testing.T, path string) []manifest {
 }
 
 func TestDeployKubernetes(t *testing.T) {
-	const dir = "deploy/kubernetes"
+	const dir = "kubernetes"
 	kust := readManifests(t, filepath.Join(dir, "kustomization.yaml"))
 	if len(kust) != 1 || yget(kust[0].doc, "kind") != "Kustomization" {
 		t.Fatalf("kustomization.yaml: not one Kustomization")
@@ -484,9 +562,8 @@ func TestDeployKubernetes(t *testing.T) {
 	// The catalog passes mailautoconf check, and the Ingress carries
 	// autoconfig.<d> and autodiscover.<d> of each of its domains, with
 	// certificates from cert-manager.
-	var out, errs bytes.Buffer
-	if err := run(context.Background(), []string{"check", catalog}, &out, &errs); err != nil {
-		t.Fatalf("mailautoconf check %s: %v\n%s", catalog, err, errs.String())
+	if _, errs, err := mailautoconf(t, "check", catalog); err != nil {
+		t.Fatalf("mailautoconf check %s: %v\n%s", catalog, err, errs)
 	}
 	cat, err := provision.Load(catalog)
 	if err != nil {
@@ -533,9 +610,12 @@ func knownKeys(t *testing.T, doc string) []string {
 // TestDeployExampleCatalog: catalog.example.yaml passes check and shows
 // every key the loader knows.
 func TestDeployExampleCatalog(t *testing.T) {
-	const path = "deploy/catalog.example.yaml"
-	if err := run(context.Background(), []string{"check", path}, io.Discard, io.Discard); err != nil {
-		t.Fatalf("mailautoconf check %s: %v", path, err)
+	const path = "catalog.example.yaml"
+	if _, errs, err := mailautoconf(t, "check", path); err != nil {
+		t.Fatalf("mailautoconf check %s: %v\n%s", path, err, errs)
+	}
+	if _, err := provision.Load(path); err != nil {
+		t.Fatal(err)
 	}
 	base := `providers:
   - id: a.example

@@ -1,0 +1,535 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"net/http"
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"mailautoconf/internal/doctor"
+	"mailautoconf/internal/server"
+	"mailautoconf/provision"
+)
+
+// The commands of the command table (main.go): each parses its flags and
+// arguments and calls what does the work, in provision, internal/server
+// or internal/doctor.
+
+// cmdServe serves the catalog with the settings until ctx ends
+// (internal/server).
+func cmdServe(ctx context.Context, args []string, _, stderr io.Writer) error {
+	if len(args) > 0 {
+		return fmt.Errorf("serve takes no arguments; settings come from %s_* variables (see: mailautoconf help)", envPrefix)
+	}
+	s, err := loadSettings()
+	if err != nil {
+		return err
+	}
+	return server.Run(ctx, s.serverConfig(), stderr)
+}
+
+func cmdHelp(_ context.Context, _ []string, stdout, _ io.Writer) error {
+	fmt.Fprintln(stdout, "mailautoconf: mail client auto-configuration for the domains of a catalog")
+	fmt.Fprintln(stdout, "\nCommands:")
+	for _, c := range commands() {
+		fmt.Fprintf(stdout, "  mailautoconf %s %s\n      %s\n", c.name, c.args, c.help)
+	}
+	fmt.Fprintln(stdout, "\nSettings (environment variables):")
+	return printSettings(stdout)
+}
+
+// cmdCheck validates a catalog and prints every error, one per line.
+func cmdCheck(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 1 {
+		return errors.New("usage: mailautoconf check [CATALOG]")
+	}
+	s, err := loadSettings()
+	if err != nil {
+		return err
+	}
+	path := s.Catalog
+	if len(args) == 1 {
+		path = args[0]
+	}
+	if path == "" {
+		return fmt.Errorf("usage: mailautoconf check CATALOG (or set %s_CATALOG)", envPrefix)
+	}
+	cat, err := provision.Load(path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitError{"catalog invalid"}
+	}
+	fmt.Fprintf(stdout, "%s: ok, %d providers, %d domains\n", path, len(cat.Providers()), cat.DomainCount())
+	for _, p := range cat.Providers() {
+		if w := provision.LastWinsWarning(p); w != "" {
+			fmt.Fprintln(stdout, "warning: "+w)
+		}
+	}
+	return nil
+}
+
+// cmdRender prints what the service would answer for an address.
+func cmdRender(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	s, err := loadSettings()
+	if err != nil {
+		return err
+	}
+	fs := flag.NewFlagSet("render", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	email := fs.String("email", "", "the e-mail address to render for (required)")
+	format := fs.String("format", "thunderbird", "output format: "+strings.Join(formatNames(), ", "))
+	catalog := fs.String("catalog", s.Catalog, "catalog file or directory (default: "+envPrefix+"_CATALOG, else the demo)")
+	sign := fs.Bool("sign", false, "sign a mobileconfig with "+envPrefix+"_SIGN_CERT and "+envPrefix+"_SIGN_KEY, as serve does")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *email == "" || fs.NArg() > 0 {
+		return errors.New("usage: mailautoconf render --email ADDR --format FORMAT [--catalog PATH] [--sign]")
+	}
+	if *sign && *format != "mobileconfig" {
+		return fmt.Errorf("--sign signs --format mobileconfig only")
+	}
+	render, ok := renderFormats[*format]
+	if !ok {
+		return fmt.Errorf("unknown format %q (known: %s)", *format, strings.Join(formatNames(), ", "))
+	}
+	addr, err := provision.ParseAddress(*email)
+	if err != nil {
+		return err
+	}
+	cat, err := provision.LoadOrDemo(*catalog)
+	if err != nil {
+		return err
+	}
+	p, err := cat.Lookup(addr.Domain)
+	if err != nil {
+		return err
+	}
+	// autodiscover-json answers Protocol=AutodiscoverV1, pointing at
+	// MAILAUTOCONF_PUBLIC_HOST when set, as serve does.
+	opts := provision.Options{Protocol: provision.ProtocolAutodiscoverV1}
+	if *format == "autodiscover-json" {
+		opts.PublicHost = s.PublicHost
+	}
+	out, err := render(cat, nil, p, addr.Domain, &addr, opts)
+	if err != nil {
+		return err
+	}
+	if *sign {
+		if out, err = signRendered(s, out); err != nil {
+			return err
+		}
+	}
+	_, err = stdout.Write(out)
+	return err
+}
+
+// renderFormats maps each --format name of render to its renderer: the
+// answer to the lookup each client makes for the address.
+var renderFormats = map[string]func(*provision.Catalog, []byte, *provision.Provider, string, *provision.Address, provision.Options) ([]byte, error){
+	"mobileconfig":      (*provision.Catalog).Mobileconfig, // IMAP where offered; --sign signs it
+	"thunderbird":       (*provision.Catalog).Thunderbird,
+	"autodiscover":      (*provision.Catalog).Autodiscover, // the answer to an outlook-schema POST
+	"autodiscover-json": (*provision.Catalog).AutodiscoverJSON,
+}
+
+func formatNames() []string {
+	names := make([]string, 0, len(renderFormats))
+	for n := range renderFormats {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// signRendered signs a profile for render --sign with the pair of the
+// settings, as serve would.
+func signRendered(s *Settings, profile []byte) ([]byte, error) {
+	if s.SignCert == "" && s.SignKey == "" {
+		return nil, fmt.Errorf("--sign needs %[1]s_SIGN_CERT and %[1]s_SIGN_KEY", envPrefix)
+	}
+	signer, err := server.LoadSigner(s.SignCert, s.SignKey)
+	if err != nil {
+		return nil, err
+	}
+	return signer.Sign(profile)
+}
+
+// cmdDNS prints the DNS records each served domain needs, as zone-file
+// lines or JSON.
+func cmdDNS(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	s, err := loadSettings()
+	if err != nil {
+		return err
+	}
+	fs := flag.NewFlagSet("dns", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	asJSON := fs.Bool("json", false, "print JSON instead of zone-file lines")
+	catalog := fs.String("catalog", s.Catalog, "catalog file or directory (default: "+envPrefix+"_CATALOG, else the demo)")
+	host := fs.String("public-host", s.PublicHost, "host name of the service, the CNAME target (default: "+envPrefix+"_PUBLIC_HOST)")
+	v4 := fs.String("ipv4", s.PublicIpv4, "IPv4 addresses of the service, comma-separated, for A records (default: "+envPrefix+"_PUBLIC_IPV4)")
+	v6 := fs.String("ipv6", s.PublicIpv6, "IPv6 addresses of the service, comma-separated, for AAAA records (default: "+envPrefix+"_PUBLIC_IPV6)")
+	ttl := fs.Int("ttl", provision.DefaultDNSTTL, "TTL of the records, in seconds")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	t, err := dnsTarget(*host, *v4, *v6)
+	if err != nil {
+		return err
+	}
+	if *ttl < 1 || *ttl > 1<<31-1 {
+		return fmt.Errorf("--ttl %d: want 1 to 2147483647 seconds", *ttl)
+	}
+	t.TTL = *ttl
+	cat, err := catalogOrDemo(*catalog)
+	if err != nil {
+		return err
+	}
+	domains := fs.Args()
+	if len(domains) == 0 {
+		domains = cat.Domains()
+	}
+	var out []provision.DomainRecords
+	for _, name := range domains {
+		d, err := provision.NormalizeDomain(name)
+		if err != nil {
+			return fmt.Errorf("%q: %w", name, err)
+		}
+		p, err := cat.Lookup(d)
+		if err != nil {
+			return err
+		}
+		recs := provision.DNSRecords(p, d, t)
+		for _, n := range recs.Notes {
+			fmt.Fprintf(stderr, "mailautoconf dns: %s: %s\n", d, n)
+		}
+		out = append(out, recs)
+	}
+	if *asJSON {
+		_, err = stdout.Write(provision.ZoneJSON(out))
+	} else {
+		_, err = stdout.Write(provision.Zone(out))
+	}
+	return err
+}
+
+// dnsTarget builds the service's DNS target from a host name and
+// comma-separated address lists.
+func dnsTarget(host, v4, v6 string) (provision.DNSTarget, error) {
+	var t provision.DNSTarget
+	if host != "" {
+		h, err := provision.NormalizeHost(host)
+		if err != nil {
+			return t, fmt.Errorf("public host %q: %v", host, err)
+		}
+		t.Host = h
+	}
+	var err error
+	if t.IPv4, err = addrList(v4, true); err != nil {
+		return t, err
+	}
+	if t.IPv6, err = addrList(v6, false); err != nil {
+		return t, err
+	}
+	return t, nil
+}
+
+func addrList(s string, v4 bool) ([]netip.Addr, error) {
+	var out []netip.Addr
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		switch {
+		case err != nil:
+			return nil, fmt.Errorf("%q is not an IP address", f)
+		case v4 && !a.Is4():
+			return nil, fmt.Errorf("%q is not an IPv4 address", f)
+		case !v4 && (!a.Is6() || a.Is4In6()):
+			return nil, fmt.Errorf("%q is not an IPv6 address", f)
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// catalogOrDemo loads the catalog at path, or the embedded demo when path
+// is empty, for dns and doctor: an invalid catalog's errors come after a
+// line saying it was refused, as serve says.
+func catalogOrDemo(path string) (*provision.Catalog, error) {
+	cat, err := provision.LoadOrDemo(path)
+	if err != nil {
+		var le *provision.LoadError
+		if errors.As(err, &le) {
+			return nil, fmt.Errorf("catalog refused:\n%w", err)
+		}
+		return nil, err
+	}
+	return cat, nil
+}
+
+// cmdDoctor replays each mail client's lookup for an address and prints
+// the verdict per client; exit status 1 when any client fails.
+func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	s, err := loadSettings()
+	if err != nil {
+		return err
+	}
+	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	verbose := fs.Bool("v", false, "print every step of every client, and the certificate chains")
+	asJSON := fs.Bool("json", false, "print JSON")
+	resolver := fs.String("resolver", "", "DNS server to ask, HOST:PORT (default: the first nameserver of /etc/resolv.conf)")
+	caFile := fs.String("ca", "", "PEM file of extra trusted root certificates")
+	portMap := fs.String("port-map", "", "connect to another port wherever a standard one would be used: 443:18443,80:18080,993:10993")
+	timeout := fs.Duration("timeout", 5*time.Second, "limit for each connection, handshake and answer (Thunderbird waits 5s)")
+	catalog := fs.String("catalog", s.Catalog, "catalog whose records the domain should publish (default: "+envPrefix+"_CATALOG; without one they are derived from what the domain serves)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: mailautoconf doctor [flags] ADDRESS")
+		fs.PrintDefaults()
+	}
+	// Flags may come before or after the address.
+	var rest []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		rest = append(rest, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if len(rest) != 1 {
+		fs.Usage()
+		return errors.New("usage: mailautoconf doctor [flags] ADDRESS")
+	}
+	if _, err := provision.ParseAddress(rest[0]); err != nil {
+		return fmt.Errorf("%q: %w", rest[0], err)
+	}
+	opts := doctor.Options{Resolver: *resolver, Timeout: *timeout}
+	if opts.PortMap, err = parsePortMap(*portMap); err != nil {
+		return err
+	}
+	if *caFile != "" {
+		roots, err := x509.SystemCertPool()
+		if err != nil {
+			roots = x509.NewCertPool()
+		}
+		pem, err := provision.ReadFile(*caFile, maxCAFile)
+		if err != nil {
+			return err
+		}
+		if !roots.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("--ca %s: no PEM certificate in it", *caFile)
+		}
+		opts.Roots = roots
+	}
+	target, err := dnsTarget(s.PublicHost, s.PublicIpv4, s.PublicIpv6)
+	if err != nil {
+		return err
+	}
+	if *catalog != "" {
+		cat, err := catalogOrDemo(*catalog)
+		if err != nil {
+			return err
+		}
+		addr, _ := provision.ParseAddress(rest[0])
+		// Our records are expected only of our domains; any other is
+		// checked against what it serves itself.
+		if p, err := cat.Lookup(addr.Domain); err == nil {
+			opts.Expected, opts.Target = p, target
+		}
+	}
+	rep, err := doctor.Run(ctx, rest[0], opts)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		err = rep.WriteJSON(stdout)
+	} else {
+		err = rep.WriteText(stdout, *verbose)
+	}
+	if err != nil {
+		return err
+	}
+	if rep.Failed() {
+		return exitError{"a client fails"}
+	}
+	return nil
+}
+
+// maxCAFile bounds the --ca file: a bundle of every public root is about
+// 200 KB.
+const maxCAFile = 4 << 20
+
+// parsePortMap reads "443:18443,80:18080".
+func parsePortMap(s string) (map[int]int, error) {
+	m := map[int]int{}
+	for _, pair := range strings.Split(s, ",") {
+		pair = strings.TrimSpace(pair)
+		if pair == "" {
+			continue
+		}
+		from, to, ok := strings.Cut(pair, ":")
+		f, err1 := strconv.Atoi(from)
+		t, err2 := strconv.Atoi(to)
+		if !ok || err1 != nil || err2 != nil || f < 1 || f > 65535 || t < 1 || t > 65535 {
+			return nil, fmt.Errorf("--port-map %q: want PORT:PORT pairs separated by commas, such as 443:18443", pair)
+		}
+		m[f] = t
+	}
+	return m, nil
+}
+
+const importUsage = "usage: mailautoconf import FILE... (config-v1.1.xml files; the catalog YAML goes to stdout, warnings to stderr)"
+
+// cmdImport prints the catalog YAML for existing config-v1.1.xml files
+// (what admins host statically, and the ISPDB's format) on stdout, and on
+// stderr a warning for everything it had to drop and the reason for every
+// file it could not import. The files that could be imported are printed
+// even when others could not; the exit status is then 1.
+func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	flags := flag.NewFlagSet("import", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	flags.Usage = func() { fmt.Fprintln(stderr, importUsage) }
+	if err := flags.Parse(args); err != nil {
+		return err
+	}
+	if flags.NArg() == 0 {
+		return errors.New(importUsage)
+	}
+	failed := 0
+	var srcs []provision.Source
+	for _, name := range flags.Args() {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		data, err := readImportFile(name)
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: not imported: %v\n", name, err)
+			failed++
+			continue
+		}
+		srcs = append(srcs, provision.Source{Name: name, Data: data})
+	}
+	out, files, err := provision.Import(srcs...)
+	if err != nil {
+		return err
+	}
+	warnings, providers, domains := 0, 0, 0
+	for _, f := range files {
+		for _, w := range f.Warnings {
+			fmt.Fprintln(stderr, "warning:", w)
+		}
+		warnings += len(f.Warnings)
+		if f.Err != nil {
+			fmt.Fprintln(stderr, f.Err)
+			failed++
+			continue
+		}
+		providers += len(f.Providers)
+		for _, p := range f.Providers {
+			domains += len(p.Domains)
+		}
+	}
+	if _, err := stdout.Write(out); err != nil {
+		return err
+	}
+	total := flags.NArg()
+	fmt.Fprintf(stderr, "imported %d of %d files: %d providers, %d domains, %d warnings\n", total-failed, total, providers, domains, warnings)
+	if failed > 0 {
+		return exitError{fmt.Sprintf("%d of %d files not imported", failed, total)}
+	}
+	return nil
+}
+
+// readImportFile reads a file to import as every file is read
+// (provision.ReadFile: a regular file, of at most MaxImportSize bytes),
+// with the reason for a refusal without the file's name, which the caller
+// prints.
+func readImportFile(name string) ([]byte, error) {
+	data, err := provision.ReadFile(name, provision.MaxImportSize)
+	if err == nil {
+		return data, nil
+	}
+	if errors.Is(err, syscall.EISDIR) {
+		return nil, errors.New("is a directory (give the files, e.g. DIR/*.xml)")
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return nil, pe.Err
+	}
+	return nil, err
+}
+
+// cmdHealthcheck asks the service running on this host for /healthz and
+// succeeds on a 200: the container image's HEALTHCHECK, since a
+// distroless image has no curl. The URL defaults to the plain listener of
+// MAILAUTOCONF_LISTEN on the loopback address.
+func cmdHealthcheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var url string
+	switch len(args) {
+	case 0:
+		s, err := loadSettings()
+		if err != nil {
+			return err
+		}
+		addr, err := loopback(s.Listen)
+		if err != nil {
+			return fmt.Errorf("%s_LISTEN=%q: %w", envPrefix, s.Listen, err)
+		}
+		url = "http://" + addr + "/healthz"
+	case 1:
+		url = args[0]
+	default:
+		return errors.New("usage: mailautoconf healthcheck [URL]")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthcheck: %s answered %s: %s", url, resp.Status, body)
+	}
+	_, err = stdout.Write(body)
+	return err
+}
+
+// loopback turns a listen address into one to connect to on this host:
+// an unspecified host (":8080", "0.0.0.0:8080", "[::]:8080") becomes the
+// loopback address of its family.
+func loopback(listen string) (string, error) {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "", err
+	}
+	switch host {
+	case "", "0.0.0.0":
+		host = "127.0.0.1"
+	case "::":
+		host = "::1"
+	}
+	return net.JoinHostPort(host, port), nil
+}

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+func TestByteSizeDecode(t *testing.T) {
+	for in, want := range map[string]uint64{"0": 0, "32MiB": 32 << 20, "64MB": 64_000_000, "512K": 512_000, "1GiB": 1 << 30, "123": 123, " 8MiB ": 8 << 20} {
+		var b byteSize
+		if err := b.Decode(in); err != nil || uint64(b) != want {
+			t.Errorf("Decode(%q) = %d, %v; want %d", in, b, err, want)
+		}
+	}
+	for _, in := range []string{"", "abc", "-1MiB", "12 parsecs", "1.5.3MB"} {
+		var b byteSize
+		if err := b.Decode(in); err == nil {
+			t.Errorf("Decode(%q) = %d, want an error", in, b)
+		}
+	}
+}
+
+func TestLimitSettings(t *testing.T) {
+	for _, tc := range []struct{ name, value, want string }{
+		{"MAILAUTOCONF_RATE_LIMIT", "-1", "RATE_LIMIT"},
+		{"MAILAUTOCONF_RATE_LIMIT", "many", "RateLimit"},
+		{"MAILAUTOCONF_RATE_BURST", "0", "RATE_BURST"},
+		{"MAILAUTOCONF_MAX_CONNECTIONS", "-5", "MAX_CONNECTIONS"},
+		{"MAILAUTOCONF_MAX_CONNECTIONS_PER_CLIENT", "0", "MAX_CONNECTIONS_PER_CLIENT=0: want 1 or more"},
+		{"MAILAUTOCONF_MAX_CONNECTIONS_PER_CLIENT", "-1", "MAX_CONNECTIONS_PER_CLIENT=-1: want 1 or more"},
+		{"MAILAUTOCONF_MAX_CONNECTIONS_PER_CLIENT", "lots", "MaxConnectionsPerClient"},
+	} {
+		t.Run(tc.name+"="+tc.value, func(t *testing.T) {
+			t.Setenv(tc.name, tc.value)
+			if _, err := loadSettings(); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("loadSettings() = %v, want an error naming %s", err, tc.want)
+			}
+		})
+	}
+	t.Setenv("MAILAUTOCONF_RATE_LIMIT", "2.5")
+	s, err := loadSettings()
+	if err != nil || s.RateLimit != 2.5 || s.RateBurst != 20 || s.MaxConnections != 10000 || s.MaxConnectionsPerClient != 64 {
+		t.Errorf("loadSettings() = %+v, %v", s, err)
+	}
+}
+
+func TestTLSSettingsRefused(t *testing.T) {
+	for _, tt := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"TLS_LISTEN": ":0"}, "DATA_DIR"},
+		{map[string]string{"TLS_LISTEN": ":0", "TLS_CERT": "a.pem"}, "TLS_CERT and MAILAUTOCONF_TLS_KEY go together"},
+		{map[string]string{"TLS_LISTEN": ":0", "TLS_CERT": "a.pem", "TLS_KEY": "a.key", "TLS_DIR": "d"}, "exclude each other"},
+		{map[string]string{"TLS_DIR": "d"}, "TLS_LISTEN is not"},
+		{map[string]string{"TLS_LISTEN": ":0", "DATA_DIR": "d", "ACME_DIRECTORY": "http://ca.example/dir"}, "want an https:// URL"},
+		{map[string]string{"SIGN_WITH_TLS": "true"}, "needs HTTPS"},
+		{map[string]string{"SIGN_WITH_TLS": "true", "TLS_LISTEN": ":0", "DATA_DIR": "d"}, "PUBLIC_HOST"},
+	} {
+		for k, v := range tt.env {
+			t.Setenv("MAILAUTOCONF_"+k, v)
+		}
+		_, err := loadSettings()
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("loadSettings with %v = %v, want %q", tt.env, err, tt.want)
+		}
+		for k := range tt.env {
+			os.Unsetenv("MAILAUTOCONF_" + k)
+		}
+	}
+}
+
+func TestSettingsPublicHost(t *testing.T) {
+	t.Setenv("MAILAUTOCONF_PUBLIC_HOST", "AutoDiscover.Hoster.Example.")
+	s, err := loadSettings()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.PublicHost != "autodiscover.hoster.example" {
+		t.Errorf("PublicHost = %q, want the normalized host name", s.PublicHost)
+	}
+	for _, bad := range []string{"https://hoster.example/", "hoster.example:443", "a b", "-x.example"} {
+		t.Setenv("MAILAUTOCONF_PUBLIC_HOST", bad)
+		if _, err := loadSettings(); err == nil || !strings.Contains(err.Error(), "PUBLIC_HOST") {
+			t.Errorf("PUBLIC_HOST=%q: %v, want an error", bad, err)
+		}
+	}
+}
