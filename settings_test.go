@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"io"
 	"os"
 	"strings"
 	"testing"
@@ -84,6 +86,22 @@ func TestSettingsPublicHost(t *testing.T) {
 		t.Setenv("MAILAUTOCONF_PUBLIC_HOST", bad)
 		if _, err := loadSettings(); err == nil || !strings.Contains(err.Error(), "PUBLIC_HOST") {
 			t.Errorf("PUBLIC_HOST=%q: %v, want an error", bad, err)
+		}
+	}
+}
+
+// TestCommandsReadSettings: check and render take the catalog, the
+// public host and the signing pair from the settings, read once and
+// validated as serve, dns, doctor and healthcheck read them: a misspelt
+// setting is refused by every command.
+func TestCommandsReadSettings(t *testing.T) {
+	t.Setenv("MAILAUTOCONF_CATALG", "catalog.yaml")
+	for _, args := range [][]string{
+		{"check", "catalog.yaml"},
+		{"render", "--email", "alice@example.com"},
+	} {
+		if err := run(context.Background(), args, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "unknown variable MAILAUTOCONF_CATALG") {
+			t.Errorf("run(%q) = %v, want the misspelt setting refused", args, err)
 		}
 	}
 }
