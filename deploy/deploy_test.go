@@ -494,7 +494,7 @@ func TestDeployKubernetes(t *testing.T) {
 			t.Errorf("Deployment %s path %v, want %s", probe, got, want)
 		}
 		// On the metrics listener, whose connections clients of the
-		// public one cannot take (limits.go).
+		// public one cannot take (internal/server/limits.go).
 		if got := yget(c, probe, "httpGet", "port"); got != "metrics" {
 			t.Errorf("Deployment %s on port %v, want metrics (the metrics listener)", probe, got)
 		}

@@ -16,7 +16,7 @@
 // What it shares with the service, so that the ratio measures the
 // service's own code only:
 //
-//   - the service's server timeouts and header limit (serve.go): read
+//   - the service's server timeouts and header limit (internal/server/server.go): read
 //     header 5 s, read 10 s, write 10 s, idle 60 s, 16 KiB of headers.
 //     Each sets socket deadlines per request, a cost of net/http that the
 //     service cannot drop (they are its slowloris and slow-reader
@@ -61,7 +61,7 @@ func main() {
 	}
 }
 
-// The service's server timeouts and header limit (serve.go).
+// The service's server timeouts and header limit (internal/server/server.go).
 const (
 	readHeaderTimeout = 5 * time.Second
 	readTimeout       = 10 * time.Second
@@ -78,7 +78,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	tlsListen := fs.String("tls-listen", "", "address of the HTTPS listener (needs -cert and -key)")
 	cert := fs.String("cert", "", "certificate chain, PEM")
 	key := fs.String("key", "", "its private key, PEM")
-	timeouts := fs.Bool("timeouts", true, "the service's server timeouts (serve.go)")
+	timeouts := fs.Bool("timeouts", true, "the service's server timeouts (internal/server/server.go)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -109,7 +109,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		servers = append(servers, srv)
 		srv.TLSConfig = tc
 		go func() {
-			// As the service serves (serve.go): ServeTLS adds HTTP/2.
+			// As the service serves (internal/server/server.go): ServeTLS adds HTTP/2.
 			if tc != nil {
 				errc <- srv.ServeTLS(ln, "", "")
 			} else {
