@@ -492,7 +492,11 @@ func TestHeaderLimit(t *testing.T) {
 // hardening section names as net/http's.
 func TestNetHTTPOwnAnswers(t *testing.T) {
 	addr := startLimitedServe(t, nil)
-	readme := string(mustRead(t, "../../README.md"))
+	data, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(data)
 	start := strings.Index(readme, "\n## Hardening\n")
 	end := strings.Index(readme[start+1:], "\n## ")
 	if start < 0 || end < 0 {
@@ -593,13 +597,4 @@ func TestConnectionLimitsUnlimited(t *testing.T) {
 	if got := connectionLimits(cfg); got.total != 50 {
 		t.Errorf("connectionLimits(50, 3 listeners) = %+v, want total 50", got)
 	}
-}
-
-func mustRead(t *testing.T, path string) []byte {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
 }
