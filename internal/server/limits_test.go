@@ -582,8 +582,9 @@ func TestConnectionsPerClientHTTPS(t *testing.T) {
 	}
 }
 
-// TestConnectionLimitsUnlimited: MaxConnections 0 (MAILAUTOCONF_MAX_CONNECTIONS=0) shares
-// the descriptors left after fdReserve among the listeners.
+// TestConnectionLimitsUnlimited: MaxConnections 0
+// (MAILAUTOCONF_MAX_CONNECTIONS=0) shares the descriptors left after
+// fdReserve among the listeners.
 func TestConnectionLimitsUnlimited(t *testing.T) {
 	bound := fdConnectionBound()
 	if n := openFileLimit(); n > fdReserve && n < 1<<20 && bound != int(n)-fdReserve {

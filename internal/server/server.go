@@ -175,7 +175,7 @@ func newLogger(format string, level slog.Level, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// listenerCount is the number of listeners the settings open: the plain
+// listenerCount is the number of listeners cfg opens: the plain
 // one, HTTPS and the metrics listener when set.
 func listenerCount(cfg *Config) int {
 	n := 1
