@@ -28,6 +28,8 @@ type backend struct {
 	// kill ends the service's connections; stop makes the server
 	// unreachable to it, start undoes stop.
 	kill, stop, start func(t testing.TB)
+	// dbExec runs a statement on the test's database (SQL only).
+	dbExec func(q string, args ...any) (any, error)
 }
 
 func (b *backend) getenv(k string) string { return b.env[k] }
@@ -80,6 +82,7 @@ func newPGBackend(t testing.TB) *backend {
 			return func() {}
 		},
 		kill: pg.kill, stop: pg.stop, start: pg.start,
+		dbExec: func(q string, args ...any) (any, error) { return pg.db.Exec(q, args...) },
 	}
 }
 
