@@ -120,6 +120,23 @@ func newScrubber(name, rawURL string, passwords ...string) *scrubber {
 			passwords = append(passwords, p)
 		}
 	}
+	// A password with an unescaped delimiter is cut up by the parsers
+	// ("a%2Fb@c@host": pgx dials the host "c@host" and says so), so the
+	// raw text between "://" and the last "@" is taken apart too, and
+	// each piece of three bytes or more is hidden.
+	if _, rest, ok := strings.Cut(rawURL, "://"); ok {
+		if i := strings.LastIndex(rest, "@"); i > 0 {
+			_, pw, _ := strings.Cut(rest[:i], ":")
+			if un, err := url.PathUnescape(pw); err == nil {
+				pw += "\x00" + un
+			}
+			for _, part := range strings.FieldsFunc(pw, func(r rune) bool { return strings.ContainsRune("@/:?#%\x00", r) }) {
+				if len(part) >= 3 {
+					add(part)
+				}
+			}
+		}
+	}
 	for _, p := range passwords {
 		add(p)
 		add(url.QueryEscape(p))
