@@ -764,8 +764,10 @@ func checkUsernameTemplate(t string) error {
 			rest = rest[len(PlaceholderLocal):]
 		case strings.HasPrefix(rest, PlaceholderDomain):
 			rest = rest[len(PlaceholderDomain):]
+		case strings.HasPrefix(rest, PlaceholderLogin):
+			rest = rest[len(PlaceholderLogin):]
 		default:
-			return fmt.Errorf("%s: %% only in %s, %s or %s", quote(t), PlaceholderAddress, PlaceholderLocal, PlaceholderDomain)
+			return fmt.Errorf("%s: %% only in %s, %s, %s or %s", quote(t), PlaceholderAddress, PlaceholderLocal, PlaceholderDomain, PlaceholderLogin)
 		}
 	}
 	for _, r := range t {

@@ -183,7 +183,7 @@ func TestParseLongValues(t *testing.T) {
 		{"username", strings.Replace(base, "security: tls}", "security: tls, username: \"%EMAILLOCALPART% "+long+"\"}", 1),
 			`c.yaml:5: providers[0].incoming[0].username: longer than 320 bytes`},
 		{"username under its limit", strings.Replace(base, "security: tls}", "security: tls, username: \"%X"+strings.Repeat("y", 300)+"\"}", 1),
-			`c.yaml:5: providers[0].incoming[0].username: "%X` + strings.Repeat("y", 78) + `"… (302 bytes): % only in %EMAILADDRESS%, %EMAILLOCALPART% or %EMAILDOMAIN%`},
+			`c.yaml:5: providers[0].incoming[0].username: "%X` + strings.Repeat("y", 78) + `"… (302 bytes): % only in %EMAILADDRESS%, %EMAILLOCALPART%, %EMAILDOMAIN% or %LOGIN%`},
 		{"url", strings.Replace(base, "    incoming:", "    caldav: "+long+"\n    incoming:", 1),
 			`c.yaml:4: providers[0].caldav: "` + strings.Repeat("x", 80) + `"… (1048576 bytes) is not an absolute http(s) URL`},
 		{"colour", strings.Replace(base, "    incoming:", "    color: "+long+"\n    incoming:", 1),

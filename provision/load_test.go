@@ -180,7 +180,7 @@ func TestParseErrors(t *testing.T) {
 		{"username with space", strings.Replace(base, "security: tls}", `security: tls, username: "%EMAILLOCALPART% x"}`, 1),
 			[]string{`c.yaml:5: providers[0].incoming[0].username: "%EMAILLOCALPART% x": no white space or control characters (K-9 rejects them)`}},
 		{"username unknown placeholder", strings.Replace(base, "security: tls}", `security: tls, username: "%REALNAME%"}`, 1),
-			[]string{`c.yaml:5: providers[0].incoming[0].username: "%REALNAME%": % only in %EMAILADDRESS%, %EMAILLOCALPART% or %EMAILDOMAIN%`}},
+			[]string{`c.yaml:5: providers[0].incoming[0].username: "%REALNAME%": % only in %EMAILADDRESS%, %EMAILLOCALPART%, %EMAILDOMAIN% or %LOGIN%`}},
 		{"pop3 options on imap", strings.Replace(base, "security: tls}", "security: tls, pop3: {leave_on_server: true}}", 1),
 			[]string{"c.yaml:5: providers[0].incoming[0].pop3: only a pop3 server takes POP3 options"}},
 		{"pop3 option types", strings.Replace(strings.Replace(base, "protocol: imap", "protocol: pop3", 1), "security: tls}", "security: tls, pop3: {leave_on_server: yes, days_on_server: 0}}", 1),
