@@ -175,6 +175,10 @@ func advertised(servers []Server) []Server {
 type Catalog struct {
 	providers []*Provider
 	byDomain  map[string]*Provider
+	// file indexes the domains the catalog's files list, which
+	// byDomain holds with the directories' (WithDirectoryDomains).
+	file        map[string]*Provider
+	directories []*Directory
 	// prerendered holds each provider's document templates, made on
 	// first use (prerender.go).
 	prerendered map[*Provider]*providerTemplates
@@ -191,6 +195,7 @@ func indexedCatalog(providers []*Provider, byDomain map[string]*Provider) *Catal
 	c := &Catalog{
 		providers:   providers,
 		byDomain:    byDomain,
+		file:        byDomain,
 		prerendered: make(map[*Provider]*providerTemplates, len(providers)),
 		requests:    newRequestCache(requestCacheSize),
 	}
