@@ -38,7 +38,11 @@ var (
 type directoryDecoder struct {
 	list   []*Directory
 	byName map[string]*Directory
-	refs   []directoryRef
+	// invalid holds the names of directories with errors: references
+	// to them are not checked further, so that one mistake makes one
+	// message.
+	invalid map[string]bool
+	refs    []directoryRef
 }
 
 // directoryRef is a provider's `directory` or `login_directory`, where
@@ -52,30 +56,36 @@ type directoryRef struct {
 
 // directories reads the top-level `directories:` list of one file.
 func (d *decoder) directories(n *yaml.Node) {
+	if d.dirs.byName == nil {
+		d.dirs.byName, d.dirs.invalid = map[string]*Directory{}, map[string]bool{}
+	}
 	for i, item := range d.sequence(n, "directories") {
-		dir := d.directory(item, fmt.Sprintf("directories[%d]", i))
-		if dir == nil {
+		dir, ok := d.directory(item, fmt.Sprintf("directories[%d]", i))
+		if dir == nil || dir.Name == "" {
 			continue
 		}
-		if d.dirs.byName == nil {
-			d.dirs.byName = map[string]*Directory{}
-		}
-		if other, ok := d.dirs.byName[dir.Name]; ok {
+		if other, dup := d.dirs.byName[dir.Name]; dup {
 			d.errorf(item, fmt.Sprintf("directories[%d].name", i), "%s is also the name of the directory at %s", dir.Name, other.Source)
 			continue
 		}
 		d.dirs.byName[dir.Name] = dir
+		if !ok {
+			d.dirs.invalid[dir.Name] = true
+			continue
+		}
 		d.dirs.list = append(d.dirs.list, dir)
 	}
 }
 
-func (d *decoder) directory(n *yaml.Node, path string) *Directory {
+// directory reads one directory; ok is false when it has errors (dir,
+// when not nil, then holds what could be read, its name among it).
+func (d *decoder) directory(n *yaml.Node, path string) (dir *Directory, ok bool) {
 	m := d.mapping(n, path, directoryKeys...)
 	if m == nil {
-		return nil
+		return nil, false
 	}
 	before := d.count
-	dir := &Directory{Source: fmt.Sprintf("%s:%d", d.file, n.Line)}
+	dir = &Directory{Source: fmt.Sprintf("%s:%d", d.file, n.Line)}
 	if nn, ok := d.required(m, n, path, "name"); ok {
 		if v, ok := d.str(nn, path+".name"); ok {
 			if !directoryName(v) {
@@ -139,10 +149,7 @@ func (d *decoder) directory(n *yaml.Node, path string) *Directory {
 			d.errorf(n, path, "needs base, login_filter and login_attribute (logins), domains_base, domains_filter and domains_attribute (domains), or both")
 		}
 	}
-	if d.count > before {
-		return nil
-	}
-	return dir
+	return dir, d.count == before
 }
 
 // together checks that keys are all given or none; it reports whether
@@ -573,10 +580,15 @@ func (d *decoder) checkDirectories(providers []*Provider) {
 	}
 	domainsOf := map[string]*Provider{}
 	explicitLogin := map[*Provider]bool{}
+	unresolved := map[*Provider]bool{} // a reference already in error
 	for _, r := range d.dirs.refs {
 		dir := d.dirs.byName[r.name]
 		switch {
+		case d.dirs.invalid[r.name]:
+			// Its own errors say what is wrong.
+			unresolved[r.p] = true
 		case dir == nil:
+			unresolved[r.p] = true
 			refError(r, "%s: no such directory (the catalog's directories: %s)", quote(r.name), d.directoryNames())
 		case strings.HasSuffix(r.field, ".login_directory"):
 			explicitLogin[r.p] = true
@@ -599,6 +611,7 @@ func (d *decoder) checkDirectories(providers []*Provider) {
 			}
 		}
 		switch uses := usesLogin(p); {
+		case unresolved[p]:
 		case uses && p.LoginDirectory == "":
 			d.providerErrorf(p, "username", "%s needs a directory to look logins up in: login_directory, or a directory with a login query", PlaceholderLogin)
 		case !uses && explicitLogin[p]:
