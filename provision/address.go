@@ -1,6 +1,7 @@
 package provision
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"unicode"
@@ -43,19 +44,37 @@ const maxLogin = 256
 func CheckLogin(s string) error {
 	switch {
 	case s == "":
-		return fmt.Errorf("login is empty")
+		return errLoginEmpty
 	case len(s) > maxLogin:
-		return fmt.Errorf("login longer than %d bytes", maxLogin)
-	case !utf8.ValidString(s):
-		return fmt.Errorf("login is not UTF-8")
+		return errLoginLong
 	}
-	for _, r := range s {
-		if r == ' ' || r == '%' || !unicode.IsPrint(r) {
-			return fmt.Errorf("login holds white space, %%, or a character that is not printable")
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf { // the common case, without decoding
+			if c <= ' ' || c == '%' || c == 0x7f {
+				return errLoginChar
+			}
+			i++
+			continue
 		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 {
+			return errLoginUTF8
+		}
+		if !unicode.IsPrint(r) {
+			return errLoginChar
+		}
+		i += n
 	}
 	return nil
 }
+
+// CheckLogin's errors, made once: a directory may hold many bad rows.
+var (
+	errLoginEmpty = errors.New("login is empty")
+	errLoginLong  = fmt.Errorf("login longer than %d bytes", maxLogin)
+	errLoginUTF8  = errors.New("login is not UTF-8")
+	errLoginChar  = errors.New("login holds white space, %, or a character that is not printable")
+)
 
 // withLogin returns addr, or, when its Login is set but CheckLogin
 // refuses it, a copy without it, for which %LOGIN% is the address.
