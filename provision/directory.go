@@ -147,12 +147,14 @@ func (c *Catalog) WithDirectoryDomains(lists map[string][]string, strict bool) (
 			problems.More++
 		}
 	}
+	var added []*Provider // providers given domains, in catalog order
 	for _, dir := range c.directories {
 		list, ok := lists[dir.Name]
 		p := c.DomainsProvider(dir.Name)
 		if !ok || p == nil {
 			continue
 		}
+		added = append(added, p)
 		from := "directory " + dir.Name
 		for _, raw := range list {
 			dom, err := NormalizeDomain(raw)
@@ -175,12 +177,44 @@ func (c *Catalog) WithDirectoryDomains(lists map[string][]string, strict bool) (
 			}
 		}
 	}
+	// A provider-wide redirect_address applies to its directory domains
+	// too: Parse checked it for the listed ones only.
+	for _, p := range added {
+		msg := redirectProblem(p, m)
+		switch {
+		case msg == "":
+		case strict:
+			problem(&FieldError{File: "directory " + p.Directory, Msg: msg})
+		default:
+			w.add("directory %s: %s", p.Directory, msg)
+		}
+	}
 	if strict && len(problems.Errs) > 0 {
 		return nil, w.lines(), problems
 	}
 	nc := *c
 	nc.byDomain = m
 	return &nc, w.lines(), nil
+}
+
+// redirectProblem is what is wrong with p's redirect_address now that p
+// serves the domains of m, or "": as checkRedirects says for the files, a
+// domain of p's directory may not redirect to itself, nor to a domain
+// that redirects again (clients follow few hops).
+func redirectProblem(p *Provider, m map[string]*Provider) string {
+	if p.Redirect.Address == "" {
+		return ""
+	}
+	target := p.Redirect.Address[strings.LastIndexByte(p.Redirect.Address, '@')+1:]
+	tp, ok := m[target]
+	switch {
+	case !ok:
+	case tp == p && p.RedirectFor(target) == p.Redirect:
+		return fmt.Sprintf("%s redirects to itself (provider %s's redirect_address)", target, p.ID)
+	case !tp.RedirectFor(target).IsZero():
+		return fmt.Sprintf("provider %s's domains redirect to %s, which redirects again (clients follow few hops)", p.ID, target)
+	}
+	return ""
 }
 
 // owner says where a provider's claim to dom comes from: its catalog

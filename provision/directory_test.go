@@ -158,3 +158,45 @@ func BenchmarkWithDirectoryDomains(b *testing.B) {
 		}
 	}
 }
+
+// TestWithDirectoryDomainsRedirects: a redirect_address checked for the
+// listed domains at load is checked for the directory's domains too.
+func TestWithDirectoryDomainsRedirects(t *testing.T) {
+	src := `directories:
+  - {name: d, type: mysql, url_env: D_URL, domains: SELECT d FROM t}
+providers:
+  - id: moved.example
+    directory: d
+    redirect_address: "%EMAILLOCALPART%@new.example"
+    incoming: [{protocol: imap, host: imap.moved.example, port: 993, security: tls}]
+    outgoing: [{protocol: smtp, host: smtp.moved.example, port: 465, security: tls}]
+  - id: other.example
+    domains: [other.example]
+    redirect_url: https://autodiscover.elsewhere.example/autodiscover/autodiscover.xml
+    incoming: [{protocol: imap, host: imap.other.example, port: 993, security: tls}]
+    outgoing: [{protocol: smtp, host: smtp.other.example, port: 465, security: tls}]
+`
+	c, err := Parse(Source{Name: "r.yaml", Data: []byte(src)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, w, err := c.WithDirectoryDomains(map[string][]string{"d": {"a.example"}}, true); err != nil || len(w) != 0 {
+		t.Fatalf("a redirect to a domain not served: %q, %v", w, err)
+	}
+	_, _, err = c.WithDirectoryDomains(map[string][]string{"d": {"a.example", "new.example"}}, true)
+	if err == nil || err.Error() != "directory d: new.example redirects to itself (provider moved.example's redirect_address)" {
+		t.Errorf("self redirect, strict: %v", err)
+	}
+	nc, w, err := c.WithDirectoryDomains(map[string][]string{"d": {"new.example"}}, false)
+	if err != nil || len(w) != 1 || nc.DomainCount() != 2 {
+		t.Errorf("self redirect at a refresh: %q, %v", w, err)
+	}
+	c2, err := Parse(Source{Name: "r.yaml", Data: []byte(strings.Replace(src, "[other.example]", "[other.example, new.example]", 1))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = c2.WithDirectoryDomains(map[string][]string{"d": {"a.example"}}, true)
+	if err == nil || err.Error() != "directory d: provider moved.example's domains redirect to new.example, which redirects again (clients follow few hops)" {
+		t.Errorf("two hops, strict: %v", err)
+	}
+}
