@@ -269,6 +269,8 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(laughs(3)))
 	f.Add([]byte(strings.Replace(base, "[example.org]", "&a [example.org, *a]", 1)))
 	f.Add([]byte(strings.Replace(base, "[example.org]", "*nowhere", 1)))
+	f.Add([]byte(dirCatalog))
+	f.Add([]byte(loginCatalog))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := Parse(Source{Name: "f.yaml", Data: data})
 		if err != nil {
@@ -290,6 +292,17 @@ func FuzzParse(f *testing.F) {
 				}
 			}
 			return
+		}
+		// Property: every directory a provider names is declared, with
+		// domains for `directory` and logins for LoginDirectory, and a
+		// provider using %LOGIN% has somewhere to look it up.
+		for _, p := range c.Providers() {
+			if dir := c.Directory(p.Directory); p.Directory != "" && (dir == nil || !dir.HasDomains()) {
+				t.Fatalf("provider %s: directory %q without domains", p.ID, p.Directory)
+			}
+			if dir := c.Directory(p.LoginDirectory); p.LoginDirectory != "" && (dir == nil || !dir.HasLogin()) || usesLogin(p) && p.LoginDirectory == "" {
+				t.Fatalf("provider %s: login directory %q", p.ID, p.LoginDirectory)
+			}
 		}
 		// Property: every accepted catalog renders every domain to a
 		// document Thunderbird's rules accept.
