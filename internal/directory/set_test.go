@@ -531,3 +531,47 @@ func histogramCount(t *testing.T, r *running) uint64 {
 	}
 	return m.GetHistogram().GetSampleCount()
 }
+
+// TestMergeWithCatalog: the raw values, bad ones included, go to the
+// catalog's merge, which serves the good ones (the U-label as its
+// A-label) and skips the bad one with a warning naming it.
+func TestMergeWithCatalog(t *testing.T) {
+	be := newPGBackend(t)
+	yaml := `directories:
+  - name: hosting
+    type: postgres
+    url_env: HOSTING_URL
+    domains: ` + be.dir.Domains + `
+    login: ` + be.dir.Login + `
+providers:
+  - id: hosting.example
+    directory: hosting
+    incoming: [{protocol: imap, host: imap.hosting.example, port: 993, security: tls, username: "%LOGIN%"}]
+    outgoing: [{protocol: smtp, host: smtp.hosting.example, port: 465, security: tls, username: "%LOGIN%"}]
+`
+	cat, err := provision.Parse(provision.Source{Name: "catalog.yaml", Data: []byte(yaml)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	be.addDomains(t, "ok.example", "not a domain!", "bücher.example")
+	s, err := New(Options{Directories: cat.Directories(), Getenv: be.getenv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if !s.refresh(context.Background(), s.dirs[0]) {
+		t.Fatal("refresh failed")
+	}
+	merged, warnings, err := cat.WithDirectoryDomains(s.Lists(), true)
+	if err != nil {
+		t.Fatalf("WithDirectoryDomains: %v", err)
+	}
+	for _, d := range []string{"ok.example", "xn--bcher-kva.example"} {
+		if _, err := merged.Lookup(d); err != nil {
+			t.Errorf("Lookup(%q) = %v", d, err)
+		}
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "not a domain!") {
+		t.Errorf("warnings = %q, want one naming the bad row", warnings)
+	}
+}
