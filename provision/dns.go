@@ -78,7 +78,8 @@ const (
 	clientsPACC         = "PACC (draft-ietf-mailmaint-pacc): no shipping client yet; Apple co-authors the draft"
 	clientsPACCDigest   = "PACC digest of the served document: publish it again whenever the provider changes"
 	clientsMailSRV      = "%s (RFC 6186/8314): %s; Thunderbird, K-9, KMail and Delta Chat do not look"
-	clientsDAVSRV       = "%s (RFC 6764): DAVx5, Apple's account setup, Evolution%s")
+	clientsDAVSRV       = "%s (RFC 6764): DAVx5, Apple's account setup, Evolution%s"
+)
 
 // srvService is one RFC 6186 / RFC 8314 service name.
 type srvService struct {
