@@ -229,6 +229,6 @@ func PACCWarning(p *Provider) string {
 	if _, ok := paccDoc(p); !ok {
 		tail = "; with no incoming or no outgoing server left it has no PACC document (404 at /.well-known/user-agent-configuration.json)"
 	}
-	return fmt.Sprintf("%s: provider %s: PACC describes only implicit TLS on the standard port (IMAP 993, POP3 995, SMTP 465, ManageSieve 4190) and https on 443, so its PACC document leaves out %s%s",
+	return fmt.Sprintf("%s: provider %s: PACC describes only implicit TLS on the standard port of each protocol and https on 443 (docs/pacc.md), so its PACC document leaves out %s%s",
 		p.Source, p.ID, strings.Join(misfits, ", "), tail)
 }
