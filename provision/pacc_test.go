@@ -221,3 +221,30 @@ func TestLoadPACCKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestThunderbirdJMAPTemplate: the jmap incomingServer comes out of the
+// pre-rendered template exactly as the etree renderer writes it, with and
+// without an address, and not in Evolution's one-per-type answer.
+func TestThunderbirdJMAPTemplate(t *testing.T) {
+	cat, err := Parse(Source{Name: "pacc.yaml", Data: []byte(paccCatalog)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := cat.Providers()[0]
+	for _, addr := range []*Address{nil, {Local: `a"&<b`, Domain: "example.org"}} {
+		got, err := cat.Thunderbird(nil, p, "example.org", addr, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := etreeThunderbird(p, "example.org", addr); !bytes.Equal(got, want) {
+			t.Errorf("template and etree differ:\n%s\n---\n%s", got, want)
+		}
+		if !bytes.Contains(got, []byte(`<incomingServer type="jmap">`)) {
+			t.Errorf("no jmap server:\n%s", got)
+		}
+		one, _ := cat.Thunderbird(nil, p, "example.org", addr, Options{Servers: OnePerType})
+		if bytes.Contains(one, []byte(`type="jmap"`)) {
+			t.Errorf("one-per-type lists jmap:\n%s", one)
+		}
+	}
+}
