@@ -120,7 +120,7 @@ const srvPriorityStep = 10
 //     records when t has addresses and no host;
 //   - ua-auto-config.<d> like autoconfig.<d>, and the _ua-auto-config.<d>
 //     TXT "v=UAAC1; a=sha256; d=..." with the digest of p's PACC document
-//     (PACCDigest), when p has one (docs/pacc.md#integrity);
+//     (PACCDigest), when p has one (docs/pacc.md#pacc);
 //   - _autodiscover._tcp.<d>: SRV to t.Host (or to autodiscover.<d> when
 //     only addresses are known), port 443;
 //   - _imaps, _imap, _pop3s, _pop3, _submissions, _submission (RFC 6186,

@@ -33,7 +33,7 @@ func (d *decoder) paccKeys(m map[string]*yaml.Node, path string, p *Provider) {
 	p.Logo = d.httpsURL(m, path, "logo")
 	if p.Logo != "" {
 		// PACC wants width and height for raster images, which one URL
-		// cannot give; an SVG has neither (docs/pacc.md#document).
+		// cannot give; an SVG has neither (docs/pacc.md#pacc).
 		u, _ := url.Parse(p.Logo)
 		if !strings.HasSuffix(strings.ToLower(u.Path), ".svg") {
 			d.errorf(m["logo"], joinField(path, "logo"), "%q is not an SVG image (the path must end in .svg)", p.Logo)

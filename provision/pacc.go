@@ -37,7 +37,7 @@ func (c *Catalog) PACC(dst []byte, p *Provider, domain string, addr *Address, op
 
 // PACCDigest returns the TXT record data of _ua-auto-config.<domain> for
 // p's document: "v=UAAC1; a=sha256; d=<base64 of the SHA-256 of the
-// body>" (docs/pacc.md#integrity), or "" when p has no PACC document.
+// body>" (docs/pacc.md#pacc), or "" when p has no PACC document.
 func PACCDigest(p *Provider) string {
 	doc, ok := paccDoc(p)
 	if !ok {
@@ -63,7 +63,7 @@ type paccDocument struct {
 // paccProtocols holds one entry per protocol. Submission is written under
 // both names the drafts have used: "smtp" (draft -02 and the clients
 // written to it) and "submit" (the name since -03); clients ignore
-// protocol names they do not know (docs/pacc.md#document).
+// protocol names they do not know (docs/pacc.md#pacc).
 type paccProtocols struct {
 	IMAP        *paccHost `json:"imap,omitempty"`
 	POP3        *paccHost `json:"pop3,omitempty"`
@@ -116,7 +116,7 @@ type paccHelp struct {
 }
 
 // paccPorts are the standard implicit-TLS ports PACC implies
-// (docs/pacc.md#document; RFC 8314 §7 for 993, 995 and 465; RFC 5804 §1.8
+// (docs/pacc.md#pacc; RFC 8314 §7 for 993, 995 and 465; RFC 5804 §1.8
 // registers 4190 for ManageSieve).
 var paccPorts = map[Protocol]int{IMAP: 993, POP3: 995, SMTP: 465, ManageSieve: 4190}
 

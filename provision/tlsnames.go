@@ -46,7 +46,7 @@ func (d *decoder) tlsNames(m map[string]*yaml.Node, path string) []string {
 // certificates for: autoconfig.<d> and autodiscover.<d> for every served
 // domain <d> (the names clients try first: docs/autoconfig.md,
 // docs/autodiscover.md), ua-auto-config.<d> for every domain whose
-// provider has a PACC document (docs/pacc.md#lookup: PACC is HTTPS only),
+// provider has a PACC document (docs/pacc.md#pacc: PACC is HTTPS only),
 // publicHost when set, and every provider's tls_names. Sorted, lower
 // case, without duplicates or trailing dots.
 func (c *Catalog) TLSNames(publicHost string) []string {

@@ -22,11 +22,11 @@ import (
 // PACCPath is where a PACC client asks ua-auto-config.<domain>.
 const PACCPath = "/.well-known/user-agent-configuration.json"
 
-// paccStandardPorts are the ports PACC implies (docs/pacc.md#document).
+// paccStandardPorts are the ports PACC implies (docs/pacc.md#pacc).
 var paccStandardPorts = map[string]int{"imap": 993, "pop3": 995, "smtp": 465, "submit": 465, "managesieve": 4190}
 
 // PACCDocument reads a PACC document as the draft's rules say
-// (docs/pacc.md#document): a JSON object with protocols, authentication
+// (docs/pacc.md#pacc): a JSON object with protocols, authentication
 // and info; host names for the text protocols, https URLs for the HTTP
 // ones; info.provider.name of at most 60 characters, shortName of at most
 // 20; an oauth-public issuer https without query or fragment. Unknown
@@ -137,7 +137,7 @@ func PACCDocument(contentType string, body []byte) verdict {
 }
 
 // PACCDigestCheck compares body with the TXT records of
-// _ua-auto-config.<domain> as a PACC client does (docs/pacc.md#integrity):
+// _ua-auto-config.<domain> as a PACC client does (docs/pacc.md#pacc):
 // tags in any letter case, white space around "=" and ";" allowed, v=UAAC1
 // and a=sha256 required; some record's d must be the base64 SHA-256 of
 // body. It returns "" when one matches, else why not.
