@@ -113,9 +113,9 @@ func TestStorageContract(t *testing.T) {
 			binary[i] = byte(i)
 		}
 		files := map[string][]byte{
-			"certificates/ca/a.example/a.example.crt":  []byte("cert a"),
-			"certificates/ca/a.example/a.example.key":  binary,
-			"certificates/ca/a.example/a.example.json": []byte("{}"),
+			"certificates/ca/a.example/a.example.crt":   []byte("cert a"),
+			"certificates/ca/a.example/a.example.key":   binary,
+			"certificates/ca/a.example/a.example.json":  []byte("{}"),
 			"certificates/ca/ab.example/ab.example.crt": []byte("cert ab"),
 			"certificates/ca/x_%.example/x.crt":         []byte("wildcards in LIKE"),
 			"acme/ca/users/admin/admin.json":            []byte("account"),
