@@ -105,10 +105,10 @@ type Manager struct {
 	// limited by orders.
 	onDemand bool
 	orders   *rate.Limiter
-	log    *slog.Logger
-	ctx    context.Context // ends at Stop
-	stop   context.CancelFunc
-	once   sync.Once
+	log      *slog.Logger
+	ctx      context.Context // ends at Stop
+	stop     context.CancelFunc
+	once     sync.Once
 
 	// names is the current set, read during handshakes without mu.
 	names atomic.Pointer[map[string]bool]
