@@ -1,6 +1,7 @@
 package provision
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"unicode"
@@ -14,10 +15,85 @@ import (
 type Address struct {
 	Local  string
 	Domain string
+	// Login is the login name a directory holds for the address, set by
+	// the caller before rendering; "" when there is none. The renderers
+	// write it for %LOGIN% when CheckLogin accepts it, and the address
+	// otherwise. ParseAddress never sets it: it comes from a directory,
+	// never from a request.
+	Login string
 }
 
 // String returns local@domain.
 func (a Address) String() string { return a.Local + "@" + a.Domain }
+
+// maxLogin bounds a login name from a directory. Real ones are short (a
+// Unix user name, an AD sAMAccountName of 20 characters, an address of at
+// most 254 bytes, RFC 5321 §4.5.3.1): 256 bytes holds every one of them.
+const maxLogin = 256
+
+// CheckLogin reports why s is not written as a login name, or nil: it
+// must be 1 to 256 bytes of UTF-8 whose every character is printable
+// (Unicode letters, marks, numbers, punctuation and symbols) and not
+// white space, and it may not hold %, which clients read as the start of
+// a placeholder. A directory's row is input like any other: XML and
+// plist markup in it is escaped by the encoders, but control and format
+// characters (NUL, newlines, bidi overrides), spaces and overlong values
+// have no place in a login a client types into a server, and are refused
+// so that the renderers fall back to the address. The error names the
+// rule, never the value.
+func CheckLogin(s string) error {
+	switch {
+	case s == "":
+		return errLoginEmpty
+	case len(s) > maxLogin:
+		return errLoginLong
+	}
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf { // the common case, without decoding
+			if c <= ' ' || c == '%' || c == 0x7f {
+				return errLoginChar
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 {
+			return errLoginUTF8
+		}
+		if !unicode.IsPrint(r) {
+			return errLoginChar
+		}
+		i += n
+	}
+	return nil
+}
+
+// CheckLogin's errors, made once: a directory may hold many bad rows.
+var (
+	errLoginEmpty = errors.New("login is empty")
+	errLoginLong  = fmt.Errorf("login longer than %d bytes", maxLogin)
+	errLoginUTF8  = errors.New("login is not UTF-8")
+	errLoginChar  = errors.New("login holds white space, %, or a character that is not printable")
+)
+
+// withLogin returns addr, or, when its Login is set but CheckLogin
+// refuses it, a copy without it, for which %LOGIN% is the address.
+func withLogin(addr *Address) *Address {
+	if addr == nil || addr.Login == "" || CheckLogin(addr.Login) == nil {
+		return addr
+	}
+	a := *addr
+	a.Login = ""
+	return &a
+}
+
+// loginOf is what %LOGIN% is for addr, which withLogin has checked.
+func loginOf(addr *Address) string {
+	if addr.Login != "" {
+		return addr.Login
+	}
+	return addr.String()
+}
 
 // Limits from RFC 5321 §4.5.3.1.
 const (

@@ -174,8 +174,9 @@ func (c *Catalog) Autodiscover(dst []byte, p *Provider, domain string, addr *Add
 	if err := checkRender(p, addr, false); err != nil {
 		return dst, err
 	}
+	addr = withLogin(addr)
 	action, target := autodiscoverAction(p, domain, addr)
-	if out := c.autodiscoverTemplate(p, action, addr).Append(dst, addressFill(domain, addr, target)); out != nil {
+	if out := c.autodiscoverTemplate(p, action, addr).Append(dst, addressFill(p, domain, addr, target)); out != nil {
 		return out, nil
 	}
 	return append(dst, autodiscoverDoc(p, action, target, domain, addr)...), nil
@@ -292,12 +293,12 @@ func poxProtocol(acct *etree.Element, s Server, domain string, addr *Address, fi
 }
 
 // loginName fills a username template for addr, or with no address only
-// its %EMAILDOMAIN%.
+// its %EMAILDOMAIN% (and %LOGIN% as %EMAILADDRESS%, for the client).
 func loginName(template, domain string, addr *Address) string {
 	if addr != nil {
-		return ExpandUsername(template, addr)
+		return expandUsername(template, addr)
 	}
-	return strings.ReplaceAll(template, PlaceholderDomain, domain)
+	return strings.ReplaceAll(expandUsername(template, nil), PlaceholderDomain, domain)
 }
 
 // MobileSync renders the mobilesync-schema answer (docs/autodiscover.md#mobilesync,
@@ -315,7 +316,7 @@ func (c *Catalog) MobileSync(dst []byte, p *Provider, _ string, addr *Address, _
 	if !ok {
 		return dst, fmt.Errorf("%w: no ActiveSync server for this domain", ErrBadRequest)
 	}
-	if out := c.mobileSyncTemplate(p, redirect).Append(dst, addressFill(addr.Domain, addr, to)); out != nil {
+	if out := c.mobileSyncTemplate(p, redirect).Append(dst, addressFill(p, addr.Domain, addr, to)); out != nil {
 		return out, nil
 	}
 	return append(dst, mobileSyncDoc(p, to, redirect, *addr)...), nil

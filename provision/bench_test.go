@@ -3,6 +3,7 @@ package provision
 import (
 	"crypto/x509"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -52,6 +53,41 @@ func benchRenderers(b *testing.B, name0, name1 string, etree func(*Provider, str
 
 func BenchmarkThunderbird(b *testing.B) {
 	benchRenderers(b, "placeholders", "address", etreeThunderbird, (*Catalog).Thunderbird)
+}
+
+// BenchmarkThunderbirdLogin renders a %LOGIN% provider's document with
+// a login, with a refused one (the address instead), and with none, into
+// a reused buffer as a handler does: what %LOGIN% adds to a request once
+// the login is known.
+func BenchmarkThunderbirdLogin(b *testing.B) {
+	c, p := loginCat(b)
+	buf := make([]byte, 0, 4096)
+	for _, tc := range []struct{ name, login string }{{"login", "anna42"}, {"refused", "anna 42"}, {"none", ""}} {
+		addr := &Address{Local: "anna", Domain: "example.org", Login: tc.login}
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.Thunderbird(buf[:0], p, "example.org", addr, Options{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	// The same provider with %EMAILADDRESS%: the figure to compare with.
+	plain, err := Parse(Source{Name: "plain.yaml", Data: []byte(strings.ReplaceAll(strings.ReplaceAll(loginCatalog, "%LOGIN%", "%EMAILADDRESS%"), "    login_directory: users\n", ""))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	pp, _ := plain.Lookup("example.org")
+	addr := &Address{Local: "anna", Domain: "example.org"}
+	b.Run("without-login", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := plain.Thunderbird(buf[:0], pp, "example.org", addr, Options{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
 
 func BenchmarkAutodiscover(b *testing.B) {

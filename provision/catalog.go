@@ -54,6 +54,11 @@ const (
 	PlaceholderAddress = "%EMAILADDRESS%"
 	PlaceholderLocal   = "%EMAILLOCALPART%"
 	PlaceholderDomain  = "%EMAILDOMAIN%"
+	// PlaceholderLogin is the login name a directory holds for the
+	// address (Address.Login), which only this service knows: no client
+	// fills it, so a document without an address writes
+	// %EMAILADDRESS% in its place (README, "Directories").
+	PlaceholderLogin = "%LOGIN%"
 )
 
 // Server is one IMAP, POP3 or SMTP endpoint.
@@ -119,8 +124,32 @@ type Provider struct {
 	Redirect        Redirect
 	DomainRedirects map[string]Redirect
 
+	// Directory names the directory whose domains this provider serves
+	// beside Domains, "" for none; Catalog.WithDirectoryDomains merges
+	// them in (directory.go).
+	Directory string
+	// LoginDirectory names the directory %LOGIN% is looked up in: the
+	// catalog's login_directory, else Directory when that one has a
+	// login query or filter; "" for none.
+	LoginDirectory string
+
 	// Source is "file:line" of the provider's entry, for messages.
 	Source string
+}
+
+// NeedsLogin reports whether an advertised server's username holds
+// %LOGIN%: whether a caller should ask p's LoginDirectory for the
+// address's login before rendering. Without one, Address.Login is never
+// read.
+func (p *Provider) NeedsLogin() bool {
+	for _, servers := range [2][]Server{p.Incoming, p.Outgoing} {
+		for _, s := range servers {
+			if s.Security.Advertised() && strings.Contains(s.Username, PlaceholderLogin) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // AdvertisedIncoming returns the incoming servers clients are told about,
@@ -146,6 +175,10 @@ func advertised(servers []Server) []Server {
 type Catalog struct {
 	providers []*Provider
 	byDomain  map[string]*Provider
+	// file indexes the domains the catalog's files list, which
+	// byDomain holds with the directories' (WithDirectoryDomains).
+	file        map[string]*Provider
+	directories []*Directory
 	// prerendered holds each provider's document templates, made on
 	// first use (prerender.go).
 	prerendered map[*Provider]*providerTemplates
@@ -162,6 +195,7 @@ func indexedCatalog(providers []*Provider, byDomain map[string]*Provider) *Catal
 	c := &Catalog{
 		providers:   providers,
 		byDomain:    byDomain,
+		file:        byDomain,
 		prerendered: make(map[*Provider]*providerTemplates, len(providers)),
 		requests:    newRequestCache(requestCacheSize),
 	}
@@ -201,19 +235,34 @@ func (c *Catalog) Domains() []string {
 	return out
 }
 
-// ExpandUsername fills a username template for addr. With a nil addr the
-// template is returned unchanged, for the client to fill in.
+// ExpandUsername fills a username template for addr. %LOGIN% is
+// addr.Login when CheckLogin accepts it, else the address, as
+// %EMAILADDRESS% is. With a nil addr the template is returned for the
+// client to fill in, with %EMAILADDRESS% for %LOGIN%.
 func ExpandUsername(template string, addr *Address) string {
-	if addr == nil {
-		return template
-	}
-	return usernameReplacer(addr).Replace(template)
+	return expandUsername(template, withLogin(addr))
 }
 
-func usernameReplacer(addr *Address) *strings.Replacer {
+// expandUsername is ExpandUsername for an address withLogin has checked:
+// a non-empty Login is written as it is (the renderers' markers are
+// Logins no check would pass), an empty one is the address.
+func expandUsername(template string, addr *Address) string {
+	if addr == nil {
+		if !strings.Contains(template, PlaceholderLogin) {
+			return template
+		}
+		return strings.ReplaceAll(template, PlaceholderLogin, PlaceholderAddress)
+	}
+	full := addr.String()
+	login := addr.Login
+	if login == "" {
+		login = full
+	}
+	// One pass: a value is never read again as a placeholder.
 	return strings.NewReplacer(
-		PlaceholderAddress, addr.String(),
+		PlaceholderAddress, full,
 		PlaceholderLocal, addr.Local,
 		PlaceholderDomain, addr.Domain,
-	)
+		PlaceholderLogin, login,
+	).Replace(template)
 }

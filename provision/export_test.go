@@ -27,13 +27,15 @@ func NewCatalog(providers []*Provider) (*Catalog, error) {
 func DemoYAML() []byte { return demoYAML }
 
 // The reference renderers as the tests call them: etree and the plist
-// encoder, never a template.
+// encoder, never a template, with the address's Login checked as the
+// renderers check it.
 
 func etreeThunderbird(p *Provider, domain string, addr *Address) []byte {
-	return thunderbirdDoc(p, domain, addr, AllServers)
+	return thunderbirdDoc(p, domain, withLogin(addr), AllServers)
 }
 
 func etreeAutodiscover(p *Provider, domain string, addr *Address) []byte {
+	addr = withLogin(addr)
 	action, target := autodiscoverAction(p, domain, addr)
 	return autodiscoverDoc(p, action, target, domain, addr)
 }

@@ -255,11 +255,13 @@ func Parse(srcs ...Source) (*Catalog, error) {
 	}
 	served := d.crossCheck(providers)
 	d.checkRedirects(providers, served)
+	d.checkDirectories(providers)
 	if d.count > 0 {
 		return nil, &LoadError{Errs: d.errs, More: d.count - len(d.errs)}
 	}
 	// crossCheck refused every domain served twice: served is the index.
 	c := indexedCatalog(providers, served)
+	c.directories = d.dirs.list
 	for _, s := range srcs {
 		c.Sources = append(c.Sources, s.Name)
 	}
@@ -276,6 +278,8 @@ type decoder struct {
 	// asks "did this part add an error?" compares counts, never
 	// len(errs), which stops growing at maxErrors.
 	count int
+	// dirs holds the directories read so far (load_directories.go).
+	dirs directoryDecoder
 }
 
 // add records a problem, or only counts it once maxErrors are kept.
@@ -324,13 +328,19 @@ func (d *decoder) document(data []byte) []*Provider {
 	if !d.aliasesBounded(doc) {
 		return nil
 	}
-	top := d.mapping(doc, "", "providers")
+	top := d.mapping(doc, "", "providers", "directories")
 	if top == nil {
 		return nil
 	}
+	dn, hasDirs := top["directories"]
+	if hasDirs {
+		d.directories(dn)
+	}
 	pn, ok := top["providers"]
 	if !ok {
-		d.errorf(doc, "providers", "missing")
+		if !hasDirs { // a file of directories alone is one part of a catalog
+			d.errorf(doc, "providers", "missing")
+		}
 		return nil
 	}
 	var out []*Provider
@@ -442,6 +452,7 @@ var providerKeys = []string{
 	"incoming", "outgoing", "caldav", "carddav", "webmail", "oauth2", "color",
 	"activesync", "redirect_address", "redirect_url", "domain_redirects",
 	"tls_names",
+	"directory", "login_directory", // load_directories.go
 }
 
 func (d *decoder) provider(n *yaml.Node, path string) *Provider {
@@ -474,11 +485,15 @@ func (d *decoder) provider(n *yaml.Node, path string) *Provider {
 		}
 	}
 
-	if dn, ok := d.required(m, n, path, "domains"); ok {
+	dn, ok := m["domains"]
+	if !ok && !hasDirectory(m) {
+		dn, ok = d.required(m, n, path, "domains")
+	}
+	if ok {
 		items := d.sequence(dn, path+".domains")
 		seen := make(map[string]bool, len(items))
 		p.Domains = make([]string, 0, len(items))
-		if len(items) == 0 && dn.Kind == yaml.SequenceNode {
+		if len(items) == 0 && dn.Kind == yaml.SequenceNode && !hasDirectory(m) {
 			d.errorf(dn, path+".domains", "needs at least one domain")
 		}
 		for i, item := range items {
@@ -513,6 +528,7 @@ func (d *decoder) provider(n *yaml.Node, path string) *Provider {
 	}
 	d.autodiscoverKeys(m, path, p)
 	p.TLSNames = d.tlsNames(m, path)
+	d.providerDirectories(m, path, p)
 
 	if d.count > before {
 		return nil
@@ -764,8 +780,10 @@ func checkUsernameTemplate(t string) error {
 			rest = rest[len(PlaceholderLocal):]
 		case strings.HasPrefix(rest, PlaceholderDomain):
 			rest = rest[len(PlaceholderDomain):]
+		case strings.HasPrefix(rest, PlaceholderLogin):
+			rest = rest[len(PlaceholderLogin):]
 		default:
-			return fmt.Errorf("%s: %% only in %s, %s or %s", quote(t), PlaceholderAddress, PlaceholderLocal, PlaceholderDomain)
+			return fmt.Errorf("%s: %% only in %s, %s, %s or %s", quote(t), PlaceholderAddress, PlaceholderLocal, PlaceholderDomain, PlaceholderLogin)
 		}
 	}
 	for _, r := range t {

@@ -177,13 +177,13 @@ func TestParseLongValues(t *testing.T) {
 		// A plain key is at most 1024 characters (YAML 1.2.2, example 7.22):
 		// a longer one is written as an explicit "? key".
 		{"unknown key", strings.Replace(base, "    domains:", "    ? "+long+"\n    : 1\n    domains:", 1),
-			`c.yaml:3: providers[0]."` + strings.Repeat("x", 80) + `"… (1048576 bytes): unknown key (known: id, display_name, short_name, organization, domains, incoming, outgoing, caldav, carddav, webmail, oauth2, color, activesync, redirect_address, redirect_url, domain_redirects, tls_names)`},
+			`c.yaml:3: providers[0]."` + strings.Repeat("x", 80) + `"… (1048576 bytes): unknown key (known: id, display_name, short_name, organization, domains, incoming, outgoing, caldav, carddav, webmail, oauth2, color, activesync, redirect_address, redirect_url, domain_redirects, tls_names, directory, login_directory)`},
 		{"port", strings.Replace(base, "port: 993", "port: "+strings.Repeat("9", 1<<20), 1),
 			`c.yaml:5: providers[0].incoming[0].port: "` + strings.Repeat("9", 80) + `"… (1048576 bytes) is not a whole number`},
 		{"username", strings.Replace(base, "security: tls}", "security: tls, username: \"%EMAILLOCALPART% "+long+"\"}", 1),
 			`c.yaml:5: providers[0].incoming[0].username: longer than 320 bytes`},
 		{"username under its limit", strings.Replace(base, "security: tls}", "security: tls, username: \"%X"+strings.Repeat("y", 300)+"\"}", 1),
-			`c.yaml:5: providers[0].incoming[0].username: "%X` + strings.Repeat("y", 78) + `"… (302 bytes): % only in %EMAILADDRESS%, %EMAILLOCALPART% or %EMAILDOMAIN%`},
+			`c.yaml:5: providers[0].incoming[0].username: "%X` + strings.Repeat("y", 78) + `"… (302 bytes): % only in %EMAILADDRESS%, %EMAILLOCALPART%, %EMAILDOMAIN% or %LOGIN%`},
 		{"url", strings.Replace(base, "    incoming:", "    caldav: "+long+"\n    incoming:", 1),
 			`c.yaml:4: providers[0].caldav: "` + strings.Repeat("x", 80) + `"… (1048576 bytes) is not an absolute http(s) URL`},
 		{"colour", strings.Replace(base, "    incoming:", "    color: "+long+"\n    incoming:", 1),

@@ -128,7 +128,7 @@ func TestParseErrors(t *testing.T) {
 		{"empty file", "", []string{"c.yaml: file is empty"}},
 		{"only a comment", "# nothing yet\n", []string{"c.yaml: file is empty"}},
 		{"no providers", "providers: []\n", []string{"c.yaml: providers: no providers: the catalog is empty"}},
-		{"providers missing", "other: 1\n", []string{"c.yaml:1: other: unknown key (known: providers)", "c.yaml:1: providers: missing"}},
+		{"providers missing", "other: 1\n", []string{"c.yaml:1: other: unknown key (known: providers, directories)", "c.yaml:1: providers: missing"}},
 		{"syntax", "providers:\n  - id: [\n", []string{"c.yaml:2: YAML syntax: did not find expected node content"}},
 		{"top level list", "- a\n", []string{"c.yaml:1: (top level): must be a mapping, not a list"}},
 		{"port out of range", strings.Replace(base, "port: 993", "port: 99999", 1),
@@ -150,7 +150,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown key with a space", strings.Replace(base, "security: tls}", "security: tls, \"my key\": 1}", 1),
 			[]string{`c.yaml:5: providers[0].incoming[0]."my key": unknown key (known: protocol, host, port, security, auth, username, pop3)`}},
 		{"unknown provider key", strings.Replace(base, "    domains:", "    domain: x\n    domains:", 1),
-			[]string{"c.yaml:3: providers[0].domain: unknown key (known: id, display_name, short_name, organization, domains, incoming, outgoing, caldav, carddav, webmail, oauth2, color, activesync, redirect_address, redirect_url, domain_redirects, tls_names)"}},
+			[]string{"c.yaml:3: providers[0].domain: unknown key (known: id, display_name, short_name, organization, domains, incoming, outgoing, caldav, carddav, webmail, oauth2, color, activesync, redirect_address, redirect_url, domain_redirects, tls_names, directory, login_directory)"}},
 		{"key twice", strings.Replace(base, "    domains:", "    id: x.org\n    domains:", 1),
 			[]string{"c.yaml:3: providers[0].id: given twice"}},
 		{"id not a host", strings.Replace(base, "id: mail.example.org", "id: Example Mail", 1),
@@ -180,7 +180,7 @@ func TestParseErrors(t *testing.T) {
 		{"username with space", strings.Replace(base, "security: tls}", `security: tls, username: "%EMAILLOCALPART% x"}`, 1),
 			[]string{`c.yaml:5: providers[0].incoming[0].username: "%EMAILLOCALPART% x": no white space or control characters (K-9 rejects them)`}},
 		{"username unknown placeholder", strings.Replace(base, "security: tls}", `security: tls, username: "%REALNAME%"}`, 1),
-			[]string{`c.yaml:5: providers[0].incoming[0].username: "%REALNAME%": % only in %EMAILADDRESS%, %EMAILLOCALPART% or %EMAILDOMAIN%`}},
+			[]string{`c.yaml:5: providers[0].incoming[0].username: "%REALNAME%": % only in %EMAILADDRESS%, %EMAILLOCALPART%, %EMAILDOMAIN% or %LOGIN%`}},
 		{"pop3 options on imap", strings.Replace(base, "security: tls}", "security: tls, pop3: {leave_on_server: true}}", 1),
 			[]string{"c.yaml:5: providers[0].incoming[0].pop3: only a pop3 server takes POP3 options"}},
 		{"pop3 option types", strings.Replace(strings.Replace(base, "protocol: imap", "protocol: pop3", 1), "security: tls}", "security: tls, pop3: {leave_on_server: yes, days_on_server: 0}}", 1),
@@ -269,6 +269,8 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(laughs(3)))
 	f.Add([]byte(strings.Replace(base, "[example.org]", "&a [example.org, *a]", 1)))
 	f.Add([]byte(strings.Replace(base, "[example.org]", "*nowhere", 1)))
+	f.Add([]byte(dirCatalog))
+	f.Add([]byte(loginCatalog))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := Parse(Source{Name: "f.yaml", Data: data})
 		if err != nil {
@@ -290,6 +292,17 @@ func FuzzParse(f *testing.F) {
 				}
 			}
 			return
+		}
+		// Property: every directory a provider names is declared, with
+		// domains for `directory` and logins for LoginDirectory, and a
+		// provider using %LOGIN% has somewhere to look it up.
+		for _, p := range c.Providers() {
+			if dir := c.Directory(p.Directory); p.Directory != "" && (dir == nil || !dir.HasDomains()) {
+				t.Fatalf("provider %s: directory %q without domains", p.ID, p.Directory)
+			}
+			if dir := c.Directory(p.LoginDirectory); p.LoginDirectory != "" && (dir == nil || !dir.HasLogin()) || usesLogin(p) && p.LoginDirectory == "" {
+				t.Fatalf("provider %s: login directory %q", p.ID, p.LoginDirectory)
+			}
 		}
 		// Property: every accepted catalog renders every domain to a
 		// document Thunderbird's rules accept.

@@ -72,9 +72,10 @@ func TestMarshalCoversProvider(t *testing.T) {
 		"ID", "DisplayName", "ShortName", "Organization", "Domains", "Incoming", "Outgoing",
 		"CalDAV", "CardDAV", "Webmail", "OAuth2", "TLSNames",
 	}
-	// Not in config-v1.1.xml, so import never fills them; Source is
-	// where a provider was read from, not catalog data.
-	notWritten := []string{"ActiveSync", "Redirect", "DomainRedirects", "Color", "Source"}
+	// Not in config-v1.1.xml, so import never fills them (the directory
+	// keys need the catalog's directories, which MarshalCatalog does not
+	// write); Source is where a provider was read from, not catalog data.
+	notWritten := []string{"ActiveSync", "Redirect", "DomainRedirects", "Color", "Source", "Directory", "LoginDirectory"}
 	typ := reflect.TypeFor[Provider]()
 	for i := range typ.NumField() {
 		name := typ.Field(i).Name

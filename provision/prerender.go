@@ -31,28 +31,35 @@ const (
 	holeLocal             // the address's local part
 	holeAddrDomain        // the address's domain
 	holeValue             // a value the caller computes: a redirect target, a time
+	holeLogin             // what %LOGIN% is for the address (loginOf)
 )
 
-// addressFill returns the values for domain and addr.
-func addressFill(domain string, addr *Address, value string) splice.Values {
+// addressFill returns the values of p's documents for domain and addr,
+// which withLogin has checked. The login is filled only where p's
+// templates have a hole for it: the address it falls back to costs an
+// allocation.
+func addressFill(p *Provider, domain string, addr *Address, value string) splice.Values {
 	f := splice.Values{holeDomain: domain, holeValue: value}
 	if addr != nil {
 		f[holeLocal], f[holeAddrDomain] = addr.Local, addr.Domain
+		if addr.Login != "" || p.NeedsLogin() {
+			f[holeLogin] = loginOf(addr)
+		}
 	}
 	return f
 }
 
 // fillAddress is the Address a renderer gets for a fill's address holes.
 func fillAddress(f splice.Values) *Address {
-	return &Address{Local: f[holeLocal], Domain: f[holeAddrDomain]}
+	return &Address{Local: f[holeLocal], Domain: f[holeAddrDomain], Login: f[holeLogin]}
 }
 
 // probes are the requests a new template must render exactly as the etree
 // renderer does: markup characters, quotes, non-ASCII, a control
 // character and a byte of invalid UTF-8 in every hole.
 var probes = []splice.Values{
-	{holeDomain: "probe.example", holeLocal: "o'neil+\"x\"", holeAddrDomain: "probe.example", holeValue: "https://x.example/?a=1&b=<2>"},
-	{holeDomain: "xn--bcher-kva.example", holeLocal: "jürgen&\x01\xff", holeAddrDomain: "b\u00fccher.example", holeValue: "%EMAILLOCALPART%@y.example"},
+	{holeDomain: "probe.example", holeLocal: "o'neil+\"x\"", holeAddrDomain: "probe.example", holeValue: "https://x.example/?a=1&b=<2>", holeLogin: "CORP\\o'neil<&>\"x\""},
+	{holeDomain: "xn--bcher-kva.example", holeLocal: "jürgen&\x01\xff", holeAddrDomain: "b\u00fccher.example", holeValue: "%EMAILLOCALPART%@y.example", holeLogin: "jürgen]]>\x00\n\xff"},
 }
 
 // lazyTemplate is an XML template made on first use.

@@ -11,11 +11,12 @@ import (
 
 // prerenderCatalogs are catalogs whose every provider and domain the
 // pre-rendered output is compared on: the golden-file variants, the
-// Autodiscover redirect catalog, an IDN catalog, and a provider whose
-// names and login templates hold every character that needs escaping.
+// Autodiscover redirect catalog, an IDN catalog, a provider whose names
+// and login templates hold every character that needs escaping, and one
+// with %LOGIN%.
 func prerenderCatalogs(t testing.TB) map[string]*Catalog {
 	t.Helper()
-	srcs := map[string]string{"ad": adCatalog, "tricky": `providers:
+	srcs := map[string]string{"ad": adCatalog, "login": loginCatalog, "tricky": `providers:
   - id: tricky.example
     display_name: "Tom & Jerry's <\"Mail\">"
     short_name: "T&J's"

@@ -33,7 +33,8 @@ func (c *Catalog) Thunderbird(dst []byte, p *Provider, domain string, addr *Addr
 	if err := checkRender(p, addr, false); err != nil {
 		return dst, err
 	}
-	if out := c.thunderbirdTemplate(p, addr, opts.Servers).Append(dst, addressFill(domain, addr, "")); out != nil {
+	addr = withLogin(addr)
+	if out := c.thunderbirdTemplate(p, addr, opts.Servers).Append(dst, addressFill(p, domain, addr, "")); out != nil {
 		return out, nil
 	}
 	return append(dst, thunderbirdDoc(p, domain, addr, opts.Servers)...), nil
@@ -96,7 +97,7 @@ func thunderbirdDoc(p *Provider, domain string, addr *Address, which Servers) []
 	// v1.1 spells these addressBook/calendar with serverURL (docs/autoconfig.md#contacts-and-calendars);
 	// no client reads them for account setup yet, but they tell a
 	// human reader and future clients where contacts and calendars live.
-	user := ExpandUsername(incoming[0].Username, addr)
+	user := expandUsername(incoming[0].Username, addr)
 	if p.CardDAV != "" {
 		davSection(root.CreateElement("addressBook"), "carddav", p.CardDAV, user)
 	}
@@ -164,7 +165,7 @@ func autoconfigServer(el *etree.Element, s Server, addr *Address) {
 	el.CreateElement("hostname").SetText(s.Host)
 	el.CreateElement("port").SetText(strconv.Itoa(s.Port))
 	el.CreateElement("socketType").SetText(socketType(s.Security))
-	el.CreateElement("username").SetText(ExpandUsername(s.Username, addr))
+	el.CreateElement("username").SetText(expandUsername(s.Username, addr))
 	for _, a := range s.Auth {
 		el.CreateElement("authentication").SetText(a)
 	}

@@ -1,0 +1,266 @@
+package provision
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Directory is a database or LDAP server a catalog declares (the
+// `directories:` key, README "Directories"): where a provider's domains
+// and its users' login names are read. provision only describes it: it
+// never reads URLEnv or BindPasswordEnv, never connects, and never runs a
+// query; internal/directory does, and hands the domains it read to
+// Catalog.WithDirectoryDomains. A Directory is immutable once loaded.
+type Directory struct {
+	// Name is how providers refer to it, and its one metrics label:
+	// lower-case letters, digits, '-' and '_', at most 63 bytes.
+	Name string
+	// Type is DirectoryPostgres, DirectoryMySQL or DirectoryLDAP.
+	Type string
+	// URLEnv names the environment variable holding the connection URL,
+	// password and all: the URL never appears in a catalog.
+	URLEnv string
+
+	// Domains (SQL) reads one domain a row from its one column, and takes
+	// no parameter. Login (SQL) reads the login name of the address,
+	// which is its one parameter ($1 for postgres, ? for mysql). Either
+	// may be "", not both.
+	Domains, Login string
+
+	// Refresh is how often the domains are read again; 0 reads them only
+	// on SIGHUP. CacheTTL and NegativeTTL are how long a login found,
+	// and "no such user", are kept. Timeout bounds each query.
+	Refresh, CacheTTL, NegativeTTL, Timeout time.Duration
+
+	// BindDN and BindPasswordEnv (LDAP) are the account to bind as, or
+	// both "" for an anonymous bind; StartTLS upgrades an ldap:// URL.
+	BindDN, BindPasswordEnv string
+	StartTLS                bool
+	// Base, LoginFilter and LoginAttribute (LDAP) find the login: the
+	// entry under Base that LoginFilter matches, its %s replaced by the
+	// address escaped per RFC 4515 §3, and the value of LoginAttribute.
+	// All three or none.
+	Base, LoginFilter, LoginAttribute string
+	// DomainsBase, DomainsFilter and DomainsAttribute (LDAP) list the
+	// domains: every value of DomainsAttribute of the entries under
+	// DomainsBase that DomainsFilter matches. All three or none.
+	DomainsBase, DomainsFilter, DomainsAttribute string
+
+	// Source is "file:line" of the directory's entry, for messages.
+	Source string
+}
+
+// Directory types.
+const (
+	DirectoryPostgres = "postgres"
+	DirectoryMySQL    = "mysql"
+	DirectoryLDAP     = "ldap"
+)
+
+// Directory defaults (README, "Directories").
+const (
+	DefaultDirectoryRefresh     = time.Minute
+	DefaultDirectoryCacheTTL    = 5 * time.Minute
+	DefaultDirectoryNegativeTTL = time.Minute
+	DefaultDirectoryTimeout     = 500 * time.Millisecond
+)
+
+// HasDomains reports whether the directory lists domains: a domains
+// query, or an LDAP domains_base.
+func (d *Directory) HasDomains() bool { return d.Domains != "" || d.DomainsBase != "" }
+
+// HasLogin reports whether the directory looks login names up: a login
+// query, or an LDAP login_filter.
+func (d *Directory) HasLogin() bool { return d.Login != "" || d.LoginFilter != "" }
+
+// Directories returns the catalog's directories in catalog order.
+func (c *Catalog) Directories() []*Directory { return c.directories }
+
+// Directory returns the directory of that name, or nil.
+func (c *Catalog) Directory(name string) *Directory {
+	for _, d := range c.directories {
+		if d.Name == name {
+			return d
+		}
+	}
+	return nil
+}
+
+// DomainsProvider returns the provider whose domains directory name
+// lists (its `directory` key), or nil: a directory gives its domains to
+// one provider at most.
+func (c *Catalog) DomainsProvider(name string) *Provider {
+	for _, p := range c.providers {
+		if p.Directory == name {
+			return p
+		}
+	}
+	return nil
+}
+
+// maxDomainWarnings bounds the warnings one WithDirectoryDomains returns,
+// as maxErrors bounds a LoadError: a list of a million bad rows makes a
+// hundred lines and a count, not a million lines.
+const maxDomainWarnings = 100
+
+// WithDirectoryDomains returns a catalog serving c's file domains and the
+// domains each directory of lists (its name to the values it read, as
+// read: U-labels or A-labels, any letter case, maybe not host names),
+// each for the provider whose `directory` it is. c is not changed: the
+// new catalog shares c's providers, directories and pre-rendered
+// templates, and has an index of its own, built once. A directory that
+// gives its domains to no provider adds none.
+//
+// A value that is not a host name is skipped with a warning naming it
+// (quoted, cut at 80 characters); a value listed twice by one directory
+// counts once. A domain served twice, by the files and a directory or by
+// two directories, is an error when strict (the first read at start, as
+// for two providers of the files; the error is a *LoadError), and
+// otherwise, at a refresh, stays with its first owner, the files first,
+// then the directories in catalog order, with a warning naming both (a
+// domain both the provider's `domains` and its directory list is served
+// once, without a word). An
+// unknown directory name is an error, strict or not: the caller's
+// mistake, not the directory's.
+//
+// WithDirectoryDomains is c's file domains plus lists whatever c is: a
+// catalog it made forgets the directory domains it was made with.
+func (c *Catalog) WithDirectoryDomains(lists map[string][]string, strict bool) (*Catalog, []string, error) {
+	total := len(c.file)
+	for name, list := range lists {
+		if c.Directory(name) == nil {
+			return nil, nil, fmt.Errorf("no directory %q in the catalog", name)
+		}
+		total += len(list)
+	}
+	m := make(map[string]*Provider, total)
+	for d, p := range c.file {
+		m[d] = p
+	}
+	w := &domainWarnings{}
+	problems := &LoadError{}
+	problem := func(fe *FieldError) {
+		if len(problems.Errs) < maxErrors {
+			problems.Errs = append(problems.Errs, fe)
+		} else {
+			problems.More++
+		}
+	}
+	var added []*Provider // providers given domains, in catalog order
+	for _, dir := range c.directories {
+		list, ok := lists[dir.Name]
+		p := c.DomainsProvider(dir.Name)
+		if !ok || p == nil {
+			continue
+		}
+		added = append(added, p)
+		from := "directory " + dir.Name
+		for _, raw := range list {
+			dom, err := NormalizeDomain(raw)
+			if err != nil {
+				w.add("%s: %s is not a domain name, skipped", from, quote(raw))
+				continue
+			}
+			other, taken := m[dom]
+			switch {
+			case !taken:
+				m[dom] = p
+			case other == p:
+				// Listed twice by this directory (in two letter
+				// cases, say), or by it and by p's own domains:
+				// served once, by the provider either names.
+			case strict:
+				problem(&FieldError{File: from, Msg: fmt.Sprintf("%s is already served by provider %s (%s)", dom, other.ID, owner(c, other, dom))})
+			default:
+				w.add("%s: %s is already served by provider %s (%s): it stays there", from, dom, other.ID, owner(c, other, dom))
+			}
+		}
+	}
+	// A provider-wide redirect_address applies to its directory domains
+	// too: Parse checked it for the listed ones only.
+	for _, p := range added {
+		msg := redirectProblem(p, m)
+		switch {
+		case msg == "":
+		case strict:
+			problem(&FieldError{File: "directory " + p.Directory, Msg: msg})
+		default:
+			w.add("directory %s: %s", p.Directory, msg)
+		}
+	}
+	if strict && len(problems.Errs) > 0 {
+		return nil, w.lines(), problems
+	}
+	nc := *c
+	nc.byDomain = m
+	return &nc, w.lines(), nil
+}
+
+// redirectProblem is what is wrong with p's redirect_address now that p
+// serves the domains of m, or "": as checkRedirects says for the files, a
+// domain of p's directory may not redirect to itself, nor to a domain
+// that redirects again (clients follow few hops).
+func redirectProblem(p *Provider, m map[string]*Provider) string {
+	if p.Redirect.Address == "" {
+		return ""
+	}
+	target := p.Redirect.Address[strings.LastIndexByte(p.Redirect.Address, '@')+1:]
+	tp, ok := m[target]
+	switch {
+	case !ok:
+	case tp == p && p.RedirectFor(target) == p.Redirect:
+		return fmt.Sprintf("%s redirects to itself (provider %s's redirect_address)", target, p.ID)
+	case !tp.RedirectFor(target).IsZero():
+		return fmt.Sprintf("provider %s's domains redirect to %s, which redirects again (clients follow few hops)", p.ID, target)
+	}
+	return ""
+}
+
+// owner says where a provider's claim to dom comes from: its catalog
+// entry, or its directory.
+func owner(c *Catalog, p *Provider, dom string) string {
+	if c.file[dom] == p {
+		return p.Source
+	}
+	return "directory " + p.Directory
+}
+
+// domainWarnings collects WithDirectoryDomains's warnings, the first
+// maxDomainWarnings of them and a count of the rest.
+type domainWarnings struct {
+	list []string
+	more int
+}
+
+func (w *domainWarnings) add(format string, args ...any) {
+	if len(w.list) >= maxDomainWarnings {
+		w.more++
+		return
+	}
+	w.list = append(w.list, fmt.Sprintf(format, args...))
+}
+
+func (w *domainWarnings) lines() []string {
+	if w.more > 0 {
+		noun := "warnings"
+		if w.more == 1 {
+			noun = "warning"
+		}
+		return append(w.list, fmt.Sprintf("and %d more %s, not listed", w.more, noun))
+	}
+	return w.list
+}
+
+// usesLogin reports whether any server of p, advertised or not, has
+// %LOGIN% in its username: NeedsLogin for the loader's checks.
+func usesLogin(p *Provider) bool {
+	for _, servers := range [2][]Server{p.Incoming, p.Outgoing} {
+		for _, s := range servers {
+			if strings.Contains(s.Username, PlaceholderLogin) {
+				return true
+			}
+		}
+	}
+	return false
+}

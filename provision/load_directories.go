@@ -1,0 +1,633 @@
+package provision
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// The decoder of the `directories:` key and of the providers' `directory`
+// and `login_directory` keys (README, "Directories"). It checks what can
+// be checked without connecting: names, types, which keys go with which
+// type, the parameters of each query, the shape of each LDAP filter, the
+// durations. Whether a query runs is `mailautoconf check`'s question.
+
+var directoryKeys = []string{
+	"name", "type", "url_env", "domains", "login",
+	"refresh", "cache_ttl", "negative_ttl", "timeout",
+	"bind_dn", "bind_password_env", "start_tls",
+	"base", "login_filter", "login_attribute",
+	"domains_base", "domains_filter", "domains_attribute",
+}
+
+// ldapOnlyKeys are the keys of type ldap; sqlOnlyKeys those of postgres
+// and mysql.
+var (
+	ldapOnlyKeys = []string{"bind_dn", "bind_password_env", "start_tls", "base", "login_filter", "login_attribute", "domains_base", "domains_filter", "domains_attribute"}
+	sqlOnlyKeys  = []string{"domains", "login"}
+)
+
+// directoryDecoder is the decoder's state for directories: the ones read
+// so far, from every file, and the providers' references to them, which
+// are resolved once every file is read (a provider may name a directory
+// of a later file).
+type directoryDecoder struct {
+	list   []*Directory
+	byName map[string]*Directory
+	// invalid holds the names of directories with errors: references
+	// to them are not checked further, so that one mistake makes one
+	// message.
+	invalid map[string]bool
+	refs    []directoryRef
+}
+
+// directoryRef is a provider's `directory` or `login_directory`, where
+// it was written.
+type directoryRef struct {
+	p           *Provider
+	field, name string
+	file        string
+	line        int
+}
+
+// directories reads the top-level `directories:` list of one file.
+func (d *decoder) directories(n *yaml.Node) {
+	if d.dirs.byName == nil {
+		d.dirs.byName, d.dirs.invalid = map[string]*Directory{}, map[string]bool{}
+	}
+	for i, item := range d.sequence(n, "directories") {
+		dir, ok := d.directory(item, fmt.Sprintf("directories[%d]", i))
+		if dir == nil || dir.Name == "" {
+			continue
+		}
+		if other, dup := d.dirs.byName[dir.Name]; dup {
+			d.errorf(item, fmt.Sprintf("directories[%d].name", i), "%s is also the name of the directory at %s", dir.Name, other.Source)
+			continue
+		}
+		d.dirs.byName[dir.Name] = dir
+		if !ok {
+			d.dirs.invalid[dir.Name] = true
+			continue
+		}
+		d.dirs.list = append(d.dirs.list, dir)
+	}
+}
+
+// directory reads one directory; ok is false when it has errors (dir,
+// when not nil, then holds what could be read, its name among it).
+func (d *decoder) directory(n *yaml.Node, path string) (dir *Directory, ok bool) {
+	m := d.mapping(n, path, directoryKeys...)
+	if m == nil {
+		return nil, false
+	}
+	before := d.count
+	dir = &Directory{Source: fmt.Sprintf("%s:%d", d.file, n.Line)}
+	if nn, ok := d.required(m, n, path, "name"); ok {
+		if v, ok := d.str(nn, path+".name"); ok {
+			if !directoryName(v) {
+				d.errorf(nn, path+".name", "%q is not a directory name (lower-case letters, digits, - and _, at most 63, starting with a letter or digit: it names metrics and files)", v)
+			}
+			dir.Name = v
+		}
+	}
+	if tn, ok := d.required(m, n, path, "type"); ok {
+		if v, ok := d.str(tn, path+".type"); ok {
+			switch v {
+			case DirectoryPostgres, DirectoryMySQL, DirectoryLDAP:
+				dir.Type = v
+			default:
+				d.errorf(tn, path+".type", "%q is not one of %q, %q, %q", v, DirectoryPostgres, DirectoryMySQL, DirectoryLDAP)
+			}
+		}
+	}
+	dir.URLEnv = d.envName(m, n, path, "url_env", true)
+	dir.Refresh = d.duration(m, path, "refresh", DefaultDirectoryRefresh, time.Second, 24*time.Hour, true)
+	dir.CacheTTL = d.duration(m, path, "cache_ttl", DefaultDirectoryCacheTTL, 0, 24*time.Hour, false)
+	dir.NegativeTTL = d.duration(m, path, "negative_ttl", DefaultDirectoryNegativeTTL, 0, 24*time.Hour, false)
+	dir.Timeout = d.duration(m, path, "timeout", DefaultDirectoryTimeout, time.Millisecond, 10*time.Second, false)
+
+	wrongType := func(keys []string, want string) {
+		for _, k := range keys {
+			if kn, ok := m[k]; ok {
+				d.errorf(kn, path+"."+k, "only for type %s (this directory is %s)", want, dir.Type)
+			}
+		}
+	}
+	switch dir.Type {
+	case DirectoryPostgres, DirectoryMySQL:
+		wrongType(ldapOnlyKeys, "ldap")
+		dir.Domains = d.sqlQuery(m, path, "domains", dir.Type, false)
+		dir.Login = d.sqlQuery(m, path, "login", dir.Type, true)
+		if _, ok := m["domains"]; !ok {
+			if _, ok := m["login"]; !ok {
+				d.errorf(n, path, "needs a domains query, a login query or both")
+			}
+		}
+	case DirectoryLDAP:
+		wrongType(sqlOnlyKeys, "postgres or mysql")
+		dir.BindDN = d.ldapDN(m, path, "bind_dn")
+		dir.BindPasswordEnv = d.envName(m, n, path, "bind_password_env", false)
+		if (dir.BindDN == "") != (dir.BindPasswordEnv == "") && d.count == before {
+			d.errorf(n, path, "bind_dn and bind_password_env go together (neither: an anonymous bind)")
+		}
+		if sn, ok := m["start_tls"]; ok {
+			dir.StartTLS, _ = d.bool(sn, path+".start_tls")
+		}
+		dir.Base = d.ldapDN(m, path, "base")
+		dir.LoginFilter = d.ldapFilter(m, path, "login_filter", 1)
+		dir.LoginAttribute = d.ldapAttribute(m, path, "login_attribute")
+		dir.DomainsBase = d.ldapDN(m, path, "domains_base")
+		dir.DomainsFilter = d.ldapFilter(m, path, "domains_filter", 0)
+		dir.DomainsAttribute = d.ldapAttribute(m, path, "domains_attribute")
+		logins := d.together(m, n, path, "base", "login_filter", "login_attribute")
+		domains := d.together(m, n, path, "domains_base", "domains_filter", "domains_attribute")
+		if !logins && !domains {
+			d.errorf(n, path, "needs base, login_filter and login_attribute (logins), domains_base, domains_filter and domains_attribute (domains), or both")
+		}
+	}
+	return dir, d.count == before
+}
+
+// together checks that keys are all given or none; it reports whether
+// all are.
+func (d *decoder) together(m map[string]*yaml.Node, n *yaml.Node, path string, keys ...string) bool {
+	var have, miss []string
+	for _, k := range keys {
+		if _, ok := m[k]; ok {
+			have = append(have, k)
+		} else {
+			miss = append(miss, k)
+		}
+	}
+	if len(have) > 0 && len(miss) > 0 {
+		d.errorf(n, path, "%s given without %s (%s go together)", strings.Join(have, " and "), strings.Join(miss, " and "), strings.Join(keys, ", "))
+	}
+	return len(miss) == 0
+}
+
+// directoryName reports whether s may name a directory: it becomes a
+// metrics label and the name of the file its domains are kept in.
+func directoryName(s string) bool {
+	if s == "" || len(s) > 63 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case (c == '-' || c == '_') && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// envName reads the name of an environment variable: POSIX's portable
+// form (upper-case letters, digits and _, not starting with a digit;
+// IEEE Std 1003.1-2017, Base Definitions §8.1), and never MAILAUTOCONF_*,
+// which are the service's settings (an unknown one stops it at start).
+func (d *decoder) envName(m map[string]*yaml.Node, parent *yaml.Node, path, key string, required bool) string {
+	n, ok := m[key]
+	if !ok {
+		if required {
+			d.errorf(parent, path+"."+key, "missing (the environment variable holding the URL: the URL itself, with its password, is never in a catalog)")
+		}
+		return ""
+	}
+	f := path + "." + key
+	v, ok := d.str(n, f)
+	if !ok {
+		return ""
+	}
+	valid := v != "" && len(v) <= 128 && !(v[0] >= '0' && v[0] <= '9')
+	for i := 0; i < len(v) && valid; i++ {
+		c := v[i]
+		valid = c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_'
+	}
+	switch {
+	case !valid:
+		d.errorf(n, f, "%q is not an environment variable name (A-Z, 0-9 and _, not starting with a digit)", v)
+	case strings.HasPrefix(v, "MAILAUTOCONF_"):
+		d.errorf(n, f, "%q: MAILAUTOCONF_* are the service's settings; name the variable otherwise", v)
+	default:
+		return v
+	}
+	return ""
+}
+
+// duration reads an optional Go duration ("500ms", "1m", "1h30m") in
+// [lo, hi], or def when the key is absent. A bare 0 is allowed where
+// zero is: YAML reads it as a number.
+func (d *decoder) duration(m map[string]*yaml.Node, path, key string, def, lo, hi time.Duration, zeroOK bool) time.Duration {
+	n, ok := m[key]
+	if !ok {
+		return def
+	}
+	f := path + "." + key
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+		d.errorf(n, f, "must be a duration such as 500ms, 1m or 1h, not %s", kindName(n))
+		return def
+	}
+	var v time.Duration
+	if n.Tag == "!!int" && n.Value == "0" {
+		v = 0
+	} else {
+		var err error
+		if v, err = time.ParseDuration(n.Value); err != nil || n.Tag != "!!str" {
+			d.errorf(n, f, "%s is not a duration such as 500ms, 1m or 1h (the unit is required)", quoteNode(n))
+			return def
+		}
+	}
+	switch {
+	case v == 0 && zeroOK:
+	case v < lo || v > hi:
+		extra := ""
+		if zeroOK {
+			extra = ", or 0"
+		}
+		d.errorf(n, f, "%s is out of range (%s to %s%s)", v, lo, hi, extra)
+		return def
+	}
+	return v
+}
+
+// maxQuery bounds a query, a filter or a DN.
+const maxQuery = 4096
+
+// queryText reads a query, filter or DN, refusing what has no place in
+// one: nothing but white space, invalid UTF-8, control characters (tabs
+// and line breaks only where lines says: a query may span lines).
+func (d *decoder) queryText(n *yaml.Node, f string, lines bool) (string, bool) {
+	v, ok := d.str(n, f)
+	if !ok {
+		return "", false
+	}
+	switch {
+	case strings.TrimSpace(v) == "":
+		d.errorf(n, f, "empty")
+		return "", false
+	case len(v) > maxQuery:
+		d.errorf(n, f, "longer than %d bytes", maxQuery)
+		return "", false
+	case !utf8.ValidString(v):
+		d.errorf(n, f, "not UTF-8")
+		return "", false
+	}
+	for _, r := range v {
+		if lines && (r == '\n' || r == '\t' || r == '\r') {
+			continue
+		}
+		if !unicode.IsPrint(r) {
+			d.errorf(n, f, "control character %q", r)
+			return "", false
+		}
+	}
+	return strings.TrimSpace(v), true
+}
+
+// sqlQuery reads an optional SQL query of a directory of typ: the login
+// query has exactly one parameter, the address ($1, used once or more,
+// for postgres; one ? for mysql), the domains query none. Parameters are
+// found outside string literals, quoted identifiers and comments
+// (PostgreSQL 17 documentation §4.1; MySQL 8.4 Reference Manual §11.1,
+// §11.7): an address is only ever passed as a parameter, never written
+// into the text.
+func (d *decoder) sqlQuery(m map[string]*yaml.Node, path, key, typ string, login bool) string {
+	n, ok := m[key]
+	if !ok {
+		return ""
+	}
+	f := path + "." + key
+	q, ok := d.queryText(n, f, true)
+	if !ok {
+		return ""
+	}
+	params, err := sqlParams(q, typ)
+	if err != nil {
+		d.errorf(n, f, "%v", err)
+		return ""
+	}
+	want, one := "no parameter (it reads every domain)", "$1"
+	if typ == DirectoryMySQL {
+		one = "?"
+	}
+	switch {
+	case login && (len(params) == 0 || len(params) > 1 && typ == DirectoryMySQL):
+		d.errorf(n, f, "needs exactly one parameter, %s: the address (found %d)", one, len(params))
+	case login && typ == DirectoryPostgres && !allOne(params):
+		d.errorf(n, f, "its one parameter is $1, the address (found $%d)", maxParam(params))
+	case !login && len(params) > 0:
+		d.errorf(n, f, "takes %s; found %d", want, len(params))
+	default:
+		return q
+	}
+	return ""
+}
+
+func allOne(ps []int) bool {
+	for _, p := range ps {
+		if p != 1 {
+			return false
+		}
+	}
+	return true
+}
+
+func maxParam(ps []int) int {
+	m := 0
+	for _, p := range ps {
+		m = max(m, p)
+	}
+	return m
+}
+
+// sqlParams lists the parameters of q in order: the number of each $n
+// (postgres), or 0 for each ? (mysql). An unterminated literal or comment
+// is an error.
+func sqlParams(q, typ string) ([]int, error) {
+	var out []int
+	for i := 0; i < len(q); {
+		c := q[i]
+		switch {
+		case c == '\'' || c == '"' || c == '`' && typ == DirectoryMySQL:
+			end, ok := quotedEnd(q, i, c, typ == DirectoryMySQL)
+			if !ok {
+				return nil, fmt.Errorf("unterminated %c quote", c)
+			}
+			i = end
+		case c == '-' && i+1 < len(q) && q[i+1] == '-', c == '#' && typ == DirectoryMySQL:
+			nl := strings.IndexByte(q[i:], '\n')
+			if nl < 0 {
+				return out, nil
+			}
+			i += nl + 1
+		case c == '/' && i+1 < len(q) && q[i+1] == '*':
+			end := strings.Index(q[i+2:], "*/")
+			if end < 0 {
+				return nil, fmt.Errorf("unterminated /* comment")
+			}
+			i += 2 + end + 2
+		case c == '?' && typ == DirectoryMySQL:
+			out = append(out, 0)
+			i++
+		case c == '$' && typ == DirectoryPostgres:
+			j := i + 1
+			for j < len(q) && q[j] >= '0' && q[j] <= '9' {
+				j++
+			}
+			if j > i+1 && (i == 0 || !identByte(q[i-1])) {
+				n := 0
+				for _, b := range []byte(q[i+1 : j]) {
+					n = min(n*10+int(b-'0'), 1<<20)
+				}
+				out = append(out, n)
+				i = j
+				continue
+			}
+			// A dollar-quoted string: $tag$ ... $tag$ (§4.1.2.4).
+			for j < len(q) && identByte(q[j]) {
+				j++
+			}
+			if j < len(q) && q[j] == '$' && (i == 0 || !identByte(q[i-1])) {
+				tag := q[i : j+1]
+				end := strings.Index(q[j+1:], tag)
+				if end < 0 {
+					return nil, fmt.Errorf("unterminated %s quote", tag)
+				}
+				i = j + 1 + end + len(tag)
+				continue
+			}
+			i++
+		default:
+			i++
+		}
+	}
+	return out, nil
+}
+
+func identByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c >= 0x80
+}
+
+// quotedEnd returns the index after the quote that closes the one at
+// q[i]: a doubled quote stands for itself, and in MySQL a backslash
+// escapes the next byte.
+func quotedEnd(q string, i int, quote byte, backslash bool) (int, bool) {
+	for j := i + 1; j < len(q); j++ {
+		switch q[j] {
+		case '\\':
+			if backslash && quote != '`' {
+				j++
+			}
+		case quote:
+			if j+1 < len(q) && q[j+1] == quote {
+				j++
+				continue
+			}
+			return j + 1, true
+		}
+	}
+	return 0, false
+}
+
+// ldapFilter reads an optional LDAP search filter: parenthesized, its
+// parentheses balanced (RFC 4515 §3: a value's own parentheses are
+// escaped as \28 and \29), with exactly placeholders %s, where the
+// escaped address goes, and no other %.
+func (d *decoder) ldapFilter(m map[string]*yaml.Node, path, key string, placeholders int) string {
+	n, ok := m[key]
+	if !ok {
+		return ""
+	}
+	f := path + "." + key
+	v, ok := d.queryText(n, f, false)
+	if !ok {
+		return ""
+	}
+	depth, balanced := 0, v[0] == '(' && v[len(v)-1] == ')'
+	for i := 0; i < len(v) && balanced; i++ {
+		switch v[i] {
+		case '(':
+			depth++
+		case ')':
+			depth--
+			balanced = depth > 0 || depth == 0 && i == len(v)-1
+		}
+	}
+	balanced = balanced && depth == 0
+	switch got := strings.Count(v, "%s"); {
+	case !balanced:
+		d.errorf(n, f, "%q is not a filter in parentheses (RFC 4515), such as (mail=%%s)", v)
+	case got != placeholders || strings.Count(v, "%") != got:
+		if placeholders == 1 {
+			d.errorf(n, f, "%q needs one %%s, where the address goes, and no other %%", v)
+		} else {
+			d.errorf(n, f, "%q takes no %% (it reads every domain)", v)
+		}
+	default:
+		return v
+	}
+	return ""
+}
+
+// ldapDN reads an optional distinguished name. Its syntax is the
+// server's to judge (RFC 4514); here it must be one printable line with
+// at least one attribute=value.
+func (d *decoder) ldapDN(m map[string]*yaml.Node, path, key string) string {
+	n, ok := m[key]
+	if !ok {
+		return ""
+	}
+	f := path + "." + key
+	v, ok := d.queryText(n, f, false)
+	if !ok {
+		return ""
+	}
+	if !strings.Contains(v, "=") {
+		d.errorf(n, f, "%q is not a distinguished name, such as ou=people,dc=example,dc=com", v)
+		return ""
+	}
+	return v
+}
+
+// ldapAttribute reads an optional attribute description: a name (RFC
+// 4512 §1.4 keystring: a letter, then letters, digits and hyphens) or a
+// numeric OID.
+func (d *decoder) ldapAttribute(m map[string]*yaml.Node, path, key string) string {
+	n, ok := m[key]
+	if !ok {
+		return ""
+	}
+	f := path + "." + key
+	v, ok := d.str(n, f)
+	if !ok {
+		return ""
+	}
+	if !ldapAttributeName(v) {
+		d.errorf(n, f, "%q is not an attribute name, such as uid or associatedDomain", v)
+		return ""
+	}
+	return v
+}
+
+func ldapAttributeName(v string) bool {
+	if v == "" || len(v) > 128 {
+		return false
+	}
+	if v[0] >= '0' && v[0] <= '9' { // numericoid
+		for _, part := range strings.Split(v, ".") {
+			if part == "" || !allDigits(part) || len(part) > 1 && part[0] == '0' {
+				return false
+			}
+		}
+		return true
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && (c >= '0' && c <= '9' || c == '-')) {
+			return false
+		}
+	}
+	return true
+}
+
+// providerDirectories reads a provider's `directory` and
+// `login_directory`; checkDirectories resolves them once every file is
+// read.
+func (d *decoder) providerDirectories(m map[string]*yaml.Node, path string, p *Provider) {
+	for _, key := range []string{"directory", "login_directory"} {
+		n, ok := m[key]
+		if !ok {
+			continue
+		}
+		v, ok := d.str(n, path+"."+key)
+		if !ok {
+			continue
+		}
+		if key == "directory" {
+			p.Directory = v
+		} else {
+			p.LoginDirectory = v
+		}
+		d.dirs.refs = append(d.dirs.refs, directoryRef{p: p, field: path + "." + key, name: v, file: d.file, line: n.Line})
+	}
+}
+
+// hasDirectory reports whether a provider's mapping names a directory for
+// its domains: then its own `domains` may be left out or empty.
+func hasDirectory(m map[string]*yaml.Node) bool {
+	_, ok := m["directory"]
+	return ok
+}
+
+// checkDirectories resolves the providers' references to directories: each
+// names one the catalog declares, `directory` one with domains given to
+// no other provider, `login_directory` one with logins; and %LOGIN% is
+// used where, and only where, a provider has a directory to look it up
+// in. It sets each provider's LoginDirectory.
+func (d *decoder) checkDirectories(providers []*Provider) {
+	refError := func(r directoryRef, format string, args ...any) {
+		if d.full() {
+			d.count++
+			return
+		}
+		d.add(&FieldError{File: r.file, Line: r.line, Field: r.field, Msg: fmt.Sprintf(format, args...)})
+	}
+	domainsOf := map[string]*Provider{}
+	explicitLogin := map[*Provider]bool{}
+	unresolved := map[*Provider]bool{} // a reference already in error
+	for _, r := range d.dirs.refs {
+		dir := d.dirs.byName[r.name]
+		switch {
+		case d.dirs.invalid[r.name]:
+			// Its own errors say what is wrong.
+			unresolved[r.p] = true
+		case dir == nil:
+			unresolved[r.p] = true
+			refError(r, "%s: no such directory (the catalog's directories: %s)", quote(r.name), d.directoryNames())
+		case strings.HasSuffix(r.field, ".login_directory"):
+			explicitLogin[r.p] = true
+			if !dir.HasLogin() {
+				refError(r, "directory %s has no login query (login, or login_filter for ldap)", dir.Name)
+			}
+		case !dir.HasDomains():
+			refError(r, "directory %s lists no domains (domains, or domains_base for ldap): name it in login_directory for logins only", dir.Name)
+		case domainsOf[dir.Name] != nil:
+			other := domainsOf[dir.Name]
+			refError(r, "directory %s already gives its domains to provider %s (%s)", dir.Name, other.ID, other.Source)
+		default:
+			domainsOf[dir.Name] = r.p
+		}
+	}
+	for _, p := range providers {
+		if p.LoginDirectory == "" {
+			if dir := d.dirs.byName[p.Directory]; dir != nil && dir.HasLogin() {
+				p.LoginDirectory = dir.Name
+			}
+		}
+		switch uses := usesLogin(p); {
+		case unresolved[p]:
+		case uses && p.LoginDirectory == "":
+			d.providerErrorf(p, "username", "%s needs a directory to look logins up in: login_directory, or a directory with a login query", PlaceholderLogin)
+		case !uses && explicitLogin[p]:
+			d.providerErrorf(p, "login_directory", "set, but no server's username uses %s", PlaceholderLogin)
+		}
+	}
+}
+
+// directoryNames lists the declared directories for a message.
+func (d *decoder) directoryNames() string {
+	if len(d.dirs.list) == 0 {
+		return "none"
+	}
+	names := make([]string, len(d.dirs.list))
+	for i, dir := range d.dirs.list {
+		names[i] = dir.Name
+	}
+	return strings.Join(names, ", ")
+}
