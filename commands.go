@@ -75,6 +75,9 @@ func cmdCheck(_ context.Context, args []string, stdout, stderr io.Writer) error 
 		if w := provision.LastWinsWarning(p); w != "" {
 			fmt.Fprintln(stdout, "warning: "+w)
 		}
+		if w := provision.PACCWarning(p); w != "" {
+			fmt.Fprintln(stdout, "warning: "+w)
+		}
 	}
 	return nil
 }

@@ -206,7 +206,7 @@ func setLength(c echo.Context, body []byte) {
 var fixedValues = map[string][]string{}
 
 func init() {
-	for _, v := range []string{xmlContentType, echo.MIMEApplicationJSON, autoconfigCache, noStore, userAgentHeader} {
+	for _, v := range []string{xmlContentType, echo.MIMEApplicationJSON, autoconfigCache, paccCache, noStore, userAgentHeader} {
 		fixedValues[v] = []string{v}[:1:1] // full: an Add copies, never writes into it
 	}
 }

@@ -181,6 +181,17 @@ var hostileCases = []hostileCase{
 	{name: "autoconfig on a foreign Host", method: "GET", target: "http://autoconfig.evil.example/mail/config-v1.1.xml", want: 404},
 	{name: "autoconfig on an IP Host", method: "GET", target: "http://[::1]:8080/mail/config-v1.1.xml", want: 400},
 	{name: "autoconfig on an empty Host", method: "GET", target: "http://example.com/mail/config-v1.1.xml", host: "-", want: 400},
+	// PACC: the domain is the Host's, nothing of the request is echoed.
+	{name: "PACC on a served Host", method: "GET", target: "http://ua-auto-config.example.com/.well-known/user-agent-configuration.json?emailaddress=x@evil.example", want: 200, check: noHost("evil.example")},
+	{name: "PACC in another letter case", method: "GET", target: "http://ua-auto-config.example.com/.Well-Known/User-Agent-Configuration.JSON", want: 200},
+	{name: "PACC on a foreign Host", method: "GET", target: "http://ua-auto-config.evil.example/.well-known/user-agent-configuration.json", want: 404},
+	{name: "PACC on an IP Host", method: "GET", target: "http://[::1]:8443/.well-known/user-agent-configuration.json", want: 400},
+	{name: "PACC on an empty Host", method: "GET", target: "http://example.com/.well-known/user-agent-configuration.json", host: "-", want: 400},
+	{name: "PACC with CRLF Host", method: "GET", target: "http://example.com/.well-known/user-agent-configuration.json", host: "example.com\r\nX: y", want: 400},
+	{name: "PACC Host with userinfo", method: "GET", target: "http://example.com/.well-known/user-agent-configuration.json", host: "example.com@evil.example", want: 400},
+	{name: "PACC of a STARTTLS-only provider", method: "GET", target: "http://ua-auto-config.hoster.example/.well-known/user-agent-configuration.json", want: 404},
+	{name: "PACC by POST", method: "POST", target: "http://ua-auto-config.example.com/.well-known/user-agent-configuration.json", body: "{}", want: 405},
+	{name: "PACC path with a trailing slash", method: "GET", target: "http://ua-auto-config.example.com/.well-known/user-agent-configuration.json/", want: 404},
 
 	// Addresses.
 	{name: "quoted local part", method: "GET", target: tbURL + "%22a%22@example.com", want: 400},

@@ -23,6 +23,7 @@ const (
 	FormatMobileConfig     = "mobileconfig"
 	FormatPage             = "page"
 	FormatHealth           = "health"
+	FormatPACC             = "pacc"
 	// FormatNone: no route matched (scanners, typos).
 	FormatNone = "none"
 )
@@ -30,7 +31,7 @@ const (
 // Formats lists every value of the format label.
 var Formats = []string{
 	FormatAutoconfig, FormatAutodiscover, FormatAutodiscoverJSON, FormatMobileSync,
-	FormatMobileConfig, FormatPage, FormatHealth, FormatNone,
+	FormatMobileConfig, FormatPage, FormatHealth, FormatPACC, FormatNone,
 }
 
 // Values of the domain label: whether the request named a domain the

@@ -146,6 +146,9 @@ func (h *Handler) Routes(e *echo.Echo) {
 	e.Match(get, "/qr.png", h.qrCode)
 	e.Match(get, "/static/:file", h.static)
 
+	// PACC (docs/pacc.md): ua-auto-config.<domain>, its digest in DNS.
+	e.Match(get, "/.well-known/user-agent-configuration.json", h.pacc)
+
 	e.Match(get, "/healthz", h.healthz)
 	e.Match(get, "/readyz", h.readyz)
 }
@@ -161,6 +164,8 @@ func routeFormat(route string) string {
 		return FormatNone
 	case strings.HasSuffix(r, "/config-v1.1.xml") || strings.HasPrefix(r, "/v1.1/"):
 		return FormatAutoconfig
+	case r == "/.well-known/user-agent-configuration.json":
+		return FormatPACC
 	case strings.HasPrefix(r, "/autodiscover/autodiscover.json"):
 		return FormatAutodiscoverJSON
 	case strings.HasPrefix(r, "/autodiscover/"):
@@ -202,6 +207,7 @@ var canonicalPaths = []string{
 	"/autodiscover/autodiscover.xml",
 	"/autodiscover/autodiscover.json",
 	"/autodiscover/autodiscover.json/v1.0/",
+	"/.well-known/user-agent-configuration.json",
 }
 
 // canonicalPath rewrites a known path in any letter case to the spelling

@@ -93,6 +93,14 @@ type OAuth2 struct {
 	TokenURL string
 }
 
+// Help is where a provider's users and developers find help: the
+// catalog's help key, PACC's info.help (docs/pacc.md).
+type Help struct {
+	Documentation string
+	Developer     string
+	Contact       []string // mailto: URIs
+}
+
 // Provider is one mail provider: the domains it serves and its servers.
 // A Provider is immutable once loaded.
 type Provider struct {
@@ -107,6 +115,13 @@ type Provider struct {
 	CardDAV      string
 	Webmail      string
 	OAuth2       *OAuth2
+	// JMAP, ManageSieve, Logo and Help are the optional keys of
+	// load_pacc.go: what PACC (docs/pacc.md) can say beyond the mail
+	// servers. ManageSieve is nil when the catalog sets none.
+	JMAP        string
+	ManageSieve *Server
+	Logo        string
+	Help        *Help
 	// Color is the accent colour of the setup page, "#rrggbb"; "" for
 	// the default.
 	Color string

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/miekg/dns"
@@ -31,13 +33,15 @@ type DNSTarget struct {
 type Record struct {
 	Name string `json:"name"` // owner, fully qualified with a trailing dot
 	TTL  int    `json:"ttl"`
-	Type string `json:"type"` // CNAME, A, AAAA or SRV
+	Type string `json:"type"` // CNAME, A, AAAA, SRV or TXT
 	// Data is the record data in zone-file syntax.
 	Data string `json:"data"`
 	// Target is the CNAME or SRV target, fully qualified; "." is an SRV
 	// record saying the service is not offered (RFC 2782).
 	Target string `json:"target,omitempty"`
 	SRV    *SRV   `json:"srv,omitempty"`
+	// Text is a TXT record's one string, unquoted.
+	Text string `json:"text,omitempty"`
 	// Clients is the one-line comment: which clients use the record.
 	Clients string `json:"clients"`
 	// Required records are those without which some client fails to
@@ -55,7 +59,9 @@ type SRV struct {
 }
 
 // DomainRecords are the records of one mail domain, in a fixed order:
-// autoconfig, autodiscover, _autodiscover._tcp, then the mail SRV records.
+// autoconfig, autodiscover, ua-auto-config and its _ua-auto-config TXT,
+// _autodiscover._tcp, the mail SRV records, then the DAV SRV and TXT
+// records.
 type DomainRecords struct {
 	Domain  string   `json:"domain"`
 	Records []Record `json:"records"`
@@ -69,7 +75,10 @@ const (
 	clientsAutoconfig   = "autoconfig: Thunderbird, Thunderbird for Android/K-9, Evolution, KMail, Delta Chat"
 	clientsAutodiscover = "Autodiscover: Outlook, new Outlook and Outlook mobile (via Microsoft's cloud), Thunderbird, Delta Chat, Apple Exchange setup"
 	clientsAutodiscSRV  = "Autodiscover SRV: Outlook's last resort (asks the user), Thunderbird (asks the user when the target is another domain)"
-	clientsMailSRV      = "%s (RFC 6186/8314): SRV-aware clients; Thunderbird, K-9, Evolution, KMail and Delta Chat do not look"
+	clientsPACC         = "PACC (draft-ietf-mailmaint-pacc): no shipping client yet; Apple co-authors the draft"
+	clientsPACCDigest   = "PACC digest of the served document: publish it again whenever the provider changes"
+	clientsMailSRV      = "%s (RFC 6186/8314): %s; Thunderbird, K-9, KMail and Delta Chat do not look"
+	clientsDAVSRV       = "%s (RFC 6764): DAVx5, Apple's account setup, Evolution%s"
 )
 
 // srvService is one RFC 6186 / RFC 8314 service name.
@@ -78,17 +87,26 @@ type srvService struct {
 	protocol Protocol
 	security Security
 	what     string
+	readers  string
 }
 
 // mailServices lists the SRV services in output order: implicit TLS before
 // its STARTTLS twin (RFC 8314 prefers implicit TLS).
+//
+// The readers, each from the client's source: Evolution offers every
+// target as a choice (docs/clients/evolution.md); FairEmail scores SRV
+// above autoconfig and asks _imaps then _imap, _submission then
+// _submissions, taking the first record of the answer (EmailProvider.java,
+// fromDNS); aerc's account wizard asks SRV before autoconfig, for _imap
+// (preferred) and _imaps, _submission and _smtps, not _submissions
+// (lib/autoconfig/dns-srv.go). None of the three reads POP3 but Evolution.
 var mailServices = []srvService{
-	{"_imaps", IMAP, TLS, "IMAP over TLS"},
-	{"_imap", IMAP, STARTTLS, "IMAP with STARTTLS"},
-	{"_pop3s", POP3, TLS, "POP3 over TLS"},
-	{"_pop3", POP3, STARTTLS, "POP3 with STARTTLS"},
-	{"_submissions", SMTP, TLS, "submission over TLS"},
-	{"_submission", SMTP, STARTTLS, "submission with STARTTLS"},
+	{"_imaps", IMAP, TLS, "IMAP over TLS", "Evolution, FairEmail, aerc"},
+	{"_imap", IMAP, STARTTLS, "IMAP with STARTTLS", "Evolution, FairEmail (without _imaps), aerc (before _imaps)"},
+	{"_pop3s", POP3, TLS, "POP3 over TLS", "Evolution"},
+	{"_pop3", POP3, STARTTLS, "POP3 with STARTTLS", "Evolution"},
+	{"_submissions", SMTP, TLS, "submission over TLS", "Evolution, FairEmail (without _submission); aerc asks _smtps instead"},
+	{"_submission", SMTP, STARTTLS, "submission with STARTTLS", "Evolution, FairEmail, aerc"},
 }
 
 // srvPriorityStep separates the priorities of successive servers, leaving
@@ -100,11 +118,17 @@ const srvPriorityStep = 10
 //
 //   - autoconfig.<d> and autodiscover.<d>: a CNAME to t.Host, or A/AAAA
 //     records when t has addresses and no host;
+//   - ua-auto-config.<d> like autoconfig.<d>, and the _ua-auto-config.<d>
+//     TXT "v=UAAC1; a=sha256; d=..." with the digest of p's PACC document
+//     (PACCDigest), when p has one (docs/pacc.md#pacc);
 //   - _autodiscover._tcp.<d>: SRV to t.Host (or to autodiscover.<d> when
 //     only addresses are known), port 443;
 //   - _imaps, _imap, _pop3s, _pop3, _submissions, _submission (RFC 6186,
 //     RFC 8314 §5.1): one record per advertised catalog server, with the
-//     target "." for a service the provider does not offer.
+//     target "." for a service the provider does not offer;
+//   - _caldavs._tcp.<d> and _carddavs._tcp.<d> (RFC 6764 §3): SRV to the
+//     host of the provider's https CalDAV/CardDAV URL, and a TXT record
+//     "path=<the URL's path>" at the same name (RFC 6764 §4).
 //
 // SRV priorities follow the catalog: protocols rank in the order the
 // catalog first lists them, implicit TLS before STARTTLS within a
@@ -134,6 +158,8 @@ func DNSRecords(p *Provider, domain string, t DNSTarget) DomainRecords {
 		case *dns.SRV:
 			r.Target = v.Target
 			r.SRV = &SRV{Priority: int(v.Priority), Weight: int(v.Weight), Port: int(v.Port), Target: v.Target}
+		case *dns.TXT:
+			r.Text = strings.Join(v.Txt, "")
 		}
 		out.Records = append(out.Records, r)
 	}
@@ -142,26 +168,40 @@ func DNSRecords(p *Provider, domain string, t DNSTarget) DomainRecords {
 	if t.Host != "" {
 		host = dns.Fqdn(t.Host)
 	}
-	for _, n := range []struct{ label, clients string }{
-		{"autoconfig", clientsAutoconfig},
-		{"autodiscover", clientsAutodiscover},
-	} {
+	digest := PACCDigest(p)
+	names := []struct {
+		label, clients string
+		required       bool
+	}{
+		{"autoconfig", clientsAutoconfig, true},
+		{"autodiscover", clientsAutodiscover, true},
+	}
+	if digest != "" {
+		names = append(names, struct {
+			label, clients string
+			required       bool
+		}{"ua-auto-config", clientsPACC, false})
+	}
+	for _, n := range names {
 		name := dns.Fqdn(n.label + "." + domain)
 		switch {
 		case host != "" && !strings.EqualFold(host, name):
-			add(&dns.CNAME{Hdr: hdr(name, dns.TypeCNAME), Target: host}, n.clients, true)
+			add(&dns.CNAME{Hdr: hdr(name, dns.TypeCNAME), Target: host}, n.clients, n.required)
 		case len(t.IPv4)+len(t.IPv6) > 0:
 			for _, a := range t.IPv4 {
-				add(&dns.A{Hdr: hdr(name, dns.TypeA), A: a.AsSlice()}, n.clients, true)
+				add(&dns.A{Hdr: hdr(name, dns.TypeA), A: a.AsSlice()}, n.clients, n.required)
 			}
 			for _, a := range t.IPv6 {
-				add(&dns.AAAA{Hdr: hdr(name, dns.TypeAAAA), AAAA: a.AsSlice()}, n.clients, true)
+				add(&dns.AAAA{Hdr: hdr(name, dns.TypeAAAA), AAAA: a.AsSlice()}, n.clients, n.required)
 			}
 		case host != "":
 			out.Notes = append(out.Notes, fmt.Sprintf("%s is the public host itself: give it A/AAAA records (MAILAUTOCONF_PUBLIC_IPV4, MAILAUTOCONF_PUBLIC_IPV6)", name))
 		default:
 			out.Notes = append(out.Notes, fmt.Sprintf("%s (%s): set MAILAUTOCONF_PUBLIC_HOST for a CNAME, or MAILAUTOCONF_PUBLIC_IPV4/MAILAUTOCONF_PUBLIC_IPV6 for A/AAAA records", name, n.clients))
 		}
+	}
+	if digest != "" {
+		add(&dns.TXT{Hdr: hdr("_ua-auto-config."+domain+".", dns.TypeTXT), Txt: []string{digest}}, clientsPACCDigest, false)
 	}
 	// An SRV target must not be an alias (RFC 2782): the public host, or
 	// autodiscover.<d> when that carries the addresses itself.
@@ -174,7 +214,7 @@ func DNSRecords(p *Provider, domain string, t DNSTarget) DomainRecords {
 
 	for _, svc := range mailServices {
 		owner := svc.label + "._tcp." + domain + "."
-		clients := fmt.Sprintf(clientsMailSRV, svc.what)
+		clients := fmt.Sprintf(clientsMailSRV, svc.what, svc.readers)
 		found := false
 		for _, s := range srvOrder(p, svc.protocol) {
 			if s.server.Security != svc.security {
@@ -193,7 +233,43 @@ func DNSRecords(p *Provider, domain string, t DNSTarget) DomainRecords {
 			add(&dns.SRV{Hdr: hdr(owner, dns.TypeSRV), Target: "."}, clients+"; \".\": not offered", false)
 		}
 	}
+
+	for _, dav := range []struct{ label, url, what, extra string }{
+		{"_caldavs", p.CalDAV, "CalDAV over TLS", ""},
+		{"_carddavs", p.CardDAV, "CardDAV over TLS", ", Thunderbird (CardDAV)"},
+	} {
+		host, port, path, ok := davSRVTarget(dav.url)
+		if !ok {
+			continue
+		}
+		owner := dav.label + "._tcp." + domain + "."
+		clients := fmt.Sprintf(clientsDAVSRV, dav.what, dav.extra)
+		add(&dns.SRV{Hdr: hdr(owner, dns.TypeSRV), Weight: 1, Port: uint16(port), Target: dns.Fqdn(host)}, clients, false)
+		add(&dns.TXT{Hdr: hdr(owner, dns.TypeTXT), Txt: []string{"path=" + path}}, clients+": the context path", false)
+	}
 	return out
+}
+
+// davSRVTarget splits an https DAV URL into the SRV target, port and the
+// context path of RFC 6764 §4; ok is false for "" and for a URL without
+// TLS (RFC 6764's _caldav/_carddav would say plain HTTP: never
+// advertised).
+func davSRVTarget(u string) (host string, port int, path string, ok bool) {
+	pu, err := url.Parse(u)
+	if err != nil || pu.Scheme != "https" || pu.Hostname() == "" {
+		return "", 0, "", false
+	}
+	port = 443
+	if ps := pu.Port(); ps != "" {
+		if port, err = strconv.Atoi(ps); err != nil {
+			return "", 0, "", false
+		}
+	}
+	path = pu.EscapedPath()
+	if path == "" {
+		path = "/"
+	}
+	return strings.ToLower(pu.Hostname()), port, path, true
 }
 
 func hdr(name string, typ uint16) dns.RR_Header {

@@ -96,7 +96,8 @@ func TestDNSRecordsSRV(t *testing.T) {
 func TestDNSRecordsRequired(t *testing.T) {
 	p, _ := Demo().Lookup("example.com")
 	for _, r := range DNSRecords(p, "example.com", DNSTarget{Host: "h.example.net"}).Records {
-		wantReq := r.Type == "CNAME"
+		// PACC has no shipping client yet: its records are optional.
+		wantReq := r.Type == "CNAME" && !strings.HasPrefix(r.Name, "ua-auto-config.")
 		if r.Required != wantReq {
 			t.Errorf("%s %s required = %v, want %v", r.Name, r.Type, r.Required, wantReq)
 		}

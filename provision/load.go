@@ -451,7 +451,7 @@ var providerKeys = []string{
 	"id", "display_name", "short_name", "organization", "domains",
 	"incoming", "outgoing", "caldav", "carddav", "webmail", "oauth2", "color",
 	"activesync", "redirect_address", "redirect_url", "domain_redirects",
-	"tls_names",
+	"tls_names", "jmap", "managesieve", "logo", "help",
 	"directory", "login_directory", // load_directories.go
 }
 
@@ -529,6 +529,7 @@ func (d *decoder) provider(n *yaml.Node, path string) *Provider {
 	d.autodiscoverKeys(m, path, p)
 	p.TLSNames = d.tlsNames(m, path)
 	d.providerDirectories(m, path, p)
+	d.paccKeys(m, path, p)
 
 	if d.count > before {
 		return nil

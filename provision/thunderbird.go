@@ -88,6 +88,22 @@ func thunderbirdDoc(p *Provider, domain string, addr *Address, which Servers) []
 			pop3Options(el.CreateElement("pop3"), s.POP3)
 		}
 	}
+	// A JMAP server (autoconfig 1.2, draft-ietf-mailmaint-autoconfig-06)
+	// comes after the IMAP and POP3 servers: FairEmail stops at the first
+	// incomingServer of any type, Thunderbird 153 and K-9 skip the type
+	// (docs/pacc.md#autoconfig-12-what-clients-accept). Evolution's
+	// one-per-type answer leaves it out: what it makes of the type was
+	// not read.
+	user := expandUsername(incoming[0].Username, addr)
+	if p.JMAP != "" && which == AllServers {
+		el := ep.CreateElement("incomingServer")
+		el.CreateAttr("type", "jmap")
+		el.CreateElement("url").SetText(p.JMAP)
+		el.CreateElement("username").SetText(user)
+		a := el.CreateElement("authentication")
+		a.CreateAttr("system", "http")
+		a.SetText("Basic")
+	}
 	for _, s := range outgoing {
 		el := ep.CreateElement("outgoingServer")
 		el.CreateAttr("type", "smtp")
@@ -97,7 +113,6 @@ func thunderbirdDoc(p *Provider, domain string, addr *Address, which Servers) []
 	// v1.1 spells these addressBook/calendar with serverURL (docs/autoconfig.md#contacts-and-calendars);
 	// no client reads them for account setup yet, but they tell a
 	// human reader and future clients where contacts and calendars live.
-	user := expandUsername(incoming[0].Username, addr)
 	if p.CardDAV != "" {
 		davSection(root.CreateElement("addressBook"), "carddav", p.CardDAV, user)
 	}

@@ -45,12 +45,21 @@ func (d *decoder) tlsNames(m map[string]*yaml.Node, path string) []string {
 // TLSNames returns the host names an HTTPS listener serving c needs
 // certificates for: autoconfig.<d> and autodiscover.<d> for every served
 // domain <d> (the names clients try first: docs/autoconfig.md,
-// docs/autodiscover.md), publicHost when set, and every provider's
-// tls_names. Sorted, lower case, without duplicates or trailing dots.
+// docs/autodiscover.md), ua-auto-config.<d> for every domain whose
+// provider has a PACC document (docs/pacc.md#pacc: PACC is HTTPS only),
+// publicHost when set, and every provider's tls_names. Sorted, lower
+// case, without duplicates or trailing dots.
 func (c *Catalog) TLSNames(publicHost string) []string {
 	var out []string
+	hasPACC := make(map[*Provider]bool, len(c.providers))
+	for _, p := range c.providers {
+		_, hasPACC[p] = paccDoc(p)
+	}
 	for _, d := range c.Domains() {
 		out = append(out, "autoconfig."+d, "autodiscover."+d)
+		if hasPACC[c.byDomain[d]] {
+			out = append(out, "ua-auto-config."+d)
+		}
 	}
 	for _, p := range c.Providers() {
 		out = append(out, p.TLSNames...)

@@ -19,16 +19,59 @@ import (
 	"time"
 
 	"github.com/caddyserver/certmagic"
+	"golang.org/x/time/rate"
+
+	"mailautoconf/internal/certstore"
 )
 
 // LetsEncrypt is the default ACME directory: Let's Encrypt production.
 const LetsEncrypt = certmagic.LetsEncryptProductionCA
 
+// DefaultOrderRate is OrderRate's default, new orders a minute: Let's
+// Encrypt allows 300 new orders an account every 3 hours.
+const DefaultOrderRate = 10
+
+// ErrOrderRate refuses an on-demand handshake that would order beyond
+// OrderRate.
+var ErrOrderRate = errors.New("new certificate orders over the rate; retried at a later handshake")
+
 // ACMEOptions configure a Manager.
 type ACMEOptions struct {
 	// DataDir keeps account keys and certificates, so that a restart
-	// issues nothing (certmagic's file storage layout).
+	// issues nothing (certmagic's file storage layout), when Storage is
+	// nil.
 	DataDir string
+	// Storage keeps them instead, shared by every replica of the service
+	// (certstore.Open of MAILAUTOCONF_STORAGE), with the locks that make
+	// one replica order a name while the others wait and load the result.
+	// The Manager does not close it.
+	Storage certstore.Storage
+	// Metrics counts the storage's operations; nil counts nothing.
+	Metrics *certstore.Metrics
+	// OnDemand obtains a name's certificate at its first handshake
+	// instead of ahead of time (MAILAUTOCONF_ACME_ON_DEMAND), and renews
+	// it at a handshake once it is due: for thousands of names, most of
+	// them rarely asked for. Only names of the set (SetNames) are ever
+	// obtained; any other handshake fails at once.
+	OnDemand bool
+	// OrderRate bounds new orders with OnDemand, per minute and per
+	// replica (MAILAUTOCONF_ACME_ORDER_RATE); a handshake over the rate
+	// fails at once, and the client's next attempt is another chance.
+	// Loading a certificate another replica obtained, and renewals, are
+	// not orders. 0 is DefaultOrderRate.
+	OrderRate int
+	// CacheCapacity bounds the certificates held in memory; 0 is
+	// unbounded. When full, certmagic evicts one at random; it is loaded
+	// from storage again at its next handshake.
+	CacheCapacity int
+	// RenewCheckInterval is how often held certificates are checked for
+	// renewal (0: certmagic's 10 minutes); RenewalWindowRatio is the part
+	// of the lifetime left when renewal starts (0: certmagic's 1/3), and
+	// DisableARI ignores the CA's renewal information (RFC 9773), which
+	// otherwise picks the moment. Tests shorten them.
+	RenewCheckInterval time.Duration
+	RenewalWindowRatio float64
+	DisableARI         bool
 	// Directory is the ACME directory URL; "" is Let's Encrypt.
 	Directory string
 	// Email is the ACME account contact; may be empty.
@@ -47,20 +90,25 @@ type ACMEOptions struct {
 }
 
 // Manager obtains certificates from an ACME CA ahead of time for a set of
-// names, renews them before expiry, and serves them by SNI. It never
-// obtains a certificate during a handshake: clients time out long before
-// an issuance finishes, and a handshake for a name outside the set is
-// refused. One name's failure does not hold up the others: certmagic
+// names, renews them before expiry, and serves them by SNI. Unless
+// OnDemand, it never obtains a certificate during a handshake: clients
+// time out long before an issuance finishes. A handshake for a name
+// outside the set is always refused, before certmagic sees it. One name's failure does not hold up the others: certmagic
 // retries it with back-off (from a minute up to a day, for 30 days), and
 // Status shows it.
 type Manager struct {
 	cfg    *certmagic.Config
 	issuer *certmagic.ACMEIssuer
 	cache  *certmagic.Cache
-	log    *slog.Logger
-	ctx    context.Context // ends at Stop
-	stop   context.CancelFunc
-	once   sync.Once
+	store  *certstore.Instrumented
+	// onDemand: certificates are obtained at handshakes, new orders
+	// limited by orders.
+	onDemand bool
+	orders   *rate.Limiter
+	log      *slog.Logger
+	ctx      context.Context // ends at Stop
+	stop     context.CancelFunc
+	once     sync.Once
 
 	// names is the current set, read during handshakes without mu.
 	names atomic.Pointer[map[string]bool]
@@ -84,8 +132,21 @@ const loadWorkers = 8
 
 // NewManager configures certmagic for o. It manages no name until SetNames.
 func NewManager(o ACMEOptions) (*Manager, error) {
-	if o.DataDir == "" {
-		return nil, errors.New("ACME needs a data directory to keep certificates in")
+	if o.DataDir == "" && o.Storage == nil {
+		return nil, errors.New("ACME needs a data directory or a storage to keep certificates in")
+	}
+	if o.OrderRate < 0 {
+		return nil, fmt.Errorf("ACME order rate %d: want 0 (the default, %d) or more", o.OrderRate, DefaultOrderRate)
+	}
+	if o.OrderRate == 0 {
+		o.OrderRate = DefaultOrderRate
+	}
+	if o.Storage == nil {
+		st, err := certstore.Open("", o.DataDir, certstore.Options{Log: o.Log})
+		if err != nil {
+			return nil, err
+		}
+		o.Storage = st
 	}
 	if o.Directory == "" {
 		o.Directory = LetsEncrypt
@@ -104,24 +165,34 @@ func NewManager(o ACMEOptions) (*Manager, error) {
 			return nil, fmt.Errorf("ACME CA roots: %s holds no PEM certificate", o.CARoots)
 		}
 	}
-	m := &Manager{log: o.Log, managed: map[string]*managedName{}}
+	m := &Manager{log: o.Log, managed: map[string]*managedName{}, onDemand: o.OnDemand,
+		store:  certstore.Instrument(o.Storage, o.Metrics, o.Log),
+		orders: rate.NewLimiter(rate.Limit(float64(o.OrderRate)/60), o.OrderRate)}
 	m.ctx, m.stop = context.WithCancel(context.Background())
 	m.names.Store(&map[string]bool{})
 	zl := zapLogger(o.Log)
 
 	var cfg *certmagic.Config
 	m.cache = certmagic.NewCache(certmagic.CacheOptions{
-		GetConfigForCert: func(certmagic.Certificate) (*certmagic.Config, error) { return cfg, nil },
-		Logger:           zl,
+		GetConfigForCert:   func(certmagic.Certificate) (*certmagic.Config, error) { return cfg, nil },
+		Capacity:           o.CacheCapacity,
+		RenewCheckInterval: o.RenewCheckInterval,
+		Logger:             zl,
 	})
-	cfg = certmagic.New(m.cache, certmagic.Config{
-		Storage: &certmagic.FileStorage{Path: o.DataDir},
-		OnEvent: m.onEvent,
-		Logger:  zl,
+	tmpl := certmagic.Config{
+		Storage:            m.store,
+		OnEvent:            m.onEvent,
+		Logger:             zl,
+		RenewalWindowRatio: o.RenewalWindowRatio,
+		DisableARI:         o.DisableARI,
 		// Let's Encrypt ended OCSP in 2025; stapling would only add
 		// requests to responders that do not exist.
 		OCSP: certmagic.OCSPConfig{DisableStapling: true},
-	})
+	}
+	if o.OnDemand {
+		tmpl.OnDemand = &certmagic.OnDemandConfig{DecisionFunc: m.decide}
+	}
+	cfg = certmagic.New(m.cache, tmpl)
 	httpHost, httpPort, err := splitAddr(o.HTTPAddr)
 	if err != nil {
 		return nil, err
@@ -192,7 +263,9 @@ func (m *Manager) SetNames(names []string) {
 	var removed []certmagic.SubjectIssuer
 	for n, mn := range m.managed {
 		if !set[n] {
-			mn.cancel()
+			if mn.cancel != nil {
+				mn.cancel()
+			}
 			delete(m.managed, n)
 			removed = append(removed, certmagic.SubjectIssuer{Subject: n})
 		}
@@ -204,10 +277,20 @@ func (m *Manager) SetNames(names []string) {
 	}
 	slices.Sort(added)
 	for _, n := range added {
-		// Each name has its own context, so that a name removed later
-		// stops being retried.
-		ctx, cancel := context.WithCancel(m.ctx)
-		m.managed[n] = &managedName{ctx: ctx, cancel: cancel, st: Status{Name: n}}
+		mn := &managedName{st: Status{Name: n}}
+		if !m.onDemand {
+			// Each name has its own context, so that a name removed
+			// later stops being retried.
+			mn.ctx, mn.cancel = context.WithCancel(m.ctx)
+		}
+		m.managed[n] = mn
+	}
+	if m.onDemand {
+		// Obtained or loaded at their first handshake.
+		if len(added) > 0 {
+			m.log.Info("certificates on demand", "new_names", len(added), "names", len(set))
+		}
+		return
 	}
 	m.queue = append(m.queue, added...)
 	for m.workers < loadWorkers && m.workers < len(m.queue) {
@@ -256,6 +339,33 @@ func (m *Manager) manage(ctx context.Context, name string) {
 		m.failed(name, err)
 	}
 }
+
+// decide is certmagic's on-demand decision, asked before a certificate is
+// loaded from storage, obtained or renewed at a handshake: only names of
+// the set, and a new order only within the order rate. A name already in
+// storage (another replica obtained it, or it is a renewal) is no new
+// order.
+func (m *Manager) decide(ctx context.Context, name string) error {
+	if !(*m.names.Load())[normalizeName(name)] {
+		return fmt.Errorf("%w: %q", ErrUnknownName, name)
+	}
+	if m.store.Exists(ctx, certmagic.StorageKeys.SiteCert(m.issuer.IssuerKey(), name)) {
+		return nil
+	}
+	if !m.orders.Allow() {
+		m.log.Warn("certificate not ordered: over the order rate; a later handshake tries again", "name", name)
+		return fmt.Errorf("%w: %q", ErrOrderRate, name)
+	}
+	return nil
+}
+
+// StorageReady is /readyz's report on the certificate storage
+// (certstore.Instrumented.Ready): unready until it answered once, then
+// ready even while it is down, serving what is held in memory.
+func (m *Manager) StorageReady() (ok bool, lines []string) { return m.store.Ready() }
+
+// StorageCalls counts the operations on the storage so far.
+func (m *Manager) StorageCalls() int64 { return m.store.Calls() }
 
 // Stop ends every retry and the renewal loop. It may be called again.
 func (m *Manager) Stop() {
@@ -347,6 +457,8 @@ func (m *Manager) Status() []Status {
 			s.State = Failed
 		case ok:
 			s.State = Ready
+		case m.onDemand:
+			s.State = OnDemand
 		default:
 			s.State = Pending
 		}

@@ -33,6 +33,9 @@ const (
 	Failed State = "failed"
 	// Missing: no static certificate file covers the name.
 	Missing State = "missing"
+	// OnDemand: no certificate held yet; it is loaded or obtained at the
+	// name's first handshake (ACMEOptions.OnDemand).
+	OnDemand State = "on-demand"
 )
 
 // Status is the state of one name's certificate.
@@ -82,19 +85,25 @@ const reportNames = 100
 // others (nor plain HTTP) out of service, so ok is always true.
 func Report(src Source, now time.Time) (ok bool, lines []string) {
 	st := src.Status()
-	ready := 0
+	ready, onDemand := 0, 0
 	var failed, other []string
 	for _, s := range st {
 		switch s.State {
 		case Ready:
 			ready++
+		case OnDemand:
+			onDemand++
 		case Failed, Missing:
 			failed = append(failed, "  "+s.line(now))
 		default:
 			other = append(other, "  "+s.line(now))
 		}
 	}
-	lines = append(lines, fmt.Sprintf("certificates: %d of %d names ready", ready, len(st)))
+	summary := fmt.Sprintf("certificates: %d of %d names ready", ready, len(st))
+	if onDemand > 0 {
+		summary += fmt.Sprintf(", %d on demand (obtained at their first handshake)", onDemand)
+	}
+	lines = append(lines, summary)
 	rest := append(failed, other...)
 	if len(rest) > reportNames {
 		more := len(rest) - reportNames

@@ -31,6 +31,7 @@ func (r *run) clients() []client {
 		{"outlook-json", "Outlook (Microsoft 365, autodiscover.json)", r.outlookJSON},
 		{"new-outlook", "New Outlook / Outlook mobile (mobilesync)", r.newOutlook},
 		{"apple", "Apple Mail (profile)", r.apple},
+		{"pacc", "PACC (draft-ietf-mailmaint-pacc)", r.pacc},
 	}
 }
 

@@ -137,7 +137,7 @@ func TestServeHTTPSWithACME(t *testing.T) {
 	var logs servetest.SyncBuffer
 	start := time.Now()
 	stop := startServe(t, cfg, &logs)
-	const names = 7 // autoconfig. and autodiscover. of three domains, and the public host
+	const names = 10 // autoconfig., autodiscover. and ua-auto-config. of three domains, and the public host
 	// Seconds in fact; the margin lets certmagic's first retry, a minute
 	// later, absorb a validation failed for a reason of a loaded machine.
 	waitReady(t, httpPort, names, 90*time.Second)
@@ -227,8 +227,8 @@ func TestServeHTTPSWithACME(t *testing.T) {
 		t.Fatal(err)
 	}
 	start = time.Now()
-	waitReady(t, httpPort, names+2, 90*time.Second)
-	t.Logf("catalog change: 2 more certificates in %v", time.Since(start).Round(time.Millisecond))
+	waitReady(t, httpPort, names+3, 90*time.Second)
+	t.Logf("catalog change: 3 more certificates in %v", time.Since(start).Round(time.Millisecond))
 	if resp, body := get(t, https, "https://autoconfig.d.example/mail/config-v1.1.xml"); resp != nil && (resp.StatusCode != 200 || !strings.Contains(body, "<domain>d.example</domain>")) {
 		t.Errorf("HTTPS on a domain added to the catalog: %d %.200s", resp.StatusCode, body)
 	}
@@ -313,7 +313,7 @@ func TestServeHTTPSWithCertificateFiles(t *testing.T) {
 		t.Errorf("HTTPS for a name no file covers succeeded")
 	}
 	_, ready := get(t, loopbackClient(httpPort, nil), "http://svc.example/readyz")
-	for _, want := range []string{"certificates: 2 of 4 names ready", "autodiscover.example.com: missing"} {
+	for _, want := range []string{"certificates: 2 of 6 names ready", "autodiscover.example.com: missing"} {
 		if !strings.Contains(ready, want) {
 			t.Errorf("/readyz:\n%s\nwant %q", ready, want)
 		}

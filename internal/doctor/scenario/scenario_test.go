@@ -49,6 +49,7 @@ func newScenario(t *testing.T, ca *testCA) *scenario {
 		"imap.example.com. 300 IN A 127.0.0.1",
 		"pop.example.com. 300 IN A 127.0.0.1",
 		"smtp.example.com. 300 IN A 127.0.0.1",
+		"dav.example.com. 300 IN A 127.0.0.1",
 		// The bare domain is the customer's web site, not the service:
 		// nothing answers there.
 		"example.com. 300 IN A 127.0.0.2",
@@ -58,7 +59,7 @@ func newScenario(t *testing.T, ca *testCA) *scenario {
 	now := time.Now()
 	return &scenario{
 		zone: z,
-		cert: ca.leaf(t, []string{publicHost, "autoconfig.example.com", "autodiscover.example.com"}, now.Add(-time.Hour), now.Add(90*24*time.Hour)),
+		cert: ca.leaf(t, []string{publicHost, "autoconfig.example.com", "autodiscover.example.com", "ua-auto-config.example.com", "dav.example.com"}, now.Add(-time.Hour), now.Add(90*24*time.Hour)),
 	}
 }
 
@@ -160,7 +161,7 @@ func wantStatus(t *testing.T, rep *doctor.Report, want map[string]doctor.Status)
 	}
 }
 
-var allClients = []string{"thunderbird", "k9", "evolution", "fairemail", "kmail", "deltachat", "outlook", "outlook-json", "new-outlook", "apple"}
+var allClients = []string{"thunderbird", "k9", "evolution", "fairemail", "kmail", "deltachat", "outlook", "outlook-json", "new-outlook", "apple", "pacc"}
 
 func allStatus(st doctor.Status, except map[string]doctor.Status) map[string]doctor.Status {
 	m := map[string]doctor.Status{}

@@ -84,6 +84,23 @@ func binary(name string) (string, bool) {
 // at the end of the test.
 func Start(t testing.TB, httpPort, tlsPort int, blocked ...string) *Pebble {
 	t.Helper()
+	return StartWith(t, httpPort, tlsPort, Options{Blocked: blocked})
+}
+
+// Options are StartWith's settings beyond the ports.
+type Options struct {
+	// Blocked names are refused as by Start.
+	Blocked []string
+	// Validity is the lifetime of the certificates issued; 0 is
+	// Pebble's default (five years). A short one lets a test see
+	// renewals.
+	Validity time.Duration
+}
+
+// StartWith is Start with Options.
+func StartWith(t testing.TB, httpPort, tlsPort int, o Options) *Pebble {
+	t.Helper()
+	blocked := o.Blocked
 	pebbleBin, ok1 := binary("pebble")
 	challBin, ok2 := binary("pebble-challtestsrv")
 	if !ok1 || !ok2 {
@@ -125,6 +142,11 @@ func Start(t testing.TB, httpPort, tlsPort int, blocked ...string) *Pebble {
 		"retryAfter":              map[string]int{"authz": 0, "order": 0},
 		"keyAlgorithm":            "ecdsa",
 	}}
+	if o.Validity > 0 {
+		conf["pebble"].(map[string]any)["profiles"] = map[string]any{
+			"default": map[string]any{"description": "short-lived", "validityPeriod": int(o.Validity.Seconds())},
+		}
+	}
 	confJSON, _ := json.Marshal(conf)
 	write(t, filepath.Join(dir, "pebble.json"), confJSON)
 	cmd := exec.Command(pebbleBin, "-config", filepath.Join(dir, "pebble.json"), "-dnsserver", dnsAddr)
