@@ -383,7 +383,12 @@ func mobileconfigDoc(p *Provider, addr Address, opts ProfileOptions) ([]byte, er
 		PayloadUUID:         profileUUID,
 		PayloadVersion:      1,
 	}
-	return plist.MarshalIndent(doc, plist.XMLFormat, "\t")
+	// Compact, without indentation: the PropertyList-1.0 DTD declares
+	// element content only, so whitespace between elements means nothing
+	// to a reader (XML 1.0 section 2.10), and the demo's profile then fits,
+	// with its headers, the 4 KiB net/http writes a connection's answers
+	// through (one write(2) instead of two; bench/README.md).
+	return plist.Marshal(doc, plist.XMLFormat)
 }
 
 // useSSL is the profile's single TLS flag (docs/apple-profiles.md#the-tls-flag). Implicit

@@ -290,13 +290,13 @@ func TestAppleSchemaValidator(t *testing.T) {
 		name, old, new, want string
 	}{
 		{"unknown key", "<key>EmailAddress</key>", "<key>EmailAdress</key>", "unknown key EmailAdress"},
-		{"missing required", "<key>IncomingMailServerHostName</key>\n\t\t\t\t<string>imap.example.com</string>", "", "required key IncomingMailServerHostName missing"},
+		{"missing required", "<key>IncomingMailServerHostName</key><string>imap.example.com</string>", "", "required key IncomingMailServerHostName missing"},
 		{"wrong type", "<integer>993</integer>", "<string>993</string>", "is not of schema type <integer>"},
 		{"real for integer", "<integer>443</integer>", "<real>443</real>", "is not of schema type <integer>"},
 		{"value not allowed", "<string>EmailTypeIMAP</string>", "<string>EmailTypeIMAP4</string>", "is not one of"},
 		{"bad top-level type", "<string>Configuration</string>", "<string>Profile</string>", "is not one of [Configuration]"},
 		{"unknown payload", "<string>com.apple.caldav.account</string>", "<string>com.apple.caldav.acount</string>", "no schema for PayloadType"},
-		{"payload version", "<integer>1</integer>\n\t\t\t</dict>", "<integer>2</integer>\n\t\t\t</dict>", "is not one of [1]"},
+		{"payload version", "<integer>1</integer></dict>", "<integer>2</integer></dict>", "is not one of [1]"},
 	}
 	for _, tc := range tests {
 		if strings.Count(good, tc.old) < 1 {
