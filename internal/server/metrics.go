@@ -24,7 +24,7 @@ func listenMetrics(addr string, limits connLimits, h *handlers.Handler, log *slo
 		return nil, fmt.Errorf("metrics listener (%s_METRICS_LISTEN): %w", settingPrefix, err)
 	}
 	log.Info("serving metrics and probes", "listen", ln.Addr().String())
-	srv := newHTTPServer(h.OpsRouter(), log)
+	srv := newHTTPServer(withProfiling(h.OpsRouter()), log)
 	return []served{{srv: srv, ln: guardConnections(ln, srv, limits)}}, nil
 }
 
