@@ -1,12 +1,13 @@
 package server
 
 import (
-	"container/list"
 	"crypto/tls"
 	"net"
 	"net/http"
 	"net/netip"
 	"sync"
+
+	"mailautoconf/internal/connlist"
 )
 
 // What the service takes from a client, fixed: the values every phase
@@ -105,14 +106,21 @@ type connGuard struct {
 	mu      sync.Mutex
 	open    int
 	clients map[netip.Prefix]*client
-	idle    list.List // *guardedConn, longest idle first
+	idle    connlist.List[guardedConn] // longest idle first
 }
 
 // client is one client's connections on a connGuard.
 type client struct {
 	open int
-	idle list.List // *guardedConn, longest idle first
+	idle connlist.List[guardedConn] // longest idle first
 }
+
+// The idle lists keep their links in the connections (internal/connlist),
+// so that a keep-alive connection going idle allocates nothing.
+func listenerLinks(c *guardedConn) *connlist.Links[guardedConn] { return &c.idleAt }
+func clientLinks(c *guardedConn) *connlist.Links[guardedConn]   { return &c.clientIdleAt }
+
+func newClient() *client { return &client{idle: connlist.New(clientLinks)} }
 
 // guardConnections wraps ln in the limits and sets srv's ConnState hook
 // to follow its connections' states. srv must serve the returned
@@ -126,6 +134,7 @@ func guardConnections(ln net.Listener, srv *http.Server, l connLimits) net.Liste
 		slots:   make(chan struct{}, l.total),
 		done:    make(chan struct{}),
 		clients: map[netip.Prefix]*client{},
+		idle:    connlist.New(listenerLinks),
 	}
 	srv.ConnState = g.connState
 	return g
@@ -151,7 +160,7 @@ func (g *connGuard) Accept() (net.Conn, error) {
 		g.mu.Lock()
 		cl := g.clients[key]
 		if cl == nil {
-			cl = &client{}
+			cl = newClient()
 			g.clients[key] = cl
 		}
 		var reap []*guardedConn
@@ -162,7 +171,7 @@ func (g *connGuard) Accept() (net.Conn, error) {
 				refuse(c)
 				continue
 			}
-			reap = append(reap, g.busyLocked(cl.idle.Front().Value.(*guardedConn)))
+			reap = append(reap, g.busyLocked(cl.idle.Front()))
 		}
 		cl.open++
 		g.open++
@@ -191,18 +200,17 @@ func (g *connGuard) Close() error {
 
 // idleLocked puts c on the idle lists.
 func (g *connGuard) idleLocked(c *guardedConn) {
-	if c.idleAt == nil {
-		c.idleAt = g.idle.PushBack(c)
-		c.clientIdleAt = g.clients[c.client].idle.PushBack(c)
+	if !g.idle.Contains(c) {
+		g.idle.PushBack(c)
+		g.clients[c.client].idle.PushBack(c)
 	}
 }
 
 // busyLocked takes c off the idle lists, and returns it.
 func (g *connGuard) busyLocked(c *guardedConn) *guardedConn {
-	if c.idleAt != nil {
-		g.idle.Remove(c.idleAt)
-		g.clients[c.client].idle.Remove(c.clientIdleAt)
-		c.idleAt, c.clientIdleAt = nil, nil
+	if g.idle.Contains(c) {
+		g.idle.Remove(c)
+		g.clients[c.client].idle.Remove(c)
 	}
 	return c
 }
@@ -213,7 +221,7 @@ func (g *connGuard) busyLocked(c *guardedConn) *guardedConn {
 func (g *connGuard) reapLocked() []*guardedConn {
 	var out []*guardedConn
 	for open := g.open; open >= g.near && g.idle.Len() > 0; open-- {
-		out = append(out, g.busyLocked(g.idle.Front().Value.(*guardedConn)))
+		out = append(out, g.busyLocked(g.idle.Front()))
 	}
 	return out
 }
@@ -229,6 +237,9 @@ func closeAll(cs []*guardedConn) {
 // lists, and are closed at once when the listener is near its cap;
 // active ones come off them.
 func (g *connGuard) connState(c net.Conn, st http.ConnState) {
+	if st != http.StateIdle && st != http.StateActive {
+		return // New: Accept counted it; Closed, Hijacked: Close uncounts it
+	}
 	if tc, ok := c.(*tls.Conn); ok {
 		c = tc.NetConn()
 	}
@@ -259,7 +270,7 @@ type guardedConn struct {
 	client netip.Prefix
 
 	// Under g.mu:
-	idleAt, clientIdleAt *list.Element // on the idle lists while idle
+	idleAt, clientIdleAt connlist.Links[guardedConn] // on the idle lists while idle
 	closed               bool
 }
 
