@@ -211,6 +211,10 @@ func (s *Settings) serverConfig() server.Config {
 
 		SignCert: s.SignCert,
 		SignKey:  s.SignKey,
+
+		// Directories (issue 15): the catalog names the variables
+		// holding their URLs and passwords, read as the service runs.
+		Getenv: os.Getenv,
 	}
 }
 
