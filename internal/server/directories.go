@@ -37,6 +37,10 @@ type directories struct {
 	hooks []func(*provision.Catalog)
 
 	set atomic.Pointer[directory.Set] // for Login and Ready, lock-free
+	// merged are the names of the directories whose lists the served
+	// catalog holds: a Set has a list a moment before it is swapped in,
+	// and /readyz must not answer 200 in between.
+	merged atomic.Pointer[map[string]bool]
 
 	mu   sync.Mutex // serialises swaps; guards what follows
 	base *provision.Catalog
@@ -77,6 +81,7 @@ func newDirectories(cat *provision.Catalog, getenv func(string) string, dataDir 
 	}
 	d.run = run
 	d.set.Store(run.set)
+	d.noteMerged(run.set.Lists())
 	return d, served, nil
 }
 
@@ -130,6 +135,7 @@ func (d *directories) listsChanged(r *setRun, lists map[string][]string) {
 	}
 	d.warn(warnings)
 	d.swap(served)
+	d.noteMerged(lists)
 	d.log.Info("directories: domain lists swapped in", "domains", served.DomainCount())
 }
 
@@ -173,7 +179,18 @@ func (d *directories) fileCatalog(cat *provision.Catalog) error {
 	}
 	d.base = cat
 	d.swap(served)
+	d.noteMerged(run.set.Lists())
 	return nil
+}
+
+// noteMerged records the directories whose lists the served catalog now
+// holds.
+func (d *directories) noteMerged(lists map[string][]string) {
+	m := make(map[string]bool, len(lists))
+	for name := range lists {
+		m[name] = true
+	}
+	d.merged.Store(&m)
 }
 
 // swap stores the served catalog and tells the hooks; d.mu is held.
@@ -227,6 +244,12 @@ func (d *directories) Ready() (bool, []string) {
 	lines := []string{"directories: domains " + strings.Join(names, ", ")}
 	if err := set.Ready(); err != nil {
 		return false, append(lines, "directories: "+err.Error())
+	}
+	merged := *d.merged.Load()
+	for name := range lists {
+		if !merged[name] {
+			return false, append(lines, "directories: domain list of "+name+" read, not yet served")
+		}
 	}
 	return true, lines
 }

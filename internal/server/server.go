@@ -94,7 +94,7 @@ type Config struct {
 	// Getenv reads the directories' connection URLs and bind passwords
 	// (the variables a catalog's url_env and bind_password_env name);
 	// nil reads none. The root package passes os.Getenv.
-	Getenv func(string) string
+	Getenv func(string) string `json:"-"`
 
 	// Apple profile signing: a certificate (intermediates after it) and
 	// its key, PEM files; both empty: profiles are unsigned.
