@@ -49,7 +49,13 @@ func dirDB(t *testing.T) *dbtest.PG {
 // dirServer runs the server on the directory catalog with the database's
 // URL in its environment, and waits until it answers /healthz (not
 // /readyz, which waits for the directory).
-func dirServer(t *testing.T, pg *dbtest.PG, dataDir string) *servetest.Live {
+// dirLive is a running server and its catalog file.
+type dirLive struct {
+	*servetest.Live
+	CatalogPath string
+}
+
+func dirServer(t *testing.T, pg *dbtest.PG, dataDir string) dirLive {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "catalog.yaml")
 	if err := os.WriteFile(path, []byte(dirCatalog), 0o644); err != nil {
@@ -88,7 +94,7 @@ func dirServer(t *testing.T, pg *dbtest.PG, dataDir string) *servetest.Live {
 	servetest.WaitFor(t, 5*time.Second, "server did not start", func() bool {
 		return dirStatus(s.Metrics+"/healthz") == http.StatusOK
 	})
-	return s
+	return dirLive{s, path}
 }
 
 var dirClient = &http.Client{Timeout: 5 * time.Second}
@@ -120,7 +126,7 @@ func dirFetch(t *testing.T, method, url, body string) (*http.Response, string) {
 	return resp, string(b)
 }
 
-func autoconfigURL(s *servetest.Live, addr string) string {
+func autoconfigURL(s dirLive, addr string) string {
 	return s.Base + "/mail/config-v1.1.xml?emailaddress=" + addr
 }
 
@@ -349,4 +355,46 @@ func mergeKeys(a, b http.Header) map[string]bool {
 		out[k] = true
 	}
 	return out
+}
+
+// TestDirectoryReload: a reload of the file catalog re-merges the
+// directory's list held now (its domains never stop being served), and a
+// reload that changes the directory makes a new Set whose metrics and
+// logins work.
+func TestDirectoryReload(t *testing.T) {
+	pg := dirDB(t)
+	s := dirServer(t, pg, "")
+	servetest.WaitFor(t, 5*time.Second, "/readyz not 200", func() bool {
+		return dirStatus(s.Metrics+"/readyz") == http.StatusOK
+	})
+	path := s.CatalogPath
+	withFile := dirCatalog + `  - id: file.example
+    domains: [file.example]
+    incoming:
+      - {protocol: imap, host: imap.file.example, port: 993, security: tls}
+    outgoing:
+      - {protocol: smtp, host: smtp.file.example, port: 465, security: tls}
+`
+	servetest.WriteRename(t, path, withFile)
+	servetest.WaitFor(t, 5*time.Second, "file.example not served after the reload", func() bool {
+		return dirStatus(autoconfigURL(s, "x@file.example")) == http.StatusOK
+	})
+	if got := dirStatus(autoconfigURL(s, "x@one.example")); got != http.StatusOK {
+		t.Errorf("one.example after a reload of the files: %d, want the directory's list merged again", got)
+	}
+
+	// The directory changes (its timeout): a new Set.
+	servetest.WriteRename(t, path, strings.Replace(withFile, "timeout: 300ms", "timeout: 400ms", 1))
+	servetest.WaitFor(t, 5*time.Second, "no new directory Set after the reload", func() bool {
+		return strings.Contains(s.Logs.String(), "directories changed")
+	})
+	if got := dirStatus(autoconfigURL(s, "x@one.example")); got != http.StatusOK {
+		t.Errorf("one.example after the directory changed: %d", got)
+	}
+	if _, body := dirFetch(t, "GET", autoconfigURL(s, "alice@one.example"), ""); strings.Join(usernames(body), ",") != "u1001,u1001" {
+		t.Errorf("alice after the directory changed: %v", usernames(body))
+	}
+	servetest.WaitFor(t, 5*time.Second, "the new Set's metrics", func() bool {
+		return servetest.MetricValue(t, s.Metrics, `mailautoconf_directory_domains{directory="hosting"}`) == 1
+	})
 }
