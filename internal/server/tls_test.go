@@ -501,3 +501,27 @@ func TestServeHTTPSOnDemandWithSharedStorage(t *testing.T) {
 		t.Errorf("the log does not name the storage:\n%.2000s", logsA.String())
 	}
 }
+
+// TestServeStorageRefusedWithoutItsPassword: a storage URL that the
+// settings let through (its scheme is known) but its backend refuses
+// stops Run at start, with an error naming the storage but not its
+// password; nothing connects.
+func TestServeStorageRefusedWithoutItsPassword(t *testing.T) {
+	const secret = "pw-never-shown"
+	for _, storage := range []string{
+		"postgres://u:" + secret + "@127.0.0.1:1/db?sslmode=sometimes",
+		"redis://u:" + secret + "@127.0.0.1:1/not-a-db",
+	} {
+		cfg := testConfig(t)
+		cfg.TLSListen = servetest.FreePort(t)
+		cfg.Storage = storage
+		var logs servetest.SyncBuffer
+		err := Run(context.Background(), cfg, &logs)
+		if err == nil || !strings.Contains(err.Error(), "certificate storage") || !strings.Contains(err.Error(), "127.0.0.1:1") {
+			t.Errorf("Run with storage %q = %v, want an error naming the storage", storage, err)
+		}
+		if err != nil && strings.Contains(err.Error(), secret) || strings.Contains(logs.String(), secret) {
+			t.Errorf("Run with storage %q = %v, log:\n%s\nthe password shows", storage, err, logs.String())
+		}
+	}
+}
