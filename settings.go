@@ -60,7 +60,7 @@ type Settings struct {
 	DataDir       string `split_words:"true" desc:"directory keeping ACME account and certificates (required for ACME unless STORAGE is set)"`
 	Storage       string `split_words:"true" desc:"URL of the certificate storage several replicas share, instead of DATA_DIR: postgres://, postgresql://, redis:// or rediss:// (internal/certstore); unset: DATA_DIR on disk"`
 	AcmeOnDemand  bool   `split_words:"true" default:"false" desc:"obtain a name's certificate at its first TLS handshake instead of at start, for names the catalog or a directory serves at that moment"`
-	AcmeOrderRate int    `split_words:"true" default:"10" desc:"new certificate orders a minute and a replica with ACME_ON_DEMAND; a handshake over it fails at once, to be tried again"`
+	AcmeOrderRate int    `split_words:"true" default:"10" desc:"with ACME_ON_DEMAND, new certificate orders a minute per replica; a handshake over it fails at once, and the client's next attempt tries again"`
 	AcmeDirectory string `split_words:"true" default:"https://acme-v02.api.letsencrypt.org/directory" desc:"ACME directory URL"`
 	AcmeEmail     string `split_words:"true" desc:"contact address of the ACME account"`
 	AcmeCARoots   string `split_words:"true" desc:"PEM file of roots to trust for the ACME server itself (private or test CAs)"`
