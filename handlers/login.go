@@ -39,9 +39,11 @@ func (h *Handler) setLogin(ctx context.Context, p *provision.Provider, addr *pro
 	}
 }
 
-// Register adds collectors (a directory Set's) to the metrics' registry;
-// a nil *Metrics registers nothing.
-func (m *Metrics) Register(cs ...prometheus.Collector) error {
+// TryRegister is Register that returns an error, having registered none
+// of cs, instead of panicking: for collectors that come and go with the
+// catalog (a directory Set's, replaced at a reload that changes the
+// directories). A nil *Metrics registers nothing.
+func (m *Metrics) TryRegister(cs ...prometheus.Collector) error {
 	if m == nil {
 		return nil
 	}
@@ -54,7 +56,7 @@ func (m *Metrics) Register(cs ...prometheus.Collector) error {
 	return nil
 }
 
-// Unregister removes collectors Register added, before others of the same
+// Unregister removes collectors TryRegister added, before others of the same
 // names take their place (a reload that changes the directories).
 func (m *Metrics) Unregister(cs ...prometheus.Collector) {
 	if m == nil {

@@ -75,7 +75,7 @@ func newDirectories(cat *provision.Catalog, getenv func(string) string, dataDir 
 		return nil, nil, fmt.Errorf("catalog refused with its directories' domains kept on disk:\n%w", err)
 	}
 	d.warn(warnings)
-	if err := metrics.Register(run.set.Collectors()...); err != nil {
+	if err := metrics.TryRegister(run.set.Collectors()...); err != nil {
 		run.set.Close()
 		return nil, nil, fmt.Errorf("directory metrics: %w", err)
 	}
@@ -166,7 +166,7 @@ func (d *directories) fileCatalog(cat *provision.Catalog) error {
 	if run != d.run {
 		old := d.run
 		d.metrics.Unregister(old.set.Collectors()...)
-		if err := d.metrics.Register(run.set.Collectors()...); err != nil {
+		if err := d.metrics.TryRegister(run.set.Collectors()...); err != nil {
 			d.log.Warn("directory metrics not registered", "err", err)
 		}
 		d.run = run

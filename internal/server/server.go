@@ -85,7 +85,10 @@ type Config struct {
 	TLSCert       string
 	TLSKey        string
 	TLSDir        string
-	DataDir       string // keeps the ACME account and certificates
+	DataDir       string // keeps the ACME account and certificates, when Storage is ""
+	Storage       string // URL of the certificate storage replicas share (certstore.Open); may hold a password, never logged
+	ACMEOnDemand  bool   // obtain certificates at their first handshake
+	ACMEOrderRate int    // new orders a minute with ACMEOnDemand; at least 1
 	ACMEDirectory string
 	ACMEEmail     string
 	ACMECARoots   string // PEM file of roots to trust for the ACME server itself
