@@ -215,6 +215,11 @@ func TestDirectoryServedLive(t *testing.T) {
 		}
 	}
 
+	// Metrics carry the directory's name, never an address or a login.
+	if _, page := dirFetch(t, "GET", s.Metrics+"/metrics", ""); strings.Contains(page, "alice") || strings.Contains(page, "u1001") || strings.Contains(page, "one.example") {
+		t.Errorf("the metrics hold an address, a login or a domain")
+	}
+
 	// The database goes away: the list keeps serving, a lookup not
 	// cached answers the fallback within the timeout (300ms).
 	pg.Stop(t)
