@@ -28,7 +28,7 @@ type Logins interface {
 //
 // What an answer shows of the directory is the login name alone: a found
 // and an unknown address get the same status, headers and document but
-// for it (TestLoginPrivacy).
+// for it (TestDirectoryLoginPrivacy in internal/server).
 func (h *Handler) setLogin(ctx context.Context, p *provision.Provider, addr *provision.Address) {
 	if h.cfg.Logins == nil || addr == nil || p == nil || p.LoginDirectory == "" || !p.NeedsLogin() ||
 		strings.EqualFold(addr.Local, provision.EvolutionPlaceholder) {
