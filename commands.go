@@ -11,12 +11,14 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"mailautoconf/internal/directory"
 	"mailautoconf/internal/doctor"
 	"mailautoconf/internal/server"
 	"mailautoconf/provision"
@@ -50,20 +52,46 @@ func cmdHelp(_ context.Context, _ []string, stdout, _ io.Writer) error {
 }
 
 // cmdCheck validates a catalog and prints every error, one per line.
-func cmdCheck(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) > 1 {
-		return errors.New("usage: mailautoconf check [CATALOG]")
-	}
+// Then, unless --offline, it connects to each of the catalog's
+// directories with the environment it is given (their url_env and
+// bind_password_env variables), runs the domain query and one login
+// lookup, and prints the counts and any error: never a URL or a password
+// (internal/directory scrubs them).
+func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	s, err := loadSettings()
 	if err != nil {
 		return err
 	}
+	const usage = "usage: mailautoconf check [--offline] [--address ADDR] [CATALOG]"
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	offline := fs.Bool("offline", false, "validate the catalog without connecting to its directories")
+	address := fs.String("address", "", "the address to look a login up for (default: a made-up one, which should be \"not found\")")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, usage)
+		fs.PrintDefaults()
+	}
+	// Flags may come before or after the catalog.
+	var rest []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		rest = append(rest, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if len(rest) > 1 {
+		return errors.New(usage)
+	}
 	path := s.Catalog
-	if len(args) == 1 {
-		path = args[0]
+	if len(rest) == 1 {
+		path = rest[0]
 	}
 	if path == "" {
-		return fmt.Errorf("usage: mailautoconf check CATALOG (or set %s_CATALOG)", envPrefix)
+		return fmt.Errorf("usage: mailautoconf check [--offline] CATALOG (or set %s_CATALOG)", envPrefix)
 	}
 	cat, err := provision.Load(path)
 	if err != nil {
@@ -79,7 +107,97 @@ func cmdCheck(_ context.Context, args []string, stdout, stderr io.Writer) error 
 			fmt.Fprintln(stdout, "warning: "+w)
 		}
 	}
+	if *offline || len(cat.Directories()) == 0 {
+		return nil
+	}
+	failed := 0
+	for _, r := range directory.Check(ctx, cat.Directories(), os.Getenv, *address) {
+		if !r.OK() {
+			failed++
+		}
+		fmt.Fprintln(stdout, checkLine(r))
+	}
+	if failed > 0 {
+		return exitError{fmt.Sprintf("%d of %d directories failed", failed, len(cat.Directories()))}
+	}
 	return nil
+}
+
+// checkLine is one directory's line of check's report.
+func checkLine(r directory.CheckResult) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "directory %s (%s): ", r.Name, r.Type)
+	if r.Open != nil {
+		fmt.Fprintf(&b, "not opened: %v", r.Open)
+		return b.String()
+	}
+	var parts []string
+	if r.HasDomains {
+		if r.DomainsErr != nil {
+			parts = append(parts, fmt.Sprintf("domains: error: %v", r.DomainsErr))
+		} else {
+			parts = append(parts, fmt.Sprintf("%d domains read in %s", r.Domains, r.Took.Round(time.Millisecond)))
+		}
+	}
+	if r.HasLogin {
+		switch {
+		case r.LoginErr != nil:
+			parts = append(parts, fmt.Sprintf("login of %s: error: %v", r.Address, r.LoginErr))
+		case r.Found:
+			parts = append(parts, fmt.Sprintf("login of %s: %q", r.Address, r.Login))
+		default:
+			parts = append(parts, fmt.Sprintf("login of %s: not found (the address stands in)", r.Address))
+		}
+	}
+	b.WriteString(strings.Join(parts, "; "))
+	return b.String()
+}
+
+// withDirectoryDomains is cat with its directories' domains, read once
+// with the environment, for the commands that list or look up domains as
+// the service serves them (dns, doctor). A directory that cannot be read
+// is reported on stderr and its domains are left out; the error returned
+// then names it, once the rest is done.
+func withDirectoryDomains(ctx context.Context, cat *provision.Catalog, stderr io.Writer) (*provision.Catalog, error) {
+	if len(cat.Directories()) == 0 {
+		return cat, nil
+	}
+	lists := map[string][]string{}
+	var failed []string
+	for _, d := range cat.Directories() {
+		if !d.HasDomains() {
+			continue
+		}
+		list, err := readDomains(ctx, d)
+		if err != nil {
+			fmt.Fprintf(stderr, "mailautoconf: directory %s: %v: its domains are left out\n", d.Name, err)
+			failed = append(failed, d.Name)
+			continue
+		}
+		lists[d.Name] = list
+	}
+	served, warnings, err := cat.WithDirectoryDomains(lists, false)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range warnings {
+		fmt.Fprintln(stderr, "mailautoconf: warning: "+w)
+	}
+	if len(failed) > 0 {
+		return served, fmt.Errorf("directories not read, their domains left out: %s", strings.Join(failed, ", "))
+	}
+	return served, nil
+}
+
+func readDomains(ctx context.Context, d *provision.Directory) ([]string, error) {
+	src, err := directory.Open(d, os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	ctx, cancel := context.WithTimeout(ctx, max(d.Timeout, 10*time.Second))
+	defer cancel()
+	return src.Domains(ctx)
 }
 
 // cmdRender prints what the service would answer for an address.
@@ -171,7 +289,7 @@ func signRendered(s *Settings, profile []byte) ([]byte, error) {
 
 // cmdDNS prints the DNS records each served domain needs, as zone-file
 // lines or JSON.
-func cmdDNS(_ context.Context, args []string, stdout, stderr io.Writer) error {
+func cmdDNS(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	s, err := loadSettings()
 	if err != nil {
 		return err
@@ -199,6 +317,12 @@ func cmdDNS(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// The directories' domains too, as served; one that cannot be read
+	// is left out, and the command fails once it has printed the rest.
+	cat, dirErr := withDirectoryDomains(ctx, cat, stderr)
+	if cat == nil {
+		return dirErr
+	}
 	domains := fs.Args()
 	if len(domains) == 0 {
 		domains = cat.Domains()
@@ -224,7 +348,10 @@ func cmdDNS(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	} else {
 		_, err = stdout.Write(provision.Zone(out))
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	return dirErr
 }
 
 // dnsTarget builds the service's DNS target from a host name and
@@ -351,8 +478,12 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 		addr, _ := provision.ParseAddress(rest[0])
-		// Our records are expected only of our domains; any other is
-		// checked against what it serves itself.
+		// Our records are expected only of our domains, the
+		// directories' included (one not read is reported on stderr);
+		// any other is checked against what it serves itself.
+		if served, _ := withDirectoryDomains(ctx, cat, stderr); served != nil {
+			cat = served
+		}
 		if p, err := cat.Lookup(addr.Domain); err == nil {
 			opts.Expected, opts.Target = p, target
 		}

@@ -57,7 +57,10 @@ type Settings struct {
 	TLSCert       string `split_words:"true" desc:"certificate chain PEM file, instead of ACME (with TLS_KEY)"`
 	TLSKey        string `split_words:"true" desc:"private key PEM file of TLS_CERT"`
 	TLSDir        string `split_words:"true" desc:"directory of certificate/key PEM pairs chosen by SNI, instead of ACME"`
-	DataDir       string `split_words:"true" desc:"directory keeping ACME account and certificates (required for ACME)"`
+	DataDir       string `split_words:"true" desc:"directory keeping ACME account and certificates (required for ACME unless STORAGE is set)"`
+	Storage       string `split_words:"true" desc:"URL of the certificate storage several replicas share, instead of DATA_DIR: postgres://, postgresql://, redis:// or rediss:// (internal/certstore); unset: DATA_DIR on disk"`
+	AcmeOnDemand  bool   `split_words:"true" default:"false" desc:"obtain a name's certificate at its first TLS handshake instead of at start, for names the catalog or a directory serves at that moment"`
+	AcmeOrderRate int    `split_words:"true" default:"10" desc:"with ACME_ON_DEMAND, new certificate orders a minute per replica; a handshake over it fails at once, and the client's next attempt tries again"`
 	AcmeDirectory string `split_words:"true" default:"https://acme-v02.api.letsencrypt.org/directory" desc:"ACME directory URL"`
 	AcmeEmail     string `split_words:"true" desc:"contact address of the ACME account"`
 	AcmeCARoots   string `split_words:"true" desc:"PEM file of roots to trust for the ACME server itself (private or test CAs)"`
@@ -150,13 +153,45 @@ func checkTLSSettings(s *Settings) error {
 	case s.SignWithTLS && s.PublicHost == "":
 		return fmt.Errorf("settings: %[1]s_SIGN_WITH_TLS signs with the certificate of %[1]s_PUBLIC_HOST, which is not set", envPrefix)
 	}
+	if err := checkACMESettings(s, static); err != nil {
+		return err
+	}
 	if s.TLSListen != "" && !static {
-		if s.DataDir == "" {
-			return fmt.Errorf("settings: HTTPS with ACME certificates needs %[1]s_DATA_DIR to keep them in (or give %[1]s_TLS_CERT/%[1]s_TLS_KEY or %[1]s_TLS_DIR)", envPrefix)
+		if s.DataDir == "" && s.Storage == "" {
+			return fmt.Errorf("settings: HTTPS with ACME certificates needs %[1]s_DATA_DIR or %[1]s_STORAGE to keep them in (or give %[1]s_TLS_CERT/%[1]s_TLS_KEY or %[1]s_TLS_DIR)", envPrefix)
 		}
 		if u, err := url.Parse(s.AcmeDirectory); err != nil || u.Scheme != "https" || u.Host == "" {
 			return fmt.Errorf("settings: %s_ACME_DIRECTORY=%q: want an https:// URL", envPrefix, s.AcmeDirectory)
 		}
+	}
+	return nil
+}
+
+// storageSchemes are the schemes of MAILAUTOCONF_STORAGE that
+// certstore.Open knows.
+var storageSchemes = []string{"postgres", "postgresql", "redis", "rediss"}
+
+// checkACMESettings refuses the shared storage and on-demand settings
+// where they contradict the others. Its messages never repeat the
+// storage URL: it may hold a password.
+func checkACMESettings(s *Settings, static bool) error {
+	if s.Storage != "" {
+		u, err := url.Parse(s.Storage)
+		if err != nil || !slices.Contains(storageSchemes, u.Scheme) {
+			return fmt.Errorf("settings: %s_STORAGE: want a postgres://, postgresql://, redis:// or rediss:// URL (its value is not repeated here: it may hold a password)", envPrefix)
+		}
+	}
+	switch {
+	case s.AcmeOrderRate < 1:
+		return fmt.Errorf("settings: %s_ACME_ORDER_RATE=%d: want new orders a minute, 1 or more", envPrefix, s.AcmeOrderRate)
+	case s.Storage != "" && static:
+		return fmt.Errorf("settings: %[1]s_STORAGE keeps ACME certificates, but certificate files are set (%[1]s_TLS_CERT or %[1]s_TLS_DIR): choose one", envPrefix)
+	case s.AcmeOnDemand && static:
+		return fmt.Errorf("settings: %[1]s_ACME_ON_DEMAND obtains certificates from the ACME CA, but certificate files are set (%[1]s_TLS_CERT or %[1]s_TLS_DIR): choose one", envPrefix)
+	case s.Storage != "" && s.TLSListen == "":
+		return fmt.Errorf("settings: %[1]s_STORAGE keeps HTTPS certificates, but %[1]s_TLS_LISTEN is not set: there is no HTTPS listener", envPrefix)
+	case s.AcmeOnDemand && s.TLSListen == "":
+		return fmt.Errorf("settings: %[1]s_ACME_ON_DEMAND needs HTTPS (%[1]s_TLS_LISTEN)", envPrefix)
 	}
 	return nil
 }
@@ -204,6 +239,9 @@ func (s *Settings) serverConfig() server.Config {
 		TLSKey:        s.TLSKey,
 		TLSDir:        s.TLSDir,
 		DataDir:       s.DataDir,
+		Storage:       s.Storage,
+		ACMEOnDemand:  s.AcmeOnDemand,
+		ACMEOrderRate: s.AcmeOrderRate,
 		ACMEDirectory: s.AcmeDirectory,
 		ACMEEmail:     s.AcmeEmail,
 		ACMECARoots:   s.AcmeCARoots,
@@ -211,6 +249,10 @@ func (s *Settings) serverConfig() server.Config {
 
 		SignCert: s.SignCert,
 		SignKey:  s.SignKey,
+
+		// Directories (issue 15): the catalog names the variables
+		// holding their URLs and passwords, read as the service runs.
+		Getenv: os.Getenv,
 	}
 }
 

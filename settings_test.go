@@ -73,6 +73,81 @@ func TestTLSSettingsRefused(t *testing.T) {
 	}
 }
 
+// TestStorageAndOnDemandSettings: MAILAUTOCONF_STORAGE stands in for
+// DATA_DIR; ACME_ON_DEMAND and ACME_ORDER_RATE reach the server's Config;
+// contradictions are refused, and no message repeats the storage URL or
+// its password.
+func TestStorageAndOnDemandSettings(t *testing.T) {
+	const secret = "pw-s3cret"
+	for _, tt := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"TLS_LISTEN": ":0", "STORAGE": "mysql://u:" + secret + "@db/x"}, "STORAGE: want a postgres://"},
+		{map[string]string{"TLS_LISTEN": ":0", "STORAGE": "u:" + secret + "@db:5432/x"}, "STORAGE: want a postgres://"},
+		{map[string]string{"TLS_LISTEN": ":0", "STORAGE": "postgres://u:" + secret + "@db/%zz"}, "STORAGE: want a postgres://"},
+		{map[string]string{"TLS_LISTEN": ":0", "STORAGE": "/var/lib/mailautoconf"}, "STORAGE: want a postgres://"},
+		{map[string]string{"STORAGE": "redis://:" + secret + "@cache:6379/0"}, "TLS_LISTEN is not set"},
+		{map[string]string{"TLS_LISTEN": ":0", "TLS_DIR": "d", "STORAGE": "postgres://u:" + secret + "@db/x"}, "choose one"},
+		{map[string]string{"TLS_LISTEN": ":0", "TLS_CERT": "a.pem", "TLS_KEY": "a.key", "ACME_ON_DEMAND": "true"}, "ACME_ON_DEMAND obtains certificates from the ACME CA"},
+		{map[string]string{"ACME_ON_DEMAND": "true"}, "ACME_ON_DEMAND needs HTTPS"},
+		{map[string]string{"ACME_ON_DEMAND": "sometimes"}, "AcmeOnDemand"},
+		{map[string]string{"TLS_LISTEN": ":0", "DATA_DIR": "d", "ACME_ORDER_RATE": "0"}, "ACME_ORDER_RATE=0: want"},
+		{map[string]string{"TLS_LISTEN": ":0", "DATA_DIR": "d", "ACME_ORDER_RATE": "-3"}, "ACME_ORDER_RATE=-3: want"},
+		{map[string]string{"TLS_LISTEN": ":0", "DATA_DIR": "d", "ACME_ORDER_RATE": "fast"}, "AcmeOrderRate"},
+	} {
+		for k, v := range tt.env {
+			t.Setenv("MAILAUTOCONF_"+k, v)
+		}
+		_, err := loadSettings()
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("loadSettings with %v = %v, want %q", tt.env, err, tt.want)
+		} else if strings.Contains(err.Error(), secret) {
+			t.Errorf("loadSettings with %v = %v: the storage password is in the message", tt.env, err)
+		}
+		for k := range tt.env {
+			os.Unsetenv("MAILAUTOCONF_" + k)
+		}
+	}
+
+	// Accepted: STORAGE without DATA_DIR, and with it (the container
+	// image sets DATA_DIR); every scheme certstore opens.
+	for _, url := range []string{"postgres://u:pw@db:5432/mail?sslmode=disable", "postgresql:///mail?host=/run/postgresql", "redis://cache:6379/0", "rediss://:pw@cache:6380/1?key_prefix=x:"} {
+		t.Setenv("MAILAUTOCONF_TLS_LISTEN", ":0")
+		t.Setenv("MAILAUTOCONF_STORAGE", url)
+		t.Setenv("MAILAUTOCONF_ACME_ON_DEMAND", "true")
+		t.Setenv("MAILAUTOCONF_ACME_ORDER_RATE", "25")
+		s, err := loadSettings()
+		if err != nil {
+			t.Errorf("loadSettings with STORAGE=%s = %v", url, err)
+			continue
+		}
+		cfg := s.serverConfig()
+		if cfg.Storage != url || !cfg.ACMEOnDemand || cfg.ACMEOrderRate != 25 || cfg.DataDir != "" {
+			t.Errorf("serverConfig() = Storage %q, ACMEOnDemand %v, ACMEOrderRate %d, DataDir %q", cfg.Storage, cfg.ACMEOnDemand, cfg.ACMEOrderRate, cfg.DataDir)
+		}
+		t.Setenv("MAILAUTOCONF_DATA_DIR", "/var/lib/mailautoconf")
+		if _, err := loadSettings(); err != nil {
+			t.Errorf("loadSettings with STORAGE=%s and DATA_DIR = %v", url, err)
+		}
+		os.Unsetenv("MAILAUTOCONF_DATA_DIR")
+	}
+	os.Unsetenv("MAILAUTOCONF_STORAGE")
+	os.Unsetenv("MAILAUTOCONF_ACME_ON_DEMAND")
+	os.Unsetenv("MAILAUTOCONF_ACME_ORDER_RATE")
+
+	// The defaults: no storage, certificates ahead of time, 10 orders a
+	// minute.
+	t.Setenv("MAILAUTOCONF_DATA_DIR", "d")
+	s, err := loadSettings()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg := s.serverConfig(); cfg.Storage != "" || cfg.ACMEOnDemand || cfg.ACMEOrderRate != 10 {
+		t.Errorf("defaults: Storage %q, ACMEOnDemand %v, ACMEOrderRate %d; want \"\", false, 10", cfg.Storage, cfg.ACMEOnDemand, cfg.ACMEOrderRate)
+	}
+}
+
 func TestSettingsPublicHost(t *testing.T) {
 	t.Setenv("MAILAUTOCONF_PUBLIC_HOST", "AutoDiscover.Hoster.Example.")
 	s, err := loadSettings()

@@ -510,11 +510,25 @@ func TestDeployKubernetes(t *testing.T) {
 	if yget(pod, "securityContext", "runAsNonRoot") != true || yget(c, "securityContext", "runAsNonRoot") != true {
 		t.Errorf("Deployment does not insist on a non-root user")
 	}
+	// The directories' variables (each url_env and bind_password_env of
+	// the example catalog) come from a Secret, never a literal: they
+	// hold passwords.
+	dirVars := directoryVars(t)
 	env := map[string]string{}
 	for _, e := range yget(c, "env").([]any) {
 		name := yget(e, "name").(string)
+		if dirVars[name] {
+			delete(dirVars, name)
+			if yget(e, "value") != nil || yget(e, "valueFrom", "secretKeyRef", "name") == nil || yget(e, "valueFrom", "secretKeyRef", "key") == nil {
+				t.Errorf("Deployment env %s = %v, want it from a Secret (valueFrom.secretKeyRef), never a literal", name, e)
+			}
+			continue
+		}
 		wantSetting(t, "Deployment", name)
 		env[name], _ = yget(e, "value").(string)
+	}
+	for v := range dirVars {
+		t.Errorf("Deployment env lacks %s, a directory variable of catalog.example.yaml (from a Secret)", v)
 	}
 	mount := yget(c, "volumeMounts", 0)
 	if yget(mount, "subPath") != nil {
@@ -562,7 +576,7 @@ func TestDeployKubernetes(t *testing.T) {
 	// The catalog passes mailautoconf check, and the Ingress carries
 	// autoconfig.<d> and autodiscover.<d> of each of its domains, with
 	// certificates from cert-manager.
-	if _, errs, err := mailautoconf(t, "check", catalog); err != nil {
+	if _, errs, err := mailautoconf(t, "check", "--offline", catalog); err != nil {
 		t.Fatalf("mailautoconf check %s: %v\n%s", catalog, err, errs)
 	}
 	cat, err := provision.Load(catalog)
@@ -611,8 +625,13 @@ func knownKeys(t *testing.T, doc string) []string {
 // every key the loader knows.
 func TestDeployExampleCatalog(t *testing.T) {
 	const path = "catalog.example.yaml"
-	if _, errs, err := mailautoconf(t, "check", path); err != nil {
-		t.Fatalf("mailautoconf check %s: %v\n%s", path, err, errs)
+	// --offline: its directories' variables are not set here. Without
+	// it, check connects, and fails naming each unset variable.
+	if _, errs, err := mailautoconf(t, "check", "--offline", path); err != nil {
+		t.Fatalf("mailautoconf check --offline %s: %v\n%s", path, err, errs)
+	}
+	if out, _, err := mailautoconf(t, "check", path); err == nil || !strings.Contains(out, "HOSTING_DB_URL") {
+		t.Errorf("mailautoconf check %s with no directory variables set: err %v, stdout\n%s\nwant a failure naming HOSTING_DB_URL", path, err, out)
 	}
 	if _, err := provision.Load(path); err != nil {
 		t.Fatal(err)
@@ -671,4 +690,23 @@ func TestDeployExampleCatalog(t *testing.T) {
 			}
 		}
 	}
+}
+
+// directoryVars are the variables the example catalog's directories name
+// (url_env, bind_password_env): the manifests take them from a Secret.
+func directoryVars(t *testing.T) map[string]bool {
+	t.Helper()
+	example, err := provision.Load("catalog.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]bool{}
+	for _, d := range example.Directories() {
+		for _, v := range []string{d.URLEnv, d.BindPasswordEnv} {
+			if v != "" {
+				vars[v] = true
+			}
+		}
+	}
+	return vars
 }

@@ -45,6 +45,7 @@ func (h *Handler) autoconfig(c echo.Context) error {
 		return err
 	}
 	noteRequest(c, domain, addr)
+	h.setLogin(c.Request().Context(), p, addr) // login.go
 	which := provision.AutoconfigServers(c.Request().Header.Get(userAgentHeader), addr)
 	// Evolution gets one server per type: the answer depends on the
 	// User-Agent, and a shared cache must know.

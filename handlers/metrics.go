@@ -123,6 +123,18 @@ func NewMetrics() *Metrics {
 	return m
 }
 
+// Register adds collectors of another component (the certificate
+// storage's, say) to the metrics served. Their label values must come
+// from closed sets too. Call it before serving; it panics on a
+// collector already registered or a series of the same name, as
+// prometheus.Registry.MustRegister does: a wiring mistake.
+func (m *Metrics) Register(cs ...prometheus.Collector) {
+	if m == nil {
+		return
+	}
+	m.registry.MustRegister(cs...)
+}
+
 // Handler serves the metrics in the Prometheus exposition formats.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{

@@ -33,6 +33,9 @@ func (h *Handler) profile(c echo.Context, param string) error {
 		return err
 	}
 	noteRequest(c, addr.Domain, addr)
+	// The login is part of the cache key (profileKey.addr): a login
+	// that changes in the directory makes a new profile.
+	h.setLogin(c.Request().Context(), p, addr) // login.go
 	signer := h.profileSigner()
 	now := h.cfg.Profiles.clock()
 	key := profileKey{provider: p.ID, addr: *addr, opts: opts}

@@ -139,6 +139,7 @@ func (h *Handler) page(c echo.Context) error {
 		return err
 	}
 	noteRequest(c, addr.Domain, addr)
+	h.setLogin(c.Request().Context(), p, addr) // login.go
 	acct, err := provision.ChooseAccount(p, *addr, proto)
 	if err != nil {
 		return err

@@ -45,6 +45,9 @@ type Config struct {
 	// second download is byte-identical and costs no signing; nil makes
 	// one of the default size.
 	Profiles *ProfileCache
+	// Logins looks %LOGIN% up in the catalog's directories (login.go);
+	// nil: the address stands in for every login.
+	Logins Logins
 	// Plain, when set, are the rules of the plain-HTTP listener beside an
 	// HTTPS one (plain.go); nil: the plain listener serves every route as
 	// it is.

@@ -117,6 +117,14 @@ type AutodiscoverReply struct {
 //   - An AcceptableResponseSchema we do not serve gets 601.
 //   - Otherwise the provider's answer in the accepted dialect.
 func (c *Catalog) AnswerAutodiscover(dst []byte, hostDomain string, body []byte, now time.Time) (AutodiscoverReply, error) {
+	return c.AnswerAutodiscoverLogin(dst, hostDomain, body, now, nil)
+}
+
+// AnswerAutodiscoverLogin is AnswerAutodiscover with login, when not nil,
+// called with the provider and the request's address once both are known
+// and before rendering, to set the address's Login (a directory's login
+// name, for %LOGIN%).
+func (c *Catalog) AnswerAutodiscoverLogin(dst []byte, hostDomain string, body []byte, now time.Time, login func(*Provider, *Address)) (AutodiscoverReply, error) {
 	req, err := c.parseRequest(body)
 	if err != nil {
 		if hostDomain == "" {
@@ -138,6 +146,9 @@ func (c *Catalog) AnswerAutodiscover(dst []byte, hostDomain string, body []byte,
 		if hp, err := c.Lookup(hostDomain); err != nil || hp != p {
 			return AutodiscoverReply{}, fmt.Errorf("%w: the address's domain is not served at this host", ErrBadRequest)
 		}
+	}
+	if login != nil {
+		login(p, &addr)
 	}
 	reply := AutodiscoverReply{Domain: addr.Domain, Address: &addr, Schema: req.Schema}
 	switch {

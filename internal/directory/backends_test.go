@@ -57,32 +57,32 @@ func baseDirectory(name, typ string) *provision.Directory {
 
 func newPGBackend(t testing.TB) *backend {
 	pg := newPG(t)
-	pg.exec(t, `CREATE TABLE domain (domain text NOT NULL, active boolean NOT NULL DEFAULT true)`)
-	pg.exec(t, `CREATE TABLE mail_user (email text NOT NULL, login text, delay float8 NOT NULL DEFAULT 0)`)
-	pg.exec(t, `CREATE INDEX ON mail_user (email)`)
+	pg.Exec(t, `CREATE TABLE domain (domain text NOT NULL, active boolean NOT NULL DEFAULT true)`)
+	pg.Exec(t, `CREATE TABLE mail_user (email text NOT NULL, login text, delay float8 NOT NULL DEFAULT 0)`)
+	pg.Exec(t, `CREATE INDEX ON mail_user (email)`)
 	d := baseDirectory("hosting", provision.DirectoryPostgres)
 	d.Domains = `SELECT domain FROM domain WHERE active`
 	// The sleep is in a fenced subquery (OFFSET 0) so that only the
 	// matching row pays it.
 	d.Login = `SELECT login FROM (SELECT login, pg_sleep(delay) FROM mail_user WHERE email = $1 OFFSET 0) s`
 	return &backend{
-		dir: d, env: map[string]string{d.URLEnv: pg.url}, secrets: []string{pgPassword, pg.url},
+		dir: d, env: map[string]string{d.URLEnv: pg.URL}, secrets: []string{pgPassword, pg.URL},
 		addDomains: func(t testing.TB, domains ...string) {
-			pg.exec(t, `INSERT INTO domain (domain) SELECT unnest($1::text[])`, domains)
+			pg.Exec(t, `INSERT INTO domain (domain) SELECT unnest($1::text[])`, domains)
 		},
 		addUser: func(t testing.TB, email, login string) {
 			var l any = login
 			if login == "" {
 				l = nil
 			}
-			pg.exec(t, `INSERT INTO mail_user (email, login) VALUES ($1, $2)`, email, l)
+			pg.Exec(t, `INSERT INTO mail_user (email, login) VALUES ($1, $2)`, email, l)
 		},
 		slow: func(t testing.TB, email string) func() {
-			pg.exec(t, `UPDATE mail_user SET delay = 1 WHERE email = $1`, email)
+			pg.Exec(t, `UPDATE mail_user SET delay = 1 WHERE email = $1`, email)
 			return func() {}
 		},
-		kill: pg.kill, stop: pg.stop, start: pg.start,
-		dbExec: func(q string, args ...any) (any, error) { return pg.db.Exec(q, args...) },
+		kill: pg.Kill, stop: pg.Stop, start: pg.Start,
+		dbExec: func(q string, args ...any) (any, error) { return pg.DB.Exec(q, args...) },
 	}
 }
 

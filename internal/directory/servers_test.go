@@ -7,9 +7,7 @@ package directory
 
 import (
 	"bytes"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"fmt"
 	"net"
 	"net/url"
@@ -23,29 +21,20 @@ import (
 
 	"github.com/go-ldap/ldap/v3"
 	_ "github.com/go-sql-driver/mysql"
-	_ "github.com/jackc/pgx/v5/stdlib"
+
+	"mailautoconf/internal/testutil/dbtest"
 )
 
-// unavailable skips the test, or fails it under CI (CI=true), which must
-// run every test.
 func unavailable(t testing.TB, format string, args ...any) {
 	t.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s (CI=true: every test must run)", msg)
-	}
-	t.Skip(msg)
+	dbtest.Unavailable(t, format, args...)
 }
 
-func randomName(prefix string) string {
-	b := make([]byte, 6)
-	rand.Read(b)
-	return prefix + hex.EncodeToString(b)
-}
+func randomName(prefix string) string { return dbtest.RandomName(prefix) }
 
 // Passwords put into every URL, which no error or log line may show.
 const (
-	pgPassword    = "pg-S3cret/pass@word"
+	pgPassword    = dbtest.PGPassword
 	myPassword    = "my-S3cret/pass@word:x"
 	ldapPassword  = "ldap-S3cret-bind-pw"
 	ldapSuffix    = "dc=corp,dc=example"
@@ -54,90 +43,9 @@ const (
 	ldapDomainsOU = "ou=domains," + ldapSuffix
 )
 
-// pgServer is a database of its own on the local PostgreSQL.
-type pgServer struct {
-	admin *sql.DB // on the postgres database, as a superuser
-	db    *sql.DB // on the test's database
-	name  string
-	url   string
-}
-
-func newPG(t testing.TB) *pgServer {
-	t.Helper()
-	var admin *sql.DB
-	var user string
-	for _, u := range []string{"postgres", "root"} {
-		db, err := sql.Open("pgx", "postgres://"+u+"@127.0.0.1:5432/postgres?sslmode=disable&connect_timeout=5")
-		if err == nil && db.Ping() == nil {
-			admin, user = db, u
-			break
-		}
-		if db != nil {
-			db.Close()
-		}
-	}
-	if admin == nil {
-		unavailable(t, "no PostgreSQL at 127.0.0.1:5432 (user postgres or root, trust auth)")
-	}
-	name := randomName("mac_test_")
-	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
-		t.Fatalf("CREATE DATABASE: %v", err)
-	}
-	s := &pgServer{admin: admin, name: name,
-		// trust auth takes any password: it is there to be hidden.
-		url: (&url.URL{Scheme: "postgres", User: url.UserPassword(user, pgPassword), Host: "127.0.0.1:5432",
-			Path: "/" + name, RawQuery: "sslmode=disable"}).String()}
-	t.Cleanup(func() {
-		if s.db != nil {
-			s.db.Close()
-		}
-		admin.Exec("ALTER DATABASE " + name + " ALLOW_CONNECTIONS true")
-		if _, err := admin.Exec("DROP DATABASE " + name + " WITH (FORCE)"); err != nil {
-			t.Errorf("DROP DATABASE %s: %v", name, err)
-		}
-		admin.Close()
-	})
-	db, err := sql.Open("pgx", "postgres://"+user+"@127.0.0.1:5432/"+name+"?sslmode=disable")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.db = db
-	return s
-}
-
-func (s *pgServer) exec(t testing.TB, q string, args ...any) {
-	t.Helper()
-	if _, err := s.db.Exec(q, args...); err != nil {
-		t.Fatalf("%s: %v", q, err)
-	}
-}
-
-// kill ends every connection to the test's database but the test's own
-// setup pool: the service's connections die mid-run.
-func (s *pgServer) kill(t testing.TB) {
-	t.Helper()
-	if _, err := s.admin.Exec(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-		WHERE datname = $1 AND application_name = 'mailautoconf'`, s.name); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// stop refuses new connections to the database and ends the service's
-// ones: to the service, the database is down.
-func (s *pgServer) stop(t testing.TB) {
-	t.Helper()
-	if _, err := s.admin.Exec("ALTER DATABASE " + s.name + " ALLOW_CONNECTIONS false"); err != nil {
-		t.Fatal(err)
-	}
-	s.kill(t)
-}
-
-func (s *pgServer) start(t testing.TB) {
-	t.Helper()
-	if _, err := s.admin.Exec("ALTER DATABASE " + s.name + " ALLOW_CONNECTIONS true"); err != nil {
-		t.Fatal(err)
-	}
-}
+// newPG is a database of the test's own on the local PostgreSQL
+// (internal/testutil/dbtest, shared with the server's tests).
+func newPG(t testing.TB) *dbtest.PG { return dbtest.NewPG(t) }
 
 // myServer is a database and a user of its own on the local MariaDB.
 type myServer struct {

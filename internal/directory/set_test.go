@@ -438,7 +438,7 @@ func TestRuntimeErrorsHideSecrets(t *testing.T) {
 	}{
 		{provision.DirectoryPostgres, fmt.Sprintf("postgres://u:%s@127.0.0.1:%d/db?connect_timeout=2", secret, closed), ""},
 		// A role that does not exist: the server refuses it.
-		{provision.DirectoryPostgres, fmt.Sprintf("postgres://nosuchrole:%s@127.0.0.1:5432/%s?sslmode=disable", secret, pgBad.name), ""},
+		{provision.DirectoryPostgres, fmt.Sprintf("postgres://nosuchrole:%s@127.0.0.1:5432/%s?sslmode=disable", secret, pgBad.Name), ""},
 		{provision.DirectoryMySQL, fmt.Sprintf("mysql://u:%s@127.0.0.1:%d/db", secret, closed), ""},
 		{provision.DirectoryMySQL, fmt.Sprintf("mysql://%s:%s@127.0.0.1:3306/%s", myBad.user, secret, myBad.name), ""},
 		{provision.DirectoryLDAP, fmt.Sprintf("ldap://127.0.0.1:%d", closed), secret},

@@ -29,10 +29,14 @@ func listenMetrics(addr string, limits connLimits, h *handlers.Handler, log *slo
 }
 
 // watchCertificates exports the expiry of the HTTPS certificates in the
-// metrics; nothing without HTTPS.
+// metrics, and with ACME the operations on their storage; nothing
+// without HTTPS.
 func watchCertificates(m *handlers.Metrics, t *httpsService) {
 	if t == nil {
 		return
+	}
+	if t.storage != nil {
+		m.Register(t.storage.Collectors()...)
 	}
 	m.WatchCertificates(func() map[string]time.Time {
 		out := map[string]time.Time{}

@@ -53,6 +53,10 @@ type reloader struct {
 	// hooks are called with every catalog swapped in, in order, from the
 	// reloading goroutine: the HTTPS side follows the names.
 	hooks []func(*provision.Catalog)
+	// dirs, when set, swaps catalogs in instead of current and hooks: the
+	// file catalog merged with the directories' lists (directories.go).
+	// SIGHUP also has the directories read their lists again.
+	dirs *directories
 
 	mu sync.Mutex
 	// seen fingerprints the files as last read, valid or not: a change
@@ -68,7 +72,7 @@ type reloader struct {
 // when watch is set, on changes of its files, until ctx ends. With no
 // path (the embedded demo) SIGHUP is answered with a log line. SIGHUP is
 // caught from this call on: its default action would end the process.
-func startReloads(ctx context.Context, path string, watch bool, current *atomic.Pointer[provision.Catalog], metrics *handlers.Metrics, log *slog.Logger, hooks ...func(*provision.Catalog)) error {
+func startReloads(ctx context.Context, path string, watch bool, current *atomic.Pointer[provision.Catalog], metrics *handlers.Metrics, log *slog.Logger, dirs *directories) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	context.AfterFunc(ctx, func() { signal.Stop(hup) })
@@ -85,7 +89,7 @@ func startReloads(ctx context.Context, path string, watch bool, current *atomic.
 		}()
 		return nil
 	}
-	r := &reloader{path: path, current: current, metrics: metrics, log: log, hooks: hooks}
+	r := &reloader{path: path, current: current, metrics: metrics, log: log, dirs: dirs}
 	if srcs, err := provision.ReadCatalog(path); err == nil {
 		r.seen = fingerprint(srcs)
 	}
@@ -130,6 +134,9 @@ func (r *reloader) run(ctx context.Context, hup <-chan os.Signal, w *watcher) {
 		case <-hup:
 			r.reload("SIGHUP", true)
 			w.update()
+			if r.dirs != nil {
+				r.dirs.refresh()
+			}
 		case ev, ok := <-events:
 			if !ok {
 				events = nil
@@ -192,12 +199,20 @@ func (r *reloader) reload(trigger string, force bool) bool {
 		r.refuse(trigger, err)
 		return false
 	}
-	r.current.Store(cat)
+	if r.dirs != nil {
+		if err := r.dirs.fileCatalog(cat); err != nil {
+			r.refuse(trigger, err)
+			return false
+		}
+		cat = r.current.Load()
+	} else {
+		r.current.Store(cat)
+		for _, hook := range r.hooks {
+			hook(cat)
+		}
+	}
 	r.metrics.Reloaded(cat, time.Now())
 	r.log.Info("catalog reloaded", "trigger", trigger, "path", r.path, "providers", len(cat.Providers()), "domains", cat.DomainCount())
-	for _, hook := range r.hooks {
-		hook(cat)
-	}
 	return true
 }
 

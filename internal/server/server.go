@@ -85,11 +85,19 @@ type Config struct {
 	TLSCert       string
 	TLSKey        string
 	TLSDir        string
-	DataDir       string // keeps the ACME account and certificates
+	DataDir       string // keeps the ACME account and certificates, when Storage is ""
+	Storage       string // URL of the certificate storage replicas share (certstore.Open); may hold a password, never logged
+	ACMEOnDemand  bool   // obtain certificates at their first handshake
+	ACMEOrderRate int    // new orders a minute with ACMEOnDemand; at least 1
 	ACMEDirectory string
 	ACMEEmail     string
 	ACMECARoots   string // PEM file of roots to trust for the ACME server itself
 	SignWithTLS   bool   // sign profiles with the HTTPS certificate of PublicHost
+
+	// Getenv reads the directories' connection URLs and bind passwords
+	// (the variables a catalog's url_env and bind_password_env name);
+	// nil reads none. The root package passes os.Getenv.
+	Getenv func(string) string `json:"-"`
 
 	// Apple profile signing: a certificate (intermediates after it) and
 	// its key, PEM files; both empty: profiles are unsigned.
@@ -115,12 +123,21 @@ func Run(ctx context.Context, cfg Config, logOutput io.Writer) error {
 		return fmt.Errorf("catalog refused:\n%w", err)
 	}
 	var current atomic.Pointer[provision.Catalog]
-	current.Store(cat)
 	hc := handlers.Config{Catalog: &current, Log: log, PublicHost: cfg.PublicHost,
 		RequestLog: handlers.NewRequestLog(lw, cfg.LogFormat, cfg.LogLevel),
 		RateLimit:  handlers.NewRateLimit(cfg.RateLimit, cfg.RateBurst), // nil: no limit
 		Metrics:    handlers.NewMetrics(),
 	}
+	// The catalog served is the file catalog plus its directories'
+	// domain lists (directories.go): those kept on disk now, those read
+	// from the servers once Run has started them.
+	dirs, cat, err := newDirectories(cat, cfg.Getenv, cfg.DataDir, &current, hc.Metrics, log)
+	if err != nil {
+		return fmt.Errorf("directories: %w", err)
+	}
+	defer dirs.wait() // after the servers: the directories' queries end with ctx
+	current.Store(cat)
+	hc.Logins = dirs
 	if hc.Signer, err = profileSigner(&cfg, log); err != nil {
 		return err
 	}
@@ -140,7 +157,7 @@ func Run(ctx context.Context, cfg Config, logOutput io.Writer) error {
 		ln.Close()
 		return err
 	}
-	hc.Ready, hc.Plain = https.readiness(), https.plainRules()
+	hc.Ready, hc.Plain = append(https.readiness(), dirs), https.plainRules()
 	h := handlers.New(hc)
 	srv.Handler = https.wire(h)
 	metrics, err := listenMetrics(cfg.MetricsListen, limits, h, log)
@@ -157,10 +174,12 @@ func Run(ctx context.Context, cfg Config, logOutput io.Writer) error {
 	}
 	// Catalog reloads on SIGHUP and file changes (reload.go); the HTTPS
 	// names follow each catalog swapped in.
-	if err := startReloads(ctx, cfg.Catalog, cfg.CatalogWatch, &current, hc.Metrics, log, https.catalogChanged); err != nil {
+	dirs.hooks = []func(*provision.Catalog){https.catalogChanged}
+	if err := startReloads(ctx, cfg.Catalog, cfg.CatalogWatch, &current, hc.Metrics, log, dirs); err != nil {
 		ln.Close()
 		return err
 	}
+	dirs.start(ctx)
 	watchCertificates(hc.Metrics, https)
 	log.Info("serving", "listen", ln.Addr().String(), "domains", cat.DomainCount())
 	return serveAllUntilDone(ctx, log, append(append([]served{{srv: srv, ln: ln}}, https.served()...), metrics...)...)

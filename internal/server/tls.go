@@ -12,6 +12,7 @@ import (
 
 	"mailautoconf/handlers"
 	"mailautoconf/internal/certs"
+	"mailautoconf/internal/certstore"
 	"mailautoconf/provision"
 )
 
@@ -26,8 +27,9 @@ type httpsService struct {
 	ln         net.Listener
 	srv        *http.Server
 	source     certs.Source
-	acme       *certs.Manager // nil with certificate files
-	static     *certs.Static  // nil with ACME
+	acme       *certs.Manager     // nil with certificate files
+	storage    *certstore.Metrics // of acme's storage; nil with certificate files
+	static     *certs.Static      // nil with ACME
 	publicHost string
 	log        *slog.Logger
 }
@@ -61,21 +63,10 @@ func startHTTPS(ctx context.Context, cfg *Config, limits connLimits, cat *provis
 		return nil, err
 	}
 	if t.static == nil {
-		m, err := certs.NewManager(certs.ACMEOptions{
-			DataDir:   cfg.DataDir,
-			Directory: cfg.ACMEDirectory,
-			Email:     cfg.ACMEEmail,
-			CARoots:   cfg.ACMECARoots,
-			HTTPAddr:  plainAddr,
-			TLSAddr:   ln.Addr(),
-			Log:       log,
-		})
-		if err != nil {
+		if err := t.startACME(ctx, cfg, plainAddr, ln.Addr()); err != nil {
 			ln.Close()
 			return nil, err
 		}
-		t.acme, t.source = m, m
-		context.AfterFunc(ctx, m.Stop)
 	} else {
 		go t.static.Watch(ctx, staticReloadInterval)
 	}
@@ -84,23 +75,65 @@ func startHTTPS(ctx context.Context, cfg *Config, limits connLimits, cat *provis
 	t.ln = guardConnections(ln, t.srv, limits) // limits.go
 	t.srv.TLSConfig = certs.TLSConfig(t.source)
 	t.catalogChanged(cat)
-	mode := "acme"
 	if t.static != nil {
-		mode = "files"
+		log.Info("serving HTTPS", "listen", ln.Addr().String(), "certificates", "files")
 	}
-	log.Info("serving HTTPS", "listen", ln.Addr().String(), "certificates", mode)
 	return t, nil
 }
 
-// readiness is what /readyz reports on the certificates; nothing when t
-// is nil.
+// startACME opens the certificate storage (cfg.Storage, shared by every
+// replica, or the data directory) and starts the ACME manager on it, for
+// the plain and TLS listeners at httpAddr and tlsAddr. Both are closed
+// when ctx ends. With cfg.ACMEOnDemand a name's certificate is obtained
+// at its first handshake, new orders held to cfg.ACMEOrderRate a minute.
+func (t *httpsService) startACME(ctx context.Context, cfg *Config, httpAddr, tlsAddr net.Addr) error {
+	// certstore.Open does not connect, and its errors and String never
+	// repeat the URL's user or password.
+	st, err := certstore.Open(cfg.Storage, cfg.DataDir, certstore.Options{Log: t.log})
+	if err != nil {
+		return err
+	}
+	t.storage = certstore.NewMetrics()
+	m, err := certs.NewManager(certs.ACMEOptions{
+		DataDir:   cfg.DataDir,
+		Storage:   st,
+		Metrics:   t.storage,
+		OnDemand:  cfg.ACMEOnDemand,
+		OrderRate: cfg.ACMEOrderRate,
+		Directory: cfg.ACMEDirectory,
+		Email:     cfg.ACMEEmail,
+		CARoots:   cfg.ACMECARoots,
+		HTTPAddr:  httpAddr,
+		TLSAddr:   tlsAddr,
+		Log:       t.log,
+	})
+	if err != nil {
+		st.Close()
+		return err
+	}
+	t.acme, t.source = m, m
+	context.AfterFunc(ctx, func() {
+		m.Stop()
+		st.Close()
+	})
+	t.log.Info("serving HTTPS", "listen", tlsAddr.String(), "certificates", "acme",
+		"storage", st.String(), "on_demand", cfg.ACMEOnDemand)
+	return nil
+}
+
+// readiness is what /readyz reports on the certificates, and with ACME
+// on their storage; nothing when t is nil.
 func (t *httpsService) readiness() []handlers.Readiness {
 	if t == nil {
 		return nil
 	}
-	return []handlers.Readiness{handlers.ReadinessFunc(func() (bool, []string) {
+	r := []handlers.Readiness{handlers.ReadinessFunc(func() (bool, []string) {
 		return certs.Report(t.source, time.Now())
 	})}
+	if t.acme != nil {
+		r = append(r, handlers.ReadinessFunc(t.acme.StorageReady))
+	}
+	return r
 }
 
 // plainRules are the rules of the plain listener beside HTTPS; nil when t

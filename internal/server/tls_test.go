@@ -8,13 +8,17 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"mailautoconf/internal/certstore/certstoretest"
 	"mailautoconf/internal/testutil/pebbletest"
 	"mailautoconf/internal/testutil/servetest"
 	"mailautoconf/internal/testutil/testpki"
@@ -316,6 +320,208 @@ func TestServeHTTPSWithCertificateFiles(t *testing.T) {
 	for _, want := range []string{"certificates: 2 of 6 names ready", "autodiscover.example.com: missing"} {
 		if !strings.Contains(ready, want) {
 			t.Errorf("/readyz:\n%s\nwant %q", ready, want)
+		}
+	}
+}
+
+// handshake is a TLS handshake with 127.0.0.1:port for sni, given long
+// enough for an issuance during it; it returns the leaf served.
+func handshake(port int, roots *x509.CertPool, sni string, timeout time.Duration) (*x509.Certificate, error) {
+	d := &net.Dialer{Timeout: timeout, Deadline: time.Now().Add(timeout)}
+	conn, err := tls.DialWithDialer(d, "tcp", fmt.Sprintf("127.0.0.1:%d", port), &tls.Config{ServerName: sni, RootCAs: roots})
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	return conn.ConnectionState().PeerCertificates[0], nil
+}
+
+// withPassword is rawURL with a password for its user. The test servers
+// trust local connections, so PostgreSQL never asks for it: it is there
+// to be looked for where it must not be.
+func withPassword(t *testing.T, rawURL, password string) string {
+	t.Helper()
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.UserPassword(u.User.Username(), password)
+	return u.String()
+}
+
+// TestServeHTTPSOnDemandWithSharedStorage: MAILAUTOCONF_STORAGE and
+// MAILAUTOCONF_ACME_ON_DEMAND through the real server, PostgreSQL
+// keeping the certificates. An unknown name's handshake fails at once
+// without an order; a served domain's name gets its certificate at its
+// first handshake; /readyz and the metrics show the storage; a second
+// server on the same storage serves the stored certificate, and both
+// asked at once for a new name place one order. The storage's password
+// shows nowhere.
+func TestServeHTTPSOnDemandWithSharedStorage(t *testing.T) {
+	const secret = "pw-never-shown"
+	storage := withPassword(t, certstoretest.PostgresURL(t), secret)
+	httpPort, tlsPort := pebbletest.FreePort(t), pebbletest.FreePort(t)
+	p := pebbletest.Start(t, httpPort, tlsPort)
+	catalog := filepath.Join(t.TempDir(), "catalog.yaml")
+	if err := os.WriteFile(catalog, []byte(threeDomains), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	replica := func(httpPort, tlsPort int) Config {
+		cfg := testConfig(t)
+		cfg.Listen = fmt.Sprintf("127.0.0.1:%d", httpPort)
+		cfg.TLSListen = fmt.Sprintf("127.0.0.1:%d", tlsPort)
+		cfg.MetricsListen = servetest.FreePort(t)
+		cfg.Catalog = catalog
+		cfg.Storage = storage
+		cfg.ACMEOnDemand = true
+		cfg.ACMEOrderRate = 10
+		cfg.ACMEDirectory = p.Directory
+		cfg.ACMEEmail = "hostmaster@example.org"
+		cfg.ACMECARoots = p.APIRoots
+		cfg.PublicHost = "mail.example.org"
+		return cfg
+	}
+	// a is where Pebble validates; b answers no validation itself.
+	a, b := replica(httpPort, tlsPort), replica(pebbletest.FreePort(t), pebbletest.FreePort(t))
+	var logsA, logsB servetest.SyncBuffer
+	startServe(t, a, &logsA)
+	var shown []string // every page read, searched for the password
+	readyz := func(cfg Config) string {
+		var body string
+		servetest.WaitFor(t, 10*time.Second, "/readyz on "+cfg.MetricsListen, func() bool {
+			resp, err := http.Get("http://" + cfg.MetricsListen + "/readyz")
+			if err != nil {
+				return false
+			}
+			defer resp.Body.Close()
+			bb, _ := io.ReadAll(resp.Body)
+			body = string(bb)
+			return resp.StatusCode == 200 && strings.Contains(body, "certificate storage")
+		})
+		shown = append(shown, body)
+		return body
+	}
+	body := readyz(a)
+	for _, want := range []string{
+		"certificate storage postgres://127.0.0.1:5432/mailautoconf_test_",
+		": ok",
+		"certificates: 0 of 10 names ready, 10 on demand",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/readyz:\n%s\nwant %q", body, want)
+		}
+	}
+
+	roots := p.RootPool(t)
+	for _, sni := range []string{"autoconfig.unknown.example", "autoconfig.a.example.evil.example"} {
+		start := time.Now()
+		if c, err := handshake(tlsPort, roots, sni, 10*time.Second); err == nil {
+			t.Errorf("handshake(%s) served %v, want refused", sni, c.DNSNames)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("handshake(%s) refused after %v, want at once", sni, d)
+		}
+	}
+	if got := p.Orders(); got != 0 {
+		t.Fatalf("after unknown names Pebble got %d orders, want none", got)
+	}
+
+	name := "autoconfig.a.example"
+	start := time.Now()
+	c, err := handshake(tlsPort, roots, name, 90*time.Second)
+	if err != nil {
+		t.Fatalf("first handshake(%s): %v", name, err)
+	}
+	t.Logf("first handshake for %s, its issuance included: %v", name, time.Since(start).Round(time.Millisecond))
+	if c.DNSNames[0] != name || p.Orders() != 1 {
+		t.Errorf("first handshake(%s) served %v after %d orders, want its own certificate after 1", name, c.DNSNames, p.Orders())
+	}
+	if resp, body := get(t, loopbackClient(tlsPort, roots), "https://"+name+"/mail/config-v1.1.xml"); resp != nil && (resp.StatusCode != 200 || !strings.Contains(body, "<domain>a.example</domain>")) {
+		t.Errorf("GET https://%s: %d %.200s", name, resp.StatusCode, body)
+	}
+	metricsA := "http://" + a.MetricsListen
+	for _, sample := range []string{
+		`mailautoconf_storage_operations_total{op="store",result="ok"}`,
+		`mailautoconf_storage_operations_total{op="lock",result="ok"}`,
+		`mailautoconf_storage_lock_wait_seconds_count`,
+	} {
+		if v := servetest.MetricValue(t, metricsA, sample); v < 1 {
+			t.Errorf("metrics: %s = %v, want at least 1", sample, v)
+		}
+	}
+	if v := servetest.MetricValue(t, metricsA, "mailautoconf_storage_up"); v != 1 {
+		t.Errorf("metrics: mailautoconf_storage_up = %v, want 1", v)
+	}
+
+	// A second server on the same storage: the stored certificate, no
+	// order; then a new name asked of both at once: one order.
+	startServe(t, b, &logsB)
+	readyz(b)
+	bTLS := b.TLSListen[strings.LastIndexByte(b.TLSListen, ':')+1:]
+	bPort, _ := strconv.Atoi(bTLS)
+	if c2, err := handshake(bPort, roots, name, 30*time.Second); err != nil || !c2.Equal(c) {
+		t.Errorf("handshake(%s) on the second server = %v, want the stored certificate", name, err)
+	}
+	if got := p.Orders(); got != 1 {
+		t.Errorf("the second server made Pebble get %d orders, want still 1", got)
+	}
+	both := "autodiscover.b.example"
+	var served [2]*x509.Certificate
+	var errs [2]error
+	var wg sync.WaitGroup
+	for i, port := range []int{tlsPort, bPort} {
+		wg.Go(func() { served[i], errs[i] = handshake(port, roots, both, 90*time.Second) })
+	}
+	wg.Wait()
+	if errs[0] != nil || errs[1] != nil {
+		t.Fatalf("handshake(%s) on both servers at once: %v, %v", both, errs[0], errs[1])
+	}
+	if !served[0].Equal(served[1]) || served[0].DNSNames[0] != both {
+		t.Errorf("handshake(%s) on both servers: %v (serial %v) and %v (serial %v), want one certificate", both,
+			served[0].DNSNames, served[0].SerialNumber, served[1].DNSNames, served[1].SerialNumber)
+	}
+	if got := p.Orders(); got != 2 {
+		t.Errorf("%s asked of both servers at once: Pebble got %d orders in all, want 2 (one for each name)", both, got-1)
+	}
+
+	// The password: in no log line, /readyz or metrics page.
+	readyz(a)
+	for _, base := range []string{metricsA, "http://" + b.MetricsListen} {
+		resp, body := get(t, http.DefaultClient, base+"/metrics")
+		if resp != nil {
+			shown = append(shown, body)
+		}
+	}
+	for i, s := range append(shown, logsA.String(), logsB.String()) {
+		if strings.Contains(s, secret) {
+			t.Errorf("page or log %d shows the storage password:\n%s", i, s)
+		}
+	}
+	if !strings.Contains(logsA.String(), "storage=postgres://127.0.0.1:5432/mailautoconf_test_") {
+		t.Errorf("the log does not name the storage:\n%.2000s", logsA.String())
+	}
+}
+
+// TestServeStorageRefusedWithoutItsPassword: a storage URL that the
+// settings let through (its scheme is known) but its backend refuses
+// stops Run at start, with an error naming the storage but not its
+// password; nothing connects.
+func TestServeStorageRefusedWithoutItsPassword(t *testing.T) {
+	const secret = "pw-never-shown"
+	for _, storage := range []string{
+		"postgres://u:" + secret + "@127.0.0.1:1/db?sslmode=sometimes",
+		"redis://u:" + secret + "@127.0.0.1:1/not-a-db",
+	} {
+		cfg := testConfig(t)
+		cfg.TLSListen = servetest.FreePort(t)
+		cfg.Storage = storage
+		var logs servetest.SyncBuffer
+		err := Run(context.Background(), cfg, &logs)
+		if err == nil || !strings.Contains(err.Error(), "certificate storage") || !strings.Contains(err.Error(), "127.0.0.1:1") {
+			t.Errorf("Run with storage %q = %v, want an error naming the storage", storage, err)
+		}
+		if err != nil && strings.Contains(err.Error(), secret) || strings.Contains(logs.String(), secret) {
+			t.Errorf("Run with storage %q = %v, log:\n%s\nthe password shows", storage, err, logs.String())
 		}
 	}
 }
