@@ -72,16 +72,9 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fs.PrintDefaults()
 	}
 	// Flags may come before or after the catalog.
-	var rest []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		rest = append(rest, fs.Arg(0))
-		args = fs.Args()[1:]
+	rest, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
 	}
 	if len(rest) > 1 {
 		return errors.New(usage)
@@ -432,16 +425,9 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fs.PrintDefaults()
 	}
 	// Flags may come before or after the address.
-	var rest []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		rest = append(rest, fs.Arg(0))
-		args = fs.Args()[1:]
+	rest, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
 	}
 	if len(rest) != 1 {
 		fs.Usage()
@@ -666,4 +652,21 @@ func loopback(listen string) (string, error) {
 		host = "::1"
 	}
 	return net.JoinHostPort(host, port), nil
+}
+
+// parseInterspersed parses fs's flags wherever they stand among args and
+// returns the other arguments in order: "check --offline c.yaml" and
+// "check c.yaml --offline" mean the same.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var rest []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return rest, nil
+		}
+		rest = append(rest, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
 }
