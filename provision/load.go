@@ -591,23 +591,7 @@ func (d *decoder) server(n *yaml.Node, path string, protocols []Protocol) (Serve
 			s.Protocol = Protocol(v)
 		}
 	}
-	if hn, ok := d.required(m, n, path, "host"); ok {
-		if v, ok := d.str(hn, path+".host"); ok {
-			h, err := NormalizeHost(v)
-			if err != nil {
-				d.errorf(hn, path+".host", "%q is not a host name: %v", v, err)
-			}
-			s.Host = h
-		}
-	}
-	if pn, ok := d.required(m, n, path, "port"); ok {
-		if v, ok := d.int(pn, path+".port"); ok {
-			if v < 1 || v > 65535 {
-				d.errorf(pn, path+".port", "%d is not a port (1-65535)", v)
-			}
-			s.Port = v
-		}
-	}
+	d.hostPort(m, n, path, &s)
 	if sn, ok := d.required(m, n, path, "security"); ok {
 		if v, ok := d.str(sn, path+".security"); ok {
 			switch Security(v) {
@@ -1071,4 +1055,25 @@ func joinQuoted[T ~string](vs []T) string {
 		q[i] = strconv.Quote(string(v))
 	}
 	return strings.Join(q, ", ")
+}
+
+// hostPort reads a server's required host and port keys into s.
+func (d *decoder) hostPort(m map[string]*yaml.Node, n *yaml.Node, path string, s *Server) {
+	if hn, ok := d.required(m, n, path, "host"); ok {
+		if v, ok := d.str(hn, path+".host"); ok {
+			h, err := NormalizeHost(v)
+			if err != nil {
+				d.errorf(hn, path+".host", "%q is not a host name: %v", v, err)
+			}
+			s.Host = h
+		}
+	}
+	if pn, ok := d.required(m, n, path, "port"); ok {
+		if v, ok := d.int(pn, path+".port"); ok {
+			if v < 1 || v > 65535 {
+				d.errorf(pn, path+".port", "%d is not a port (1-65535)", v)
+			}
+			s.Port = v
+		}
+	}
 }

@@ -54,23 +54,7 @@ func (d *decoder) manageSieve(n *yaml.Node, path string) *Server {
 		return nil
 	}
 	s := &Server{Protocol: ManageSieve, Username: PlaceholderAddress, Auth: []string{"password-cleartext"}}
-	if hn, ok := d.required(m, n, path, "host"); ok {
-		if v, ok := d.str(hn, path+".host"); ok {
-			h, err := NormalizeHost(v)
-			if err != nil {
-				d.errorf(hn, path+".host", "%q is not a host name: %v", v, err)
-			}
-			s.Host = h
-		}
-	}
-	if pn, ok := d.required(m, n, path, "port"); ok {
-		if v, ok := d.int(pn, path+".port"); ok {
-			if v < 1 || v > 65535 {
-				d.errorf(pn, path+".port", "%d is not a port (1-65535)", v)
-			}
-			s.Port = v
-		}
-	}
+	d.hostPort(m, n, path, s)
 	if sn, ok := d.required(m, n, path, "security"); ok {
 		if v, ok := d.str(sn, path+".security"); ok {
 			switch Security(v) {
