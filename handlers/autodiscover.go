@@ -35,7 +35,7 @@ func (h *Handler) autodiscoverPOST(c echo.Context) error {
 	out := getBuffer()
 	defer putBuffer(out)
 	ctx := c.Request().Context()
-	r, err := cat.AnswerAutodiscoverLogin((*out)[:0], hostDomain, body, time.Now(), func(p *provision.Provider, addr *provision.Address) {
+	r, err := cat.AnswerAutodiscover((*out)[:0], hostDomain, body, time.Now(), func(p *provision.Provider, addr *provision.Address) {
 		h.setLogin(ctx, p, addr) // login.go
 	})
 	if err != nil {

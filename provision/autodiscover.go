@@ -116,15 +116,11 @@ type AutodiscoverReply struct {
 //     ErrBadRequest: one customer's host does not answer for another's.
 //   - An AcceptableResponseSchema we do not serve gets 601.
 //   - Otherwise the provider's answer in the accepted dialect.
-func (c *Catalog) AnswerAutodiscover(dst []byte, hostDomain string, body []byte, now time.Time) (AutodiscoverReply, error) {
-	return c.AnswerAutodiscoverLogin(dst, hostDomain, body, now, nil)
-}
-
-// AnswerAutodiscoverLogin is AnswerAutodiscover with login, when not nil,
-// called with the provider and the request's address once both are known
-// and before rendering, to set the address's Login (a directory's login
-// name, for %LOGIN%).
-func (c *Catalog) AnswerAutodiscoverLogin(dst []byte, hostDomain string, body []byte, now time.Time, login func(*Provider, *Address)) (AutodiscoverReply, error) {
+//
+// login, when not nil, is called with the provider and the request's
+// address once both are known and before rendering, to set the address's
+// Login (a directory's login name, for %LOGIN%).
+func (c *Catalog) AnswerAutodiscover(dst []byte, hostDomain string, body []byte, now time.Time, login func(*Provider, *Address)) (AutodiscoverReply, error) {
 	req, err := c.parseRequest(body)
 	if err != nil {
 		if hostDomain == "" {

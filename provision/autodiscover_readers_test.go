@@ -86,7 +86,7 @@ func TestThunderbirdReadsAutodiscover(t *testing.T) {
 func TestThunderbirdAutodiscoverVariants(t *testing.T) {
 	cat := provision.LoadADCatalog(t)
 	answer := func(body string) []byte {
-		r, err := cat.AnswerAutodiscover(nil, "", []byte(body), provision.ADNow)
+		r, err := cat.AnswerAutodiscover(nil, "", []byte(body), provision.ADNow, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -83,7 +83,7 @@ func TestAutodiscoverGolden(t *testing.T) {
 	cat := loadADCatalog(t)
 	answer := func(host, body string) []byte {
 		t.Helper()
-		r, err := cat.AnswerAutodiscover(nil, host, []byte(body), adNow)
+		r, err := cat.AnswerAutodiscover(nil, host, []byte(body), adNow, nil)
 		if err != nil {
 			t.Fatalf("AnswerAutodiscover(%q) = %v", body, err)
 		}
@@ -344,7 +344,7 @@ func TestAnswerAutodiscover(t *testing.T) {
 		{"redirectUrl", "", outlookRequest("fred@moved.example"), nil, "", "<RedirectUrl>https://autodiscover.hoster.net/autodiscover/autodiscover.xml</RedirectUrl>", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r, err := cat.AnswerAutodiscover(nil, tc.host, []byte(tc.body), adNow)
+			r, err := cat.AnswerAutodiscover(nil, tc.host, []byte(tc.body), adNow, nil)
 			if tc.err != nil {
 				if !errors.Is(err, tc.err) {
 					t.Fatalf("AnswerAutodiscover = %v, want %v", err, tc.err)
@@ -513,7 +513,7 @@ func FuzzAutodiscoverRequest(f *testing.F) {
 	cat := Demo()
 	f.Fuzz(func(t *testing.T, body []byte) {
 		req, perr := ParseAutodiscoverRequest(body)
-		r, err := cat.AnswerAutodiscover(nil, "example.com", body, adNow)
+		r, err := cat.AnswerAutodiscover(nil, "example.com", body, adNow, nil)
 		if perr != nil {
 			if err != nil {
 				t.Fatalf("a refused request at a served host must get the 600 document, got %v", err)

@@ -97,7 +97,7 @@ func BenchmarkAutodiscover(b *testing.B) {
 	b.Run("answer-post", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := cat.AnswerAutodiscover(nil, "example.com", body, now); err != nil {
+			if _, err := cat.AnswerAutodiscover(nil, "example.com", body, now, nil); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -170,7 +170,7 @@ func TestPrerenderGolden(t *testing.T) {
 		{"mobilesync-redirect.xml", "", mobileSyncRequest("fred@old.example")},
 		{"mobilesync-601.xml", "", mobileSyncRequest("fred@example.com")},
 	} {
-		r, err := cat.AnswerAutodiscover(nil, tc.host, []byte(tc.body), adNow)
+		r, err := cat.AnswerAutodiscover(nil, tc.host, []byte(tc.body), adNow, nil)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
