@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"os"
@@ -71,26 +70,7 @@ func dirServer(t *testing.T, pg *dbtest.PG, dataDir string) dirLive {
 		return ""
 	}
 	s := &servetest.Live{Base: "http://" + cfg.Listen, Metrics: "http://" + cfg.MetricsListen, Logs: &servetest.SyncBuffer{}}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- Run(ctx, cfg, s.Logs) }()
-	stopped := false
-	s.Stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run = %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("Run did not stop")
-		}
-	}
-	t.Cleanup(s.Stop)
+	s.Stop = startServe(t, cfg, s.Logs)
 	servetest.WaitFor(t, 5*time.Second, "server did not start", func() bool {
 		return dirStatus(s.Metrics+"/healthz") == http.StatusOK
 	})
