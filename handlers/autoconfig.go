@@ -46,16 +46,16 @@ func (h *Handler) autoconfig(c echo.Context) error {
 	}
 	noteRequest(c, domain, addr)
 	h.setLogin(c.Request().Context(), p, addr) // login.go
-	which := provision.AutoconfigServers(c.Request().Header.Get(userAgentHeader), addr)
+	which := provision.AutoconfigServers(headerValue(c.Request().Header, userAgentHeader), addr)
 	// Evolution gets one server per type: the answer depends on the
 	// User-Agent, and a shared cache must know.
-	setFixed(c, echo.HeaderVary, userAgentHeader)
+	c.Response().Header()[echo.HeaderVary] = userAgentVary
 	buf := getBuffer()
 	defer putBuffer(buf)
 	if *buf, err = cat.Thunderbird((*buf)[:0], p, domain, addr, provision.Options{Servers: which}); err != nil {
 		return err
 	}
-	return xmlBlob(c, autoconfigCache, *buf)
+	return xmlBlob(c, autoconfigCaches, *buf)
 }
 
 // ispdb serves /v1.1/<domain>, the URL form of Mozilla's ISPDB, for
@@ -76,7 +76,7 @@ func (h *Handler) ispdb(c echo.Context) error {
 	if *buf, err = cat.Thunderbird((*buf)[:0], p, domain, nil, provision.Options{}); err != nil {
 		return err
 	}
-	return xmlBlob(c, autoconfigCache, *buf)
+	return xmlBlob(c, autoconfigCaches, *buf)
 }
 
 // queryAddress parses the address in query parameter name, or returns nil
@@ -175,11 +175,25 @@ func hostProvider(cat *provision.Catalog, host, prefix string) (*provision.Provi
 	return p, d, err
 }
 
-func xmlBlob(c echo.Context, cacheControl string, body []byte) error {
-	setFixed(c, echo.HeaderCacheControl, cacheControl)
-	setFixed(c, echo.HeaderContentType, xmlContentType)
+// xmlBlob answers 200 with an XML document: its Cache-Control (one of
+// the fixed values below), its type and length.
+func xmlBlob(c echo.Context, cacheControl []string, body []byte) error {
+	return answer(c, http.StatusOK, cacheControl, xmlContentTypes, body)
+}
+
+// answer writes body with status, Cache-Control cacheControl, Content-Type
+// contentType and Content-Length: what every document's answer carries.
+// Both values are fixed ones (below), assigned as they are; the header
+// names are already canonical.
+func answer(c echo.Context, status int, cacheControl, contentType []string, body []byte) error {
+	r := c.Response()
+	hdr := r.Header()
+	hdr[echo.HeaderCacheControl] = cacheControl
+	hdr[echo.HeaderContentType] = contentType
 	setLength(c, body)
-	return c.Blob(http.StatusOK, xmlContentType, body)
+	r.WriteHeader(status)
+	_, err := r.Write(body)
+	return err
 }
 
 // buffers hold documents while they are written: a response is copied
@@ -203,22 +217,19 @@ func setLength(c echo.Context, body []byte) {
 	c.Response().Header()[echo.HeaderContentLength] = []string{strconv.Itoa(len(body))}
 }
 
-// fixedValues are header values every response of a kind shares.
-var fixedValues = map[string][]string{}
+// Header values many responses share, each one slice assigned to every
+// header that carries it. A slice is full (len == cap), so Header.Add
+// copies it rather than write into it, and Header.Set replaces it: no
+// response can change another's.
+var (
+	xmlContentTypes  = fixedValue(xmlContentType)
+	jsonContentTypes = fixedValue(echo.MIMEApplicationJSON)
+	autoconfigCaches = fixedValue(autoconfigCache)
+	paccCaches       = fixedValue(paccCache)
+	noStores         = fixedValue(noStore)
+	userAgentVary    = fixedValue(userAgentHeader)
+	nosniffValues    = fixedValue("nosniff")
+	profileCaches    = fixedValue(profileCache)
+)
 
-func init() {
-	for _, v := range []string{xmlContentType, echo.MIMEApplicationJSON, autoconfigCache, paccCache, noStore, userAgentHeader} {
-		fixedValues[v] = []string{v}[:1:1] // full: an Add copies, never writes into it
-	}
-}
-
-// setFixed sets header name to v, without allocating when v is one of
-// fixedValues: the shared value slice is assigned, never written to
-// (Header.Set replaces the slice, Header.Add appends to a copy).
-func setFixed(c echo.Context, name, v string) {
-	if fv, ok := fixedValues[v]; ok {
-		c.Response().Header()[name] = fv
-		return
-	}
-	c.Response().Header().Set(name, v)
-}
+func fixedValue(v string) []string { return []string{v}[:1:1] }

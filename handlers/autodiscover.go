@@ -49,7 +49,7 @@ func (h *Handler) autodiscoverPOST(c echo.Context) error {
 	if r.Problem != nil {
 		noteError(c, r.Problem)
 	}
-	return xmlBlob(c, noStore, r.Body)
+	return xmlBlob(c, noStores, r.Body)
 }
 
 // autodiscoverGET serves POX Autodiscover to clients that GET it with no
@@ -67,7 +67,7 @@ func (h *Handler) autodiscoverGET(c echo.Context) error {
 	if *buf, err = cat.Autodiscover((*buf)[:0], p, domain, nil, provision.Options{}); err != nil {
 		return err
 	}
-	return xmlBlob(c, autoconfigCache, *buf)
+	return xmlBlob(c, autoconfigCaches, *buf)
 }
 
 // autodiscoverJSONQuery serves /autodiscover/autodiscover.json?Email=…&Protocol=…
@@ -114,15 +114,9 @@ func (h *Handler) autodiscoverJSON(c echo.Context, addr provision.Address) error
 			return err
 		}
 		noteError(c, err)
-		setFixed(c, echo.HeaderCacheControl, noStore)
-		setFixed(c, echo.HeaderContentType, echo.MIMEApplicationJSON)
-		setLength(c, body)
-		return c.JSONBlob(http.StatusBadRequest, body)
+		return answer(c, http.StatusBadRequest, noStores, jsonContentTypes, body)
 	}
-	setFixed(c, echo.HeaderCacheControl, autoconfigCache)
-	setFixed(c, echo.HeaderContentType, echo.MIMEApplicationJSON)
-	setLength(c, body)
-	return c.JSONBlob(http.StatusOK, body)
+	return answer(c, http.StatusOK, autoconfigCaches, jsonContentTypes, body)
 }
 
 // readSmallBody reads a request body of at most max bytes into b (whose

@@ -56,8 +56,8 @@ func (h *Handler) profile(c echo.Context, param string) error {
 		h.cfg.Profiles.put(cat, signer, key, body)
 	}
 	hdr := c.Response().Header()
-	hdr.Set(echo.HeaderCacheControl, profileCache)
-	hdr.Set(echo.HeaderXContentTypeOptions, "nosniff")
+	hdr[echo.HeaderCacheControl] = profileCaches
+	hdr[echo.HeaderXContentTypeOptions] = nosniffValues
 	// The name holds only [a-z0-9.-] (ProfileFileName): quoting is all
 	// it needs.
 	hdr.Set(echo.HeaderContentDisposition, `attachment; filename="`+provision.ProfileFileName(*addr)+`"`)

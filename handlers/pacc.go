@@ -27,10 +27,7 @@ func (h *Handler) pacc(c echo.Context) error {
 	}
 	// The body must be the bytes whose digest DNS publishes: no
 	// compression or transformation on the way (RFC 9111 §5.2.2.6).
-	setFixed(c, echo.HeaderCacheControl, paccCache)
-	setFixed(c, echo.HeaderContentType, echo.MIMEApplicationJSON)
-	setLength(c, *buf)
-	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, *buf)
+	return answer(c, http.StatusOK, paccCaches, jsonContentTypes, *buf)
 }
 
 // paccCache lets caches keep the document as long as autoconfig's, and

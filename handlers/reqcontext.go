@@ -1,6 +1,8 @@
 package handlers
 
 import (
+	"net/http"
+
 	"github.com/labstack/echo/v4"
 
 	"mailautoconf/provision"
@@ -25,6 +27,21 @@ type requestContext struct {
 	// handler calls it with the status it chose (the setup page answers
 	// with its form).
 	errorPage func(status int, err error) error
+}
+
+// start readies a pooled rc for a request (Router.ServeHTTP): echo's
+// context reset to it, this package's fields zero.
+func (rc *requestContext) start(req *http.Request, w http.ResponseWriter) {
+	c := rc.Context
+	*rc = requestContext{Context: c}
+	c.Reset(req, w)
+}
+
+// end drops what rc holds of the request before it goes back to the pool.
+func (rc *requestContext) end() {
+	c := rc.Context
+	*rc = requestContext{Context: c}
+	c.Reset(nil, nil)
 }
 
 // The note functions below do nothing on a context requestLog did not

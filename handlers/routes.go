@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/labstack/echo/v4"
@@ -67,16 +68,41 @@ type Handler struct {
 // hundred bytes.
 const maxBody = 64 << 10
 
-// Router is the service's echo instance. Its ServeHTTP first spells a
-// known path as its route does (canonicalPath): routing must see the
-// canonical spelling, and doing it here rather than in echo's Pre
-// middleware saves two allocations a request.
-type Router struct{ *echo.Echo }
+// Router is the service's echo instance: echo finds the route, and
+// ServeHTTP runs it through the request pipeline itself. It first spells
+// a known path as its route does (canonicalPath), since routing must see
+// the canonical spelling, then finds the route with echo's router and
+// runs its handler inside serve (requestlog.go): the request log and
+// metrics around the rate limit, the body limit, panic recovery and the
+// error handler. echo's own ServeHTTP would build its middleware chain
+// anew for every request, and a Pre middleware would cost two allocations
+// more; here the chain is built once, in newRouter, and each request gets
+// a requestContext from a pool, its echo context inside.
+//
+// Routes added to the Echo after New are served like the others;
+// middleware added with Use is not run (there is none: what a middleware
+// would do, serve does).
+type Router struct {
+	*echo.Echo
+	h *Handler
+	// next runs the route echo found: its handler, behind the plain
+	// listener's rules on PlainRouter.
+	next     echo.HandlerFunc
+	contexts sync.Pool // of *requestContext
+}
 
 func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	canonicalPath(req)
-	r.Echo.ServeHTTP(w, req)
+	rc := r.contexts.Get().(*requestContext)
+	rc.start(req, w)
+	r.Echo.Router().Find(req.Method, echo.GetPath(req), rc.Context)
+	r.h.serve(r.next, rc)
+	rc.end()
+	r.contexts.Put(rc)
 }
+
+// routed runs the handler of the route echo found for c.
+func routed(c echo.Context) error { return c.Handler()(c) }
 
 // New returns a Handler serving cfg, with its caches made and its
 // routers built. cfg is copied, not changed.
@@ -85,11 +111,10 @@ func New(cfg Config) *Handler {
 	if h.cfg.Profiles == nil {
 		h.cfg.Profiles = NewProfileCache(profileCacheItems, profileCacheBytes)
 	}
-	h.router = h.newRouter()
+	h.router = h.newRouter(nil)
 	h.plain = h.router
 	if cfg.Plain != nil {
-		h.plain = h.newRouter()
-		h.plain.Use(cfg.Plain.middleware)
+		h.plain = h.newRouter(cfg.Plain)
 	}
 	h.ops = h.newOps()
 	return h
@@ -109,17 +134,19 @@ func (h *Handler) PlainRouter() *Router { return h.plain }
 // seconds would drown the log).
 func (h *Handler) OpsRouter() *echo.Echo { return h.ops }
 
-// newRouter returns a router serving every route, with the error handler
-// and requestLog around every request: the request log and metrics, the
-// rate limit, the body limit and panic recovery, in one middleware, since
-// echo builds its middleware chain anew on each request.
-func (h *Handler) newRouter() *Router {
+// newRouter returns a router serving every route through serve
+// (Router), behind plain's rules when plain is not nil.
+func (h *Handler) newRouter(plain *PlainRules) *Router {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = h.errorHandler
-	e.Use(h.requestLog)
 	h.Routes(e)
-	return &Router{Echo: e}
+	r := &Router{Echo: e, h: h, next: routed}
+	if plain != nil {
+		r.next = plain.middleware(routed)
+	}
+	r.contexts.New = func() any { return &requestContext{Context: e.NewContext(nil, nil)} }
+	return r
 }
 
 // Routes lists every route of the service.

@@ -183,7 +183,7 @@ func (c *Catalog) Autodiscover(dst []byte, p *Provider, domain string, addr *Add
 	}
 	addr = withLogin(addr)
 	action, target := autodiscoverAction(p, domain, addr)
-	if out := c.autodiscoverTemplate(p, action, addr).Append(dst, addressFill(p, domain, addr, target)); out != nil {
+	if out := c.autodiscoverTemplate(p, action, addr).Append(dst, c.addressFill(p, domain, addr, target)); out != nil {
 		return out, nil
 	}
 	return append(dst, autodiscoverDoc(p, action, target, domain, addr)...), nil
@@ -323,7 +323,7 @@ func (c *Catalog) MobileSync(dst []byte, p *Provider, _ string, addr *Address, _
 	if !ok {
 		return dst, fmt.Errorf("%w: no ActiveSync server for this domain", ErrBadRequest)
 	}
-	if out := c.mobileSyncTemplate(p, redirect).Append(dst, addressFill(p, addr.Domain, addr, to)); out != nil {
+	if out := c.mobileSyncTemplate(p, redirect).Append(dst, c.addressFill(p, addr.Domain, addr, to)); out != nil {
 		return out, nil
 	}
 	return append(dst, mobileSyncDoc(p, to, redirect, *addr)...), nil

@@ -215,7 +215,7 @@ func indexedCatalog(providers []*Provider, byDomain map[string]*Provider) *Catal
 		requests:    newRequestCache(requestCacheSize),
 	}
 	for _, p := range providers {
-		c.prerendered[p] = &providerTemplates{}
+		c.prerendered[p] = &providerTemplates{needsLogin: p.NeedsLogin()}
 	}
 	return c
 }

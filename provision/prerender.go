@@ -38,11 +38,11 @@ const (
 // which withLogin has checked. The login is filled only where p's
 // templates have a hole for it: the address it falls back to costs an
 // allocation.
-func addressFill(p *Provider, domain string, addr *Address, value string) splice.Values {
+func (c *Catalog) addressFill(p *Provider, domain string, addr *Address, value string) splice.Values {
 	f := splice.Values{holeDomain: domain, holeValue: value}
 	if addr != nil {
 		f[holeLocal], f[holeAddrDomain] = addr.Local, addr.Domain
-		if addr.Login != "" || p.NeedsLogin() {
+		if addr.Login != "" || c.needsLogin(p) {
 			f[holeLogin] = loginOf(addr)
 		}
 	}
@@ -82,6 +82,15 @@ type providerTemplates struct {
 	redirectURL lazyTemplate
 	redirectTo  lazyTemplate // redirectAddr: the target is the value
 	mobileSync  [2]lazyTemplate
+	needsLogin  bool // p.NeedsLogin(), at the catalog's making
+}
+
+// needsLogin is p.NeedsLogin(), computed once per provider of c.
+func (c *Catalog) needsLogin(p *Provider) bool {
+	if pt := c.templates(p); pt != nil {
+		return pt.needsLogin
+	}
+	return p.NeedsLogin()
 }
 
 // withAddress is 1 with an address, else 0: the index of the variant.

@@ -34,7 +34,7 @@ func (c *Catalog) Thunderbird(dst []byte, p *Provider, domain string, addr *Addr
 		return dst, err
 	}
 	addr = withLogin(addr)
-	if out := c.thunderbirdTemplate(p, addr, opts.Servers).Append(dst, addressFill(p, domain, addr, "")); out != nil {
+	if out := c.thunderbirdTemplate(p, addr, opts.Servers).Append(dst, c.addressFill(p, domain, addr, "")); out != nil {
 		return out, nil
 	}
 	return append(dst, thunderbirdDoc(p, domain, addr, opts.Servers)...), nil
