@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -129,9 +128,6 @@ func nextQueryValue(query, name string) (v, rest string, ok bool) {
 	for query != "" {
 		var pair string
 		pair, query, _ = strings.Cut(query, "&")
-		if pair == "" || strings.Contains(pair, ";") {
-			continue
-		}
 		k, v, _ := strings.Cut(pair, "=")
 		// A key that cannot unescape to name in any letter case: each
 		// ASCII letter of name is one rune of at most 3 bytes (the
@@ -139,15 +135,60 @@ func nextQueryValue(query, name string) (v, rest string, ok bool) {
 		if len(k) < len(name) || len(k) > 9*len(name) {
 			continue
 		}
-		k, err := url.QueryUnescape(k)
-		if err != nil || !strings.EqualFold(k, name) {
+		if k, ok := queryUnescape(k); !ok || !strings.EqualFold(k, name) {
 			continue
 		}
-		if v, err = url.QueryUnescape(v); err == nil {
+		if strings.IndexByte(pair, ';') >= 0 {
+			continue
+		}
+		if v, ok := queryUnescape(v); ok {
 			return v, query, true
 		}
 	}
 	return "", "", false
+}
+
+// queryUnescape is url.QueryUnescape in one pass, false where it fails: a
+// '+' is a space, %XX the byte XX, and a '%' without two hex digits after
+// it makes s invalid. A value with neither is s itself, with no copy.
+func queryUnescape(s string) (string, bool) {
+	i := strings.IndexAny(s, "%+")
+	if i < 0 {
+		return s, true
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	b.WriteString(s[:i])
+	for ; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '+':
+			b.WriteByte(' ')
+		case '%':
+			if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
+				return "", false
+			}
+			b.WriteByte(unhex(s[i+1])<<4 | unhex(s[i+2]))
+			i += 2
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String(), true
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// unhex is the value of hex digit c.
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	}
+	return c - 'a' + 10
 }
 
 // hostProvider finds the provider for a request that names no address:

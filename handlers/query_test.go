@@ -58,3 +58,27 @@ func FuzzQueryValues(f *testing.F) {
 	}
 	f.Fuzz(checkQueryValues)
 }
+
+var unescapeSeeds = []string{"", "a", "alice%40example.com", "a+b", "%", "%4", "%41", "%zz", "x%4g", "%2B+%2b", "%E2%84%AA", "+++", "a%", "%%41", "%41%"}
+
+func checkQueryUnescape(t *testing.T, s string) {
+	got, ok := queryUnescape(s)
+	want, err := url.QueryUnescape(s)
+	if ok != (err == nil) || got != want {
+		t.Fatalf("queryUnescape(%q) = %q, %v; url.QueryUnescape: %q, %v", s, got, ok, want, err)
+	}
+}
+
+func TestQueryUnescape(t *testing.T) {
+	for _, s := range append(unescapeSeeds, querySeeds...) {
+		checkQueryUnescape(t, s)
+	}
+}
+
+// FuzzQueryUnescape: queryUnescape is url.QueryUnescape.
+func FuzzQueryUnescape(f *testing.F) {
+	for _, s := range append(unescapeSeeds, querySeeds...) {
+		f.Add(s)
+	}
+	f.Fuzz(checkQueryUnescape)
+}
