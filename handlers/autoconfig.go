@@ -89,7 +89,13 @@ func queryAddress(c echo.Context, name string) (*provision.Address, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &a, nil
+	if rc, ok := c.(*requestContext); ok {
+		rc.address = a // the request's own: no allocation
+		return &rc.address, nil
+	}
+	out := new(provision.Address)
+	*out = a
+	return out, nil
 }
 
 // singleQueryValue returns the value of a parameter given at most once, in
@@ -152,8 +158,11 @@ func nextQueryValue(query, name string) (v, rest string, ok bool) {
 // '+' is a space, %XX the byte XX, and a '%' without two hex digits after
 // it makes s invalid. A value with neither is s itself, with no copy.
 func queryUnescape(s string) (string, bool) {
-	i := strings.IndexAny(s, "%+")
-	if i < 0 {
+	i := 0
+	for i < len(s) && s[i] != '%' && s[i] != '+' {
+		i++
+	}
+	if i == len(s) {
 		return s, true
 	}
 	var b strings.Builder

@@ -36,7 +36,10 @@ const benchPOX = `<?xml version="1.0" encoding="utf-8"?>
 `
 
 func BenchmarkRouter(b *testing.B) {
-	e := newTestEcho(b, nil)
+	// As the service runs: with metrics and the request log.
+	cfg := newTestConfig(b, nil)
+	cfg.Metrics = NewMetrics()
+	e := New(cfg).Router()
 	for _, tc := range []struct {
 		name, method, target, body string
 		want                       int

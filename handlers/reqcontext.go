@@ -17,6 +17,10 @@ type requestContext struct {
 	echo.Context
 	domain string
 	addr   *provision.Address
+	// address holds the address queryAddress parsed, for the request's
+	// lifetime: the context is pooled, and nothing keeps the pointer
+	// past the request.
+	address provision.Address
 	// format overrides the format routeFormat derives from the route.
 	format string
 	// err is the error the request was answered with, for the log's
