@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/labstack/echo/v4"
 
@@ -264,7 +265,27 @@ func putBuffer(b *[]byte) {
 // setLength sets Content-Length. Without it net/http sends a body longer
 // than its 2 KB buffer chunked, and most documents are longer.
 func setLength(c echo.Context, body []byte) {
-	c.Response().Header()[echo.HeaderContentLength] = []string{strconv.Itoa(len(body))}
+	c.Response().Header()[echo.HeaderContentLength] = lengthValue(len(body))
+}
+
+// lengthValues are the Content-Length values of bodies shorter than
+// len(lengthValues), each made at its first use and then shared like the
+// fixed values below: a provider's documents are of a few lengths (they
+// differ by the address), so nearly every answer finds its value made.
+// At most 8192 values of a few bytes each.
+var lengthValues [8192]atomic.Pointer[[]string]
+
+// lengthValue is the Content-Length header value of a body of n bytes.
+func lengthValue(n int) []string {
+	if n < 0 || n >= len(lengthValues) {
+		return []string{strconv.Itoa(n)}
+	}
+	if v := lengthValues[n].Load(); v != nil {
+		return *v
+	}
+	v := fixedValue(strconv.Itoa(n))
+	lengthValues[n].Store(&v)
+	return v
 }
 
 // Header values many responses share, each one slice assigned to every

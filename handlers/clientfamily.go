@@ -49,9 +49,8 @@ var ClientFamilies = []ClientFamily{
 func GuessClient(userAgent, path, rawQuery string) ClientFamily {
 	ua := strings.TrimSpace(userAgent)
 	lower := strings.ToLower(ua)
-	p := strings.ToLower(path)
-	autoconfig := strings.HasSuffix(p, "/config-v1.1.xml") || strings.HasPrefix(p, "/v1.1/")
-	autodiscover := strings.HasPrefix(p, "/autodiscover/")
+	autoconfig := hasSuffixFold(path, "/config-v1.1.xml") || hasPrefixFold(path, "/v1.1/")
+	autodiscover := hasPrefixFold(path, "/autodiscover/")
 
 	switch {
 	case strings.Contains(lower, "thunderbird/") || strings.Contains(lower, "betterbird/"):
@@ -72,7 +71,7 @@ func GuessClient(userAgent, path, rawQuery string) ClientFamily {
 		strings.HasPrefix(lower, "apple-iphone") || strings.HasPrefix(lower, "apple-ipad") ||
 		strings.Contains(lower, "accountsd/") || strings.Contains(lower, "dataaccessd/"):
 		return ClientApple
-	case strings.HasSuffix(p, ".mobileconfig"):
+	case hasSuffixFold(path, ".mobileconfig"):
 		// Only Apple devices install profiles, whatever browser
 		// fetched it.
 		return ClientApple
@@ -95,6 +94,16 @@ func GuessClient(userAgent, path, rawQuery string) ClientFamily {
 		return ClientKMail
 	}
 	return ClientOther
+}
+
+// hasPrefixFold is strings.HasPrefix in any letter case (ASCII prefix).
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
+
+// hasSuffixFold is strings.HasSuffix in any letter case (ASCII suffix).
+func hasSuffixFold(s, suffix string) bool {
+	return len(s) >= len(suffix) && strings.EqualFold(s[len(s)-len(suffix):], suffix)
 }
 
 // hasQueryKey reports whether a raw query has parameter key, in any letter

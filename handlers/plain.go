@@ -35,7 +35,7 @@ func (rules PlainRules) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
 		p := r.URL.Path
-		if rules.PublicHost != "" && len(p) >= len(autodiscoverPrefix) && strings.EqualFold(p[:len(autodiscoverPrefix)], autodiscoverPrefix) {
+		if rules.PublicHost != "" && hasPrefixFold(p, autodiscoverPrefix) {
 			c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
 			return c.Redirect(http.StatusFound, "https://"+rules.PublicHost+"/autodiscover/autodiscover.xml")
 		}

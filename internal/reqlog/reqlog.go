@@ -12,7 +12,6 @@
 package reqlog
 
 import (
-	"encoding/base32"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -188,22 +187,35 @@ func (w *Writer) appendValue(b []byte, v string) []byte {
 // bits, the shape of crypto/rand.Text, from the runtime's fast generator
 // (an id must be unique, not secret), as a JSON string or bare word.
 func appendNewID(b []byte, json bool) []byte {
-	var raw [16]byte
-	x, y := rand.Uint64(), rand.Uint64()
-	for i := range 8 {
-		raw[i], raw[8+i] = byte(x>>(8*i)), byte(y>>(8*i))
-	}
 	if json {
 		b = append(b, '"')
 	}
-	b = idEncoding.AppendEncode(b, raw[:])
+	b = appendBase32(b, rand.Uint64(), rand.Uint64())
 	if json {
 		b = append(b, '"')
 	}
 	return b
 }
 
-var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+// base32Alphabet is RFC 4648's (section 6), crypto/rand.Text's.
+const base32Alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+
+// appendBase32 appends the 16 bytes of hi and lo, big-endian, in base32
+// without padding: 26 letters, which TestAppendBase32 holds to
+// encoding/base32. The 128 bits, with two zero bits after them, are 26
+// groups of 5; they are taken from the last, shifting the three words
+// right by 5 each time.
+func appendBase32(b []byte, hi, lo uint64) []byte {
+	var out [26]byte
+	top, mid, low := hi>>62, hi<<2|lo>>62, lo<<2
+	for i := len(out) - 1; i >= 0; i-- {
+		out[i] = base32Alphabet[low&31]
+		low = low>>5 | mid<<59
+		mid = mid>>5 | top<<59
+		top >>= 5
+	}
+	return append(b, out[:]...)
+}
 
 // textNeedsQuoting reports whether slog's text handler quotes s: when it
 // is empty, or has a space, '=', a character JSON escapes other than

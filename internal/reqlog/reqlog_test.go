@@ -3,6 +3,8 @@ package reqlog
 import (
 	"bytes"
 	"context"
+	"encoding/base32"
+	"encoding/binary"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -187,3 +189,24 @@ func BenchmarkRequestLog(b *testing.B) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+func checkBase32(t *testing.T, hi, lo uint64) {
+	raw := binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, hi), lo)
+	want := base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(raw)
+	if got := string(appendBase32([]byte("x"), hi, lo)); got != "x"+want {
+		t.Fatalf("appendBase32(%#x, %#x) = %q, want x%s", hi, lo, got, want)
+	}
+}
+
+func TestAppendBase32(t *testing.T) {
+	for _, v := range [][2]uint64{{0, 0}, {^uint64(0), ^uint64(0)}, {1, 0}, {0, 1}, {1 << 63, 0}, {0, 1 << 63}, {0x0123456789abcdef, 0xfedcba9876543210}} {
+		checkBase32(t, v[0], v[1])
+	}
+}
+
+// FuzzAppendBase32: appendBase32 is encoding/base32's standard encoding.
+func FuzzAppendBase32(f *testing.F) {
+	f.Add(uint64(0), uint64(0))
+	f.Add(uint64(0x0123456789abcdef), uint64(0xfedcba9876543210))
+	f.Fuzz(checkBase32)
+}
