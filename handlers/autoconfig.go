@@ -293,14 +293,15 @@ func lengthValue(n int) []string {
 // copies it rather than write into it, and Header.Set replaces it: no
 // response can change another's.
 var (
-	xmlContentTypes  = fixedValue(xmlContentType)
-	jsonContentTypes = fixedValue(echo.MIMEApplicationJSON)
-	autoconfigCaches = fixedValue(autoconfigCache)
-	paccCaches       = fixedValue(paccCache)
-	noStores         = fixedValue(noStore)
-	userAgentVary    = fixedValue(userAgentHeader)
-	nosniffValues    = fixedValue("nosniff")
-	profileCaches    = fixedValue(profileCache)
+	xmlContentTypes          = fixedValue(xmlContentType)
+	jsonContentTypes         = fixedValue(echo.MIMEApplicationJSON)
+	autoconfigCaches         = fixedValue(autoconfigCache)
+	paccCaches               = fixedValue(paccCache)
+	noStores                 = fixedValue(noStore)
+	userAgentVary            = fixedValue(userAgentHeader)
+	nosniffValues            = fixedValue("nosniff")
+	profileCaches            = fixedValue(profileCache)
+	mobileconfigContentTypes = fixedValue(provision.MobileconfigContentType)
 )
 
 func fixedValue(v string) []string { return []string{v}[:1:1] }

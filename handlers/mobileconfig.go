@@ -43,26 +43,25 @@ func (h *Handler) profile(c echo.Context, param string) error {
 		// The window's time, not the first download's (sign.go).
 		key.signed = signer.SigningTime(now).Unix()
 	}
-	body, ok := h.cfg.Profiles.get(cat, signer, key) // profilecache.go
+	sp, ok := h.cfg.Profiles.get(cat, signer, key) // profilecache.go
 	if !ok {
-		if body, err = cat.Mobileconfig(nil, p, addr.Domain, addr, provision.Options{Profile: opts}); err != nil {
+		if sp.body, err = cat.Mobileconfig(nil, p, addr.Domain, addr, provision.Options{Profile: opts}); err != nil {
 			return err
 		}
 		if signer != nil {
-			if body, err = signer.SignAt(body, now); err != nil {
+			if sp.body, err = signer.SignAt(sp.body, now); err != nil {
 				return err
 			}
 		}
-		h.cfg.Profiles.put(cat, signer, key, body)
+		// The name holds only [a-z0-9.-] (ProfileFileName): quoting is
+		// all it needs.
+		sp.disposition = fixedValue(`attachment; filename="` + provision.ProfileFileName(*addr) + `"`)
+		h.cfg.Profiles.put(cat, signer, key, sp)
 	}
 	hdr := c.Response().Header()
-	hdr[echo.HeaderCacheControl] = profileCaches
 	hdr[echo.HeaderXContentTypeOptions] = nosniffValues
-	// The name holds only [a-z0-9.-] (ProfileFileName): quoting is all
-	// it needs.
-	hdr.Set(echo.HeaderContentDisposition, `attachment; filename="`+provision.ProfileFileName(*addr)+`"`)
-	setLength(c, body)
-	return c.Blob(http.StatusOK, provision.MobileconfigContentType, body)
+	hdr[echo.HeaderContentDisposition] = sp.disposition
+	return answer(c, http.StatusOK, profileCaches, mobileconfigContentTypes, sp.body)
 }
 
 // profileSigner returns the current signer, or nil to serve profiles

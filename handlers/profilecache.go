@@ -44,10 +44,18 @@ type profileKey struct {
 }
 
 type profileEntry struct {
-	key    profileKey
-	cat    weak.Pointer[provision.Catalog]
-	signer weak.Pointer[provision.Signer]
-	body   []byte
+	key     profileKey
+	cat     weak.Pointer[provision.Catalog]
+	signer  weak.Pointer[provision.Signer]
+	profile servedProfile
+}
+
+// servedProfile is a profile as it is answered: its bytes and its
+// Content-Disposition header value (a fixed value, shared by every answer
+// of it).
+type servedProfile struct {
+	body        []byte
+	disposition []string
 }
 
 // The default profile cache: a signed profile is a few KB, so the bound
@@ -74,29 +82,29 @@ func (pc *ProfileCache) clock() time.Time {
 
 // get returns the profile cached for the request, if it was made with cat
 // and signer (nil: unsigned). A nil cache has nothing.
-func (pc *ProfileCache) get(cat *provision.Catalog, signer *provision.Signer, k profileKey) ([]byte, bool) {
+func (pc *ProfileCache) get(cat *provision.Catalog, signer *provision.Signer, k profileKey) (servedProfile, bool) {
 	if pc == nil {
-		return nil, false
+		return servedProfile{}, false
 	}
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
 	el, ok := pc.entries[k]
 	if !ok {
-		return nil, false
+		return servedProfile{}, false
 	}
 	e := el.Value.(*profileEntry)
 	if e.cat != weak.Make(cat) || e.signer != weak.Make(signer) {
 		pc.remove(el)
-		return nil, false
+		return servedProfile{}, false
 	}
 	pc.order.MoveToFront(el)
-	return e.body, true
+	return e.profile, true
 }
 
-// put keeps body for the request; the least recently used go beyond the
-// bounds. body must not change afterwards.
-func (pc *ProfileCache) put(cat *provision.Catalog, signer *provision.Signer, k profileKey, body []byte) {
-	if pc == nil || len(body) > pc.maxBytes {
+// put keeps sp for the request; the least recently used go beyond the
+// bounds. sp must not change afterwards.
+func (pc *ProfileCache) put(cat *provision.Catalog, signer *provision.Signer, k profileKey, sp servedProfile) {
+	if pc == nil || len(sp.body) > pc.maxBytes {
 		return
 	}
 	pc.mu.Lock()
@@ -104,8 +112,8 @@ func (pc *ProfileCache) put(cat *provision.Catalog, signer *provision.Signer, k 
 	if el, ok := pc.entries[k]; ok {
 		pc.remove(el)
 	}
-	pc.entries[k] = pc.order.PushFront(&profileEntry{key: k, cat: weak.Make(cat), signer: weak.Make(signer), body: body})
-	pc.bytes += len(body)
+	pc.entries[k] = pc.order.PushFront(&profileEntry{key: k, cat: weak.Make(cat), signer: weak.Make(signer), profile: sp})
+	pc.bytes += len(sp.body)
 	for pc.order.Len() > pc.maxItems || pc.bytes > pc.maxBytes {
 		pc.remove(pc.order.Back())
 	}
@@ -114,5 +122,5 @@ func (pc *ProfileCache) put(cat *provision.Catalog, signer *provision.Signer, k 
 func (pc *ProfileCache) remove(el *list.Element) {
 	e := pc.order.Remove(el).(*profileEntry)
 	delete(pc.entries, e.key)
-	pc.bytes -= len(e.body)
+	pc.bytes -= len(e.profile.body)
 }

@@ -104,10 +104,10 @@ func TestProfileCacheBounds(t *testing.T) {
 		return profileKey{provider: "example.com", addr: provision.Address{Local: local, Domain: "example.com"}}
 	}
 	for _, l := range []string{"a", "b", "c"} {
-		pc.put(cat, nil, k(l), []byte(l))
+		pc.put(cat, nil, k(l), servedProfile{body: []byte(l)})
 	}
 	pc.get(cat, nil, k("a")) // a is now the most recent
-	pc.put(cat, nil, k("d"), []byte("d"))
+	pc.put(cat, nil, k("d"), servedProfile{body: []byte("d")})
 	if _, ok := pc.get(cat, nil, k("b")); ok {
 		t.Error("b, least recently used, was kept")
 	}
@@ -116,11 +116,11 @@ func TestProfileCacheBounds(t *testing.T) {
 			t.Errorf("%s was dropped", l)
 		}
 	}
-	pc.put(cat, nil, k("big"), bytes.Repeat([]byte("x"), 99))
+	pc.put(cat, nil, k("big"), servedProfile{body: bytes.Repeat([]byte("x"), 99)})
 	if pc.Len() != 2 || pc.bytes != 100 {
 		t.Errorf("%d profiles of %d bytes kept beside one of 99 bytes, bound 100", pc.Len(), pc.bytes)
 	}
-	pc.put(cat, nil, k("huge"), bytes.Repeat([]byte("x"), 101))
+	pc.put(cat, nil, k("huge"), servedProfile{body: bytes.Repeat([]byte("x"), 101)})
 	if _, ok := pc.get(cat, nil, k("huge")); ok {
 		t.Error("a profile over the byte bound was kept")
 	}
@@ -128,7 +128,7 @@ func TestProfileCacheBounds(t *testing.T) {
 		t.Error("a profile made with another catalog was served")
 	}
 	var none *ProfileCache
-	none.put(cat, nil, k("a"), []byte("a"))
+	none.put(cat, nil, k("a"), servedProfile{body: []byte("a")})
 	if _, ok := none.get(cat, nil, k("a")); ok {
 		t.Error("a nil cache had something")
 	}
