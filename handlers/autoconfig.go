@@ -90,13 +90,23 @@ func queryAddress(c echo.Context, name string) (*provision.Address, error) {
 	if err != nil {
 		return nil, err
 	}
+	return requestAddress(c, a), nil
+}
+
+// requestAddress returns a pointer to a copy of a, kept for the request:
+// in its requestContext (no allocation) when it has one. The zero Address
+// is nil.
+func requestAddress(c echo.Context, a provision.Address) *provision.Address {
+	if a == (provision.Address{}) {
+		return nil
+	}
 	if rc, ok := c.(*requestContext); ok {
-		rc.address = a // the request's own: no allocation
-		return &rc.address, nil
+		rc.address = a
+		return &rc.address
 	}
 	out := new(provision.Address)
 	*out = a
-	return out, nil
+	return out
 }
 
 // singleQueryValue returns the value of a parameter given at most once, in
@@ -205,8 +215,10 @@ func unhex(c byte) byte {
 // the Host header is "<prefix><domain>" or "<domain>", with or without a
 // port.
 func hostProvider(cat *provision.Catalog, host, prefix string) (*provision.Provider, string, error) {
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
+	if strings.IndexByte(host, ':') >= 0 { // else SplitHostPort fails, at the cost of an error value
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
 	}
 	if host == "" {
 		return nil, "", fmt.Errorf("%w: no address and no Host header", provision.ErrBadRequest)

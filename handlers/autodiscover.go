@@ -35,14 +35,15 @@ func (h *Handler) autodiscoverPOST(c echo.Context) error {
 	out := getBuffer()
 	defer putBuffer(out)
 	ctx := c.Request().Context()
-	r, err := cat.AnswerAutodiscover((*out)[:0], hostDomain, body, time.Now(), func(p *provision.Provider, addr *provision.Address) {
-		h.setLogin(ctx, p, addr) // login.go
+	r, err := cat.AnswerAutodiscover((*out)[:0], hostDomain, body, time.Now(), func(p *provision.Provider, addr provision.Address) string {
+		h.setLogin(ctx, p, &addr) // login.go
+		return addr.Login
 	})
 	if err != nil {
 		return err
 	}
 	*out = r.Body[:0] // keep a grown buffer
-	noteRequest(c, r.Domain, r.Address)
+	noteRequest(c, r.Domain, requestAddress(c, r.Address))
 	if r.Schema == provision.MobileSyncSchema {
 		noteFormat(c, FormatMobileSync)
 	}

@@ -106,9 +106,10 @@ func (h *Handler) guard(next echo.HandlerFunc, c echo.Context) (err error) {
 	if req.ContentLength > maxBody {
 		return echo.ErrStatusRequestEntityTooLarge
 	}
-	if req.Body != nil && req.Body != http.NoBody {
+	if req.ContentLength < 0 && req.Body != nil && req.Body != http.NoBody {
 		// A body without a length stops at the limit too; net/http then
-		// closes the connection after the answer.
+		// closes the connection after the answer. One with a length is
+		// cut at that length by net/http, and the length was checked.
 		req.Body = http.MaxBytesReader(c.Response().Writer, req.Body, maxBody)
 	}
 	return next(c)

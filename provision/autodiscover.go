@@ -91,7 +91,9 @@ func sameSchema(uri, ns string) bool {
 type AutodiscoverReply struct {
 	Body    []byte
 	Domain  string
-	Address *Address // nil when the request named none
+	// Address is the request's address, its Login set by the login
+	// hook; the zero Address when the request named none.
+	Address Address
 	// Problem says why Body is an error document; nil otherwise.
 	Problem error
 	// Schema is the dialect of the request, as far as it could be read:
@@ -118,9 +120,10 @@ type AutodiscoverReply struct {
 //   - Otherwise the provider's answer in the accepted dialect.
 //
 // login, when not nil, is called with the provider and the request's
-// address once both are known and before rendering, to set the address's
-// Login (a directory's login name, for %LOGIN%).
-func (c *Catalog) AnswerAutodiscover(dst []byte, hostDomain string, body []byte, now time.Time, login func(*Provider, *Address)) (AutodiscoverReply, error) {
+// address once both are known and before rendering, and returns the
+// address's Login (a directory's login name, for %LOGIN%), or "" for the
+// fallback.
+func (c *Catalog) AnswerAutodiscover(dst []byte, hostDomain string, body []byte, now time.Time, login func(*Provider, Address) string) (AutodiscoverReply, error) {
 	req, err := c.parseRequest(body)
 	if err != nil {
 		if hostDomain == "" {
@@ -144,9 +147,9 @@ func (c *Catalog) AnswerAutodiscover(dst []byte, hostDomain string, body []byte,
 		}
 	}
 	if login != nil {
-		login(p, &addr)
+		addr.Login = login(p, addr)
 	}
-	reply := AutodiscoverReply{Domain: addr.Domain, Address: &addr, Schema: req.Schema}
+	reply := AutodiscoverReply{Domain: addr.Domain, Address: addr, Schema: req.Schema}
 	switch {
 	case !req.Supported:
 		reply.Problem = fmt.Errorf("%w: unsupported AcceptableResponseSchema", ErrBadRequest)
