@@ -223,6 +223,12 @@ func indexedCatalog(providers []*Provider, byDomain map[string]*Provider) *Catal
 // Lookup returns the provider serving domain, which may be in U-label or
 // A-label form and in any letter case.
 func (c *Catalog) Lookup(domain string) (*Provider, error) {
+	// Most callers pass a domain already normalised (an address's): a
+	// key of byDomain is its own normal form, so a hit needs no
+	// normalising.
+	if p, ok := c.byDomain[domain]; ok {
+		return p, nil
+	}
 	d, err := NormalizeDomain(domain)
 	if err != nil {
 		return nil, err

@@ -54,6 +54,8 @@ func TestWithDirectoryDomains(t *testing.T) {
 	if _, err := nc.Lookup("ignored.example"); !errors.Is(err, ErrUnknownDomain) {
 		t.Errorf("a login directory's domain is served: %v", err)
 	}
+	checkKeysNormal(t, nc)
+	checkKeysNormal(t, Demo())
 	if nc.DomainCount() != 7 {
 		t.Errorf("DomainCount = %d, want 7: %v", nc.DomainCount(), nc.Domains())
 	}
@@ -198,5 +200,17 @@ providers:
 	_, _, err = c2.WithDirectoryDomains(map[string][]string{"d": {"a.example"}}, true)
 	if err == nil || err.Error() != "directory d: provider moved.example's domains redirect to new.example, which redirects again (clients follow few hops)" {
 		t.Errorf("two hops, strict: %v", err)
+	}
+}
+
+// checkKeysNormal: every domain a catalog serves is its own normal form,
+// which Lookup's first map probe relies on (a key found as given needs no
+// normalising).
+func checkKeysNormal(t *testing.T, c *Catalog) {
+	t.Helper()
+	for _, d := range c.Domains() {
+		if n, err := NormalizeDomain(d); err != nil || n != d {
+			t.Errorf("served domain %q normalises to %q, %v", d, n, err)
+		}
 	}
 }
