@@ -1,9 +1,11 @@
 package handlers
 
 import (
+	"maps"
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -59,10 +61,13 @@ type Metrics struct {
 	providers prometheus.Gauge
 
 	// series remembers the request counter and duration histogram of
-	// each label combination seen (requestKey -> *requestSeries), so
-	// that a request does not pay for WithLabelValues' hashing, checks
-	// and status string. The combinations are as bounded as the labels.
-	series sync.Map
+	// each label combination seen, so that a request does not pay for
+	// WithLabelValues' hashing, checks and status string. The
+	// combinations are as bounded as the labels, so the map is read
+	// without a lock and copied, under seriesMu, to add one: a request
+	// costs one lookup of a typed map.
+	series   atomic.Pointer[map[requestKey]*requestSeries]
+	seriesMu sync.Mutex
 }
 
 type requestKey struct {
@@ -151,16 +156,37 @@ func (m *Metrics) observeRequest(format string, client ClientFamily, status int,
 		return
 	}
 	key := requestKey{format: format, client: string(client), domain: domain, status: status}
-	v, ok := m.series.Load(key)
-	if !ok {
-		v, _ = m.series.LoadOrStore(key, &requestSeries{
-			count:    m.requests.WithLabelValues(format, string(client), strconv.Itoa(status), domain),
-			duration: m.duration.WithLabelValues(format),
-		})
-	}
-	s := v.(*requestSeries)
+	s := m.requestSeries(key)
 	s.count.Inc()
 	s.duration.Observe(d.Seconds())
+}
+
+// requestSeries returns key's series, made on its first request.
+func (m *Metrics) requestSeries(key requestKey) *requestSeries {
+	if all := m.series.Load(); all != nil {
+		if s, ok := (*all)[key]; ok {
+			return s
+		}
+	}
+	m.seriesMu.Lock()
+	defer m.seriesMu.Unlock()
+	old := m.series.Load()
+	if old != nil {
+		if s, ok := (*old)[key]; ok {
+			return s // added while this request waited
+		}
+	}
+	s := &requestSeries{
+		count:    m.requests.WithLabelValues(key.format, key.client, strconv.Itoa(key.status), key.domain),
+		duration: m.duration.WithLabelValues(key.format),
+	}
+	all := make(map[requestKey]*requestSeries, 1)
+	if old != nil {
+		all = maps.Clone(*old)
+	}
+	all[key] = s
+	m.series.Store(&all)
+	return s
 }
 
 // CatalogLoaded records the catalog served from now on: at start, and

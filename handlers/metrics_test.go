@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
+	"sync"
 	"testing"
 	"time"
 
@@ -367,5 +368,34 @@ func TestEveryRouteHasAFormat(t *testing.T) {
 		if got := routeFormat(route); got != want {
 			t.Errorf("routeFormat(%q) = %q, want %q", route, got, want)
 		}
+	}
+}
+
+// TestObserveRequestConcurrent: requests of many label combinations at
+// once each count once in their own series (the series map is copied to
+// add one while others read it).
+func TestObserveRequestConcurrent(t *testing.T) {
+	m := NewMetrics()
+	statuses := []int{200, 400, 404, 413, 429, 500}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 600 {
+				m.observeRequest(FormatAutoconfig, ClientFamilies[(g+i)%len(ClientFamilies)], statuses[i%len(statuses)], DomainKnown, time.Millisecond)
+			}
+		}()
+	}
+	wg.Wait()
+	total := 0.0
+	for _, s := range *m.series.Load() {
+		total += testutil.ToFloat64(s.count)
+	}
+	if total != 8*600 {
+		t.Errorf("%v requests counted, want %d", total, 8*600)
+	}
+	if n := len(*m.series.Load()); n != len(ClientFamilies)*len(statuses) {
+		t.Errorf("%d series, want %d", n, len(ClientFamilies)*len(statuses))
 	}
 }
