@@ -83,8 +83,17 @@ func (h *Handler) ispdb(c echo.Context) error {
 // when the parameter is absent or empty.
 func queryAddress(c echo.Context, name string) (*provision.Address, error) {
 	v, err := singleQueryValue(c, name)
-	if err != nil || v == "" {
+	if err != nil {
 		return nil, err
+	}
+	return parseAddress(c, v)
+}
+
+// parseAddress parses address v, kept for the request (requestAddress),
+// or returns nil when v is empty.
+func parseAddress(c echo.Context, v string) (*provision.Address, error) {
+	if v == "" {
+		return nil, nil
 	}
 	a, err := provision.ParseAddress(v)
 	if err != nil {
@@ -120,6 +129,50 @@ func singleQueryValue(c echo.Context, name string) (string, error) {
 		return "", fmt.Errorf("%w: %s given more than once", provision.ErrBadRequest, name)
 	}
 	return v, nil
+}
+
+// singleQueryValues is singleQueryValue for each of names at once, in
+// one pass over the query: vals[i] gets the value of names[i] ("" when
+// absent). A name given twice is an error, the first such in names.
+func singleQueryValues(c echo.Context, names []string, vals []string) error {
+	var seen, twice uint64 // bit i: names[i]
+	for query := c.Request().URL.RawQuery; query != ""; {
+		var pair string
+		pair, query, _ = strings.Cut(query, "&")
+		k, v, _ := strings.Cut(pair, "=")
+		key, unescaped := "", false
+		for i, name := range names {
+			if len(k) < len(name) || len(k) > 9*len(name) { // as nextQueryValue
+				continue
+			}
+			if !unescaped {
+				var ok bool
+				if key, ok = queryUnescape(k); !ok || strings.IndexByte(pair, ';') >= 0 {
+					break
+				}
+				unescaped = true
+			}
+			if !strings.EqualFold(key, name) {
+				continue
+			}
+			value, ok := queryUnescape(v)
+			if !ok {
+				continue
+			}
+			if seen&(1<<i) != 0 {
+				twice |= 1 << i
+				continue
+			}
+			seen |= 1 << i
+			vals[i] = value
+		}
+	}
+	for i, name := range names {
+		if twice&(1<<i) != 0 {
+			return fmt.Errorf("%w: %s given more than once", provision.ErrBadRequest, name)
+		}
+	}
+	return nil
 }
 
 // queryValues returns the values of a query parameter whose name matches

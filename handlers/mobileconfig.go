@@ -77,23 +77,22 @@ func (h *Handler) profileSigner() *provision.Signer {
 // param (required), and the optional protocol (imap, pop3) and name.
 func profileRequest(c echo.Context, param string) (*provision.Address, provision.ProfileOptions, error) {
 	var opts provision.ProfileOptions
-	addr, err := queryAddress(c, param)
+	names := [...]string{param, "protocol", "name"}
+	var vals [len(names)]string
+	if err := singleQueryValues(c, names[:], vals[:]); err != nil {
+		return nil, opts, err
+	}
+	addr, err := parseAddress(c, vals[0])
 	if err != nil {
 		return nil, opts, err
 	}
 	if addr == nil {
 		return nil, opts, fmt.Errorf("%w: %s missing", provision.ErrBadRequest, param)
 	}
-	proto, err := singleQueryValue(c, "protocol")
-	if err != nil {
+	if opts.Protocol, err = provision.ParseProtocolChoice(vals[1]); err != nil {
 		return nil, opts, err
 	}
-	if opts.Protocol, err = provision.ParseProtocolChoice(proto); err != nil {
-		return nil, opts, err
-	}
-	if opts.Name, err = singleQueryValue(c, "name"); err != nil {
-		return nil, opts, err
-	}
+	opts.Name = vals[2]
 	if err := provision.CheckAccountName(opts.Name); err != nil {
 		return nil, opts, err
 	}

@@ -93,7 +93,7 @@ func (pc *ProfileCache) get(cat *provision.Catalog, signer *provision.Signer, k 
 		return servedProfile{}, false
 	}
 	e := el.Value.(*profileEntry)
-	if e.cat != weak.Make(cat) || e.signer != weak.Make(signer) {
+	if e.cat.Value() != cat || e.signer.Value() != signer {
 		pc.remove(el)
 		return servedProfile{}, false
 	}

@@ -26,12 +26,33 @@ func queryValuesReference(rawQuery, name string) []string {
 var querySeeds = []string{
 	"", "emailaddress=a@b.c", "EmailAddress=a%40b.c&x=1", "emailaddress=a@b.c&emailaddress=d@e.f", "emailaddress", "emailaddress=",
 	"a=1;emailaddress=x@y.z", "emailaddress=%zz", "email%61ddress=x@y.z", "%65mailaddress=q", "emailaddress=a+b", "&&emailaddress=1&&",
-	"EMAILADDRESS=1&Emailaddress=2", "emailaddress=%", "emailaddress=a=b", "=x", "emailaddress%3Dx", "emailaddre%C5%BF%C5%BF=x", "%E2%84%AA=1", "Protocol=a&protocol=b", "Email=%E2%84%AA",
+	"EMAILADDRESS=1&Emailaddress=2", "emailaddress=%", "emailaddress=a=b", "=x", "emailaddress%3Dx", "emailaddre%C5%BF%C5%BF=x", "%E2%84%AA=1", "Protocol=a&protocol=b", "Email=%E2%84%AA", "name=a&name=b&emailaddress=x&emailaddress=y", "name=1&protocol=imap&emailaddress=a@b.c",
 	"%45%4D%41%49%4C%41%44%44%52%45%53%53=x", strings.Repeat("x=1&", 100) + "emailaddress=z",
 }
 
 func checkQueryValues(t *testing.T, raw string) {
 	e := echo.New()
+	// singleQueryValues is singleQueryValue of each name.
+	names := []string{"emailaddress", "Protocol", "name"}
+	req := httptest.NewRequest("GET", "/", nil)
+	req.URL.RawQuery = raw
+	c := e.NewContext(req, nil)
+	vals := make([]string, len(names))
+	err := singleQueryValues(c, names, vals)
+	var firstErr error
+	for i, name := range names {
+		v, err1 := singleQueryValue(c, name)
+		if err1 != nil && firstErr == nil {
+			firstErr = err1
+		}
+		if err == nil && v != vals[i] {
+			t.Fatalf("singleQueryValues(%q): %s = %q, singleQueryValue: %q", raw, name, vals[i], v)
+		}
+	}
+	if (err == nil) != (firstErr == nil) || err != nil && err.Error() != firstErr.Error() {
+		t.Fatalf("singleQueryValues(%q) error %v, singleQueryValue: %v", raw, err, firstErr)
+	}
+
 	for _, name := range []string{"emailaddress", "Email", "Protocol"} {
 		req := httptest.NewRequest("GET", "/", nil)
 		req.URL.RawQuery = raw
