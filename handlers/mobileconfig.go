@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -37,9 +38,10 @@ func (h *Handler) profile(c echo.Context, param string) error {
 	// that changes in the directory makes a new profile.
 	h.setLogin(c.Request().Context(), p, addr) // login.go
 	signer := h.profileSigner()
-	now := h.cfg.Profiles.clock()
 	key := profileKey{provider: p.ID, addr: *addr, opts: opts}
+	var now time.Time // a signed profile's clock; an unsigned one has none
 	if signer != nil {
+		now = h.cfg.Profiles.clock()
 		// The window's time, not the first download's (sign.go).
 		key.signed = signer.SigningTime(now).Unix()
 	}
