@@ -26,7 +26,11 @@
 //     handshake, its curve and cipher preferences), ALPN h2 and http/1.1;
 //     the certificate is served from a fixed pair rather than chosen by
 //     SNI, the one lookup it leaves out;
-//   - Content-Type and Content-Length headers, as the service sends them.
+//   - Content-Type and Content-Length headers, as the service sends them;
+//     with -headers (bench/run's default, CEILING_HEADERS=service) every
+//     header the service sent with the file, read from file.headers, so
+//     that the bytes on the wire are the service's and the ratio is the
+//     service's code alone, not the extra headers' cost in net/http.
 //
 // It does not cap connections as the service does
 // (MAILAUTOCONF_MAX_CONNECTIONS): at bench/run's 64 connections the cap
@@ -79,13 +83,14 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	cert := fs.String("cert", "", "certificate chain, PEM")
 	key := fs.String("key", "", "its private key, PEM")
 	timeouts := fs.Bool("timeouts", true, "the service's server timeouts (internal/server/server.go)")
+	headers := fs.Bool("headers", false, "send with each file the header lines of file.headers (as curl -D wrote them), but Date and Content-Length")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *listen == "" && *tlsListen == "" {
 		return errors.New("nothing to serve on: give -listen, -tls-listen or both")
 	}
-	files, err := loadFiles(fs.Args())
+	files, err := loadFiles(fs.Args(), *headers)
 	if err != nil {
 		return err
 	}
@@ -155,6 +160,9 @@ type file struct {
 	body          []byte
 	contentType   []string
 	contentLength []string
+	// more are the other headers the service sent with it (-headers),
+	// canonical names to values.
+	more map[string][]string
 }
 
 // contentTypes are the service's media types, by file extension.
@@ -164,8 +172,9 @@ var contentTypes = map[string]string{
 	".mobileconfig": "application/x-apple-aspen-config",
 }
 
-// loadFiles reads every "URL-path=file" argument.
-func loadFiles(args []string) (map[string]file, error) {
+// loadFiles reads every "URL-path=file" argument, with file.headers when
+// headers is set.
+func loadFiles(args []string, headers bool) (map[string]file, error) {
 	if len(args) == 0 {
 		return nil, errors.New("no files: give URL-path=file arguments")
 	}
@@ -188,9 +197,45 @@ func loadFiles(args []string) (map[string]file, error) {
 		if !ok {
 			ct = "application/octet-stream"
 		}
-		files[p] = file{body: body, contentType: []string{ct}, contentLength: []string{strconv.Itoa(len(body))}}
+		f := file{body: body, contentType: []string{ct}, contentLength: []string{strconv.Itoa(len(body))}}
+		if headers {
+			if f.more, err = readHeaders(name + ".headers"); err != nil {
+				return nil, err
+			}
+			if v, ok := f.more["Content-Type"]; ok {
+				f.contentType = v
+				delete(f.more, "Content-Type")
+			}
+		}
+		files[p] = f
 	}
 	return files, nil
+}
+
+// readHeaders reads the header lines curl -D wrote (a status line, then
+// "Name: value" lines), less Date and Content-Length, which the server
+// writes itself.
+func readHeaders(name string) (map[string][]string, error) {
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return nil, err
+	}
+	h := map[string][]string{}
+	for i, line := range strings.Split(strings.ReplaceAll(string(b), "\r\n", "\n"), "\n") {
+		if i == 0 || line == "" {
+			continue // the status line; the blank line that ends them
+		}
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			return nil, fmt.Errorf("%s: %q is not a header line", name, line)
+		}
+		k = http.CanonicalHeaderKey(strings.TrimSpace(k))
+		if k == "Date" || k == "Content-Length" {
+			continue
+		}
+		h[k] = append(h[k], strings.TrimSpace(v))
+	}
+	return h, nil
 }
 
 // newServer answers files' paths with their bytes.
@@ -213,6 +258,9 @@ func newServer(files map[string]file, timeouts bool) *http.Server {
 		}
 		// The slices are shared by every request and never changed.
 		hd := w.Header()
+		for k, v := range f.more {
+			hd[k] = v
+		}
 		hd["Content-Type"] = f.contentType
 		hd["Content-Length"] = f.contentLength
 		if r.Method != http.MethodHead {

@@ -124,6 +124,51 @@ func TestCeilingServesFiles(t *testing.T) {
 	}
 }
 
+// TestCeilingSendsServiceHeaders: with -headers a file goes out with the
+// header lines beside it (as curl -D wrote them), less Date and
+// Content-Length, which the server writes itself.
+func TestCeilingSendsServiceHeaders(t *testing.T) {
+	dir := t.TempDir()
+	profile := []byte("<plist/>")
+	os.WriteFile(filepath.Join(dir, "profile"), profile, 0o600)
+	os.WriteFile(filepath.Join(dir, "profile.headers"), []byte("HTTP/1.1 200 OK\r\nCache-Control: private, no-cache\r\n"+
+		"content-disposition: attachment; filename=\"x.mobileconfig\"\r\nContent-Length: 999\r\n"+
+		"Content-Type: application/x-apple-aspen-config\r\nDate: Wed, 02 Dec 2026 14:00:00 GMT\r\nX-Content-Type-Options: nosniff\r\n\r\n"), 0o600)
+	plain := freePort(t)
+	ctx, cancel := contextWithCancel(t)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-listen", plain, "-headers", "/mobileconfig=" + filepath.Join(dir, "profile")}, io.Discard)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	})
+	waitFor(t, http.DefaultClient, "http://"+plain)
+	resp, err := http.Get("http://" + plain + "/mobileconfig")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !bytes.Equal(body, profile) || resp.ContentLength != int64(len(profile)) {
+		t.Errorf("body %q, length %d", body, resp.ContentLength)
+	}
+	for k, want := range map[string]string{
+		"Cache-Control": "private, no-cache", "Content-Disposition": `attachment; filename="x.mobileconfig"`,
+		"Content-Type": "application/x-apple-aspen-config", "X-Content-Type-Options": "nosniff",
+	} {
+		if got := resp.Header.Get(k); got != want {
+			t.Errorf("%s: %q, want %q", k, got, want)
+		}
+	}
+	if d := resp.Header.Get("Date"); strings.Contains(d, "14:00:00") {
+		t.Errorf("the file's Date was sent: %s", d)
+	}
+}
+
 func waitFor(t *testing.T, c *http.Client, base string) {
 	t.Helper()
 	for i := 0; ; i++ {
