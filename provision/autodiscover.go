@@ -89,8 +89,8 @@ func sameSchema(uri, ns string) bool {
 // AutodiscoverReply is the answer to one POX request: a document to send
 // with status 200, and what the request log should know.
 type AutodiscoverReply struct {
-	Body    []byte
-	Domain  string
+	Body   []byte
+	Domain string
 	// Address is the request's address, its Login set by the login
 	// hook; the zero Address when the request named none.
 	Address Address
