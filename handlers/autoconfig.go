@@ -121,19 +121,16 @@ func requestAddress(c echo.Context, a provision.Address) *provision.Address {
 // singleQueryValue returns the value of a parameter given at most once, in
 // any letter case, or "".
 func singleQueryValue(c echo.Context, name string) (string, error) {
-	v, rest, ok := nextQueryValue(c.Request().URL.RawQuery, name)
-	if !ok {
-		return "", nil
-	}
-	if _, _, again := nextQueryValue(rest, name); again {
-		return "", fmt.Errorf("%w: %s given more than once", provision.ErrBadRequest, name)
-	}
-	return v, nil
+	var v [1]string
+	err := singleQueryValues(c, []string{name}, v[:])
+	return v[0], err
 }
 
 // singleQueryValues is singleQueryValue for each of names at once, in
 // one pass over the query: vals[i] gets the value of names[i] ("" when
-// absent). A name given twice is an error, the first such in names.
+// absent). A name given twice is an error, the first such in names. A
+// pair counts as nextQueryValue counts it (held to it by
+// FuzzQueryValues).
 func singleQueryValues(c echo.Context, names []string, vals []string) error {
 	var seen, twice uint64 // bit i: names[i]
 	for query := c.Request().URL.RawQuery; query != ""; {

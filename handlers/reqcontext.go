@@ -9,7 +9,7 @@ import (
 )
 
 // requestContext is the echo.Context handlers get (echo's custom-context
-// pattern, set up by requestLog), and the one place per-request state
+// pattern, set up by Router.ServeHTTP), and the one place per-request state
 // lives: what the request log, the metrics and the error handler need, as
 // plain fields. echo's own Set allocates a map on every request, which on
 // the hot path cost more than rendering the answer.
@@ -33,22 +33,23 @@ type requestContext struct {
 	errorPage func(status int, err error) error
 }
 
-// start readies a pooled rc for a request (Router.ServeHTTP): echo's
-// context reset to it, this package's fields zero.
+// start readies a pooled rc for a request (Router.ServeHTTP): its fields
+// are zero (new, or cleared by end before it went back to the pool), and
+// echo's context is reset to the request.
 func (rc *requestContext) start(req *http.Request, w http.ResponseWriter) {
-	c := rc.Context
-	*rc = requestContext{Context: c}
-	c.Reset(req, w)
+	rc.Context.Reset(req, w)
 }
 
-// end drops what rc holds of the request before it goes back to the pool.
+// end drops what rc holds of the request before it goes back to the
+// pool. A request that panics past serve (http.ErrAbortHandler) never
+// gets here, and its rc never goes back.
 func (rc *requestContext) end() {
 	c := rc.Context
 	*rc = requestContext{Context: c}
 	c.Reset(nil, nil)
 }
 
-// The note functions below do nothing on a context requestLog did not
+// The note functions below do nothing on a context Router.ServeHTTP did not
 // make (the operations router's): there is no line to write.
 
 // noteRequest records the domain and address for the request log. The
