@@ -128,40 +128,22 @@ func singleQueryValue(c echo.Context, name string) (string, error) {
 
 // singleQueryValues is singleQueryValue for each of names at once, in
 // one pass over the query: vals[i] gets the value of names[i] ("" when
-// absent). A name given twice is an error, the first such in names. A
-// pair counts as nextQueryValue counts it (held to it by
-// FuzzQueryValues).
+// absent). A name given twice is an error, the first such in names.
 func singleQueryValues(c echo.Context, names []string, vals []string) error {
 	var seen, twice uint64 // bit i: names[i]
 	for query := c.Request().URL.RawQuery; query != ""; {
 		var pair string
 		pair, query, _ = strings.Cut(query, "&")
-		k, v, _ := strings.Cut(pair, "=")
-		key, unescaped := "", false
 		for i, name := range names {
-			if len(k) < len(name) || len(k) > 9*len(name) { // as nextQueryValue
-				continue
-			}
-			if !unescaped {
-				var ok bool
-				if key, ok = queryUnescape(k); !ok || strings.IndexByte(pair, ';') >= 0 {
-					break
-				}
-				unescaped = true
-			}
-			if !strings.EqualFold(key, name) {
-				continue
-			}
-			value, ok := queryUnescape(v)
-			if !ok {
-				continue
-			}
-			if seen&(1<<i) != 0 {
+			v, ok := pairValue(pair, name)
+			switch {
+			case !ok:
+			case seen&(1<<i) != 0:
 				twice |= 1 << i
-				continue
+			default:
+				seen |= 1 << i
+				vals[i] = v
 			}
-			seen |= 1 << i
-			vals[i] = value
 		}
 	}
 	for i, name := range names {
@@ -173,46 +155,52 @@ func singleQueryValues(c echo.Context, names []string, vals []string) error {
 }
 
 // queryValues returns the values of a query parameter whose name matches
-// name in any letter case, in query order (nextQueryValue).
+// name in any letter case, in query order (pairValue).
 func queryValues(c echo.Context, name string) []string {
 	var out []string
-	for query := c.Request().URL.RawQuery; ; {
-		v, rest, ok := nextQueryValue(query, name)
-		if !ok {
-			return out
-		}
-		out, query = append(out, v), rest
-	}
-}
-
-// nextQueryValue returns the first value in query of a parameter whose
-// name matches name in any letter case, and the query after it; ok is
-// false when there is none. A pair that does not parse is treated as
-// absent, as net/url.ParseQuery does (a ';' in it, an invalid escape);
-// unlike it, nothing but the matching values is unescaped or kept, so a
-// huge query of other parameters costs a scan and no memory.
-func nextQueryValue(query, name string) (v, rest string, ok bool) {
-	for query != "" {
+	for query := c.Request().URL.RawQuery; query != ""; {
 		var pair string
 		pair, query, _ = strings.Cut(query, "&")
-		k, v, _ := strings.Cut(pair, "=")
-		// A key that cannot unescape to name in any letter case: each
-		// ASCII letter of name is one rune of at most 3 bytes (the
-		// Kelvin sign folds to k), each byte at most 3 escaped.
-		if len(k) < len(name) || len(k) > 9*len(name) {
-			continue
-		}
-		if k, ok := queryUnescape(k); !ok || !strings.EqualFold(k, name) {
-			continue
-		}
-		if strings.IndexByte(pair, ';') >= 0 {
-			continue
-		}
-		if v, ok := queryUnescape(v); ok {
-			return v, query, true
+		if v, ok := pairValue(pair, name); ok {
+			out = append(out, v)
 		}
 	}
-	return "", "", false
+	return out
+}
+
+// hasQueryValue reports whether rawQuery has a parameter name, in any
+// letter case (pairValue).
+func hasQueryValue(rawQuery, name string) bool {
+	for rawQuery != "" {
+		var pair string
+		pair, rawQuery, _ = strings.Cut(rawQuery, "&")
+		if _, ok := pairValue(pair, name); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// pairValue returns the value of one query pair ("key=value") whose key
+// matches name in any letter case; ok is false for any other pair and
+// for one net/url.ParseQuery skips (a ';' in it, an invalid escape).
+// Unlike ParseQuery, nothing but a matching value is unescaped or kept,
+// so a huge query of other parameters costs a scan and no memory.
+func pairValue(pair, name string) (v string, ok bool) {
+	k, v, _ := strings.Cut(pair, "=")
+	// A key that cannot unescape to name in any letter case: each ASCII
+	// letter of name is one rune of at most 3 bytes (the Kelvin sign
+	// folds to k), each byte at most 3 escaped.
+	if len(k) < len(name) || len(k) > 9*len(name) {
+		return "", false
+	}
+	if k, ok := queryUnescape(k); !ok || !strings.EqualFold(k, name) {
+		return "", false
+	}
+	if strings.IndexByte(pair, ';') >= 0 {
+		return "", false
+	}
+	return queryUnescape(v)
 }
 
 // queryUnescape is url.QueryUnescape in one pass, false where it fails: a

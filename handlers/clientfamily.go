@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"net/url"
 	"strings"
 )
 
@@ -84,7 +83,7 @@ func GuessClient(userAgent, path, rawQuery string) ClientFamily {
 		return ClientDeltaChat
 	case strings.HasPrefix(lower, "evolution/"):
 		return ClientEvolution
-	case autoconfig && hasQueryKey(rawQuery, "emailmd5"):
+	case autoconfig && hasQueryValue(rawQuery, "emailmd5"):
 		return ClientEvolution
 	case strings.Contains(lower, "kmail") || strings.Contains(lower, "akonadi"):
 		return ClientKMail
@@ -104,19 +103,4 @@ func hasPrefixFold(s, prefix string) bool {
 // hasSuffixFold is strings.HasSuffix in any letter case (ASCII suffix).
 func hasSuffixFold(s, suffix string) bool {
 	return len(s) >= len(suffix) && strings.EqualFold(s[len(s)-len(suffix):], suffix)
-}
-
-// hasQueryKey reports whether a raw query has parameter key, in any letter
-// case. A query that does not parse is read as far as it does.
-func hasQueryKey(rawQuery, key string) bool {
-	if rawQuery == "" {
-		return false
-	}
-	values, _ := url.ParseQuery(rawQuery)
-	for k := range values {
-		if strings.EqualFold(k, key) {
-			return true
-		}
-	}
-	return false
 }

@@ -349,6 +349,9 @@ func TestRequestLogLine(t *testing.T) {
 func TestEveryRouteHasAFormat(t *testing.T) {
 	e := New(newTestConfig(t, nil)).Router()
 	for _, r := range e.Routes() {
+		if r.Path != strings.ToLower(r.Path) {
+			t.Errorf("route %s %s: not in lower case, as routeFormat reads routes", r.Method, r.Path)
+		}
 		f := routeFormat(r.Path)
 		if !slices.Contains(Formats, f) || f == FormatNone {
 			t.Errorf("route %s %s: format %q", r.Method, r.Path, f)

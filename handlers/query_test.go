@@ -60,6 +60,9 @@ func checkQueryValues(t *testing.T, raw string) {
 		req.URL.RawQuery = raw
 		got := queryValues(e.NewContext(req, nil), name)
 		want := queryValuesReference(raw, name)
+		if has := hasQueryValue(raw, name); has != (len(want) > 0) {
+			t.Fatalf("hasQueryValue(%q, %s) = %v, ParseQuery has %q", raw, name, has, want)
+		}
 		slices.Sort(got)
 		slices.Sort(want)
 		if !slices.Equal(got, want) {
