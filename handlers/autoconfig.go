@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -262,17 +263,14 @@ func hostProvider(cat *provision.Catalog, host, prefix string) (*provision.Provi
 		return nil, "", fmt.Errorf("%w: no address and no Host header", provision.ErrBadRequest)
 	}
 	if len(host) > len(prefix) && strings.EqualFold(host[:len(prefix)], prefix) {
-		if d, err := provision.NormalizeDomain(host[len(prefix):]); err == nil {
-			if p, err := cat.Lookup(d); err == nil {
-				return p, d, nil
-			}
+		if p, d, err := cat.Resolve(host[len(prefix):]); err == nil {
+			return p, d, nil
 		}
 	}
-	d, err := provision.NormalizeDomain(host)
-	if err != nil {
+	p, d, err := cat.Resolve(host)
+	if err != nil && !errors.Is(err, provision.ErrUnknownDomain) {
 		return nil, "", fmt.Errorf("%w: Host is not a domain name", provision.ErrBadRequest)
 	}
-	p, err := cat.Lookup(d)
 	return p, d, err
 }
 

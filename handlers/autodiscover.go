@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -35,7 +34,7 @@ func (h *Handler) autodiscoverPOST(c echo.Context) error {
 	out := getBuffer()
 	defer putBuffer(out)
 	ctx := c.Request().Context()
-	r, err := cat.AnswerAutodiscover((*out)[:0], hostDomain, body, time.Now(), func(p *provision.Provider, addr provision.Address) string {
+	r, err := cat.AnswerAutodiscover((*out)[:0], hostDomain, body, requestTime(c), func(p *provision.Provider, addr provision.Address) string {
 		h.setLogin(ctx, p, &addr) // login.go
 		return addr.Login
 	})

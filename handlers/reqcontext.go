@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -15,8 +16,11 @@ import (
 // the hot path cost more than rendering the answer.
 type requestContext struct {
 	echo.Context
-	domain string
-	addr   *provision.Address
+	// arrived is when serve began the request: the clock is read once,
+	// for the log, the metrics and a handler that needs the time.
+	arrived time.Time
+	domain  string
+	addr    *provision.Address
 	// address holds the address queryAddress parsed, for the request's
 	// lifetime: the context is pooled, and nothing keeps the pointer
 	// past the request.
@@ -58,6 +62,15 @@ func noteRequest(c echo.Context, domain string, addr *provision.Address) {
 	if rc, ok := c.(*requestContext); ok {
 		rc.domain, rc.addr = domain, addr
 	}
+}
+
+// requestTime returns when the request arrived, read once by serve;
+// outside Router.ServeHTTP, the time now.
+func requestTime(c echo.Context) time.Time {
+	if rc, ok := c.(*requestContext); ok && !rc.arrived.IsZero() {
+		return rc.arrived
+	}
+	return time.Now()
 }
 
 // noteFormat records a request's format when the route alone does not

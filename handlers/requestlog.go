@@ -58,6 +58,7 @@ const requestIDHeader = "X-Request-Id"
 func (h *Handler) serve(next echo.HandlerFunc, rc *requestContext) {
 	c := rc.Context
 	start := time.Now()
+	rc.arrived = start
 	req := c.Request()
 	if err := h.guard(next, rc); err != nil {
 		h.errorHandler(err, rc)

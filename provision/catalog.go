@@ -223,20 +223,28 @@ func indexedCatalog(providers []*Provider, byDomain map[string]*Provider) *Catal
 // Lookup returns the provider serving domain, which may be in U-label or
 // A-label form and in any letter case.
 func (c *Catalog) Lookup(domain string) (*Provider, error) {
-	// Most callers pass a domain already normalised (an address's): a
-	// key of byDomain is its own normal form, so a hit needs no
-	// normalising.
+	p, _, err := c.Resolve(domain)
+	return p, err
+}
+
+// Resolve is Lookup that also returns the domain's normal form (the key
+// it was found under): ErrBadAddress when domain is not a domain name,
+// ErrUnknownDomain when it is one the catalog does not serve.
+func (c *Catalog) Resolve(domain string) (*Provider, string, error) {
+	// Most callers pass a domain already normalised (an address's, a
+	// Host header): a key of byDomain is its own normal form, so a hit
+	// needs no normalising.
 	if p, ok := c.byDomain[domain]; ok {
-		return p, nil
+		return p, domain, nil
 	}
 	d, err := NormalizeDomain(domain)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if p, ok := c.byDomain[d]; ok {
-		return p, nil
+		return p, d, nil
 	}
-	return nil, fmt.Errorf("%w: %s", ErrUnknownDomain, d)
+	return nil, d, fmt.Errorf("%w: %s", ErrUnknownDomain, d)
 }
 
 // Providers returns the providers in catalog order.

@@ -41,6 +41,32 @@ func TestDemoCatalog(t *testing.T) {
 	}
 }
 
+// Resolve finds a served domain in any form and returns its normal form
+// beside the provider, and says which of the two kinds of failure it is.
+func TestResolve(t *testing.T) {
+	c := Demo()
+	net, _ := c.Lookup("example.net")
+	for _, tc := range []struct {
+		in, normal string
+		p          *Provider
+		err        error
+	}{
+		{"example.net", "example.net", net, nil},
+		{"EXAMPLE.net.", "example.net", net, nil},
+		{"Example.Net", "example.net", net, nil},
+		{"example.org", "example.org", nil, ErrUnknownDomain},
+		{"EXAMPLE.org", "example.org", nil, ErrUnknownDomain},
+		{"exa mple.org", "", nil, ErrBadAddress},
+		{"", "", nil, ErrBadAddress},
+		{"localhost", "", nil, ErrBadAddress},
+	} {
+		p, normal, err := c.Resolve(tc.in)
+		if p != tc.p || normal != tc.normal || !errors.Is(err, tc.err) || (tc.err == nil) != (err == nil) {
+			t.Errorf("Resolve(%q) = %v, %q, %v; want %v, %q, %v", tc.in, p, normal, err, tc.p, tc.normal, tc.err)
+		}
+	}
+}
+
 // base is a valid one-provider catalog; the error table edits it.
 const base = `providers:
   - id: mail.example.org
