@@ -79,7 +79,7 @@ func (h *Handler) autodiscoverJSONQuery(c echo.Context) error {
 	if addr == nil {
 		return fmt.Errorf("%w: no Email parameter", provision.ErrBadRequest)
 	}
-	return h.autodiscoverJSON(c, *addr)
+	return h.autodiscoverJSON(c, addr)
 }
 
 // autodiscoverJSONPath serves /autodiscover/autodiscover.json/v1.0/<address>?Protocol=…
@@ -92,12 +92,12 @@ func (h *Handler) autodiscoverJSONPath(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.autodiscoverJSON(c, addr)
+	return h.autodiscoverJSON(c, requestAddress(c, addr))
 }
 
 // autodiscoverJSON answers Autodiscover v2 (docs/autodiscover.md#autodiscoverjson) for addr.
 // An unsupported protocol gets the InvalidProtocol JSON with status 400.
-func (h *Handler) autodiscoverJSON(c echo.Context, addr provision.Address) error {
+func (h *Handler) autodiscoverJSON(c echo.Context, addr *provision.Address) error {
 	cat := h.cfg.Catalog.Load()
 	p, err := cat.Lookup(addr.Domain)
 	if err != nil {
@@ -107,8 +107,11 @@ func (h *Handler) autodiscoverJSON(c echo.Context, addr provision.Address) error
 	if err != nil {
 		return err
 	}
-	noteRequest(c, addr.Domain, &addr)
-	body, err := cat.AutodiscoverJSON(nil, p, addr.Domain, &addr, provision.Options{Protocol: protocol, PublicHost: h.cfg.PublicHost})
+	noteRequest(c, addr.Domain, addr)
+	buf := getBuffer()
+	defer putBuffer(buf)
+	body, err := cat.AutodiscoverJSON((*buf)[:0], p, addr.Domain, addr, provision.Options{Protocol: protocol, PublicHost: h.cfg.PublicHost})
+	*buf = body[:0] // keep a grown buffer
 	if err != nil {
 		if len(body) == 0 {
 			return err
