@@ -35,15 +35,19 @@ const benchPOX = `<?xml version="1.0" encoding="utf-8"?>
 </Autodiscover>
 `
 
+// routerCase is one whole request: its want status, at most allocs
+// allocations.
+type routerCase struct {
+	name, method, target, body string
+	want, allocs               int
+}
+
 // routerCases are the whole requests BenchmarkRouter measures and
 // TestRequestAllocations counts: allocs is the most allocations one may
 // make (the body reader aside), as the service runs with metrics and the
 // request log. The one of a GET with an address is the unescaped query
 // value, which the parsed address keeps.
-var routerCases = []struct {
-	name, method, target, body string
-	want, allocs               int
-}{
+var routerCases = []routerCase{
 	{"autoconfig", "GET", "http://autoconfig.example.com/mail/config-v1.1.xml?emailaddress=alice%40example.com", "", 200, 1},
 	{"autoconfig-host", "GET", "http://autoconfig.example.com/mail/config-v1.1.xml", "", 200, 0},
 	{"autodiscover-post", "POST", "http://autodiscover.example.com/autodiscover/autodiscover.xml", benchPOX, 200, 0},
@@ -56,10 +60,7 @@ var routerCases = []struct {
 
 // routerRequest returns tc's request and a function readying it for the
 // next round: a body read again from the start, with no allocation.
-func routerRequest(tc struct {
-	name, method, target, body string
-	want, allocs               int
-}) (*http.Request, func()) {
+func routerRequest(tc routerCase) (*http.Request, func()) {
 	req := httptest.NewRequest(tc.method, tc.target, nil)
 	if tc.body == "" {
 		return req, func() {}

@@ -2,5 +2,5 @@
 
 package handlers
 
-// raceEnabled: the test binary runs under the race detector.
+// raceEnabled tells whether the test binary runs under the race detector.
 const raceEnabled = false
