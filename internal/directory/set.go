@@ -87,6 +87,8 @@ type dir struct {
 	lastGoodRead time.Time
 
 	cache    *cache
+	ttl      time.Duration    // every answer's lifetime in the cache (answerTTL)
+	now      func() time.Time // time.Now; tests turn it forward
 	group    singleflight.Group
 	inFlight chan struct{}
 	lookMu   sync.Mutex // guards lookDown
@@ -131,6 +133,8 @@ func New(opt Options) (*Set, error) {
 			hasDoms:  c.HasDomains(),
 			hasLogin: c.HasLogin(),
 			cache:    newCache(CacheEntries, CacheBytes),
+			ttl:      answerTTL(c),
+			now:      time.Now,
 			inFlight: make(chan struct{}, maxInFlight),
 		}
 		if d.timeout <= 0 {
@@ -297,7 +301,9 @@ func (s *Set) Ready() error {
 // timeout (the caller then uses the address: the fallback). A query that
 // outlives the timeout goes on in the background and fills the cache.
 // Errors are logged (once when lookups start failing, once when they work
-// again) and counted, never cached.
+// again) and counted, never cached. A found login and "no such user" are
+// kept alike, for one lifetime (answerTTL), so that whether a request
+// waits for the directory does not depend on whether the address exists.
 func (s *Set) Login(ctx context.Context, name, address string) (string, bool) {
 	d := s.byName[name]
 	if d == nil || !d.hasLogin {
@@ -323,7 +329,7 @@ func (d *dir) login(ctx context.Context, address string) (string, bool) {
 		d.m.lookups[ResultNotFound].Inc()
 		return "", false
 	}
-	if a, ok := d.cache.get(address, time.Now()); ok {
+	if a, ok := d.cache.get(address, d.now()); ok {
 		d.m.lookups[ResultCacheHit].Inc()
 		return a.login, a.found
 	}
@@ -348,6 +354,22 @@ func (d *dir) login(ctx context.Context, address string) (string, bool) {
 	}
 	d.m.lookups[ResultTimeout].Inc()
 	return "", false
+}
+
+// answerTTL is how long a directory's answers are kept: found or not,
+// one lifetime, the shorter of cache_ttl and negative_ttl (0: nothing is
+// kept). One lifetime, not one for each kind, because a second request
+// for an address is then a cache hit or a query whether or not the
+// address exists: with "no such user" kept 1 minute and a login 5, a
+// request between the two was answered from memory for an address that
+// exists and from the database for one that does not, and its time told
+// which, 95% of the time from one probe over loopback (issue 23, item 2;
+// bench/enumerate). The shorter, so that neither kind is kept longer than
+// the catalog allows: negative_ttl still bounds how long a new user's
+// address stands in for its login, cache_ttl how long a changed login is
+// served.
+func answerTTL(c *provision.Directory) time.Duration {
+	return max(0, min(c.CacheTTL, c.NegativeTTL))
 }
 
 var errBusy = errors.New("too many lookups under way")
@@ -379,11 +401,7 @@ func (d *dir) query(address string) (any, error) {
 	}
 	d.lookupWorked()
 	a := answer{login: login, found: found}
-	ttl := d.cfg.NegativeTTL
-	if found {
-		ttl = d.cfg.CacheTTL
-	}
-	d.cache.put(address, a, ttl, time.Now())
+	d.cache.put(address, a, d.ttl, d.now())
 	d.m.cacheSize.Set(float64(d.cache.len()))
 	return a, nil
 }

@@ -575,3 +575,79 @@ providers:
 		t.Errorf("warnings = %q, want one naming the bad row", warnings)
 	}
 }
+
+// clock is a time that tests turn forward, for dir.now.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// TestOneLifetime: a found and an unknown address are kept in the cache
+// for the same time, so that a second request for either, however long
+// after the first, is a cache hit for both or a query for both: its time
+// does not tell whether the address exists (issue 23, item 2). The
+// lifetime is the shorter of cache_ttl and negative_ttl. The test counts
+// the queries the directory received, not times.
+func TestOneLifetime(t *testing.T) {
+	b := newPGBackend(t)
+	for _, c := range []struct {
+		cache, negative time.Duration
+		lifetime        time.Duration
+	}{
+		{5 * time.Minute, time.Minute, time.Minute}, // the defaults
+		{time.Minute, 5 * time.Minute, time.Minute},
+		{time.Hour, time.Hour, time.Hour},
+		{5 * time.Minute, 0, 0},
+		{0, time.Minute, 0},
+	} {
+		t.Run(fmt.Sprintf("cache_ttl=%v,negative_ttl=%v", c.cache, c.negative), func(t *testing.T) {
+			b.dir.CacheTTL, b.dir.NegativeTTL = c.cache, c.negative
+			r := startSet(t, b, "")
+			clk := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+			r.dirs[0].now = clk.now
+			ctx := context.Background()
+			for i, after := range []time.Duration{
+				time.Second, 30 * time.Second, 59 * time.Second, time.Minute, 90 * time.Second,
+				4 * time.Minute, 5 * time.Minute, 6 * time.Minute, 2 * time.Hour,
+			} {
+				found := fmt.Sprintf("found%d-%d@a.example", i, time.Now().UnixNano())
+				unknown := fmt.Sprintf("unknown%d-%d@a.example", i, time.Now().UnixNano())
+				b.addUser(t, found, "login-"+found)
+				lookup := func() {
+					t.Helper()
+					if login, ok := r.Login(ctx, b.dir.Name, found); !ok || login != "login-"+found {
+						t.Fatalf("Login(%q) = %q, %v", found, login, ok)
+					}
+					if login, ok := r.Login(ctx, b.dir.Name, unknown); ok {
+						t.Fatalf("Login(%q) = %q, true", unknown, login)
+					}
+				}
+				lookup()
+				q0 := histogramCount(t, r)
+				clk.add(after)
+				lookup()
+				queries := histogramCount(t, r) - q0
+				want := uint64(0)
+				if after >= c.lifetime {
+					want = 2
+				}
+				if queries != want {
+					t.Errorf("a found and an unknown address asked for again %v after the first time: %d queries, want %d (lifetime %v)",
+						after, queries, want, c.lifetime)
+				}
+			}
+		})
+	}
+}
