@@ -17,7 +17,8 @@ import (
 
 const (
 	xmlContentType = "application/xml; charset=utf-8"
-	// Settings change rarely, and clients ask once per account setup.
+	// Settings change rarely, and clients ask once per account setup. An
+	// answer holding a directory's login is no-store instead (userCaches).
 	autoconfigCache = "public, max-age=3600"
 	userAgentHeader = "User-Agent"
 )
@@ -46,7 +47,7 @@ func (h *Handler) autoconfig(c echo.Context) error {
 		return err
 	}
 	noteRequest(c, domain, addr)
-	h.setLogin(c.Request().Context(), p, addr) // login.go
+	personal := h.setLogin(c.Request().Context(), p, addr) // login.go
 	which := provision.AutoconfigServers(headerValue(c.Request().Header, userAgentHeader), addr)
 	// Evolution gets one server per type: the answer depends on the
 	// User-Agent, and a shared cache must know.
@@ -56,7 +57,7 @@ func (h *Handler) autoconfig(c echo.Context) error {
 	if *buf, err = cat.Thunderbird((*buf)[:0], p, domain, addr, provision.Options{Servers: which}); err != nil {
 		return err
 	}
-	return xmlBlob(c, autoconfigCaches, *buf)
+	return xmlBlob(c, userCaches(personal, autoconfigCaches), *buf)
 }
 
 // ispdb serves /v1.1/<domain>, the URL form of Mozilla's ISPDB, for

@@ -29,14 +29,39 @@ type Logins interface {
 // What an answer shows of the directory is the login name alone: a found
 // and an unknown address get the same status, headers and document but
 // for it (TestDirectoryLoginPrivacy in internal/server).
-func (h *Handler) setLogin(ctx context.Context, p *provision.Provider, addr *provision.Address) {
-	if h.cfg.Logins == nil || addr == nil || p == nil || p.LoginDirectory == "" || !p.NeedsLogin() ||
-		strings.EqualFold(addr.Local, provision.EvolutionPlaceholder) {
-		return
+//
+// It reports whether the answer for addr is personal: p takes its logins
+// from a directory and the request names an address. Such an answer is no
+// function of its URL: it holds what the directory says now, or the
+// fallback a missing, slow or failed lookup gave, and no cache may keep
+// it (userCaches). The report depends on p and on the request alone,
+// never on what the directory answered, so that the headers of a found
+// and an unknown address stay the same.
+func (h *Handler) setLogin(ctx context.Context, p *provision.Provider, addr *provision.Address) (personal bool) {
+	if h.cfg.Logins == nil || addr == nil || p == nil || p.LoginDirectory == "" || !p.NeedsLogin() {
+		return false
+	}
+	if strings.EqualFold(addr.Local, provision.EvolutionPlaceholder) {
+		return true
 	}
 	if login, ok := h.cfg.Logins.Login(ctx, p.LoginDirectory, addr.String()); ok {
 		addr.Login = login
 	}
+	return true
+}
+
+// userCaches is the Cache-Control of an answer that setLogin found
+// personal or not: cacheable, the route's own value, for an answer that
+// is a function of its URL; noStores for one holding a directory's login
+// or its fallback. Not private: the client's own cache would keep the
+// fallback of one slow moment for an account set up again, and a client
+// asks once per account setup, so no cache saves anything (the POX POST,
+// which carries the same login, is no-store for the same reason).
+func userCaches(personal bool, cacheable []string) []string {
+	if personal {
+		return noStores
+	}
+	return cacheable
 }
 
 // TryRegister is Register that returns an error, having registered none
