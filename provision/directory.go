@@ -117,16 +117,83 @@ const maxDomainWarnings = 100
 // counts once. A domain served twice, by the files and a directory or by
 // two directories, is an error when strict (the first read at start, as
 // for two providers of the files; the error is a *LoadError), and
-// otherwise, at a refresh, stays with its first owner, the files first,
-// then the directories in catalog order, with a warning naming both (a
-// domain both the provider's `domains` and its directory list is served
-// once, without a word). An
-// unknown directory name is an error, strict or not: the caller's
-// mistake, not the directory's.
+// otherwise stays with its first owner, the files first, then the
+// directories in catalog order, with a warning naming both (a domain both
+// the provider's `domains` and its directory list is served once, without
+// a word). A refresh, which knows who serves a domain now, is
+// MergeDirectoryDomains with MergeOptions.Served. A row that is another
+// provider's service name is skipped with a warning, strict or not
+// (MergeDirectoryDomains). An unknown directory name is an error, strict
+// or not: the caller's mistake, not the directory's.
 //
 // WithDirectoryDomains is c's file domains plus lists whatever c is: a
 // catalog it made forgets the directory domains it was made with.
 func (c *Catalog) WithDirectoryDomains(lists map[string][]string, strict bool) (*Catalog, []string, error) {
+	var o MergeOptions
+	if strict {
+		o.FirstRead = make(map[string]bool, len(lists))
+		for name := range lists {
+			o.FirstRead[name] = true
+		}
+	}
+	return c.MergeDirectoryDomains(lists, o)
+}
+
+// MergeOptions says how MergeDirectoryDomains settles a domain that two
+// owners claim.
+type MergeOptions struct {
+	// Served is the catalog served now (made by a merge from an earlier
+	// file catalog, or this one), or nil at start. A domain it serves
+	// for a directory that still lists it stays with that directory,
+	// whatever the catalog order: the newcomer's claim is skipped with a
+	// warning. A domain the files list that Served serves for a
+	// directory still listing it is an error: the files gained it at a
+	// reload, and the reload is refused rather than take the domain from
+	// the customers the directory serves it to.
+	Served *Catalog
+	// FirstRead names the directories whose lists are merged for the
+	// first time at start (from the copy on disk or the first read): a
+	// domain one of them shares with another owner is an error, as for
+	// two providers of the files, and so is its provider's
+	// redirect_address going wrong.
+	FirstRead map[string]bool
+}
+
+// ServicePrefixes are the labels the service puts in front of a domain
+// <d> for the names it answers at for <d>'s provider: the handlers take
+// <d> from a Host header that is one of them (docs/autoconfig.md,
+// docs/autodiscover.md, docs/pacc.md), and TLSNames asks for a
+// certificate for each.
+var ServicePrefixes = [...]string{"autoconfig.", "autodiscover.", "ua-auto-config."}
+
+// serviceBase returns <d> when dom is a service name of <d>
+// (ServicePrefixes).
+func serviceBase(dom string) (string, bool) {
+	for _, p := range ServicePrefixes {
+		if len(dom) > len(p) && dom[:len(p)] == p {
+			return dom[len(p):], true
+		}
+	}
+	return "", false
+}
+
+// MergeDirectoryDomains is WithDirectoryDomains with the owners of a
+// domain claimed twice settled by o: the owner that serves it now
+// (o.Served) keeps it, the files first, then the directories in catalog
+// order when none does, and a claim by a directory of o.FirstRead is an
+// error.
+//
+// A directory row that is another provider's service name is skipped
+// with a warning, whatever the order the rows came in: autoconfig.<d>,
+// autodiscover.<d> or ua-auto-config.<d> (ServicePrefixes) when another
+// provider serves <d>, a name another provider lists in tls_names, and
+// <d> itself when the files give one of its service names to another
+// provider. The host-based routes answer for <d>'s provider at these
+// names, so a directory (a customer's control panel, say) must not put
+// its answers there; the names of a domain follow the domain, and when a
+// provider later gains <d>, a directory's autoconfig.<d> leaves. A file
+// domain never leaves for a directory row.
+func (c *Catalog) MergeDirectoryDomains(lists map[string][]string, o MergeOptions) (*Catalog, []string, error) {
 	total := len(c.file)
 	for name, list := range lists {
 		if c.Directory(name) == nil {
@@ -147,6 +214,8 @@ func (c *Catalog) WithDirectoryDomains(lists map[string][]string, strict bool) (
 			problems.More++
 		}
 	}
+	names := c.serviceNames()
+	var rows []string     // directory rows that may be another provider's service name
 	var added []*Provider // providers given domains, in catalog order
 	for _, dir := range c.directories {
 		list, ok := lists[dir.Name]
@@ -166,15 +235,42 @@ func (c *Catalog) WithDirectoryDomains(lists map[string][]string, strict bool) (
 			switch {
 			case !taken:
 				m[dom] = p
+				if names.suspect(dom) {
+					rows = append(rows, dom)
+				}
+				continue
 			case other == p:
 				// Listed twice by this directory (in two letter
 				// cases, say), or by it and by p's own domains:
 				// served once, by the provider either names.
-			case strict:
-				problem(&FieldError{File: from, Msg: fmt.Sprintf("%s is already served by provider %s (%s)", dom, other.ID, owner(c, other, dom))})
-			default:
-				w.add("%s: %s is already served by provider %s (%s): it stays there", from, dom, other.ID, owner(c, other, dom))
+				continue
 			}
+			fromFile := c.file[dom] == other
+			now := o.Served.directoryOf(dom)
+			if fromFile && now == dir.Name {
+				problem(&FieldError{File: from, Msg: fmt.Sprintf("%s, which this directory serves now, is also listed by provider %s (%s): the files cannot take it from the directory's customers", dom, other.ID, other.Source)})
+				continue
+			}
+			// The claim that loses: this row's, unless this directory
+			// serves dom now and the other owner, earlier in catalog
+			// order, is a directory that gains it.
+			loser, winner, winnerFrom := dir.Name, other, owner(c, other, dom)
+			if !fromFile && now == dir.Name {
+				m[dom] = p
+				loser, winner, winnerFrom = other.Directory, p, from
+			}
+			if o.FirstRead[dir.Name] || !fromFile && o.FirstRead[other.Directory] {
+				problem(&FieldError{File: "directory " + loser, Msg: fmt.Sprintf("%s is already served by provider %s (%s)", dom, winner.ID, winnerFrom)})
+			} else {
+				w.add("directory %s: %s is already served by provider %s (%s): it stays there", loser, dom, winner.ID, winnerFrom)
+			}
+		}
+	}
+	for _, dom := range rows {
+		p := m[dom]
+		if msg := names.taken(c, m, dom, p); msg != "" {
+			delete(m, dom)
+			w.add("directory %s: %s, skipped", p.Directory, msg)
 		}
 	}
 	// A provider-wide redirect_address applies to its directory domains
@@ -183,18 +279,98 @@ func (c *Catalog) WithDirectoryDomains(lists map[string][]string, strict bool) (
 		msg := redirectProblem(p, m)
 		switch {
 		case msg == "":
-		case strict:
+		case o.FirstRead[p.Directory]:
 			problem(&FieldError{File: "directory " + p.Directory, Msg: msg})
 		default:
 			w.add("directory %s: %s", p.Directory, msg)
 		}
 	}
-	if strict && len(problems.Errs) > 0 {
+	if len(problems.Errs) > 0 {
 		return nil, w.lines(), problems
 	}
 	nc := *c
 	nc.byDomain = m
 	return &nc, w.lines(), nil
+}
+
+// directoryOf returns the name of the directory that c, a merged catalog,
+// serves dom for, or "": dom is a file domain, not served, or c is nil.
+func (c *Catalog) directoryOf(dom string) string {
+	if c == nil {
+		return ""
+	}
+	p, ok := c.byDomain[dom]
+	if !ok || c.file[dom] == p {
+		return ""
+	}
+	return p.Directory
+}
+
+// serviceNames are the names of c's files that a directory row may not
+// take from their provider: every provider's tls_names, and the file
+// domains that are a service name of some <d> (by <d>).
+type serviceNames struct {
+	tls   map[string]*Provider // tls_names, to their (first) provider
+	bases map[string]string    // <d> to the file domain autoconfig.<d> (...)
+}
+
+func (c *Catalog) serviceNames() serviceNames {
+	var n serviceNames
+	for _, p := range c.providers {
+		for _, h := range p.TLSNames {
+			if _, ok := n.tls[h]; !ok {
+				if n.tls == nil {
+					n.tls = map[string]*Provider{}
+				}
+				n.tls[h] = p
+			}
+		}
+	}
+	for dom := range c.file {
+		if base, ok := serviceBase(dom); ok {
+			if n.bases == nil {
+				n.bases = map[string]string{}
+			}
+			// Of two, the least: the same warning at every merge.
+			if prev, ok := n.bases[base]; !ok || dom < prev {
+				n.bases[base] = dom
+			}
+		}
+	}
+	return n
+}
+
+// suspect reports whether a directory row may be a service name of
+// another provider: it has a service prefix, is a tls_name, or has a
+// service name in the files. Cheap, for every row.
+func (n serviceNames) suspect(dom string) bool {
+	if _, ok := serviceBase(dom); ok {
+		return true
+	}
+	if _, ok := n.tls[dom]; ok {
+		return true
+	}
+	_, ok := n.bases[dom]
+	return ok
+}
+
+// taken says why the directory row dom, given to p in m, is a service
+// name of another provider, or "" when it is not.
+func (n serviceNames) taken(c *Catalog, m map[string]*Provider, dom string, p *Provider) string {
+	if base, ok := serviceBase(dom); ok {
+		if q, ok := m[base]; ok && q != p {
+			return fmt.Sprintf("%s is a service name of %s, which provider %s serves (%s)", dom, base, q.ID, owner(c, q, base))
+		}
+	}
+	if q, ok := n.tls[dom]; ok && q != p {
+		return fmt.Sprintf("%s is in the tls_names of provider %s (%s)", dom, q.ID, q.Source)
+	}
+	if name, ok := n.bases[dom]; ok {
+		if q := c.file[name]; q != p {
+			return fmt.Sprintf("%s: its service name %s is served by provider %s (%s)", dom, name, q.ID, q.Source)
+		}
+	}
+	return ""
 }
 
 // redirectProblem is what is wrong with p's redirect_address now that p
