@@ -7,9 +7,14 @@ import (
 	"time"
 )
 
-// The login cache's bounds, per directory. An entry costs its address,
-// its login and about cacheOverhead bytes of map, list and struct; both
-// bounds hold, whichever is reached first.
+// The login cache's bounds, per directory. An entry is charged its
+// address, the longest login kept (MaxLogin) whatever its own, and about
+// cacheOverhead bytes of map, list and struct; both bounds hold,
+// whichever is reached first. The login is charged at its bound, not its
+// length, so that which entries the byte bound evicts, and when, does not
+// depend on the answer: a found login would otherwise push older entries
+// out sooner than "no such user", and an attacker filling the cache could
+// tell the two apart by what is still cached (issue 23, item 2).
 const (
 	CacheEntries  = 100_000
 	CacheBytes    = 32 << 20
@@ -111,4 +116,8 @@ func (sh *cacheShard) remove(el *list.Element) {
 	sh.bytes -= e.size()
 }
 
-func (e *cacheEntry) size() int { return len(e.key) + len(e.answer.login) + cacheOverhead }
+func (e *cacheEntry) size() int {
+	// Sources keep no login over MaxLogin; max keeps the bound true if one
+	// ever did.
+	return len(e.key) + max(MaxLogin, len(e.answer.login)) + cacheOverhead
+}

@@ -51,10 +51,10 @@ func TestCacheBounds(t *testing.T) {
 		t.Errorf("the oldest entry is still there")
 	}
 
-	c = newCache(1<<30, 16*(cacheOverhead+1000)*10)
+	c = newCache(1<<30, 16*(cacheOverhead+MaxLogin+1000)*10)
 	long := strings.Repeat("l", 900)
 	for i := range 10_000 {
-		c.put(fmt.Sprintf("user%d@x", i), answer{long, true}, time.Hour, now)
+		c.put(fmt.Sprintf("%s%d@x", long, i), answer{}, time.Hour, now)
 	}
 	total := 0
 	for i := range c.shards {
@@ -74,7 +74,37 @@ func TestCacheBounds(t *testing.T) {
 	if n := c.len(); n != 1 {
 		t.Errorf("entries after 1000 puts of one key = %d", n)
 	}
-	if b := c.shard("same@x").bytes; b != len("same@x")+1+cacheOverhead {
+	if b := c.shard("same@x").bytes; b != len("same@x")+MaxLogin+cacheOverhead {
 		t.Errorf("bytes after 1000 puts of one key = %d", b)
+	}
+}
+
+// TestCacheEvictionBlind: what the byte bound evicts does not depend on
+// the answer. An address is cached, found with the longest login or not
+// found, then the same other addresses after it until it is evicted: it
+// must go after as many in both cases, else an attacker who fills the
+// cache learns from what is still cached whether the address exists
+// (issue 23, item 2).
+func TestCacheEvictionBlind(t *testing.T) {
+	now := time.Now()
+	evictedAfter := func(a answer, seed *cache) (*cache, int) {
+		c := newCache(1<<30, 16*50*(cacheOverhead+MaxLogin+20))
+		if seed != nil {
+			c.seed = seed.seed // the same shards
+		}
+		c.put("target@x", a, time.Hour, now)
+		for i := range 100_000 {
+			c.put(fmt.Sprintf("other%d@x", i), answer{}, time.Hour, now)
+			if _, ok := c.get("target@x", now); !ok {
+				return c, i
+			}
+		}
+		t.Fatal("never evicted")
+		return nil, 0
+	}
+	c, found := evictedAfter(answer{strings.Repeat("l", MaxLogin), true}, nil)
+	_, notFound := evictedAfter(answer{}, c)
+	if found != notFound {
+		t.Errorf("a found address was evicted after %d others, an unknown one after %d; want the same", found, notFound)
 	}
 }
