@@ -5,10 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 
@@ -121,5 +126,126 @@ func TestParsePortMap(t *testing.T) {
 	}
 	if m, err := parsePortMap(""); err != nil || len(m) != 0 {
 		t.Errorf("parsePortMap(\"\") = %v, %v", m, err)
+	}
+}
+
+// silentListener accepts TCP connections (the kernel completes the
+// handshake) and never reads or writes: a server that hangs. It returns
+// the port.
+func silentListener(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// closedPort returns a loopback port nothing listens on.
+func closedPort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// TestDoctorStepTimes: each step's time is the time it took. With a 1 s
+// timeout, the HTTPS request to a server that never answers the TLS
+// handshake, and the SRV and TXT lookups a DNS server never answers,
+// report at least 1 s in -v and in --json (they reported 0 ms: the time
+// was set on a copy already returned); every other step, all of which
+// asked the network, reports at least 1 ms.
+func TestDoctorStepTimes(t *testing.T) {
+	const timeout = time.Second
+	resolver := dnstest.Serve(t, dns.HandlerFunc(func(w dns.ResponseWriter, req *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetReply(req)
+		q := req.Question[0]
+		switch strings.ToLower(q.Name) {
+		case "_autodiscover._tcp.example.com.", "_ua-auto-config.example.com.":
+			return // no answer at all
+		case "autoconfig.example.com.":
+			if q.Qtype == dns.TypeA {
+				rr, _ := dns.NewRR("autoconfig.example.com. 300 IN A 127.0.0.1")
+				m.Answer = append(m.Answer, rr)
+			}
+		default:
+			m.Rcode = dns.RcodeNameError
+		}
+		_ = w.WriteMsg(m)
+	}))
+	portMap := fmt.Sprintf("443:%d,80:%d", silentListener(t), closedPort(t))
+	slow := map[string]bool{
+		"GET https://autoconfig.example.com/mail/config-v1.1.xml?emailaddress=alice%40example.com": true,
+		"DNS SRV _autodiscover._tcp.example.com":                                                   true,
+	}
+	run1 := func(args ...string) string {
+		t.Helper()
+		var out, errb bytes.Buffer
+		args = append([]string{"doctor", "--resolver", resolver, "--timeout", timeout.String(), "--port-map", portMap}, args...)
+		if err := run(context.Background(), append(args, "alice@example.com"), &out, &errb); err == nil {
+			t.Fatalf("mailautoconf %s: exit status 0, want 1\n%s", strings.Join(args, " "), out.String())
+		}
+		return out.String()
+	}
+
+	var rep struct {
+		Clients []struct {
+			ID    string
+			Steps []struct {
+				Method, URL string
+				MS          int64 `json:"ms"`
+			}
+		}
+	}
+	js := run1("--json")
+	if err := json.Unmarshal([]byte(js), &rep); err != nil {
+		t.Fatalf("doctor --json: %v\n%s", err, js)
+	}
+	seen := map[string]bool{}
+	for _, c := range rep.Clients {
+		for _, s := range c.Steps {
+			step := s.Method + " " + s.URL
+			switch {
+			case slow[step] && s.MS < timeout.Milliseconds():
+				t.Errorf("--json: %s: %s took %d ms, want at least the %v timeout", c.ID, step, s.MS, timeout)
+			case s.MS < 1:
+				t.Errorf("--json: %s: %s took %d ms, want its real time (at least 1 ms)", c.ID, step, s.MS)
+			}
+			if slow[step] {
+				seen[step] = true
+			}
+		}
+	}
+	if len(seen) != len(slow) {
+		t.Errorf("--json: slow steps seen %v, want %v", seen, slow)
+	}
+
+	// -v: "  METHOD URL\n      -> result (N ms...".
+	text := run1("-v")
+	line := regexp.MustCompile(`(?m)^  (\S+ .+)\n      -> .*\((\d+) ms`)
+	seen = map[string]bool{}
+	timed := line.FindAllStringSubmatch(text, -1)
+	if steps := strings.Count(text, "\n      -> "); len(timed) != steps {
+		t.Errorf("-v: %d of %d steps show a time", len(timed), steps)
+	}
+	for _, m := range timed {
+		ms, _ := strconv.ParseInt(m[2], 10, 64)
+		switch {
+		case slow[m[1]] && ms < timeout.Milliseconds():
+			t.Errorf("-v: %s took %d ms, want at least the %v timeout", m[1], ms, timeout)
+		case ms < 1:
+			t.Errorf("-v: %s took %d ms, want its real time (at least 1 ms)", m[1], ms)
+		}
+		if slow[m[1]] {
+			seen[m[1]] = true
+		}
+	}
+	if len(seen) != len(slow) {
+		t.Errorf("-v: slow steps with a time %v, want %v\n%s", seen, slow, text)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"golang.org/x/net/publicsuffix"
 )
@@ -527,8 +528,11 @@ func (r *run) outlookPOXFlow(ctx context.Context, c *ClientResult) (verdict, str
 	} else {
 		step.Result = "HTTP redirect method: " + orStatus(f) + " (a 302 to an https URL is what Outlook wants here)"
 	}
+	lookup := fetch{Method: "DNS", URL: "SRV _autodiscover._tcp." + d}
+	start := time.Now()
 	srv, problem := r.net.res.lookupSRV(ctx, "_autodiscover._tcp."+d)
-	c.Steps = append(c.Steps, Step{fetch: fetch{Method: "DNS", URL: "SRV _autodiscover._tcp." + d}, Result: srvResult(srv, problem)})
+	lookup.timed(start)
+	c.Steps = append(c.Steps, Step{fetch: lookup, Result: srvResult(srv, problem)})
 	if problem == "" && srv[0].Target != "." {
 		u := "https://" + strings.TrimSuffix(srv[0].Target, ".") + "/Autodiscover/Autodiscover.xml"
 		if a, _ := r.postPOX(ctx, c, u, false); a.ok {

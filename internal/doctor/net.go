@@ -357,9 +357,23 @@ type fetch struct {
 	Location    string        `json:"location,omitempty"`
 	Redirects   []string      `json:"redirects,omitempty"` // URLs followed, in order
 	Duration    time.Duration `json:"-"`
-	Millis      int64         `json:"ms"`
-	Err         string        `json:"error,omitempty"`
-	body        []byte
+	// Millis is Duration in milliseconds, rounded up (millis).
+	Millis int64  `json:"ms"`
+	Err    string `json:"error,omitempty"`
+	body   []byte
+}
+
+// timed sets f's time from start to now.
+func (f *fetch) timed(start time.Time) {
+	f.Duration = time.Since(start)
+	f.Millis = millis(f.Duration)
+}
+
+// millis is d in whole milliseconds, rounded up: a step that asked the
+// network reports at least 1 ms, so a 0 in a report is never a step's real
+// time.
+func millis(d time.Duration) int64 {
+	return int64((d + time.Millisecond - 1) / time.Millisecond)
 }
 
 // request describes one HTTP request a client sends.
@@ -377,13 +391,11 @@ type request struct {
 
 // do sends r and reads at most maxBody bytes of the answer. Transport
 // errors end up in Err, never as a Go error: a failed fetch is a finding.
-func (n *network) do(ctx context.Context, r request) fetch {
-	f := fetch{Method: r.method, URL: r.url}
-	start := time.Now()
-	defer func() {
-		f.Duration = time.Since(start)
-		f.Millis = f.Duration.Milliseconds()
-	}()
+// The result is named so that the deferred timing lands in what is
+// returned, not in a copy.
+func (n *network) do(ctx context.Context, r request) (f fetch) {
+	f = fetch{Method: r.method, URL: r.url}
+	defer f.timed(time.Now())
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
 			host, port, err := net.SplitHostPort(addr)

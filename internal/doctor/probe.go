@@ -136,7 +136,7 @@ type EndpointResult struct {
 	Greeting string    `json:"greeting,omitempty"`
 	Problem  string    `json:"problem,omitempty"`
 	Cert     *CertInfo `json:"certificate,omitempty"`
-	Millis   int64     `json:"ms"`
+	Millis   int64     `json:"ms"` // rounded up (millis)
 }
 
 // maxLine bounds one protocol line read from a server.
@@ -145,10 +145,12 @@ const maxLine = 4096
 // probeEndpoint connects to e and checks that it offers e.Socket: a TLS
 // handshake from the first byte for SSL, the STARTTLS (STLS) capability
 // and a successful upgrade for STARTTLS, a greeting for plain.
-func (n *network) probeEndpoint(ctx context.Context, e Endpoint) EndpointResult {
-	res := EndpointResult{Endpoint: e}
+// The result is named so that the deferred timing lands in what is
+// returned.
+func (n *network) probeEndpoint(ctx context.Context, e Endpoint) (res EndpointResult) {
+	res = EndpointResult{Endpoint: e}
 	start := time.Now()
-	defer func() { res.Millis = time.Since(start).Milliseconds() }()
+	defer func() { res.Millis = millis(time.Since(start)) }()
 	conn, err := n.dial(ctx, e.Host, e.Port)
 	if err != nil {
 		res.Problem = err.Error()

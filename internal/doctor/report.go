@@ -62,18 +62,14 @@ func (rep *Report) WriteText(w io.Writer, verbose bool) error {
 		for _, c := range rep.Clients {
 			fmt.Fprintf(b, "\n%s: %s\n", c.Name, strings.ToUpper(string(c.Status)))
 			for _, s := range c.Steps {
-				fmt.Fprintf(b, "  %s %s\n      -> %s", s.Method, oneLine(s.URL), oneLine(s.Result))
-				if s.Method != "DNS" {
-					fmt.Fprintf(b, " (%d ms", s.Millis)
-					if s.Status != 0 {
-						fmt.Fprintf(b, ", HTTP %d", s.Status)
-					}
-					if s.ContentType != "" {
-						fmt.Fprintf(b, ", %s", oneLine(s.ContentType))
-					}
-					b.WriteString(")")
+				fmt.Fprintf(b, "  %s %s\n      -> %s (%d ms", s.Method, oneLine(s.URL), oneLine(s.Result), s.Millis)
+				if s.Status != 0 {
+					fmt.Fprintf(b, ", HTTP %d", s.Status)
 				}
-				b.WriteString("\n")
+				if s.ContentType != "" {
+					fmt.Fprintf(b, ", %s", oneLine(s.ContentType))
+				}
+				b.WriteString(")\n")
 				for _, rd := range s.Redirects {
 					fmt.Fprintf(b, "      redirected to %s\n", oneLine(rd))
 				}

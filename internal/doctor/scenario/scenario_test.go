@@ -30,6 +30,7 @@ type scenario struct {
 	cert      tls.Certificate // HTTPS certificate of the service
 	autoconf  http.Handler    // nil: the service answers autoconfig too
 	closed993 bool
+	silent993 bool // port 993 accepts connections and never says a word
 	noProfile bool // the service answers 404 for Apple profiles
 	expected  bool // compare DNS with the catalog (as with --catalog)
 }
@@ -92,6 +93,9 @@ func (s *scenario) run(t *testing.T, ca *testCA) *doctor.Report {
 	}
 	if s.closed993 {
 		ports[993] = closedPort(t)
+	}
+	if s.silent993 {
+		_, ports[993] = listen(t)
 	}
 	opts := doctor.Options{
 		Resolver: startDNS(t, s.zone),
