@@ -80,15 +80,17 @@ func (r *redisStore) Load(ctx context.Context, key string) ([]byte, error) {
 // under returns the keys of files below key (a directory), at most limit
 // when limit > 0.
 func (r *redisStore) under(ctx context.Context, key string, limit int64) ([]string, error) {
-	by := &redis.ZRangeBy{Min: "-", Max: "+", Count: limit}
+	// ZRANGE BYLEX (Redis 6.2 and later), which ZRANGEBYLEX's page
+	// names as its replacement: https://redis.io/commands/zrangebylex
+	z := redis.ZRangeArgs{Key: r.index(), Start: "-", Stop: "+", ByLex: true}
 	if key != "" {
 		// Every byte of a UTF-8 key is below 0xff.
-		by.Min, by.Max = "["+key+"/", "("+key+"/\xff"
+		z.Start, z.Stop = "["+key+"/", "("+key+"/\xff"
 	}
-	if limit <= 0 {
-		by.Count = 0
+	if limit > 0 {
+		z.Count = limit
 	}
-	return r.c.ZRangeByLex(ctx, r.index(), by).Result()
+	return r.c.ZRangeArgs(ctx, z).Result()
 }
 
 func (r *redisStore) Delete(ctx context.Context, key string) error {
