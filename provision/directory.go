@@ -29,8 +29,10 @@ type Directory struct {
 	Domains, Login string
 
 	// Refresh is how often the domains are read again; 0 reads them only
-	// on SIGHUP. CacheTTL and NegativeTTL are how long a login found,
-	// and "no such user", are kept. Timeout bounds each query.
+	// on SIGHUP. CacheTTL and NegativeTTL (the keys cache_ttl and
+	// negative_ttl) bound how long a login lookup's answer is kept: a
+	// login found and "no such user" alike, for the shorter of the two
+	// (AnswerTTL). Timeout bounds each query.
 	Refresh, CacheTTL, NegativeTTL, Timeout time.Duration
 
 	// BindDN and BindPasswordEnv (LDAP) are the account to bind as, or
@@ -61,7 +63,7 @@ const (
 // Directory defaults (README, "Directories").
 const (
 	DefaultDirectoryRefresh     = time.Minute
-	DefaultDirectoryCacheTTL    = 5 * time.Minute
+	DefaultDirectoryCacheTTL    = time.Minute
 	DefaultDirectoryNegativeTTL = time.Minute
 	DefaultDirectoryTimeout     = 500 * time.Millisecond
 )

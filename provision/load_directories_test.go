@@ -73,13 +73,13 @@ func TestParseDirectories(t *testing.T) {
 			Refresh: 2 * time.Minute, CacheTTL: 10 * time.Minute, NegativeTTL: 30 * time.Second, Timeout: 250 * time.Millisecond,
 			Source: "c.yaml:2"},
 		{Name: "corp", Type: DirectoryLDAP, URLEnv: "CORP_LDAP_URL",
-			Refresh: time.Minute, CacheTTL: 5 * time.Minute, NegativeTTL: time.Minute, Timeout: 500 * time.Millisecond,
+			Refresh: time.Minute, CacheTTL: time.Minute, NegativeTTL: time.Minute, Timeout: 500 * time.Millisecond,
 			BindDN: "cn=autoconfig,ou=services,dc=corp,dc=example", BindPasswordEnv: "CORP_LDAP_PASSWORD", StartTLS: true,
 			Base: "ou=people,dc=corp,dc=example", LoginFilter: "(&(objectClass=inetOrgPerson)(mail=%s))", LoginAttribute: "uid",
 			Source: "c.yaml:11"},
 		{Name: "shop", Type: DirectoryMySQL, URLEnv: "SHOP_DB_URL",
 			Domains: "SELECT name FROM domains\nWHERE note <> '?' -- not a parameter: ?",
-			Refresh: 0, CacheTTL: 5 * time.Minute, NegativeTTL: time.Minute, Timeout: 500 * time.Millisecond,
+			Refresh: 0, CacheTTL: time.Minute, NegativeTTL: time.Minute, Timeout: 500 * time.Millisecond,
 			Source: "c.yaml:20"},
 	}
 	if got := c.Directories(); !reflect.DeepEqual(got, want) {

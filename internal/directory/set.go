@@ -87,7 +87,7 @@ type dir struct {
 	lastGoodRead time.Time
 
 	cache    *cache
-	ttl      time.Duration    // every answer's lifetime in the cache (answerTTL)
+	ttl      time.Duration    // every answer's lifetime in the cache: cfg.AnswerTTL()
 	now      func() time.Time // time.Now; tests turn it forward
 	group    singleflight.Group
 	inFlight chan struct{}
@@ -133,7 +133,7 @@ func New(opt Options) (*Set, error) {
 			hasDoms:  c.HasDomains(),
 			hasLogin: c.HasLogin(),
 			cache:    newCache(CacheEntries, CacheBytes),
-			ttl:      answerTTL(c),
+			ttl:      c.AnswerTTL(),
 			now:      time.Now,
 			inFlight: make(chan struct{}, maxInFlight),
 		}
@@ -302,8 +302,10 @@ func (s *Set) Ready() error {
 // outlives the timeout goes on in the background and fills the cache.
 // Errors are logged (once when lookups start failing, once when they work
 // again) and counted, never cached. A found login and "no such user" are
-// kept alike, for one lifetime (answerTTL), so that whether a request
-// waits for the directory does not depend on whether the address exists.
+// kept alike, for one lifetime (provision's AnswerTTL), so that whether a
+// request waits for the directory does not depend on whether the address
+// exists: 95% of single probes told them apart when they were kept for
+// different times (bench/enumerate).
 func (s *Set) Login(ctx context.Context, name, address string) (string, bool) {
 	d := s.byName[name]
 	if d == nil || !d.hasLogin {
@@ -354,22 +356,6 @@ func (d *dir) login(ctx context.Context, address string) (string, bool) {
 	}
 	d.m.lookups[ResultTimeout].Inc()
 	return "", false
-}
-
-// answerTTL is how long a directory's answers are kept: found or not,
-// one lifetime, the shorter of cache_ttl and negative_ttl (0: nothing is
-// kept). One lifetime, not one for each kind, because a second request
-// for an address is then a cache hit or a query whether or not the
-// address exists: with "no such user" kept 1 minute and a login 5, a
-// request between the two was answered from memory for an address that
-// exists and from the database for one that does not, and its time told
-// which, 95% of the time from one probe over loopback (issue 23, item 2;
-// bench/enumerate). The shorter, so that neither kind is kept longer than
-// the catalog allows: negative_ttl still bounds how long a new user's
-// address stands in for its login, cache_ttl how long a changed login is
-// served.
-func answerTTL(c *provision.Directory) time.Duration {
-	return max(0, min(c.CacheTTL, c.NegativeTTL))
 }
 
 var errBusy = errors.New("too many lookups under way")
