@@ -100,6 +100,11 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			fmt.Fprintln(stdout, "warning: "+w)
 		}
 	}
+	for _, d := range cat.Directories() {
+		if w := provision.TTLWarning(d); w != "" {
+			fmt.Fprintln(stdout, "warning: "+w)
+		}
+	}
 	if *offline || len(cat.Directories()) == 0 {
 		return nil
 	}
