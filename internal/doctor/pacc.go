@@ -5,6 +5,7 @@ package doctor
 // and reach every host it advertises on the protocol's standard port.
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -13,6 +14,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/miekg/dns"
 
@@ -146,14 +148,7 @@ func PACCDigestCheck(body []byte, txts []string) string {
 	served := base64.StdEncoding.EncodeToString(sum[:])
 	var published []string
 	for _, t := range txts {
-		tags := map[string]string{}
-		for _, part := range strings.Split(t, ";") {
-			k, val, ok := strings.Cut(part, "=")
-			if !ok {
-				continue
-			}
-			tags[strings.ToLower(strings.TrimSpace(k))] = strings.TrimSpace(val)
-		}
+		tags := uaacTags(t)
 		if !strings.EqualFold(tags["v"], "UAAC1") || !strings.EqualFold(tags["a"], "sha256") || tags["d"] == "" {
 			continue
 		}
@@ -168,46 +163,119 @@ func PACCDigestCheck(body []byte, txts []string) string {
 	return fmt.Sprintf("stale digest: the TXT record says d=%s, the served document hashes to d=%s", strings.Join(published, ", d="), served)
 }
 
+// uaacTags reads the tags of a TXT record: "V = uaac1 ;a=sha256" is
+// {v: uaac1, a: sha256}, names lower-cased, values as written.
+func uaacTags(t string) map[string]string {
+	tags := map[string]string{}
+	for _, part := range strings.Split(t, ";") {
+		k, val, ok := strings.Cut(part, "=")
+		if !ok {
+			continue
+		}
+		tags[strings.ToLower(strings.TrimSpace(k))] = strings.TrimSpace(val)
+	}
+	return tags
+}
+
+// paccPublished reports whether the TXT records at _ua-auto-config.<d>
+// publish PACC: one of them says v=UAAC1, whatever else it says (a record
+// with another algorithm or no digest is an attempt that fails the digest
+// check). Other records there, such as a wildcard's SPF, publish nothing.
+func paccPublished(txts []string) bool {
+	return slices.ContainsFunc(txts, func(t string) bool { return strings.EqualFold(uaacTags(t)["v"], "UAAC1") })
+}
+
 // pacc replays a PACC client (draft-ietf-mailmaint-pacc; docs/pacc.md).
-// No client ships it yet, so a domain without a document is a warning;
-// a document that fails verification or the draft's rules is a failure,
-// since a client would refuse it.
+// The _ua-auto-config TXT record is what publishes PACC, and the doctor
+// asks for it first:
+//   - none (no such name, no TXT, none with v=UAAC1): PACC is not
+//     published, a warning like a missing optional SRV record. No client
+//     ships PACC yet and the admin may not have opted in; the reason says
+//     whether the document is served already.
+//   - one: a client must end up with verified, working settings, or it
+//     fails: the document missing or unreachable, its certificate not
+//     valid for ua-auto-config.<d>, the draft's rules, the digest, or an
+//     advertised host that does not answer.
+//   - a DNS error (SERVFAIL, REFUSED, a timeout): published or not is
+//     unknown. A failure when the document is served, since no client
+//     can verify it; else a warning.
 func (r *run) pacc(ctx context.Context, c *ClientResult) {
 	d := r.domain
 	u := "https://ua-auto-config." + d + PACCPath
-	step, f := r.get(ctx, c, request{method: "GET", url: u, accept: "application/json"})
-	fix := "serve PACC at " + u + " and publish the _ua-auto-config TXT record `mailautoconf dns` prints"
-	switch {
-	case f.Status == 404 || strings.Contains(f.Err, "NXDOMAIN") || strings.Contains(f.Err, "no A or AAAA record"):
-		step.Result = orStatus(f)
-		c.Status, c.Reason, c.Fix = Warn, "no PACC document at "+u+" ("+orStatus(f)+"); no shipping client needs one yet", fix
-		return
-	case f.Err != "" || f.Status != 200:
-		step.Result = orStatus(f)
-		r.finish(ctx, c, refuse("no PACC document at "+u+": "+orStatus(f), fix), false)
-		return
-	}
-	v := PACCDocument(f.ContentType, f.body)
-	if !v.ok {
-		step.Result = "refused: " + v.reason
-		r.finish(ctx, c, v, false)
-		return
-	}
-	step.Result = "accepted"
-	c.Source = u
-
 	name := "_ua-auto-config." + d
+	fix := "serve PACC at " + u + " and publish the _ua-auto-config TXT record `mailautoconf dns` prints"
+
+	lookup := fetch{Method: "TXT", URL: name}
+	start := time.Now()
 	ans := r.net.res.query(ctx, name, dns.TypeTXT)
+	lookup.timed(start)
 	var txts []string
 	for _, rr := range ans.rrs {
 		if t, ok := rr.(*dns.TXT); ok {
 			txts = append(txts, strings.Join(t.Txt, ""))
 		}
 	}
-	c.Steps = append(c.Steps, Step{fetch: fetch{Method: "TXT", URL: name}, Result: strings.Join(txts, " | ")})
-	if p := ans.problem(); p != "" && len(txts) == 0 {
-		c.Steps[len(c.Steps)-1].Result = p
+	txtResult := strings.Join(txts, " | ")
+	dnsErr := ""
+	switch {
+	case ans.err != nil || ans.rcode != dns.RcodeSuccess && ans.rcode != dns.RcodeNameError:
+		dnsErr = ans.problem()
+		txtResult = dnsErr
+	case len(txts) == 0:
+		txtResult = cmp.Or(ans.problem(), "no TXT record")
 	}
+	c.Steps = append(c.Steps, Step{fetch: lookup, Result: txtResult})
+	published := dnsErr == "" && paccPublished(txts)
+
+	// The document. Its certificate is listed among the HTTPS names only
+	// when PACC is published: otherwise a certificate that does not name
+	// ua-auto-config.<d> is no one's problem.
+	f := r.net.do(ctx, request{method: "GET", url: u, accept: "application/json"})
+	c.Steps = append(c.Steps, Step{fetch: f})
+	step := &c.Steps[len(c.Steps)-1]
+	if published {
+		r.noteHTTPS(ctx, "ua-auto-config."+d)
+	}
+	var v verdict
+	if f.Err != "" || f.Status != 200 {
+		step.Result = orStatus(f)
+		v = refuse("no document at "+u+" ("+orStatus(f)+")", "serve PACC at "+u+", with a certificate valid for ua-auto-config."+d)
+	} else if v = PACCDocument(f.ContentType, f.body); v.ok {
+		step.Result = "accepted"
+	} else {
+		step.Result = "refused: " + v.reason
+		v.reason = "the document at " + u + " is refused: " + v.reason
+	}
+
+	if !published {
+		switch {
+		case dnsErr == "":
+			c.Status, c.Reason, c.Fix = Warn, "PACC is not published: "+name+" has no v=UAAC1 TXT record ("+txtResult+"); no shipping client needs it yet", "optional: "+fix
+			if v.ok {
+				c.Reason += "; the document at " + u + " is served, but a PACC client rejects it without the TXT record"
+				c.Fix = "optional: publish the _ua-auto-config TXT record `mailautoconf dns` prints"
+			}
+		case v.ok:
+			c.Status, c.Reason = Fail, "the TXT lookup of "+name+" failed ("+dnsErr+"): a PACC client cannot verify the document served at "+u
+			c.Fix = "make the name servers of " + d + " answer TXT queries for " + name + ", and publish there the TXT record `mailautoconf dns` prints"
+		default:
+			c.Status, c.Reason = Warn, "PACC not checked: the TXT lookup of "+name+" failed ("+dnsErr+"), and "+v.reason
+			c.Fix = "make the name servers of " + d + " answer TXT queries for " + name
+		}
+		if dnsErr == "" {
+			step.Result += " (not used: PACC is not published)"
+		} else {
+			step.Result += " (not verifiable: the TXT lookup failed)"
+		}
+		return
+	}
+	if !v.ok {
+		v.reason = name + " publishes PACC, but " + v.reason
+		v.fix += ", or remove the _ua-auto-config TXT record to stop publishing PACC"
+		r.finish(ctx, c, v, false)
+		return
+	}
+	c.Source = u
 	if why := PACCDigestCheck(f.body, txts); why != "" {
 		v.fails = append(v.fails, name+": "+why)
 		v.fix = "publish the _ua-auto-config TXT record `mailautoconf dns` prints now (again after every change to the provider)"

@@ -91,3 +91,24 @@ func FuzzPACCDocument(f *testing.F) {
 		}
 	})
 }
+
+// TestPACCPublished: a TXT record whose v tag is UAAC1 publishes PACC,
+// whatever else it says; other records at the name (a wildcard's SPF)
+// do not.
+func TestPACCPublished(t *testing.T) {
+	for _, tc := range []struct {
+		txts []string
+		want bool
+	}{
+		{[]string{"v=UAAC1; a=sha256; d=AAAA"}, true},
+		{[]string{"v=spf1 -all", " V = uaac1 ;a=sha512"}, true},
+		{[]string{"v=UAAC1"}, true},
+		{[]string{"v=spf1 -all"}, false},
+		{[]string{"UAAC1", "d=AAAA"}, false},
+		{nil, false},
+	} {
+		if got := paccPublished(tc.txts); got != tc.want {
+			t.Errorf("paccPublished(%q) = %v, want %v", tc.txts, got, tc.want)
+		}
+	}
+}

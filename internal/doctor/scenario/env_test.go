@@ -106,10 +106,14 @@ func (z zone) add(rrs ...string) {
 	}
 }
 
+// noAnswer, as a broken name's rcode, makes the DNS server drop the query.
+const noAnswer = -1
+
 // startDNS serves z over UDP on 127.0.0.1 as an authoritative server
 // that also follows CNAMEs inside the zone, like a recursive resolver
-// would. It returns host:port.
-func startDNS(t testing.TB, z zone) string {
+// would. A name in broken gets that rcode (SERVFAIL, ...) or, with
+// noAnswer, no answer at all. It returns host:port.
+func startDNS(t testing.TB, z zone, broken map[string]int) string {
 	t.Helper()
 	return dnstest.Serve(t, dns.HandlerFunc(func(w dns.ResponseWriter, req *dns.Msg) {
 		m := new(dns.Msg)
@@ -118,6 +122,13 @@ func startDNS(t testing.TB, z zone) string {
 		if len(req.Question) == 1 {
 			q := req.Question[0]
 			name := strings.ToLower(q.Name)
+			if rcode, ok := broken[name]; ok {
+				if rcode != noAnswer {
+					m.Rcode = rcode
+					_ = w.WriteMsg(m)
+				}
+				return
+			}
 			if _, ok := z[name]; !ok {
 				m.Rcode = dns.RcodeNameError
 			}

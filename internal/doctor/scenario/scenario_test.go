@@ -32,6 +32,10 @@ type scenario struct {
 	closed993 bool
 	silent993 bool // port 993 accepts connections and never says a word
 	noProfile bool // the service answers 404 for Apple profiles
+	noPACC    bool // the service answers 404 for the PACC document
+	// brokenDNS are names the DNS server answers with an error rcode,
+	// or not at all (noAnswer).
+	brokenDNS map[string]int
 	expected  bool // compare DNS with the catalog (as with --catalog)
 }
 
@@ -79,7 +83,10 @@ func (s *scenario) run(t *testing.T, ca *testCA) *doctor.Report {
 		svc, plain = s.stub(svc), s.stub(plain)
 	}
 	if s.noProfile {
-		svc = withoutProfiles(svc)
+		svc = without(svc, "mobileconfig")
+	}
+	if s.noPACC {
+		svc = without(svc, doctor.PACCPath)
 	}
 	ports := map[int]int{
 		443: serveHTTP(t, svc, &s.cert),
@@ -98,7 +105,7 @@ func (s *scenario) run(t *testing.T, ca *testCA) *doctor.Report {
 		_, ports[993] = listen(t)
 	}
 	opts := doctor.Options{
-		Resolver: startDNS(t, s.zone),
+		Resolver: startDNS(t, s.zone, s.brokenDNS),
 		Roots:    ca.pool,
 		PortMap:  ports,
 		Timeout:  2 * time.Second,
@@ -121,11 +128,11 @@ func (s *scenario) run(t *testing.T, ca *testCA) *doctor.Report {
 	return rep
 }
 
-// withoutProfiles answers 404 for Apple profiles, as a deployment made
-// with another tool does.
-func withoutProfiles(svc http.Handler) http.Handler {
+// without answers 404 for paths that contain part (lower case), as a
+// deployment made with another tool does for Apple profiles or PACC.
+func without(svc http.Handler, part string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.Contains(strings.ToLower(r.URL.Path), "mobileconfig") {
+		if strings.Contains(strings.ToLower(r.URL.Path), part) {
 			http.NotFound(w, r)
 			return
 		}
