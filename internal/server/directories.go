@@ -42,10 +42,21 @@ type directories struct {
 	// and /readyz must not answer 200 in between.
 	merged atomic.Pointer[map[string]bool]
 
+	// stop ends Run with an error: a list read for the first time after
+	// start shares a domain with another owner. Set before start.
+	stop func(error)
+
 	mu   sync.Mutex // serialises swaps; guards what follows
 	base *provision.Catalog
 	run  *setRun
-	ctx  context.Context // Run's
+	// first is the Set made at start: a list of it merged for the
+	// first time is merged strictly (firstRead), as a list kept on disk
+	// is at start.
+	first *setRun
+	ctx   context.Context // Run's
+	// warned are the warnings of the last merge swapped in: a warning
+	// is logged once, not at every refresh while it holds.
+	warned map[string]bool
 }
 
 // setRun is one Set and its Run goroutine.
@@ -69,7 +80,8 @@ func newDirectories(cat *provision.Catalog, getenv func(string) string, dataDir 
 	if err != nil {
 		return nil, nil, err
 	}
-	served, warnings, err := cat.WithDirectoryDomains(run.set.Lists(), true)
+	lists := run.set.Lists()
+	served, warnings, err := cat.MergeDirectoryDomains(lists, provision.MergeOptions{FirstRead: names(lists)})
 	if err != nil {
 		run.set.Close()
 		return nil, nil, fmt.Errorf("catalog refused with its directories' domains kept on disk:\n%w", err)
@@ -79,9 +91,9 @@ func newDirectories(cat *provision.Catalog, getenv func(string) string, dataDir 
 		run.set.Close()
 		return nil, nil, fmt.Errorf("directory metrics: %w", err)
 	}
-	d.run = run
+	d.run, d.first = run, run
 	d.set.Store(run.set)
-	d.noteMerged(run.set.Lists())
+	d.noteMerged(lists)
 	return d, served, nil
 }
 
@@ -121,15 +133,30 @@ func (d *directories) startRun(r *setRun) {
 }
 
 // listsChanged swaps in the file catalog merged with a Set's new lists,
-// unless the Set is no longer the current one.
+// unless the Set is no longer the current one. A domain claimed twice
+// stays with the owner that serves it now (provision.MergeOptions). A
+// list of the Set made at start that is merged for the first time (no
+// copy was on disk) is the start's: a domain it shares with another owner
+// stops the service with an error naming both, as it refuses to start
+// with such a list on disk.
 func (d *directories) listsChanged(r *setRun, lists map[string][]string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.run != r {
 		return
 	}
-	served, warnings, err := d.base.WithDirectoryDomains(lists, false)
-	if err != nil { // the lists' names are the catalog's: not expected
+	o := provision.MergeOptions{Served: d.current.Load()}
+	if r == d.first {
+		o.FirstRead = d.firstRead(lists)
+	}
+	served, warnings, err := d.base.MergeDirectoryDomains(lists, o)
+	if err != nil && len(o.FirstRead) > 0 && d.stop != nil {
+		err = fmt.Errorf("catalog refused with its directories' domains first read:\n%w", err)
+		d.log.Error("directories: a domain list read for the first time shares a domain with another owner: stopping", "err", err)
+		d.stop(err)
+		return
+	}
+	if err != nil {
 		d.log.Error("directories: domain lists not merged; the previous catalog keeps serving", "err", err)
 		return
 	}
@@ -155,7 +182,9 @@ func (d *directories) fileCatalog(cat *provision.Catalog) error {
 			return err
 		}
 	}
-	served, warnings, err := cat.WithDirectoryDomains(run.set.Lists(), false)
+	// The files are the start's: a domain they gain that a directory
+	// serves now refuses the reload (provision.MergeOptions.Served).
+	served, warnings, err := cat.MergeDirectoryDomains(run.set.Lists(), provision.MergeOptions{Served: d.current.Load()})
 	if err != nil {
 		if run != d.run {
 			run.set.Close()
@@ -183,13 +212,35 @@ func (d *directories) fileCatalog(cat *provision.Catalog) error {
 	return nil
 }
 
-// noteMerged records the directories whose lists the served catalog now
-// holds.
-func (d *directories) noteMerged(lists map[string][]string) {
+// firstRead names the directories of lists not merged before; d.mu is
+// held.
+func (d *directories) firstRead(lists map[string][]string) map[string]bool {
+	merged := *d.merged.Load()
+	var out map[string]bool
+	for name := range lists {
+		if !merged[name] {
+			if out == nil {
+				out = map[string]bool{}
+			}
+			out[name] = true
+		}
+	}
+	return out
+}
+
+// names is the set of the names of lists.
+func names(lists map[string][]string) map[string]bool {
 	m := make(map[string]bool, len(lists))
 	for name := range lists {
 		m[name] = true
 	}
+	return m
+}
+
+// noteMerged records the directories whose lists the served catalog now
+// holds.
+func (d *directories) noteMerged(lists map[string][]string) {
+	m := names(lists)
 	d.merged.Store(&m)
 }
 
@@ -218,10 +269,18 @@ func (d *directories) wait() {
 	<-r.done
 }
 
+// warn logs the warnings of a merge swapped in that the last one did not
+// have: a row skipped is named once, not at every refresh while the
+// directory lists it; d.mu is held.
 func (d *directories) warn(warnings []string) {
+	now := make(map[string]bool, len(warnings))
 	for _, w := range warnings {
-		d.log.Warn("directory domain skipped", "warning", w)
+		now[w] = true
+		if !d.warned[w] {
+			d.log.Warn("directory domain skipped", "warning", w)
+		}
 	}
+	d.warned = now
 }
 
 // Login implements handlers.Logins with the current Set.

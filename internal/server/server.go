@@ -109,7 +109,9 @@ type Config struct {
 // requests finish, within ShutdownTimeout). Its log, and the request log,
 // go to logOutput, lines batched together. It returns at once, with an
 // error, when the catalog, a listener, the certificates or the signing
-// pair cannot be had at start.
+// pair cannot be had at start; it stops with an error when a directory's
+// domain list, first read after start, shares a domain with another owner
+// (directories.go), as the same list kept on disk refuses the start.
 func Run(ctx context.Context, cfg Config, logOutput io.Writer) error {
 	lw := logbatch.New(logOutput, cfg.LogFlush) // lines written together
 	defer lw.Close()
@@ -122,6 +124,11 @@ func Run(ctx context.Context, cfg Config, logOutput io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("catalog refused:\n%w", err)
 	}
+	// A directory's list first read after start may refuse the catalog
+	// as one kept on disk does at start (directories.go): it ends ctx,
+	// and Run returns its error.
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
 	var current atomic.Pointer[provision.Catalog]
 	hc := handlers.Config{Catalog: &current, Log: log, PublicHost: cfg.PublicHost,
 		RequestLog: handlers.NewRequestLog(lw, cfg.LogFormat, cfg.LogLevel),
@@ -175,6 +182,7 @@ func Run(ctx context.Context, cfg Config, logOutput io.Writer) error {
 	// Catalog reloads on SIGHUP and file changes (reload.go); the HTTPS
 	// names follow each catalog swapped in.
 	dirs.hooks = []func(*provision.Catalog){https.catalogChanged}
+	dirs.stop = func(err error) { stop(refusal{err}) }
 	if err := startReloads(ctx, cfg.Catalog, cfg.CatalogWatch, &current, hc.Metrics, log, dirs); err != nil {
 		ln.Close()
 		return err
@@ -182,8 +190,18 @@ func Run(ctx context.Context, cfg Config, logOutput io.Writer) error {
 	dirs.start(ctx)
 	watchCertificates(hc.Metrics, https)
 	log.Info("serving", "listen", ln.Addr().String(), "domains", cat.DomainCount())
-	return serveAllUntilDone(ctx, log, append(append([]served{{srv: srv, ln: ln}}, https.served()...), metrics...)...)
+	err = serveAllUntilDone(ctx, log, append(append([]served{{srv: srv, ln: ln}}, https.served()...), metrics...)...)
+	if r, ok := context.Cause(ctx).(refusal); ok {
+		return errors.Join(r.err, err)
+	}
+	return err
 }
+
+// refusal is the cause of Run's end when the catalog is refused after
+// start.
+type refusal struct{ err error }
+
+func (r refusal) Error() string { return r.err.Error() }
 
 // newLogger builds the service's logger.
 func newLogger(format string, level slog.Level, w io.Writer) *slog.Logger {
