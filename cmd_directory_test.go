@@ -110,3 +110,37 @@ func TestDNSDirectoryDomains(t *testing.T) {
 		t.Errorf("dns printed the password: %s", errb.String())
 	}
 }
+
+// TestCheckDirectoryDuplicate: check, connected, refuses a catalog whose
+// files list a domain its directory lists too, naming both, as serve
+// refuses to start with it; a row that is another provider's service name
+// is a warning. --offline cannot know.
+func TestCheckDirectoryDuplicate(t *testing.T) {
+	catalog, pg := cmdDirSetup(t)
+	pg.Exec(t, `INSERT INTO domain (domain) VALUES ('autodiscover.other.example')`)
+	withOther := cmdDirCatalog + `  - id: other.example
+    domains: [other.example, one.example]
+    incoming:
+      - {protocol: imap, host: imap.other.example, port: 993, security: tls}
+    outgoing:
+      - {protocol: smtp, host: smtp.other.example, port: 465, security: tls}
+`
+	if err := os.WriteFile(catalog, []byte(withOther), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("HOSTING_DB_URL", pg.URL)
+	var out, errb bytes.Buffer
+	err := run(context.Background(), []string{"check", catalog}, &out, &errb)
+	want := "directory hosting: one.example is already served by provider other.example (" + catalog + ":15)"
+	if err == nil || !strings.Contains(errb.String(), want) {
+		t.Errorf("check = %v, want a failure with %q\nstdout:\n%s\nstderr:\n%s", err, want, out.String(), errb.String())
+	}
+	warning := "warning: directory hosting: autodiscover.other.example is a service name of other.example, which provider other.example serves (" + catalog + ":15), skipped"
+	if !strings.Contains(out.String(), warning) {
+		t.Errorf("stdout lacks %q:\n%s", warning, out.String())
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"check", "--offline", catalog}, &out, &errb); err != nil {
+		t.Errorf("check --offline = %v", err)
+	}
+}

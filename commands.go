@@ -56,7 +56,9 @@ func cmdHelp(_ context.Context, _ []string, stdout, _ io.Writer) error {
 // directories with the environment it is given (their url_env and
 // bind_password_env variables), runs the domain query and one login
 // lookup, and prints the counts and any error: never a URL or a password
-// (internal/directory scrubs them).
+// (internal/directory scrubs them). The domain lists read are merged with
+// the files as serve merges them at start: a domain served twice fails
+// the check, naming both owners, and a row skipped is a warning.
 func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	s, err := loadSettings()
 	if err != nil {
@@ -109,14 +111,30 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return nil
 	}
 	failed := 0
+	lists := map[string][]string{}
 	for _, r := range directory.Check(ctx, cat.Directories(), os.Getenv, *address) {
 		if !r.OK() {
 			failed++
 		}
+		if r.HasDomains && r.Open == nil && r.DomainsErr == nil {
+			lists[r.Name] = r.List
+		}
 		fmt.Fprintln(stdout, checkLine(r))
 	}
-	if failed > 0 {
+	// As serve's start does (internal/server/directories.go): every list
+	// read is a first read.
+	_, warnings, mergeErr := cat.WithDirectoryDomains(lists, true)
+	for _, w := range warnings {
+		fmt.Fprintln(stdout, "warning: "+w)
+	}
+	if mergeErr != nil {
+		fmt.Fprintln(stderr, mergeErr)
+	}
+	switch {
+	case failed > 0:
 		return exitError{fmt.Sprintf("%d of %d directories failed", failed, len(cat.Directories()))}
+	case mergeErr != nil:
+		return exitError{"catalog refused with its directories' domains"}
 	}
 	return nil
 }

@@ -20,6 +20,9 @@ type CheckResult struct {
 	Domains    int
 	DomainsErr error
 	Took       time.Duration // the domain query's
+	// List is the domain list read, as read, for check to merge with
+	// the files as serve does at start.
+	List []string
 	// HasLogin: the directory has a login query; then Address was looked
 	// up, directly on the server, and Login/Found/LoginErr are the answer.
 	HasLogin bool
@@ -56,6 +59,9 @@ func Check(ctx context.Context, dirs []*provision.Directory, getenv func(string)
 			start := time.Now()
 			list, err := src.Domains(ctx)
 			r.Took, r.Domains, r.DomainsErr = time.Since(start), len(list), err
+			if err == nil {
+				r.List = list
+			}
 			if len(list) > 0 {
 				domain = list[0]
 			}
