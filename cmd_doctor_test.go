@@ -182,6 +182,7 @@ func TestDoctorStepTimes(t *testing.T) {
 	slow := map[string]bool{
 		"GET https://autoconfig.example.com/mail/config-v1.1.xml?emailaddress=alice%40example.com": true,
 		"DNS SRV _autodiscover._tcp.example.com":                                                   true,
+		"TXT _ua-auto-config.example.com":                                                          true,
 	}
 	run1 := func(args ...string) string {
 		t.Helper()

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"mailautoconf/handlers"
+	"mailautoconf/provision"
+
+	"mailautoconf/internal/testutil/dnstest"
+	"mailautoconf/internal/testutil/testpki"
+)
+
+// doctorDeployment is the smallest healthy deployment the doctor command
+// can examine on loopback: the demo catalog's example.com served by the
+// real handlers over HTTPS with a self-signed certificate for certNames
+// (trusted through --ca), IMAPS, POP3S and SMTPS greeters under the same
+// certificate, and the records `mailautoconf dns` prints in a real DNS
+// server, changed by edit. It returns the doctor's flags. The richer
+// deployments are internal/doctor/scenario's; this one is for the
+// command's exit status.
+func doctorDeployment(t *testing.T, certNames []string, edit func(zone map[string][]dns.RR)) []string {
+	t.Helper()
+	const publicHost = "mail.hoster.test"
+	p, err := provision.Demo().Lookup("example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	zone := map[string][]dns.RR{}
+	add := func(s string) {
+		rr, err := dns.NewRR(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := strings.ToLower(rr.Header().Name)
+		zone[name] = append(zone[name], rr)
+	}
+	for _, r := range provision.DNSRecords(p, "example.com", provision.DNSTarget{Host: publicHost}).Records {
+		add(r.Name + " 300 IN " + r.Type + " " + r.Data)
+	}
+	for _, h := range []string{publicHost, "imap.example.com", "pop.example.com", "smtp.example.com", "dav.example.com"} {
+		add(h + ". 300 IN A 127.0.0.1")
+	}
+	add("example.com. 300 IN A 127.0.0.2") // the customer's web site: nothing answers
+	edit(zone)
+	resolver := dnstest.Serve(t, dns.HandlerFunc(func(w dns.ResponseWriter, req *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetReply(req)
+		q := req.Question[0]
+		name := strings.ToLower(q.Name)
+		if _, ok := zone[name]; !ok {
+			m.Rcode = dns.RcodeNameError
+		}
+		// Follow CNAMEs inside the zone, as a recursive resolver does.
+		for hop := 0; hop < 8; hop++ {
+			var cname *dns.CNAME
+			for _, rr := range zone[name] {
+				if rr.Header().Rrtype == q.Qtype {
+					m.Answer = append(m.Answer, rr)
+				} else if c, ok := rr.(*dns.CNAME); ok {
+					cname = c
+				}
+			}
+			if cname == nil {
+				break
+			}
+			m.Answer = append(m.Answer, cname)
+			name = strings.ToLower(cname.Target)
+		}
+		_ = w.WriteMsg(m)
+	}))
+
+	key := testpki.Key(t)
+	leaf := testpki.SelfSigned(t, key, testpki.Cert{Names: certNames, NotAfter: time.Now().Add(90 * 24 * time.Hour)})
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	testpki.WritePair(t, caFile, filepath.Join(t.TempDir(), "key.pem"), leaf, key)
+	conf := &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{leaf.Raw}, PrivateKey: key, Leaf: leaf}}}
+	listen := func() (net.Listener, int) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		return ln, ln.Addr().(*net.TCPAddr).Port
+	}
+
+	var cat atomic.Pointer[provision.Catalog]
+	cat.Store(provision.Demo())
+	h := handlers.New(handlers.Config{Catalog: &cat, Log: slog.New(slog.DiscardHandler), PublicHost: publicHost, Plain: &handlers.PlainRules{PublicHost: publicHost}})
+	ln, httpsPort := listen()
+	srv := &http.Server{Handler: h.Router(), TLSConfig: conf, ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(slog.DiscardHandler, slog.LevelError)}
+	go func() { _ = srv.ServeTLS(ln, "", "") }()
+	t.Cleanup(func() { srv.Close() })
+
+	// A greeter does the TLS handshake, greets, and reads until the
+	// doctor hangs up: the probe never logs in.
+	greeter := func(greeting string) int {
+		ln, port := listen()
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				go func() {
+					defer c.Close()
+					_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+					tc := tls.Server(c, conf)
+					if tc.Handshake() != nil {
+						return
+					}
+					_, _ = io.WriteString(tc, greeting+"\r\n")
+					_, _ = io.Copy(io.Discard, tc)
+				}()
+			}
+		}()
+		return port
+	}
+	portMap := fmt.Sprintf("443:%d,80:%d,993:%d,995:%d,465:%d,143:%d,110:%d,587:%d", httpsPort, closedPort(t),
+		greeter("* OK IMAP ready"), greeter("+OK POP3 ready"), greeter("220 ESMTP ready"), closedPort(t), closedPort(t), closedPort(t))
+	return []string{"--resolver", resolver, "--ca", caFile, "--port-map", portMap, "--timeout", "2s"}
+}
+
+// TestDoctorPACCExitStatus: a deployment whose autoconfig and
+// Autodiscover work, with a certificate that does not name
+// ua-auto-config.example.com and no _ua-auto-config TXT record, does not
+// publish PACC: PACC warns and the doctor exits 0 (it exited 1). With the
+// TXT record published, a stale digest or a missing document makes PACC,
+// and only PACC, fail: exit status 1.
+func TestDoctorPACCExitStatus(t *testing.T) {
+	const txt = "_ua-auto-config.example.com."
+	names := []string{"mail.hoster.test", "autoconfig.example.com", "autodiscover.example.com", "dav.example.com", "imap.example.com", "pop.example.com", "smtp.example.com"}
+	withPACC := append([]string{"ua-auto-config.example.com"}, names...)
+	for _, tc := range []struct {
+		name      string
+		certNames []string
+		edit      func(zone map[string][]dns.RR)
+		fail      bool
+		want      string // in the PACC row
+	}{
+		{"not published", names, func(z map[string][]dns.RR) { delete(z, txt) }, false, "WARN    PACC is not published"},
+		{"stale digest", withPACC, func(z map[string][]dns.RR) {
+			z[txt][0].(*dns.TXT).Txt = []string{provision.PACCDigestOf([]byte("{}\n"))}
+		}, true, "FAIL    _ua-auto-config.example.com: stale digest"},
+		{"no document", withPACC, func(z map[string][]dns.RR) { delete(z, "ua-auto-config.example.com.") }, true, "FAIL    _ua-auto-config.example.com publishes PACC, but no document"},
+	} {
+		var out, errb bytes.Buffer
+		args := append(append([]string{"doctor"}, doctorDeployment(t, tc.certNames, tc.edit)...), "alice@example.com")
+		err := run(context.Background(), args, &out, &errb)
+		var ee exitError
+		if tc.fail && !errors.As(err, &ee) || !tc.fail && err != nil {
+			want := "exit status 0"
+			if tc.fail {
+				want = "exit status 1"
+			}
+			t.Errorf("%s: err = %v, want %s\n%s%s", tc.name, err, want, out.String(), errb.String())
+		}
+		var pacc string
+		for _, l := range strings.Split(out.String(), "\n") {
+			if strings.HasPrefix(l, "PACC ") {
+				pacc = l
+			} else if strings.Contains(l, "  FAIL  ") && !strings.HasPrefix(l, " ") {
+				t.Errorf("%s: a client other than PACC fails: %s", tc.name, l)
+			}
+		}
+		if !strings.Contains(pacc, tc.want) {
+			t.Errorf("%s: PACC row %q, want %q\n%s", tc.name, pacc, tc.want, out.String())
+		}
+	}
+}
