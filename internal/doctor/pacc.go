@@ -185,9 +185,10 @@ func paccPublished(txts []string) bool {
 	return slices.ContainsFunc(txts, func(t string) bool { return strings.EqualFold(uaacTags(t)["v"], "UAAC1") })
 }
 
-// pacc replays a PACC client (draft-ietf-mailmaint-pacc; docs/pacc.md).
-// The _ua-auto-config TXT record is what publishes PACC, and the doctor
-// asks for it first:
+// pacc replays a PACC client (draft-ietf-mailmaint-pacc; docs/pacc.md,
+// and docs/pacc.md#what-the-doctor-checks for what follows). The
+// _ua-auto-config TXT record is what publishes PACC, and the doctor asks
+// for it first:
 //   - none (no such name, no TXT, none with v=UAAC1): PACC is not
 //     published, a warning like a missing optional SRV record. No client
 //     ships PACC yet and the admin may not have opted in; the reason says
