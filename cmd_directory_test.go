@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"mailautoconf/internal/testutil/dbtest"
 )
@@ -142,5 +144,41 @@ func TestCheckDirectoryDuplicate(t *testing.T) {
 	out.Reset()
 	if err := run(context.Background(), []string{"check", "--offline", catalog}, &out, &errb); err != nil {
 		t.Errorf("check --offline = %v", err)
+	}
+}
+
+// TestServeRefusesDirectoryDuplicate: serve, with no copy of the list on
+// disk, stops once the directory's first read lists a domain the files
+// list too, with an error naming both, as check does.
+func TestServeRefusesDirectoryDuplicate(t *testing.T) {
+	catalog, pg := cmdDirSetup(t)
+	dup := cmdDirCatalog + `  - id: other.example
+    domains: [two.example]
+    incoming:
+      - {protocol: imap, host: imap.other.example, port: 993, security: tls}
+    outgoing:
+      - {protocol: smtp, host: smtp.other.example, port: 465, security: tls}
+`
+	if err := os.WriteFile(catalog, []byte(dup), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("HOSTING_DB_URL", pg.URL)
+	t.Setenv("MAILAUTOCONF_CATALOG", catalog)
+	t.Setenv("MAILAUTOCONF_LISTEN", "127.0.0.1:0")
+	t.Setenv("MAILAUTOCONF_DATA_DIR", t.TempDir())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"serve"}, io.Discard, io.Discard) }()
+	want := "directory hosting: two.example is already served by provider other.example (" + catalog + ":15)"
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("serve = %v, want an error with %q", err, want)
+		}
+	case <-time.After(20 * time.Second):
+		t.Error("serve did not stop within 20 s")
+		cancel()
+		<-done
 	}
 }
