@@ -161,17 +161,17 @@ type MergeOptions struct {
 	FirstRead map[string]bool
 }
 
-// ServicePrefixes are the labels the service puts in front of a domain
+// servicePrefixes are the labels the service puts in front of a domain
 // <d> for the names it answers at for <d>'s provider: the handlers take
 // <d> from a Host header that is one of them (docs/autoconfig.md,
 // docs/autodiscover.md, docs/pacc.md), and TLSNames asks for a
 // certificate for each.
-var ServicePrefixes = [...]string{"autoconfig.", "autodiscover.", "ua-auto-config."}
+var servicePrefixes = [...]string{"autoconfig.", "autodiscover.", "ua-auto-config."}
 
 // serviceBase returns <d> when dom is a service name of <d>
-// (ServicePrefixes).
+// (servicePrefixes).
 func serviceBase(dom string) (string, bool) {
-	for _, p := range ServicePrefixes {
+	for _, p := range servicePrefixes {
 		if len(dom) > len(p) && dom[:len(p)] == p {
 			return dom[len(p):], true
 		}
@@ -187,7 +187,7 @@ func serviceBase(dom string) (string, bool) {
 //
 // A directory row that is another provider's service name is skipped
 // with a warning, whatever the order the rows came in: autoconfig.<d>,
-// autodiscover.<d> or ua-auto-config.<d> (ServicePrefixes) when another
+// autodiscover.<d> or ua-auto-config.<d> (servicePrefixes) when another
 // provider serves <d>, a name another provider lists in tls_names, and
 // <d> itself when the files give one of its service names to another
 // provider. The host-based routes answer for <d>'s provider at these
