@@ -24,11 +24,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/url"
 	"path"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/caddyserver/certmagic"
@@ -102,6 +104,17 @@ func Open(rawURL, dataDir string, o Options) (Storage, error) {
 		return openRedis(u, o)
 	}
 	return nil, fmt.Errorf("certificate storage: scheme %q: want postgres://, redis:// or rediss://", u.Scheme)
+}
+
+// refused reports whether err is a backend's refusal of an operation: the
+// server, or the file system, answered and said no (a Redis error reply,
+// a PostgreSQL error, a file the data directory may not write). Every
+// other error is a backend not reached: a connection refused or broken, a
+// timeout. A refusal stays until the operation is tried again: a ping,
+// which reaches the server, tells nothing about it (Instrumented).
+func refused(err error) bool {
+	return redisRefused(err) || pgRefused(err) ||
+		errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EROFS)
 }
 
 // redact is u for logs: scheme, host and path, no user or password.

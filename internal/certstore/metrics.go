@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,12 +22,13 @@ type Metrics struct {
 	ops      *prometheus.CounterVec
 	lockWait prometheus.Histogram
 	up       prometheus.Gauge
+	refusing prometheus.Gauge
 }
 
 // NewMetrics makes the storage's series:
 // mailautoconf_storage_operations_total{op,result} (result ok, not_found
-// or error), mailautoconf_storage_lock_wait_seconds and
-// mailautoconf_storage_up.
+// or error), mailautoconf_storage_lock_wait_seconds,
+// mailautoconf_storage_up and mailautoconf_storage_refusing.
 func NewMetrics() *Metrics {
 	return &Metrics{
 		ops: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -40,19 +44,33 @@ func NewMetrics() *Metrics {
 			Name: "mailautoconf_storage_up",
 			Help: "1 when the last operation on the certificate storage reached it, 0 when it failed.",
 		}),
+		refusing: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "mailautoconf_storage_refusing",
+			Help: "1 while the certificate storage answers an operation with an error (a Redis WRONGTYPE or READONLY reply, a PostgreSQL permission error, a full disk) and has not done it since.",
+		}),
 	}
 }
 
 // Collectors are the series to register.
 func (m *Metrics) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.ops, m.lockWait, m.up}
+	return []prometheus.Collector{m.ops, m.lockWait, m.up, m.refusing}
 }
 
 // Instrumented is a Storage that counts its operations, logs when the
-// backend becomes unreachable and reachable again, and reports it for
-// /readyz. Every method passes through to the backend: it caches nothing
-// (certmagic's in-memory certificate cache is what keeps handshakes off
-// the storage).
+// backend becomes unreachable and reachable again, or starts and stops
+// refusing operations, and reports it for /readyz. Every method passes
+// through to the backend: it caches nothing (certmagic's in-memory
+// certificate cache is what keeps handshakes off the storage).
+//
+// Unreachable and refusing are two states. A backend is unreachable when
+// the last operation did not reach it (refused connection, timeout), and
+// reachable again at the next one that did, a ping included. It refuses
+// an operation when it answered it with an error (refused in
+// certstore.go: a Redis that holds a key of the wrong type, a read-only
+// replica, a database the user may not write); a ping, a lock or a read
+// that succeeds meanwhile says nothing about that, so the refusal stays
+// until the same operation succeeds. Each state's start and end is one
+// log line, never one per operation.
 type Instrumented struct {
 	Storage
 	m   *Metrics
@@ -63,9 +81,13 @@ type Instrumented struct {
 
 	mu      sync.Mutex
 	down    bool      // the last operation failed to reach the backend
-	reached bool      // the backend answered once since start
-	lastErr string    // why it is down
+	reached bool      // the backend did an operation once since start
+	lastErr string    // the last error, why it is down or not reached
 	checked time.Time // of the last Ready probe
+	// refusals holds, for each operation whose last attempt the backend
+	// refused, why; lastRefused is the operation refused last.
+	refusals    map[string]string
+	lastRefused string
 }
 
 // Instrument wraps s; m may be nil (nothing counted), log may be nil.
@@ -73,7 +95,7 @@ func Instrument(s Storage, m *Metrics, log *slog.Logger) *Instrumented {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Instrumented{Storage: s, m: m, log: log}
+	return &Instrumented{Storage: s, m: m, log: log, refusals: map[string]string{}}
 }
 
 // Calls is the number of operations so far, pings included.
@@ -95,25 +117,43 @@ func (s *Instrumented) done(op string, err error) {
 	if s.m != nil {
 		s.m.ops.WithLabelValues(op, result).Inc()
 	}
-	unreachable := result == "error"
-	s.mu.Lock()
-	was := s.down
-	s.down = unreachable
-	if unreachable {
-		s.lastErr = oneLine(err)
-	} else if result != "canceled" {
-		s.reached = true
+	if result == "canceled" {
+		return // the caller gave up: nothing learnt of the backend
 	}
+	refusal := result == "error" && refused(err)
+	unreachable := result == "error" && !refusal
+	s.mu.Lock()
+	wasDown, wasRefusing := s.down, len(s.refusals) > 0
+	s.down = unreachable
+	switch {
+	case refusal:
+		s.lastErr = oneLine(err)
+		s.refusals[op], s.lastRefused = s.lastErr, op
+	case unreachable:
+		s.lastErr = oneLine(err)
+	default:
+		s.reached = true
+		delete(s.refusals, op)
+	}
+	refusing := len(s.refusals) > 0
 	s.mu.Unlock()
-	if s.m != nil && result != "canceled" {
+	if s.m != nil {
 		s.m.up.Set(map[bool]float64{false: 1, true: 0}[unreachable])
+		s.m.refusing.Set(map[bool]float64{false: 0, true: 1}[refusing])
 	}
 	switch {
-	case unreachable && !was:
+	case unreachable && !wasDown:
 		s.log.Error("certificate storage unreachable: serving the certificates held in memory; no order or renewal until it is back (retried)",
 			"storage", s.String(), "op", op, "error", oneLine(err))
-	case !unreachable && was && result != "canceled":
+	case !unreachable && wasDown:
 		s.log.Info("certificate storage reachable again", "storage", s.String())
+	}
+	switch {
+	case refusing && !wasRefusing:
+		s.log.Error("certificate storage refuses operations: serving the certificates held in memory; no order or renewal until it does them (retried)",
+			"storage", s.String(), "op", op, "error", oneLine(err))
+	case !refusing && wasRefusing:
+		s.log.Info("certificate storage accepts operations again", "storage", s.String(), "op", op)
 	}
 }
 
@@ -193,10 +233,11 @@ func (s *Instrumented) Ping(ctx context.Context) error {
 const readyProbeEvery = 2 * time.Second
 
 // Ready is /readyz's report on the storage. A replica is not ready until
-// the storage answered once (it would hold no certificate to serve); once
-// it has, a storage outage is reported but leaves it ready: it serves
-// what it holds in memory, and every replica sharing the storage loses it
-// at the same moment, so unready would take the whole service down.
+// the storage did an operation once (it would hold no certificate to
+// serve); once it has, a storage unreachable or refusing operations is
+// reported but leaves it ready: it serves what it holds in memory, and
+// every replica sharing the storage has the same problem at the same
+// moment, so unready would take the whole service down.
 func (s *Instrumented) Ready() (bool, []string) {
 	s.mu.Lock()
 	probe := time.Since(s.checked) >= readyProbeEvery
@@ -216,6 +257,10 @@ func (s *Instrumented) Ready() (bool, []string) {
 		return false, []string{fmt.Sprintf("certificate storage %s: not reached yet: %s", s.String(), s.lastErr)}
 	case s.down:
 		return true, []string{fmt.Sprintf("certificate storage %s: unreachable, serving the certificates held in memory: %s", s.String(), s.lastErr)}
+	case len(s.refusals) > 0:
+		ops := slices.Sorted(maps.Keys(s.refusals))
+		return true, []string{fmt.Sprintf("certificate storage %s: refuses %s, serving the certificates held in memory: %s: %s",
+			s.String(), strings.Join(ops, ", "), s.lastRefused, s.refusals[s.lastRefused])}
 	}
 	return true, []string{fmt.Sprintf("certificate storage %s: ok", s.String())}
 }

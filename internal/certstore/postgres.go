@@ -11,6 +11,7 @@ import (
 
 	"github.com/caddyserver/certmagic"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -254,6 +255,22 @@ func dirPrefix(key string) string {
 
 func notExist(key string) error {
 	return fmt.Errorf("%q: %w", key, fs.ErrNotExist)
+}
+
+// pgRefused reports whether err is PostgreSQL's error answer to a
+// statement (a read-only transaction, a missing privilege, a full disk,
+// a wrong password): PostgreSQL was reached and refused it. Classes 08
+// (connection exception) and 57 (operator intervention: a server shutting
+// down or starting) are a server not serving, the same as one not
+// reached (PostgreSQL's documentation, Appendix A, "PostgreSQL Error
+// Codes").
+func pgRefused(err error) bool {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return false
+	}
+	class := pe.Code[:min(2, len(pe.Code))]
+	return class != "08" && class != "57"
 }
 
 func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }

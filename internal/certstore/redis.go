@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/certmagic"
@@ -45,7 +47,56 @@ func openRedis(u *url.URL, o Options) (*redisStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("certificate storage %s: %v", redact(u), err)
 	}
+	routeRedisLog(o.Log)
 	return &redisStore{c: redis.NewClient(opt), prefix: prefix, name: redact(u), o: o, held: map[string]heldLock{}}, nil
+}
+
+// go-redis writes its own lines (a failed dial, a connection it
+// discards) through one logger for the whole process, which it writes
+// unstructured to stderr unless redis.SetLogger replaces it (go-redis
+// v9's redis.go and internal/log.go): while Redis is unreachable, several
+// a second. They go to the Log of the Redis storage opened last instead,
+// at debug level: the service logs what an operator acts on, the storage
+// becoming unreachable, refusing, and reachable again, itself
+// (Instrumented), once per change. A process opens one storage; tests
+// that open several see go-redis's lines in the newest one's log.
+var (
+	redisLogOnce sync.Once
+	redisLog     atomic.Pointer[slog.Logger]
+)
+
+func routeRedisLog(log *slog.Logger) {
+	redisLog.Store(log)
+	redisLogOnce.Do(func() { redis.SetLogger(redisLogger{}) })
+}
+
+// redisLogger is go-redis's logger (its internal.Logging interface).
+type redisLogger struct{}
+
+func (redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	log := redisLog.Load()
+	if log == nil || !log.Enabled(ctx, slog.LevelDebug) {
+		return
+	}
+	log.DebugContext(ctx, "certificate storage: go-redis", "message", fmt.Sprintf(format, v...))
+}
+
+// redisRefused reports whether err is Redis's error reply to a command
+// (WRONGTYPE, READONLY, OOM, NOPERM, MISCONF, ...): Redis was reached and
+// refused it. LOADING, BUSY, MASTERDOWN, TRYAGAIN and CLUSTERDOWN are a
+// server not serving yet, the same as one not reached; go-redis's redis.Nil
+// never gets here (Load and Stat turn it into fs.ErrNotExist).
+func redisRefused(err error) bool {
+	var re redis.Error
+	if !errors.As(err, &re) || errors.Is(err, redis.Nil) {
+		return false
+	}
+	for _, p := range []string{"LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN"} {
+		if redis.HasErrorPrefix(err, p) {
+			return false
+		}
+	}
+	return true
 }
 
 func (r *redisStore) String() string { return r.name }
