@@ -53,10 +53,12 @@ func (h *Handler) setLogin(ctx context.Context, p *provision.Provider, addr *pro
 // userCaches is the Cache-Control of an answer that setLogin found
 // personal or not: cacheable, the route's own value, for an answer that
 // is a function of its URL; noStores for one holding a directory's login
-// or its fallback. Not private: the client's own cache would keep the
-// fallback of one slow moment for an account set up again, and a client
-// asks once per account setup, so no cache saves anything (the POX POST,
-// which carries the same login, is no-store for the same reason).
+// or its fallback, which no cache may keep (RFC 9111 §5.2.2.5). Not
+// private (§5.2.2.7), which keeps an answer from shared caches only: the
+// client's own would still keep the fallback of one slow moment for an
+// account set up again. A client asks once per account setup, so no cache
+// saves anything (the POX POST, which carries the same login, is
+// no-store for the same reason).
 func userCaches(personal bool, cacheable []string) []string {
 	if personal {
 		return noStores
