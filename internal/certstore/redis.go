@@ -53,9 +53,9 @@ func openRedis(u *url.URL, o Options) (*redisStore, error) {
 
 // go-redis writes its own lines (a failed dial, a connection it
 // discards) through one logger for the whole process, which it writes
-// unstructured to stderr unless redis.SetLogger replaces it (go-redis
-// v9's redis.go and internal/log.go): while Redis is unreachable, several
-// a second. They go to the Log of the Redis storage opened last instead,
+// unstructured to stderr unless redis.SetLogger replaces it
+// (internal/log.go of github.com/redis/go-redis/v9 v9.23): while Redis is
+// unreachable, a line for every failed dial, several a second. They go to the Log of the Redis storage opened last instead,
 // at debug level: the service logs what an operator acts on, the storage
 // becoming unreachable, refusing, and reachable again, itself
 // (Instrumented), once per change. A process opens one storage; tests
