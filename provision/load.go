@@ -315,6 +315,9 @@ func (d *decoder) errorf(n *yaml.Node, field, format string, args ...any) {
 }
 
 func (d *decoder) document(data []byte) []*Provider {
+	if !d.nodesBounded(data) {
+		return nil
+	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		d.add(yamlError(d.file, err))
