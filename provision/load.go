@@ -384,7 +384,8 @@ const (
 )
 
 // aliasesBounded checks that the nodes doc stands for, each alias counted
-// as the whole node it names, stay within the budget above, and that no
+// as the whole node it names, stay within the budget above and within
+// maxNodes in all (load_nodes.go), and that no
 // alias names a node that holds it (yaml.v3 builds such a cycle for
 // "&a [*a]"). The anchored nodes' sizes are counted once each, so the
 // check is linear in the document however the aliases nest.
@@ -399,6 +400,13 @@ func (d *decoder) aliasesBounded(doc *yaml.Node) bool {
 	}
 	written := nodes(doc)
 	budget := max(aliasFloor, aliasGrowth*written)
+	// The decoder's own structures grow with the nodes it walks, the
+	// aliased ones too: all of them together stay within maxNodes
+	// (load_nodes.go), as the nodes written do.
+	overall := budget > maxNodes-written
+	if overall {
+		budget = max(0, maxNodes-written)
+	}
 
 	// size[n] of an anchored node is the nodes it stands for, or -1
 	// while its own children are counted. Sizes stop growing past
@@ -427,6 +435,11 @@ func (d *decoder) aliasesBounded(doc *yaml.Node) bool {
 			// alias itself: counted as they come, so the error
 			// names the alias that crossed the budget.
 			added += s - 1
+			if added > budget && overall {
+				d.errorf(n, "", "aliases add more than %d nodes to the %d written, which makes more than %d in all (at most %d a file, written and aliased): alias smaller parts, or split the catalog into files of a directory", budget, written, maxNodes, maxNodes)
+				ok = false
+				return 0
+			}
 			if added > budget {
 				d.errorf(n, "", "aliases add more than %d nodes to the %d written (at most %d times the nodes written, or %d): write the repeated part out, or alias smaller parts", budget, written, aliasGrowth, aliasFloor)
 				ok = false

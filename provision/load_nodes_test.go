@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
@@ -174,6 +175,35 @@ func TestParseNodeLimit(t *testing.T) {
 				t.Errorf("Parse allocated %d MB, want at most 16", alloc>>20)
 			}
 		})
+	}
+}
+
+// TestParseAliasedNodeLimit: aliases count towards maxNodes as well, as
+// the decoder walks (and builds servers for) every node an alias stands
+// for. A list of a thousand servers aliased by 205 providers, beside
+// 200,000 domains, is within the alias budget (10 times the nodes
+// written) but stands for over two million nodes.
+func TestParseAliasedNodeLimit(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("providers:\n- id: mail.example.org\n  outgoing: &o [{protocol: smtp, host: smtp.example.org, port: 465, security: tls}]\n  incoming: &i\n")
+	for i := range 1000 {
+		fmt.Fprintf(&b, "  - {protocol: imap, host: imap%d.example.org, port: 993, security: tls}\n", i)
+	}
+	b.WriteString("  domains:\n")
+	for i := range 200_000 {
+		fmt.Fprintf(&b, "  - d%d.example\n", i)
+	}
+	for i := range 205 {
+		fmt.Fprintf(&b, "- {id: p%d.example, domains: [p%d.example], incoming: *i, outgoing: *o}\n", i, i)
+	}
+	_, err := Parse(Source{Name: "c.yaml", Data: []byte(b.String())})
+	var le *LoadError
+	if !errors.As(err, &le) {
+		t.Fatalf("Parse = %v, want a *LoadError", err)
+	}
+	want := regexp.MustCompile(`^c\.yaml:\d+: aliases add more than \d+ nodes to the \d+ written, which makes more than 2000000 in all \(at most 2000000 a file, written and aliased\): alias smaller parts, or split the catalog into files of a directory$`)
+	if got := le.Error(); !want.MatchString(got) {
+		t.Errorf("Parse =\n%s\nwant a match of\n%s", firstLineOf(le), want)
 	}
 }
 
