@@ -293,3 +293,8 @@ func (c *guardedConn) Close() error {
 	g.mu.Unlock()
 	return err
 }
+
+// NetConn returns the connection c counts, for code that needs its
+// socket: the certificates' check that a handshake's client is still
+// there (internal/certs, peerGone).
+func (c *guardedConn) NetConn() net.Conn { return c.Conn }
