@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/certmagic"
+	"github.com/mholt/acmez/v3"
 	"golang.org/x/time/rate"
 
 	"mailautoconf/internal/certstore"
@@ -34,6 +35,30 @@ const DefaultOrderRate = 10
 // ErrOrderRate refuses an on-demand handshake that would order beyond
 // OrderRate.
 var ErrOrderRate = errors.New("new certificate orders over the rate; retried at a later handshake")
+
+// ErrPending refuses an on-demand handshake whose certificate was not
+// loaded or obtained within HandshakeWait; the order goes on in the
+// background, and a later handshake gets the certificate.
+var ErrPending = errors.New("certificate not obtained yet; a later handshake gets it")
+
+// DefaultHandshakeWait is HandshakeWait's default. It stays below the
+// handshake deadline net/http sets (the least of the server's read, read
+// header and write timeouts: 5 s here, internal/server/server.go), and is
+// long enough for a nearby CA's order (about a second).
+const DefaultHandshakeWait = 4 * time.Second
+
+// orderTimeout bounds one on-demand order in the background: certmagic's
+// own bound for an order during a handshake (obtainOnDemandCertificate,
+// docs/acme.md#on-demand), kept for the order but no longer for the
+// handshake.
+const orderTimeout = 180 * time.Second
+
+// peerCheckInterval is how often a handshake waiting for an order checks
+// that its client is still there.
+const peerCheckInterval = 100 * time.Millisecond
+
+// rateWarnInterval spaces the warnings about orders refused over the rate.
+const rateWarnInterval = time.Minute
 
 // ACMEOptions configure a Manager.
 type ACMEOptions struct {
@@ -52,7 +77,8 @@ type ACMEOptions struct {
 	// instead of ahead of time (MAILAUTOCONF_ACME_ON_DEMAND), and renews
 	// it at a handshake once it is due: for thousands of names, most of
 	// them rarely asked for. Only names of the set (SetNames) are ever
-	// obtained; any other handshake fails at once.
+	// obtained; any other handshake fails at once. The handshake waits
+	// for the order at most HandshakeWait.
 	OnDemand bool
 	// OrderRate bounds new orders with OnDemand, per minute and per
 	// replica (MAILAUTOCONF_ACME_ORDER_RATE); a handshake over the rate
@@ -60,6 +86,14 @@ type ACMEOptions struct {
 	// Loading a certificate another replica obtained, and renewals, are
 	// not orders. 0 is DefaultOrderRate.
 	OrderRate int
+	// HandshakeWait bounds how long an on-demand handshake waits for a
+	// certificate that is not held yet, being loaded from storage or
+	// ordered; the order goes on in the background (once per name, under
+	// OrderRate, stopped when the name leaves the set) and the handshake
+	// fails with ErrPending. A handshake whose client has gone stops
+	// waiting within peerCheckInterval. 0 is DefaultHandshakeWait; tests
+	// lengthen it.
+	HandshakeWait time.Duration
 	// CacheCapacity bounds the certificates held in memory; 0 is
 	// unbounded. When full, certmagic evicts one at random; it is loaded
 	// from storage again at its next handshake.
@@ -102,9 +136,10 @@ type Manager struct {
 	cache  *certmagic.Cache
 	store  *certstore.Instrumented
 	// onDemand: certificates are obtained at handshakes, new orders
-	// limited by orders.
+	// limited by orders; a handshake waits for one at most wait.
 	onDemand bool
 	orders   *rate.Limiter
+	wait     time.Duration
 	log      *slog.Logger
 	ctx      context.Context // ends at Stop
 	stop     context.CancelFunc
@@ -117,12 +152,26 @@ type Manager struct {
 	managed map[string]*managedName
 	queue   []string // names still to load or order, for the workers
 	workers int
+
+	// Orders refused over the rate since the last warning, and when it
+	// was logged.
+	refusedMu     sync.Mutex
+	refused       int
+	refusedLogged time.Time
 }
 
 type managedName struct {
 	ctx    context.Context
-	cancel context.CancelFunc // ends this name's retries
+	cancel context.CancelFunc // ends this name's retries and its flight
 	st     Status
+	flight *flight // the on-demand load or order under way, if any
+}
+
+// flight is one on-demand load or order of a name's certificate, which
+// every handshake for the name waits for (at most HandshakeWait).
+type flight struct {
+	done chan struct{} // closed when it ends
+	err  error         // why it failed, once done is closed
 }
 
 // loadWorkers bounds how many names are loaded from the data directory at
@@ -140,6 +189,12 @@ func NewManager(o ACMEOptions) (*Manager, error) {
 	}
 	if o.OrderRate == 0 {
 		o.OrderRate = DefaultOrderRate
+	}
+	if o.HandshakeWait < 0 {
+		return nil, fmt.Errorf("ACME handshake wait %v: want 0 (the default, %v) or more", o.HandshakeWait, DefaultHandshakeWait)
+	}
+	if o.HandshakeWait == 0 {
+		o.HandshakeWait = DefaultHandshakeWait
 	}
 	if o.Storage == nil {
 		st, err := certstore.Open("", o.DataDir, certstore.Options{Log: o.Log})
@@ -165,7 +220,7 @@ func NewManager(o ACMEOptions) (*Manager, error) {
 			return nil, fmt.Errorf("ACME CA roots: %s holds no PEM certificate", o.CARoots)
 		}
 	}
-	m := &Manager{log: o.Log, managed: map[string]*managedName{}, onDemand: o.OnDemand,
+	m := &Manager{log: o.Log, managed: map[string]*managedName{}, onDemand: o.OnDemand, wait: o.HandshakeWait,
 		store:  certstore.Instrument(o.Storage, o.Metrics, o.Log),
 		orders: rate.NewLimiter(rate.Limit(float64(o.OrderRate)/60), o.OrderRate)}
 	m.ctx, m.stop = context.WithCancel(context.Background())
@@ -278,11 +333,9 @@ func (m *Manager) SetNames(names []string) {
 	slices.Sort(added)
 	for _, n := range added {
 		mn := &managedName{st: Status{Name: n}}
-		if !m.onDemand {
-			// Each name has its own context, so that a name removed
-			// later stops being retried.
-			mn.ctx, mn.cancel = context.WithCancel(m.ctx)
-		}
+		// Each name has its own context, so that a name removed later
+		// stops being retried, and its on-demand order ends.
+		mn.ctx, mn.cancel = context.WithCancel(m.ctx)
 		m.managed[n] = mn
 	}
 	if m.onDemand {
@@ -340,11 +393,13 @@ func (m *Manager) manage(ctx context.Context, name string) {
 	}
 }
 
-// decide is certmagic's on-demand decision, asked before a certificate is
-// loaded from storage, obtained or renewed at a handshake: only names of
-// the set, and a new order only within the order rate. A name already in
-// storage (another replica obtained it, or it is a renewal) is no new
-// order.
+// decide is certmagic's on-demand decision, asked before it loads a
+// certificate from storage or renews one at a handshake: only names of the
+// set, and only certificates in storage (another replica obtained it, or
+// it is a renewal). New orders are never made inside certmagic's
+// handshake, which would hold the client up to 180 s
+// (docs/acme.md#on-demand): they are flights (startFlight), paced by the
+// order rate.
 func (m *Manager) decide(ctx context.Context, name string) error {
 	if !(*m.names.Load())[normalizeName(name)] {
 		return fmt.Errorf("%w: %q", ErrUnknownName, name)
@@ -352,11 +407,122 @@ func (m *Manager) decide(ctx context.Context, name string) error {
 	if m.store.Exists(ctx, certmagic.StorageKeys.SiteCert(m.issuer.IssuerKey(), name)) {
 		return nil
 	}
-	if !m.orders.Allow() {
-		m.log.Warn("certificate not ordered: over the order rate; a later handshake tries again", "name", name)
-		return fmt.Errorf("%w: %q", ErrOrderRate, name)
+	return fmt.Errorf("%w: %q: not in storage; ordered in the background", ErrPending, name)
+}
+
+// awaitOnDemand serves an on-demand name with no valid certificate held:
+// it starts the name's flight unless one is under way, and waits for it
+// at most m.wait, while the handshake's context lasts and its client is
+// still connected.
+func (m *Manager) awaitOnDemand(hello *tls.ClientHelloInfo, name string) (*tls.Certificate, error) {
+	f, err := m.startFlight(name)
+	if err != nil {
+		return nil, err
+	}
+	ctx := hello.Context()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	timer := time.NewTimer(m.wait)
+	defer timer.Stop()
+	tick := time.NewTicker(peerCheckInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-f.done:
+			if f.err != nil {
+				return nil, f.err
+			}
+			if c, ok := m.current(name, time.Now()); ok {
+				return &c.Certificate, nil
+			}
+			return nil, fmt.Errorf("%w: %q: obtained but not held", ErrPending, name)
+		case <-timer.C:
+			return nil, fmt.Errorf("%w: %q", ErrPending, name)
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-tick.C:
+			if peerGone(hello.Conn) { // peer_*.go
+				return nil, fmt.Errorf("%w: %q: the client has gone", ErrPending, name)
+			}
+		}
+	}
+}
+
+// startFlight returns the flight of name under way, or starts one.
+func (m *Manager) startFlight(name string) (*flight, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	mn := m.managed[name]
+	if mn == nil {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownName, name)
+	}
+	if mn.flight == nil {
+		f := &flight{done: make(chan struct{})}
+		mn.flight = f
+		go func() {
+			f.err = m.loadOrOrder(mn.ctx, name)
+			m.mu.Lock()
+			mn.flight = nil
+			m.mu.Unlock()
+			close(f.done)
+		}()
+	}
+	return mn.flight, nil
+}
+
+// loadOrOrder puts the certificate of name in the cache: loaded from
+// storage, renewed there when expired, or else ordered, one attempt
+// within the order rate and orderTimeout. ctx is the name's: it ends
+// when the name leaves the set.
+func (m *Manager) loadOrOrder(ctx context.Context, name string) error {
+	ctx, cancel := context.WithTimeout(ctx, orderTimeout)
+	defer cancel()
+	cert, err := m.cfg.CacheManagedCertificate(ctx, name)
+	switch {
+	case err == nil && !cert.Expired():
+		// Served from now on; certmagic renews it at a handshake once
+		// due.
+		return nil
+	case err == nil:
+		m.cache.RemoveManaged([]certmagic.SubjectIssuer{{Subject: name}})
+		err = m.cfg.RenewCertSync(ctx, name, false)
+	case errors.Is(err, fs.ErrNotExist):
+		if !m.orders.Allow() {
+			m.refusedOrder(name)
+			return fmt.Errorf("%w: %q", ErrOrderRate, name)
+		}
+		// One attempt, no retries: the next is at a later handshake,
+		// within the rate.
+		err = m.cfg.ObtainCertSync(ctx, name)
+	default:
+		return fmt.Errorf("loading the stored certificate of %q: %w", name, err)
+	}
+	if err != nil {
+		return fmt.Errorf("certificate of %q: %w", name, err)
+	}
+	if _, err := m.cfg.CacheManagedCertificate(ctx, name); err != nil {
+		return fmt.Errorf("loading the new certificate of %q: %w", name, err)
 	}
 	return nil
+}
+
+// refusedOrder counts an order refused over the rate, and warns at most
+// once every rateWarnInterval, with the count since the last warning: a
+// flood of handshakes must not flood the log.
+func (m *Manager) refusedOrder(name string) {
+	m.refusedMu.Lock()
+	m.refused++
+	now := time.Now()
+	if !m.refusedLogged.IsZero() && now.Sub(m.refusedLogged) < rateWarnInterval {
+		m.refusedMu.Unlock()
+		return
+	}
+	n := m.refused
+	m.refused, m.refusedLogged = 0, now
+	m.refusedMu.Unlock()
+	m.log.Warn("certificates not ordered: over the order rate; later handshakes try again",
+		"refused", n, "since", rateWarnInterval.String(), "last_name", name)
 }
 
 // StorageReady is /readyz's report on the certificate storage
@@ -393,12 +559,35 @@ func (m *Manager) HTTPHandler(next http.Handler) http.Handler {
 
 // GetCertificate serves the certificate of a managed name, and answers
 // TLS-ALPN-01 challenges for them. Any other name is refused before
-// certmagic sees it.
+// certmagic sees it. With OnDemand, a name with no valid certificate held
+// waits for it at most HandshakeWait (awaitOnDemand); one held is served
+// by certmagic, which renews it in the background once due, under the
+// same bound.
 func (m *Manager) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
-	if !(*m.names.Load())[normalizeName(hello.ServerName)] {
+	name := normalizeName(hello.ServerName)
+	if !(*m.names.Load())[name] {
 		return nil, fmt.Errorf("%w: %q", ErrUnknownName, hello.ServerName)
 	}
-	return m.cfg.GetCertificate(hello)
+	if !m.onDemand || isALPNChallenge(hello) {
+		return m.cfg.GetCertificate(hello)
+	}
+	if _, ok := m.current(name, time.Now()); !ok {
+		return m.awaitOnDemand(hello, name)
+	}
+	ctx := hello.Context()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, cancel := context.WithTimeout(ctx, m.wait)
+	defer cancel()
+	return m.cfg.GetCertificateWithContext(ctx, hello)
+}
+
+// isALPNChallenge reports whether hello is a TLS-ALPN-01 validation
+// (RFC 8737 section 3: acme-tls/1 as the only protocol), which certmagic
+// answers before looking for a certificate.
+func isALPNChallenge(hello *tls.ClientHelloInfo) bool {
+	return len(hello.SupportedProtos) == 1 && hello.SupportedProtos[0] == acmez.ACMETLS1Protocol
 }
 
 // Certificate returns the certificate served for name, when a valid one
@@ -500,19 +689,26 @@ func (m *Manager) onEvent(_ context.Context, event string, data map[string]any) 
 func (m *Manager) failed(name string, err error) {
 	msg := oneLine(err, 300)
 	var n int
-	m.update(name, func(s *Status) {
+	managed := m.update(name, func(s *Status) {
 		s.Err = msg
 		s.Failures++
 		n = s.Failures
 	})
+	if !managed {
+		m.log.Info("certificate order stopped: the name is no longer served", "name", name, "error", msg)
+		return
+	}
 	m.log.Warn("certificate not obtained; retried with back-off", "name", name, "failures", n, "error", msg)
 }
 
-// update changes the status of a managed name; other names are ignored.
-func (m *Manager) update(name string, f func(*Status)) {
+// update changes the status of a managed name, and reports whether it is
+// one; other names are ignored.
+func (m *Manager) update(name string, f func(*Status)) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if mn, ok := m.managed[normalizeName(name)]; ok {
+	mn, ok := m.managed[normalizeName(name)]
+	if ok {
 		f(&mn.st)
 	}
+	return ok
 }

@@ -69,7 +69,10 @@ func TestOnDemandNameJustAddedGetsItsCertificateAtItsFirstHandshake(t *testing.T
 		t.Fatal(err)
 	}
 	defer st.Close()
-	s := startService(t, p, "", func(o *certs.ACMEOptions) { o.OnDemand, o.Storage = true, st })
+	// The first handshake waits for the order, however slow under load
+	// (the default wait is under test with a CA that hangs).
+	tweak := func(o *certs.ACMEOptions) { o.OnDemand, o.Storage, o.HandshakeWait = true, st, issueTimeout }
+	s := startService(t, p, "", tweak)
 	roots := p.RootPool(t)
 	name := "autoconfig.new.example"
 	s.m.SetNames([]string{"autoconfig.old.example"})
@@ -108,7 +111,7 @@ func TestOnDemandNameJustAddedGetsItsCertificateAtItsFirstHandshake(t *testing.T
 	// Another replica on the same storage loads it at its first
 	// handshake: no order.
 	s.stop()
-	s = startService(t, p, "", func(o *certs.ACMEOptions) { o.OnDemand, o.Storage = true, st })
+	s = startService(t, p, "", tweak)
 	s.m.SetNames([]string{name})
 	if c2, err := dial(p, roots, name, 10*time.Second); err != nil || !c2.Equal(c) {
 		t.Errorf("handshake(%s) on a replica sharing the storage = %v, want the stored certificate", name, err)
@@ -133,6 +136,9 @@ func TestOnDemandBurstIsHeldToTheOrderRate(t *testing.T) {
 	s := startService(t, p, t.TempDir(), func(o *certs.ACMEOptions) {
 		o.OnDemand = true
 		o.Log = slog.New(slog.NewTextHandler(&logs, nil))
+		// The rate is under test: a handshake within it waits for its
+		// order, however slow under load.
+		o.HandshakeWait = issueTimeout
 	})
 	const burst, rate = 50, certs.DefaultOrderRate
 	names := make([]string, burst)
@@ -329,5 +335,174 @@ func TestManagerLosingTheStorageKeepsServing(t *testing.T) {
 		if !got[want] {
 			t.Errorf("metrics: no %s (got %v)", want, got)
 		}
+	}
+}
+
+// hangingCA starts a service on demand whose ACME CA accepts connections
+// and never answers, with tweak applied after.
+func hangingCA(t *testing.T, tweak func(*certs.ACMEOptions)) (*pebbletest.Pebble, *pebbletest.Front, *service) {
+	t.Helper()
+	p := pebbletest.Start(t, pebbletest.FreePort(t), pebbletest.FreePort(t)) // for its ports
+	ca := pebbletest.Hanging(t)
+	s := startService(t, p, t.TempDir(), func(o *certs.ACMEOptions) {
+		o.OnDemand, o.Directory = true, ca.Directory
+		if tweak != nil {
+			tweak(o)
+		}
+	})
+	return p, ca, s
+}
+
+// pendingBound is what a handshake waiting for an order may take: the
+// wait, and a margin for a loaded 2-core machine running -race.
+const pendingBound = certs.DefaultHandshakeWait + 6*time.Second
+
+// TestOnDemandHandshakeEndsWithinTheWaitWhenTheCAHangs: a CA that never
+// answers holds no handshake longer than the wait, neither the one that
+// started the order nor those after it, which wait for the same order.
+func TestOnDemandHandshakeEndsWithinTheWaitWhenTheCAHangs(t *testing.T) {
+	p, ca, s := hangingCA(t, nil)
+	name := "autoconfig.a.example"
+	s.m.SetNames([]string{name})
+	for i := range 3 {
+		start := time.Now()
+		_, err := dial(p, nil, name, 30*time.Second)
+		d := time.Since(start)
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			t.Fatalf("handshake %d (%s): the server held it until the client gave up (%v): %v", i, name, d, err)
+		}
+		if err == nil {
+			t.Fatalf("handshake %d (%s) succeeded with no CA", i, name)
+		}
+		if d > pendingBound {
+			t.Errorf("handshake %d (%s) ended after %v, want within %v", i, name, d.Round(time.Millisecond), pendingBound)
+		}
+		t.Logf("handshake %d for a name whose order hangs: %v, %v", i, d.Round(time.Millisecond), err)
+	}
+	if ca.Accepted() == 0 {
+		t.Errorf("the CA got no connection: no order was tried")
+	}
+	if _, lines := certs.Report(s.m, time.Now()); !strings.Contains(lines[0], "1 on demand") {
+		t.Errorf("Report()[0] = %q, want the name still on demand", lines[0])
+	}
+}
+
+// TestOnDemandOrderStopsWhenItsNameLeaves: the order a handshake started
+// goes on in the background after the handshake, until the name leaves
+// the set: then it stops, and nothing more is tried for it.
+func TestOnDemandOrderStopsWhenItsNameLeaves(t *testing.T) {
+	var logs lockedBuffer
+	p, ca, s := hangingCA(t, func(o *certs.ACMEOptions) { o.Log = slog.New(slog.NewTextHandler(&logs, nil)) })
+	name := "autoconfig.a.example"
+	s.m.SetNames([]string{name, "autoconfig.b.example"})
+	if _, err := dial(p, nil, name, 30*time.Second); err == nil {
+		t.Fatalf("handshake(%s) succeeded with no CA", name)
+	}
+	if !pebbletest.WaitFor(context.Background(), 10*time.Second, func() bool { return ca.Accepted() > 0 }) {
+		t.Fatalf("no order reached the CA after the handshake")
+	}
+	time.Sleep(500 * time.Millisecond)
+	const stopped = "certificate order stopped: the name is no longer served"
+	if strings.Contains(logs.String(), stopped) || strings.Contains(logs.String(), "certificate not obtained") {
+		t.Fatalf("the order ended with its handshake; want it going on in the background:\n%s", logs.String())
+	}
+	s.m.SetNames([]string{"autoconfig.b.example"})
+	if !pebbletest.WaitFor(context.Background(), 10*time.Second, func() bool { return strings.Contains(logs.String(), stopped) }) {
+		t.Fatalf("10 s after %s left the set, its order has not stopped:\n%s", name, logs.String())
+	}
+	if !strings.Contains(logs.String(), "context canceled") {
+		t.Errorf("the order stopped for another reason than the name leaving:\n%s", logs.String())
+	}
+	accepted := ca.Accepted()
+	if _, err := dial(p, nil, name, 10*time.Second); err == nil {
+		t.Errorf("handshake(%s) after it left succeeded", name)
+	}
+	time.Sleep(time.Second)
+	if got := ca.Accepted(); got != accepted {
+		t.Errorf("the CA got %d more connections after %s left, want none", got-accepted, name)
+	}
+}
+
+// TestOnDemandClientGoneIsNotHeld: a client that sends its hello and goes
+// (closes its side) has its connection closed at once, however long the
+// wait for the order.
+func TestOnDemandClientGoneIsNotHeld(t *testing.T) {
+	p, _, s := hangingCA(t, func(o *certs.ACMEOptions) { o.HandshakeWait = 2 * time.Minute })
+	name := "autoconfig.a.example"
+	s.m.SetNames([]string{name})
+	raw, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", p.TLSPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	raw.SetDeadline(time.Now().Add(60 * time.Second))
+	sent := make(chan struct{})
+	c := tls.Client(&firstWrite{Conn: raw, done: sent}, &tls.Config{ServerName: name, InsecureSkipVerify: true})
+	result := make(chan error, 1)
+	go func() { result <- c.Handshake() }()
+	<-sent
+	time.Sleep(300 * time.Millisecond) // the server reads the hello and waits for the order
+	gone := time.Now()
+	if err := raw.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	err = <-result
+	d := time.Since(gone)
+	t.Logf("the server closed the connection %v after its client went: %v", d.Round(time.Millisecond), err)
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatalf("the server held the connection of a client gone for %v: %v", d, err)
+	}
+	if err == nil {
+		t.Fatalf("handshake(%s) succeeded with no CA", name)
+	}
+	if d > 10*time.Second {
+		t.Errorf("the server closed the connection %v after its client went, want within 10s", d)
+	}
+}
+
+// firstWrite closes done at its first Write: the ClientHello is sent.
+type firstWrite struct {
+	net.Conn
+	done chan struct{}
+	once sync.Once
+}
+
+func (w *firstWrite) Write(b []byte) (int, error) {
+	n, err := w.Conn.Write(b)
+	w.once.Do(func() { close(w.done) })
+	return n, err
+}
+
+// TestOnDemandOverTheRateWarnsOncePerMinute: handshakes refused over the
+// order rate are counted, and warned of once a minute with the count, not
+// once each.
+func TestOnDemandOverTheRateWarnsOncePerMinute(t *testing.T) {
+	var logs lockedBuffer
+	p, _, s := hangingCA(t, func(o *certs.ACMEOptions) {
+		o.OrderRate = 1
+		o.Log = slog.New(slog.NewTextHandler(&logs, nil))
+	})
+	names := make([]string, 6)
+	for i := range names {
+		names[i] = fmt.Sprintf("autoconfig.d%d.example", i)
+	}
+	s.m.SetNames(names)
+	for _, n := range names {
+		start := time.Now()
+		if _, err := dial(p, nil, n, 30*time.Second); err == nil {
+			t.Fatalf("handshake(%s) succeeded with no CA", n)
+		}
+		if d := time.Since(start); d > pendingBound {
+			t.Errorf("handshake(%s) ended after %v, want within %v", n, d, pendingBound)
+		}
+	}
+	var warned []string
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, "over the order rate") {
+			warned = append(warned, l)
+		}
+	}
+	if len(warned) != 1 || !strings.Contains(warned[0], "refused=1") {
+		t.Errorf("warnings over the order rate after %d refusals:\n%s\nwant one, refused=1", len(names)-1, strings.Join(warned, "\n"))
 	}
 }
