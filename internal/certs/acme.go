@@ -694,11 +694,14 @@ func (m *Manager) failed(name string, err error) {
 		s.Failures++
 		n = s.Failures
 	})
-	if !managed {
+	switch {
+	case !managed:
 		m.log.Info("certificate order stopped: the name is no longer served", "name", name, "error", msg)
-		return
+	case m.onDemand:
+		m.log.Warn("certificate not obtained; a later handshake tries again, within the order rate", "name", name, "failures", n, "error", msg)
+	default:
+		m.log.Warn("certificate not obtained; retried with back-off", "name", name, "failures", n, "error", msg)
 	}
-	m.log.Warn("certificate not obtained; retried with back-off", "name", name, "failures", n, "error", msg)
 }
 
 // update changes the status of a managed name, and reports whether it is

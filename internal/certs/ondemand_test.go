@@ -387,6 +387,33 @@ func TestOnDemandHandshakeEndsWithinTheWaitWhenTheCAHangs(t *testing.T) {
 	}
 }
 
+// TestOnDemandHandshakeEndsWithinTheWaitWhenTheCARefuses: a CA that
+// refuses connections (the https://127.0.0.1:1/dir) fails each
+// handshake within the wait, one attempt each, where certmagic would
+// retry within the handshake a minute later.
+func TestOnDemandHandshakeEndsWithinTheWaitWhenTheCARefuses(t *testing.T) {
+	p := pebbletest.Start(t, pebbletest.FreePort(t), pebbletest.FreePort(t)) // for its ports
+	directory := fmt.Sprintf("https://127.0.0.1:%d/dir", pebbletest.FreePort(t))
+	s := startService(t, p, t.TempDir(), func(o *certs.ACMEOptions) { o.OnDemand, o.Directory = true, directory })
+	name := "autoconfig.a.example"
+	s.m.SetNames([]string{name})
+	for i := range 3 {
+		start := time.Now()
+		_, err := dial(p, nil, name, 30*time.Second)
+		d := time.Since(start)
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			t.Fatalf("handshake %d (%s): the server held it until the client gave up (%v): %v", i, name, d, err)
+		}
+		if err == nil {
+			t.Fatalf("handshake %d (%s) succeeded with no CA", i, name)
+		}
+		if d > pendingBound {
+			t.Errorf("handshake %d (%s) ended after %v, want within %v", i, name, d.Round(time.Millisecond), pendingBound)
+		}
+		t.Logf("handshake %d for a name whose CA refuses connections: %v", i, d.Round(time.Millisecond))
+	}
+}
+
 // TestOnDemandOrderStopsWhenItsNameLeaves: the order a handshake started
 // goes on in the background after the handshake, until the name leaves
 // the set: then it stops, and nothing more is tried for it.
