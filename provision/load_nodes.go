@@ -5,7 +5,7 @@ import "bytes"
 // maxNodes bounds the YAML nodes (scalars, lists, mappings, aliases) of one
 // catalog file. The YAML library builds the whole node tree of a file
 // before the decoder sees it, at about 200 bytes a node, and a node can
-// take a single byte of the file ("{a,a,a" is two nodes every two bytes):
+// take a single byte of the file ("{a,a,a,..." is a node a byte):
 // the 64 MiB byte limit alone let a dense file of short items ("- a" a
 // line) take gigabytes. A million domains from bench/gencatalog are about
 // 1.5 million nodes (one a domain, about 45 for each of their 10,000
@@ -37,12 +37,15 @@ func (d *decoder) nodesBounded(data []byte) bool {
 //   - a run of words on a line, up to an indicator: one scalar (words
 //     separated by blanks are one plain scalar, or an anchor or tag and its
 //     node; YAML 1.2.2, 7.3.3 and 6.9);
-//   - "- " (a block sequence entry): its list, unless the previous line
-//     began with "- " at the same indentation (the same list goes on), and
-//     an empty entry, unless something follows on the line;
-//   - ":" (a value): its mapping, unless it ends the first word of a line
-//     that continues a block mapping as the previous line did, or sits in
-//     a flow mapping opened on the same line; an empty key, unless a word or
+//   - "- " (a block sequence entry): its list, unless the line begins
+//     with it and the previous line began with "- " at the same
+//     indentation, without a quote (the same list goes on); and an empty
+//     entry, unless something follows on the line;
+//   - ":" (a value): its mapping, unless it ends the line's first run of
+//     words (a key: no quote, tag or comment) and the previous line began
+//     with a key at the same indentation, neither line holding a quote or
+//     a flow indicator (the same mapping goes on), or unless it sits in a
+//     flow mapping opened on the same line; an empty key, unless a run or
 //     a closed collection precedes it on the line; an empty value, unless
 //     something follows on the line;
 //   - "?" (an explicit key): a mapping, an empty key and an empty value;

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"regexp"
 	"runtime"
 	"strings"
@@ -92,6 +93,38 @@ func TestNodeBound(t *testing.T) {
 		}
 		if got := nodeBound([]byte(in), 1<<30); got < want {
 			t.Errorf("nodeBound(%.60q) = %d, want at least %d", in, got, want)
+		}
+	}
+}
+
+// TestNodeBoundLines puts together documents of lines like a catalog's,
+// and of the lines that nodeBound must not take for them (quotes spanning
+// lines, comments, block scalars, flow collections spanning lines), at
+// random indentations: the bound is never under the library's count.
+func TestNodeBoundLines(t *testing.T) {
+	lines := []string{
+		"- x", "k: v", "k:", "-", "? k", ": v", "- k: v", "- k:", "- - y", "txt",
+		"[a, b: c]", "{a, b}", "k: [", "]", "a,", "b: c,", "}", "k: {",
+		"\"q", "q\"", "k: \"x", "- 'y", "y'", "k: 'a: b'", "k: |", "- >",
+		"# c", "#k: v", "- # c", "k: v # c: d",
+		"&a k: v", "- &a", "- *a", "k: *a", "k: &a", "!t k: v", "- !t",
+		"---", "?", ":", "- ?", "- :",
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 20000 {
+		var b strings.Builder
+		for range 1 + r.IntN(8) {
+			b.WriteString(strings.Repeat(" ", 2*r.IntN(3)))
+			b.WriteString(lines[r.IntN(len(lines))])
+			b.WriteString("\n")
+		}
+		in := b.String()
+		want, ok := yamlNodes([]byte(in))
+		if !ok {
+			continue
+		}
+		if got := nodeBound([]byte(in), 1<<30); got < want {
+			t.Fatalf("nodeBound(%q) = %d, want at least %d", in, got, want)
 		}
 	}
 }
