@@ -1,6 +1,7 @@
 package provision
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -204,10 +205,15 @@ func readLimited(name string, max int64, what string) ([]byte, error) {
 	case st.Size() > max:
 		return refuse(fmt.Errorf("larger than %d bytes%s", max, what))
 	}
-	data, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
+	// Read into one buffer of the file's size (and the few bytes that
+	// tell a file grown meanwhile): io.ReadAll's growing buffers would
+	// take twice the file and more before the parse begins.
+	var buf bytes.Buffer
+	buf.Grow(int(st.Size()) + bytes.MinRead)
+	if _, err := buf.ReadFrom(io.LimitReader(f, max+1)); err != nil {
 		return nil, err
 	}
+	data := buf.Bytes()
 	if int64(len(data)) > max {
 		return refuse(fmt.Errorf("larger than %d bytes%s", max, what))
 	}
