@@ -33,7 +33,7 @@ func (p *Pebble) Front(t testing.TB) *Front {
 	t.Helper()
 	u := strings.TrimPrefix(p.Directory, "https://")
 	target := u[:strings.Index(u, "/")]
-	f := startFront(t, target)
+	f := startFront(t, target, false)
 	f.Directory = strings.Replace(p.Directory, target, f.ln.Addr().String(), 1)
 	return f
 }
@@ -42,18 +42,17 @@ func (p *Pebble) Front(t testing.TB) *Front {
 // and never answers. Its Directory is https://<its address>/dir.
 func Hanging(t testing.TB) *Front {
 	t.Helper()
-	f := startFront(t, "")
-	f.hanging = true
+	f := startFront(t, "", true)
 	f.Directory = "https://" + f.ln.Addr().String() + "/dir"
 	return f
 }
 
-func startFront(t testing.TB, target string) *Front {
+func startFront(t testing.TB, target string, hanging bool) *Front {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &Front{ln: ln, target: target}
+	f := &Front{ln: ln, target: target, hanging: hanging}
 	t.Cleanup(func() { ln.Close(); f.closeAll() })
 	go f.serve()
 	return f
