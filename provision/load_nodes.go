@@ -68,35 +68,63 @@ func nodeBound(data []byte, limit int) int {
 	n := 2 // the document, and the empty scalar of an empty one
 	var prev lineShape
 	for len(data) > 0 && n <= limit {
-		end, next := lineEnd(data)
+		end, next, holds := lineEnd(data)
 		var c int
-		c, prev = lineNodes(data[:end], prev)
+		c, prev = lineNodes(data[:end], holds, prev)
 		n += c
 		data = data[next:]
 	}
 	return n
 }
 
-// lineEnd returns the end of data's first line and where the next begins.
-// Line breaks are the library's: LF, CR, NEL, LS and PS (YAML 1.1, which
-// the library follows, counts the last three; 1.2.2 section 5.4 does not).
-func lineEnd(data []byte) (end, next int) {
+// lineEnd returns the end of data's first line, where the next begins,
+// and which of the bytes nodeBound looks for (quotes, flow indicators) the
+// line holds. Line breaks are the library's: LF, CR, NEL, LS and PS (YAML
+// 1.1, which the library follows, counts the last three; 1.2.2 section
+// 5.4 does not).
+func lineEnd(data []byte) (end, next int, holds byte) {
 	for i := 0; i < len(data); i++ {
+		c := byteClass[data[i]]
+		if c&classBreak == 0 {
+			holds |= c
+			continue
+		}
 		switch data[i] {
 		case '\n', '\r':
-			return i, i + 1
+			return i, i + 1, holds
 		case 0xc2:
 			if i+1 < len(data) && data[i+1] == 0x85 {
-				return i, i + 2
+				return i, i + 2, holds
 			}
 		case 0xe2:
 			if i+2 < len(data) && data[i+1] == 0x80 && (data[i+2] == 0xa8 || data[i+2] == 0xa9) {
-				return i, i + 3
+				return i, i + 3, holds
 			}
 		}
 	}
-	return len(data), len(data)
+	return len(data), len(data), holds
 }
+
+// The classes of byteClass: the first bytes of line breaks, quotes and
+// flow indicators.
+const (
+	classBreak = 1 << iota
+	classQuote
+	classFlow
+)
+
+var byteClass = func() (t [256]byte) {
+	for _, c := range []byte("\n\r\xc2\xe2") {
+		t[c] = classBreak
+	}
+	for _, c := range []byte("\"'") {
+		t[c] = classQuote
+	}
+	for _, c := range []byte(",[]{}") {
+		t[c] = classFlow
+	}
+	return t
+}()
 
 // lineShape is what nodeBound remembers of the last line that was not
 // blank: how it began, at which indentation, and whether it held flow
@@ -121,8 +149,9 @@ func isIndicator(c byte) bool {
 }
 
 // lineNodes is nodeBound's count for one line (without its break), and
-// the line's shape for the next, or prev again for a blank line.
-func lineNodes(line []byte, prev lineShape) (int, lineShape) {
+// the line's shape for the next, or prev again for a blank line. holds is
+// lineEnd's.
+func lineNodes(line []byte, holds byte, prev lineShape) (int, lineShape) {
 	i := 0
 	indent := 0
 	for i < len(line) && isBlank(line[i]) {
@@ -137,7 +166,7 @@ func lineNodes(line []byte, prev lineShape) (int, lineShape) {
 		return 0, prev
 	}
 	first := i
-	cur := lineShape{indent: indent, quoted: bytes.ContainsAny(line, "\"'"), flow: bytes.ContainsAny(line, ",[]{}")}
+	cur := lineShape{indent: indent, quoted: holds&classQuote != 0, flow: holds&classFlow != 0}
 
 	// The flow collections opened on this line: a list ('[') or a
 	// mapping ('{'), and whether the current entry has a value. Past
