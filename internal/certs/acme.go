@@ -162,7 +162,7 @@ type Manager struct {
 
 type managedName struct {
 	ctx    context.Context
-	cancel context.CancelFunc // ends this name's retries and its flight
+	cancel context.CancelFunc // ends this name's retries and its flight; nil until needed on demand
 	st     Status
 	flight *flight // the on-demand load or order under way, if any
 }
@@ -333,9 +333,13 @@ func (m *Manager) SetNames(names []string) {
 	slices.Sort(added)
 	for _, n := range added {
 		mn := &managedName{st: Status{Name: n}}
-		// Each name has its own context, so that a name removed later
-		// stops being retried, and its on-demand order ends.
-		mn.ctx, mn.cancel = context.WithCancel(m.ctx)
+		if !m.onDemand {
+			// Each name has its own context, so that a name removed
+			// later stops being retried. On demand, it is made at the
+			// name's first flight: most names never have one, and a
+			// context costs a few hundred bytes a name.
+			mn.ctx, mn.cancel = context.WithCancel(m.ctx)
+		}
 		m.managed[n] = mn
 	}
 	if m.onDemand {
@@ -458,12 +462,22 @@ func (m *Manager) startFlight(name string) (*flight, error) {
 		return nil, fmt.Errorf("%w: %q", ErrUnknownName, name)
 	}
 	if mn.flight == nil {
+		if mn.ctx == nil {
+			// Ends when the name leaves the set (SetNames), or at Stop.
+			mn.ctx, mn.cancel = context.WithCancel(m.ctx)
+		}
 		f := &flight{done: make(chan struct{})}
 		mn.flight = f
+		ctx := mn.ctx
 		go func() {
-			f.err = m.loadOrOrder(mn.ctx, name)
+			f.err = m.loadOrOrder(ctx, name)
 			m.mu.Lock()
 			mn.flight = nil
+			if m.onDemand {
+				// Not kept between flights: see SetNames.
+				mn.cancel()
+				mn.ctx, mn.cancel = nil, nil
+			}
 			m.mu.Unlock()
 			close(f.done)
 		}()
