@@ -391,10 +391,10 @@ const (
 
 // aliasesBounded checks that the nodes doc stands for, each alias counted
 // as the whole node it names, stay within the budget above and within
-// maxNodes in all (load_nodes.go), and that no
-// alias names a node that holds it (yaml.v3 builds such a cycle for
-// "&a [*a]"). The anchored nodes' sizes are counted once each, so the
-// check is linear in the document however the aliases nest.
+// maxNodes in all (load_nodes.go), and that no alias names a node that
+// holds it (yaml.v3 builds such a cycle for "&a [*a]"). The anchored
+// nodes' sizes are counted once each, so the check is linear in the
+// document however the aliases nest.
 func (d *decoder) aliasesBounded(doc *yaml.Node) bool {
 	var nodes func(n *yaml.Node) int
 	nodes = func(n *yaml.Node) int {
