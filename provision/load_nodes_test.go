@@ -75,6 +75,8 @@ var nodeBoundCases = []string{
 	"- a\r- b\r- c\r",
 	"- a\u0085- b\u2028- c\u2029",
 	"\ufeff- a\n- b\n",
+	"\xff\xfe-\x00 \x00a\x00\n\x00-\x00 \x00b\x00\n\x00", // UTF-16LE
+	"\xfe\xff\x00[\x00a\x00,\x00b\x00]",                  // UTF-16BE
 	"--- a\n",
 	"---\n- a\n...\n",
 	"a: https://x/?y=z\n",
