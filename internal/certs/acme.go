@@ -47,10 +47,11 @@ var ErrPending = errors.New("certificate not obtained yet; a later handshake get
 // long enough for a nearby CA's order (about a second).
 const DefaultHandshakeWait = 4 * time.Second
 
-// orderTimeout bounds one on-demand order in the background: certmagic's
+// orderTimeout bounds one on-demand flight in the background: certmagic's
 // own bound for an order during a handshake (obtainOnDemandCertificate,
 // docs/acme.md#on-demand), kept for the order but no longer for the
-// handshake.
+// handshake. certmagic's first retry comes a minute after a failure, its
+// second two minutes later: a flight makes two attempts at most.
 const orderTimeout = 180 * time.Second
 
 // peerCheckInterval is how often a handshake waiting for an order checks
@@ -172,6 +173,11 @@ type managedName struct {
 type flight struct {
 	done chan struct{} // closed when it ends
 	err  error         // why it failed, once done is closed
+	// failed is closed at the first failed attempt, failErr set under
+	// Manager.mu before: the handshakes waiting, and those until the
+	// retry, fail at once.
+	failed  chan struct{}
+	failErr error
 }
 
 // loadWorkers bounds how many names are loaded from the data directory at
@@ -441,6 +447,8 @@ func (m *Manager) awaitOnDemand(hello *tls.ClientHelloInfo, name string) (*tls.C
 				return &c.Certificate, nil
 			}
 			return nil, fmt.Errorf("%w: %q: obtained but not held", ErrPending, name)
+		case <-f.failed:
+			return nil, fmt.Errorf("%w: %q: %w", ErrPending, name, f.failErr)
 		case <-timer.C:
 			return nil, fmt.Errorf("%w: %q", ErrPending, name)
 		case <-ctx.Done():
@@ -466,7 +474,7 @@ func (m *Manager) startFlight(name string) (*flight, error) {
 			// Ends when the name leaves the set (SetNames), or at Stop.
 			mn.ctx, mn.cancel = context.WithCancel(m.ctx)
 		}
-		f := &flight{done: make(chan struct{})}
+		f := &flight{done: make(chan struct{}), failed: make(chan struct{})}
 		mn.flight = f
 		ctx := mn.ctx
 		go func() {
@@ -486,9 +494,10 @@ func (m *Manager) startFlight(name string) (*flight, error) {
 }
 
 // loadOrOrder puts the certificate of name in the cache: loaded from
-// storage, renewed there when expired, or else ordered, one attempt
-// within the order rate and orderTimeout. ctx is the name's: it ends
-// when the name leaves the set.
+// storage, renewed there when expired, or else ordered within the order
+// rate, for orderTimeout at most. ctx is the name's: it ends when the
+// name leaves the set. certmagic's Sync calls are not used: without an
+// email they ask for one on standard input (docs/acme.md#on-demand).
 func (m *Manager) loadOrOrder(ctx context.Context, name string) error {
 	ctx, cancel := context.WithTimeout(ctx, orderTimeout)
 	defer cancel()
@@ -500,15 +509,13 @@ func (m *Manager) loadOrOrder(ctx context.Context, name string) error {
 		return nil
 	case err == nil:
 		m.cache.RemoveManaged([]certmagic.SubjectIssuer{{Subject: name}})
-		err = m.cfg.RenewCertSync(ctx, name, false)
+		err = m.cfg.RenewCertAsync(ctx, name, false)
 	case errors.Is(err, fs.ErrNotExist):
 		if !m.orders.Allow() {
 			m.refusedOrder(name)
 			return fmt.Errorf("%w: %q", ErrOrderRate, name)
 		}
-		// One attempt, no retries: the next is at a later handshake,
-		// within the rate.
-		err = m.cfg.ObtainCertSync(ctx, name)
+		err = m.cfg.ObtainCertAsync(ctx, name)
 	default:
 		return fmt.Errorf("loading the stored certificate of %q: %w", name, err)
 	}
@@ -685,6 +692,7 @@ func (m *Manager) onEvent(_ context.Context, event string, data map[string]any) 
 		if err == nil {
 			err = errors.New("unknown error")
 		}
+		m.flightFailed(name, err)
 		m.failed(name, err)
 	case "cached_managed_cert":
 		sans, _ := data["sans"].([]string)
@@ -700,6 +708,19 @@ func (m *Manager) onEvent(_ context.Context, event string, data map[string]any) 
 	return nil
 }
 
+// flightFailed tells the handshakes waiting for name's flight, if one
+// runs, that an attempt failed.
+func (m *Manager) flightFailed(name string, err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	mn := m.managed[normalizeName(name)]
+	if mn == nil || mn.flight == nil || mn.flight.failErr != nil {
+		return
+	}
+	mn.flight.failErr = err
+	close(mn.flight.failed)
+}
+
 func (m *Manager) failed(name string, err error) {
 	msg := oneLine(err, 300)
 	var n int
@@ -712,7 +733,8 @@ func (m *Manager) failed(name string, err error) {
 	case !managed:
 		m.log.Info("certificate order stopped: the name is no longer served", "name", name, "error", msg)
 	case m.onDemand:
-		m.log.Warn("certificate not obtained; a later handshake tries again, within the order rate", "name", name, "failures", n, "error", msg)
+		m.log.Warn("certificate not obtained; tried again a minute later, then at a later handshake within the order rate",
+			"name", name, "failures", n, "error", msg)
 	default:
 		m.log.Warn("certificate not obtained; retried with back-off", "name", name, "failures", n, "error", msg)
 	}

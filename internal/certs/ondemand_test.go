@@ -388,13 +388,18 @@ func TestOnDemandHandshakeEndsWithinTheWaitWhenTheCAHangs(t *testing.T) {
 }
 
 // TestOnDemandHandshakeEndsWithinTheWaitWhenTheCARefuses: a CA that
-// refuses connections (the https://127.0.0.1:1/dir) fails each
-// handshake within the wait, one attempt each, where certmagic would
-// retry within the handshake a minute later.
+// refuses connections (the https://127.0.0.1:1/dir) fails the
+// handshake within the wait, where certmagic held it for its retry a
+// minute later; the handshakes until that retry fail too, without an
+// order of their own.
 func TestOnDemandHandshakeEndsWithinTheWaitWhenTheCARefuses(t *testing.T) {
 	p := pebbletest.Start(t, pebbletest.FreePort(t), pebbletest.FreePort(t)) // for its ports
 	directory := fmt.Sprintf("https://127.0.0.1:%d/dir", pebbletest.FreePort(t))
-	s := startService(t, p, t.TempDir(), func(o *certs.ACMEOptions) { o.OnDemand, o.Directory = true, directory })
+	var logs lockedBuffer
+	s := startService(t, p, t.TempDir(), func(o *certs.ACMEOptions) {
+		o.OnDemand, o.Directory = true, directory
+		o.Log = slog.New(slog.NewTextHandler(&logs, nil))
+	})
 	name := "autoconfig.a.example"
 	s.m.SetNames([]string{name})
 	for i := range 3 {
@@ -411,6 +416,9 @@ func TestOnDemandHandshakeEndsWithinTheWaitWhenTheCARefuses(t *testing.T) {
 			t.Errorf("handshake %d (%s) ended after %v, want within %v", i, name, d.Round(time.Millisecond), pendingBound)
 		}
 		t.Logf("handshake %d for a name whose CA refuses connections: %v", i, d.Round(time.Millisecond))
+	}
+	if n := strings.Count(logs.String(), "certificate not obtained"); n != 1 {
+		t.Errorf("%d failed orders logged for 3 handshakes within a minute, want 1:\n%s", n, logs.String())
 	}
 }
 
