@@ -542,8 +542,8 @@ func (m *Manager) refusedOrder(name string) {
 	n := m.refused
 	m.refused, m.refusedLogged = 0, now
 	m.refusedMu.Unlock()
-	m.log.Warn("certificates not ordered: over the order rate; later handshakes try again",
-		"refused", n, "since", rateWarnInterval.String(), "last_name", name)
+	m.log.Warn("certificates not ordered: over the order rate; later handshakes try again (one line a minute at most)",
+		"refused", n, "last_name", name)
 }
 
 // StorageReady is /readyz's report on the certificate storage
