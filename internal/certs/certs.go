@@ -53,7 +53,10 @@ type Status struct {
 // Source supplies the certificates of the HTTPS listener.
 type Source interface {
 	// GetCertificate is a tls.Config.GetCertificate. It refuses names
-	// outside the source's set and never starts an issuance.
+	// outside the source's set at once. It waits for no issuance, except
+	// with ACMEOptions.OnDemand, where it starts one in the background
+	// for a served name without a certificate and waits for it at most
+	// ACMEOptions.HandshakeWait.
 	GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error)
 	// Certificate returns the certificate currently served for exactly
 	// name, if there is a valid one.
