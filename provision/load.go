@@ -1,7 +1,6 @@
 package provision
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -205,19 +204,35 @@ func readLimited(name string, max int64, what string) ([]byte, error) {
 	case st.Size() > max:
 		return refuse(fmt.Errorf("larger than %d bytes%s", max, what))
 	}
-	// Read into one buffer of the file's size (and the few bytes that
-	// tell a file grown meanwhile): io.ReadAll's growing buffers would
-	// take twice the file and more before the parse begins.
-	var buf bytes.Buffer
-	buf.Grow(int(st.Size()) + bytes.MinRead)
-	if _, err := buf.ReadFrom(io.LimitReader(f, max+1)); err != nil {
+	data, err := readAllSized(io.LimitReader(f, max+1), st.Size())
+	if err != nil {
 		return nil, err
 	}
-	data := buf.Bytes()
 	if int64(len(data)) > max {
 		return refuse(fmt.Errorf("larger than %d bytes%s", max, what))
 	}
 	return data, nil
+}
+
+// readAllSized is io.ReadAll into a buffer of size bytes to start with,
+// and the few more that tell a file grown meanwhile: io.ReadAll's own
+// buffers grow from 512 bytes and take twice the file and more before
+// the parse begins.
+func readAllSized(r io.Reader, size int64) ([]byte, error) {
+	b := make([]byte, 0, size+512)
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err != nil {
+			if err == io.EOF {
+				err = nil
+			}
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+	}
 }
 
 // fileKind names the type of a file that is not regular.
