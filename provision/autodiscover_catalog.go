@@ -2,7 +2,6 @@ package provision
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -69,6 +68,12 @@ func (d *decoder) autodiscoverKeys(m map[string]*yaml.Node, path string, p *Prov
 		return
 	}
 	p.DomainRedirects = map[string]Redirect{}
+	// Both lists may be long: the provider's domains as a set, not
+	// scanned per key.
+	domains := make(map[string]bool, len(p.Domains))
+	for _, dom := range p.Domains {
+		domains[dom] = true
+	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], resolveAlias(n.Content[i+1])
 		if k.Kind != yaml.ScalarNode {
@@ -81,7 +86,7 @@ func (d *decoder) autodiscoverKeys(m map[string]*yaml.Node, path string, p *Prov
 			d.errorf(k, kf, "%q is not a domain name", k.Value)
 			continue
 		}
-		if !slices.Contains(p.Domains, dom) {
+		if !domains[dom] {
 			d.errorf(k, kf, "%s is not one of this provider's domains", dom)
 			continue
 		}

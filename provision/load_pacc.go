@@ -3,7 +3,6 @@ package provision
 import (
 	"fmt"
 	"net/url"
-	"slices"
 	"strings"
 	"unicode"
 
@@ -81,6 +80,7 @@ func (d *decoder) help(n *yaml.Node, path string) *Help {
 	}
 	if cn, ok := m["contact"]; ok {
 		f := path + ".contact"
+		seen := map[string]bool{} // a list may be long: no scan per entry
 		for i, item := range d.sequence(cn, f) {
 			fi := fmt.Sprintf("%s[%d]", f, i)
 			v, ok := d.str(item, fi)
@@ -91,10 +91,11 @@ func (d *decoder) help(n *yaml.Node, path string) *Help {
 				d.errorf(item, fi, "%q is not a mailto: URI with one address", v)
 				continue
 			}
-			if slices.Contains(h.Contact, v) {
+			if seen[v] {
 				d.errorf(item, fi, "%q is listed twice", v)
 				continue
 			}
+			seen[v] = true
 			h.Contact = append(h.Contact, v)
 		}
 	}

@@ -18,6 +18,7 @@ func (d *decoder) tlsNames(m map[string]*yaml.Node, path string) []string {
 	}
 	path += ".tls_names"
 	var out []string
+	seen := map[string]bool{} // a list may be long: no scan of out per name
 	for i, item := range d.sequence(n, path) {
 		f := fmt.Sprintf("%s[%d]", path, i)
 		raw, ok := d.str(item, f)
@@ -33,10 +34,11 @@ func (d *decoder) tlsNames(m map[string]*yaml.Node, path string) []string {
 			d.errorf(item, f, "%q is not a host name with a dot", raw)
 			continue
 		}
-		if slices.Contains(out, h) {
+		if seen[h] {
 			d.errorf(item, f, "%s is listed twice", h)
 			continue
 		}
+		seen[h] = true
 		out = append(out, h)
 	}
 	return out
