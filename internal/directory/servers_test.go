@@ -279,6 +279,37 @@ func (s *ldapServer) pause(t testing.TB) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.cmd.Process.Signal(syscall.SIGSTOP)
+	// kill(2) returns before every thread has stopped: a thread of slapd
+	// already at work may still answer. Wait until each one is in state
+	// T (proc(5), /proc/PID/task/TID/stat, the field after the command).
+	pid := s.cmd.Process.Pid
+	deadline := time.Now().Add(5 * time.Second)
+	for !allStopped(pid) {
+		if time.Now().After(deadline) {
+			t.Fatalf("slapd (pid %d) not stopped 5 s after SIGSTOP", pid)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// allStopped reports whether every thread of process pid is stopped.
+func allStopped(pid int) bool {
+	stats, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+	if err != nil || len(stats) == 0 {
+		return false
+	}
+	for _, f := range stats {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return false
+		}
+		// "TID (comm) S ...": comm may hold spaces and parentheses.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 || i+2 >= len(b) || (b[i+2] != 'T' && b[i+2] != 't') {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *ldapServer) resume(t testing.TB) {
