@@ -450,7 +450,8 @@ func TestRequestSizeLimits(t *testing.T) {
 
 // TestHeaderLimit: over the real server, a request whose line and
 // headers (the blank line included) take headerLimit bytes is served and
-// one of a byte more gets 431: the README's figure is the one enforced.
+// one of a byte more gets 431: the figure of docs/guide/hardening.md is
+// the one enforced.
 func TestHeaderLimit(t *testing.T) {
 	addr := startLimitedServe(t, nil)
 	head := func(size int) string {
@@ -488,21 +489,15 @@ func TestHeaderLimit(t *testing.T) {
 }
 
 // TestNetHTTPOwnAnswers: requests net/http refuses before any handler
-// runs get its own answers; every 5xx among them is one the README's
-// hardening section names as net/http's.
+// runs get its own answers; every 5xx among them is one the hardening
+// page (docs/guide/hardening.md) names as net/http's.
 func TestNetHTTPOwnAnswers(t *testing.T) {
 	addr := startLimitedServe(t, nil)
-	data, err := os.ReadFile("../../README.md")
+	data, err := os.ReadFile("../../docs/guide/hardening.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	readme := string(data)
-	start := strings.Index(readme, "\n## Hardening\n")
-	end := strings.Index(readme[start+1:], "\n## ")
-	if start < 0 || end < 0 {
-		t.Fatal("README.md has no Hardening section")
-	}
-	hardening := readme[start : start+1+end]
+	hardening := string(data)
 	for _, tc := range []struct {
 		name, request string
 		want          int
@@ -535,7 +530,7 @@ func TestNetHTTPOwnAnswers(t *testing.T) {
 			t.Errorf("%s: status %d, want %d", tc.name, resp.StatusCode, tc.want)
 		}
 		if code := fmt.Sprintf("`%d`", resp.StatusCode); resp.StatusCode >= 500 && !strings.Contains(hardening, code) {
-			t.Errorf("%s: net/http answers %d, which the README's Hardening section does not name (%s)", tc.name, resp.StatusCode, code)
+			t.Errorf("%s: net/http answers %d, which docs/guide/hardening.md does not name (%s)", tc.name, resp.StatusCode, code)
 		}
 	}
 }
