@@ -124,7 +124,7 @@ func TestImportCommand(t *testing.T) {
 }
 
 // TestImportCheckRoundTrip: what import prints, check accepts, as the
-// README's migration steps say.
+// migration steps of docs/guide/clients.md say.
 func TestImportCheckRoundTrip(t *testing.T) {
 	dir := writeFiles(t, map[string]string{"a.example.xml": importDoc("a.example", "SSL")})
 	var out, errb bytes.Buffer

@@ -57,7 +57,7 @@ const (
 	// PlaceholderLogin is the login name a directory holds for the
 	// address (Address.Login), which only this service knows: no client
 	// fills it, so a document without an address writes
-	// %EMAILADDRESS% in its place (README, "Directories").
+	// %EMAILADDRESS% in its place (docs/guide/directories.md).
 	PlaceholderLogin = "%LOGIN%"
 )
 

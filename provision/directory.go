@@ -7,7 +7,7 @@ import (
 )
 
 // Directory is a database or LDAP server a catalog declares (the
-// `directories:` key, README "Directories"): where a provider's domains
+// `directories:` key, docs/guide/directories.md): where a provider's domains
 // and its users' login names are read. provision only describes it: it
 // never reads URLEnv or BindPasswordEnv, never connects, and never runs a
 // query; internal/directory does, and hands the domains it read to
@@ -60,7 +60,7 @@ const (
 	DirectoryLDAP     = "ldap"
 )
 
-// Directory defaults (README, "Directories").
+// Directory defaults (docs/guide/directories.md).
 const (
 	DefaultDirectoryRefresh     = time.Minute
 	DefaultDirectoryCacheTTL    = time.Minute

@@ -143,7 +143,7 @@ func TestWithDirectoryDomainsBounded(t *testing.T) {
 }
 
 // BenchmarkWithDirectoryDomains merges a million directory domains, as a
-// first load or a refresh of a large hoster does (README, "Directories").
+// first load or a refresh of a large hoster does (docs/guide/directories.md).
 func BenchmarkWithDirectoryDomains(b *testing.B) {
 	c := dirCat(b)
 	list := make([]string, 1_000_000)

@@ -12,7 +12,7 @@ import (
 // One lifetime, not one for each kind: with "no such user" kept 1 minute
 // and a login 5, a request between the two was answered from memory for
 // an address that exists and by a database query for one that does not,
-// and its time told which (README, "Privacy"; issue 23, item 2). With one
+// and its time told which (docs/guide/directories.md#privacy; issue 23, item 2). With one
 // lifetime a second request is a cache hit, or a query, for both alike.
 // The shorter, so that neither kind is kept longer than the catalog
 // allows: NegativeTTL still bounds how long a new user's address stands

@@ -96,7 +96,7 @@ func TestLoadRefusesOversizedFileBeforeReading(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// One byte over the limit the README documents.
+	// One byte over the limit docs/guide/hardening.md documents.
 	if err := f.Truncate(64<<20 + 1); err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import "bytes"
 // 1.5 million nodes (one a domain, about 45 for each of their 10,000
 // providers); the costliest files within the limit that we measured (two
 // million distinct domains) peak under 900 MB through the whole check
-// (README, "Hardening").
+// (docs/guide/hardening.md).
 const maxNodes = 2_000_000
 
 // nodesBounded refuses a file that may hold more than maxNodes nodes,

@@ -167,7 +167,7 @@ func TestNodeBoundTight(t *testing.T) {
 	}
 }
 
-// TestMillionDomainsUnderNodeLimit: the catalog of the README's million
+// TestMillionDomainsUnderNodeLimit: the catalog of bench/README.md's million
 // domains (bench/gencatalog -domains 1000000) stays under maxNodes with
 // room to spare.
 func TestMillionDomainsUnderNodeLimit(t *testing.T) {

@@ -1,6 +1,6 @@
 // Command enumerate measures what an attacker learns from the time of
 // one autoconfig request: whether an address exists in a login directory
-// (README, "Privacy"; issue 23, item 2). It runs the service's binary
+// (docs/guide/directories.md#privacy; issue 23, item 2). It runs the service's binary
 // against a PostgreSQL database of its own on loopback, whose users'
 // logins are their addresses, so that a found and an unknown address get
 // the same bytes: only the time can tell them apart.

@@ -26,7 +26,7 @@ type Shape struct {
 	Seed uint64
 }
 
-// DefaultShape is the spread the README's figures were measured with:
+// DefaultShape is the spread bench/README.md's figures were measured with:
 // 98% of the domains on shared platforms, 2% on ~1 provider per 2 domains.
 func DefaultShape(domains int) Shape {
 	return Shape{Domains: domains, Dedicated: 0.02, Seed: 1}
@@ -50,7 +50,7 @@ var words = []string{
 }
 
 // Write writes a catalog of s.Domains distinct domains to w as YAML, in
-// the catalog format of the README. The same Shape writes the same bytes.
+// the catalog format of docs/guide/catalog.md. The same Shape writes the same bytes.
 func Write(w io.Writer, s Shape) (Stats, error) {
 	if s.Domains < 1 {
 		return Stats{}, fmt.Errorf("need at least one domain")

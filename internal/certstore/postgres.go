@@ -15,8 +15,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// The PostgreSQL tables, created on first use (README, "Several
-// replicas"): one row per stored key, one row per lock held.
+// The PostgreSQL tables, created on first use (docs/guide/replicas.md,
+// "Several replicas"): one row per stored key, one row per lock held.
 const (
 	pgDataTable = "mailautoconf_certmagic_data"
 	pgLockTable = "mailautoconf_certmagic_locks"

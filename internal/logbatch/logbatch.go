@@ -13,7 +13,7 @@ const bufferSize = 64 << 10
 // Writer gathers log lines and writes them together, at most every
 // interval or when bufferSize fills, as nginx's access_log buffer=
 // flush= does: one write(2) per request line costs a busy server more
-// than answering the request (README, Performance). A line waits at most
+// than answering the request (bench/README.md). A line waits at most
 // interval; Close writes what is left, so the lines before an exit are
 // never lost. With interval 0 every line is written at once.
 type Writer struct {

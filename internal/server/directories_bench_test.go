@@ -21,7 +21,7 @@ import (
 )
 
 // Benchmarks of the directories through the router, against the local
-// PostgreSQL (README "Directories", figures):
+// PostgreSQL (docs/guide/directories.md, figures):
 //
 //	go test -run '^$' -bench 'RouterLogin|DirectoryMillion' -benchtime 2s ./internal/server/
 

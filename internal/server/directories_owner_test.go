@@ -14,7 +14,7 @@ import (
 	"mailautoconf/internal/testutil/servetest"
 )
 
-// Who owns a domain claimed twice (README "Directories"), through the real
+// Who owns a domain claimed twice (docs/guide/directories.md), through the real
 // server and the machine's PostgreSQL.
 
 // ownerCatalog has two directories on one database, a before b in
