@@ -54,15 +54,6 @@ func (h *Handler) errorHandler(err error, c echo.Context) {
 	_ = plainText(c, status, msg+"\n")
 }
 
-// plainText writes body as text/plain. It is the one place that does, for
-// the error answers and the probes alike, and it always says nosniff: a
-// browser must never take a plain-text answer for HTML, whatever a
-// message may hold (Fetch standard, "X-Content-Type-Options" header).
-func plainText(c echo.Context, status int, body string) error {
-	c.Response().Header().Set(echo.HeaderXContentTypeOptions, "nosniff")
-	return c.String(status, body)
-}
-
 // maxReason bounds an error message in a 400 body and in the request
 // log's reason.
 const maxReason = 200

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net/http"
 	"strings"
 	"time"
 
@@ -27,17 +26,6 @@ type RequestLog = reqlog.Writer
 // share it (serve's internal/logbatch does).
 func NewRequestLog(w io.Writer, format string, level slog.Level) *RequestLog {
 	return reqlog.New(w, format, level)
-}
-
-// headerValue is h.Get(name) for a name already in canonical form, as
-// every header name constant here is: net/http stores a request's
-// headers under their canonical names, and Get would canonicalize name
-// again on every call.
-func headerValue(h http.Header, name string) string {
-	if v := h[name]; len(v) > 0 {
-		return v[0]
-	}
-	return ""
 }
 
 // requestIDHeader carries the request id a proxy in front gave the
