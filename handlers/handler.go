@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"log/slog"
+	"net/http"
 	"sync/atomic"
 
 	"github.com/labstack/echo/v4"
@@ -26,8 +27,12 @@ type Config struct {
 	Signer *atomic.Pointer[provision.Signer]
 	// Ready lists what /readyz reports on besides the catalog.
 	Ready []Readiness
-	// Metrics counts requests and catalog reloads; nil counts nothing.
+	// Metrics counts requests; nil counts nothing.
 	Metrics *Metrics
+	// MetricsHandler serves /metrics on the operations listener: the
+	// process's registry (internal/metrics), which holds Metrics'
+	// series. nil serves no /metrics.
+	MetricsHandler http.Handler
 	// PublicHost is the service's own host name (MAILAUTOCONF_PUBLIC_HOST),
 	// or "". Autodiscover v2 points clients at it, else at
 	// autodiscover.<domain>: never at a host the request chose.

@@ -74,8 +74,8 @@ func (h *Handler) newOps() *echo.Echo {
 	e.HTTPErrorHandler = h.errorHandler
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisablePrintStack: true, DisableErrorHandler: true}))
 	get := []string{http.MethodGet, http.MethodHead}
-	if h.cfg.Metrics != nil {
-		e.Match(get, "/metrics", echo.WrapHandler(h.cfg.Metrics.Handler()))
+	if h.cfg.MetricsHandler != nil {
+		e.Match(get, "/metrics", echo.WrapHandler(h.cfg.MetricsHandler))
 	}
 	e.Match(get, "/healthz", h.healthz)
 	e.Match(get, "/readyz", h.readyz)
