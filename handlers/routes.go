@@ -121,8 +121,3 @@ func canonicalPath(r *http.Request) {
 	// never matches a route.
 	r.URL.RawPath = ""
 }
-
-func (h *Handler) healthz(c echo.Context) error {
-	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
-	return plainText(c, http.StatusOK, "ok\n")
-}
