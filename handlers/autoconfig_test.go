@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -159,24 +158,5 @@ func TestAutoconfigErrors(t *testing.T) {
 				t.Errorf("body is not one short safe line: %q", b)
 			}
 		})
-	}
-}
-
-func TestHealthz(t *testing.T) {
-	rec := serve(newTestEcho(t, nil), http.MethodGet, "http://svc.example/healthz", "")
-	wantStatus(t, rec, http.StatusOK)
-	if rec.Body.String() != "ok\n" {
-		t.Errorf("body %q", rec.Body)
-	}
-}
-
-func TestLengthValue(t *testing.T) {
-	for _, n := range []int{0, 1, 99, 100, 2025, 8191, 8192, 1 << 20} {
-		for range 2 { // made, then found
-			v := lengthValue(n)
-			if len(v) != 1 || cap(v) != 1 || v[0] != strconv.Itoa(n) {
-				t.Fatalf("lengthValue(%d) = %q (cap %d)", n, v, cap(v))
-			}
-		}
 	}
 }

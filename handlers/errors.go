@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 
@@ -54,15 +53,6 @@ func (h *Handler) errorHandler(err error, c echo.Context) {
 	_ = plainText(c, status, msg+"\n")
 }
 
-// plainText writes body as text/plain. It is the one place that does, for
-// the error answers and the probes alike, and it always says nosniff: a
-// browser must never take a plain-text answer for HTML, whatever a
-// message may hold (Fetch standard, "X-Content-Type-Options" header).
-func plainText(c echo.Context, status int, body string) error {
-	c.Response().Header().Set(echo.HeaderXContentTypeOptions, "nosniff")
-	return c.String(status, body)
-}
-
 // maxReason bounds an error message in a 400 body and in the request
 // log's reason.
 const maxReason = 200
@@ -81,38 +71,6 @@ func boundedReason(err error) string {
 func isMaxBytes(err error) bool {
 	_, ok := errors.AsType[*http.MaxBytesError](err)
 	return ok
-}
-
-// guard runs next behind the checks every request passes: the rate limit
-// (429s are logged and counted like any answer), the body limit, and
-// recovery from a panic, which becomes an error: a 500 whose cause is
-// logged, never shown. http.ErrAbortHandler goes on up, as net/http means
-// it to.
-func (h *Handler) guard(next echo.HandlerFunc, c echo.Context) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			if r == http.ErrAbortHandler {
-				panic(r)
-			}
-			err = fmt.Errorf("panic: %v", r)
-		}
-	}()
-	if h.cfg.RateLimit != nil {
-		if err := h.cfg.RateLimit.check(c); err != nil {
-			return err
-		}
-	}
-	req := c.Request()
-	if req.ContentLength > maxBody {
-		return echo.ErrStatusRequestEntityTooLarge
-	}
-	if req.ContentLength < 0 && req.Body != nil && req.Body != http.NoBody {
-		// A body without a length stops at the limit too; net/http then
-		// closes the connection after the answer. One with a length is
-		// cut at that length by net/http, and the length was checked.
-		req.Body = http.MaxBytesReader(c.Response().Writer, req.Body, maxBody)
-	}
-	return next(c)
 }
 
 // truncate cuts s to at most n bytes, on a rune boundary.

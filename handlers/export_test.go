@@ -1,7 +1,5 @@
 package handlers
 
-import "github.com/prometheus/client_golang/prometheus"
-
 // Helpers the tests read state through, kept out of the package's API.
 
 // Len returns the number of profiles cached.
@@ -17,6 +15,3 @@ func (l *RateLimit) Clients() int {
 	defer l.mu.Unlock()
 	return len(l.clients)
 }
-
-// Gatherer gives the registry to read.
-func (m *Metrics) Gatherer() prometheus.Gatherer { return m.registry }

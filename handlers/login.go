@@ -4,8 +4,6 @@ import (
 	"context"
 	"strings"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"mailautoconf/provision"
 )
 
@@ -64,42 +62,4 @@ func userCaches(personal bool, cacheable []string) []string {
 		return noStores
 	}
 	return cacheable
-}
-
-// TryRegister is Register that returns an error, having registered none
-// of cs, instead of panicking: for collectors that come and go with the
-// catalog (a directory Set's, replaced at a reload that changes the
-// directories). A nil *Metrics registers nothing.
-func (m *Metrics) TryRegister(cs ...prometheus.Collector) error {
-	if m == nil {
-		return nil
-	}
-	for i, c := range cs {
-		if err := m.registry.Register(c); err != nil {
-			m.Unregister(cs[:i]...)
-			return err
-		}
-	}
-	return nil
-}
-
-// Unregister removes collectors TryRegister added, before others of the same
-// names take their place (a reload that changes the directories).
-func (m *Metrics) Unregister(cs ...prometheus.Collector) {
-	if m == nil {
-		return
-	}
-	for _, c := range cs {
-		m.registry.Unregister(c)
-	}
-}
-
-// Served records the size of the catalog now served, swapped in without a
-// reload of the files (a directory's new domain list).
-func (m *Metrics) Served(cat *provision.Catalog) {
-	if m == nil || cat == nil {
-		return
-	}
-	m.domains.Set(float64(cat.DomainCount()))
-	m.providers.Set(float64(len(cat.Providers())))
 }

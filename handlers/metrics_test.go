@@ -13,8 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"mailautoconf/internal/metrics"
 	"mailautoconf/provision"
 )
 
@@ -22,12 +24,23 @@ import (
 // level.
 func newMetricsConfig(t *testing.T, level slog.Level) (Config, *bytes.Buffer) {
 	t.Helper()
+	cfg, logs, _ := newMetricsRegistry(t, level)
+	return cfg, logs
+}
+
+// newMetricsRegistry is newMetricsConfig with the process's registry
+// serving the request series, as internal/server wires them.
+func newMetricsRegistry(t *testing.T, level slog.Level) (Config, *bytes.Buffer, *metrics.Registry) {
+	t.Helper()
 	cfg := newTestConfig(t, nil)
 	var logs bytes.Buffer
 	logTo(&cfg, &logs, level)
+	reg := metrics.New()
 	cfg.Metrics = NewMetrics()
-	cfg.Metrics.CatalogLoaded(cfg.Catalog.Load(), time.Unix(1700000000, 0))
-	return cfg, &logs
+	reg.Register(cfg.Metrics.Collectors()...)
+	reg.CatalogLoaded(cfg.Catalog.Load(), time.Unix(1700000000, 0))
+	cfg.MetricsHandler = reg.Handler()
+	return cfg, &logs, reg
 }
 
 const (
@@ -39,7 +52,7 @@ const (
 // status and known/unknown domain after a known set of requests, as the
 // /metrics text shows them.
 func TestMetricsAfterKnownRequests(t *testing.T) {
-	cfg, _ := newMetricsConfig(t, slog.LevelInfo)
+	cfg, _, reg := newMetricsRegistry(t, slog.LevelInfo)
 	e := New(cfg).Router()
 	for _, r := range []struct{ target, ua string }{
 		{"http://autoconfig.example.com/mail/config-v1.1.xml?emailaddress=alice@example.com", uaThunderbird},
@@ -75,20 +88,20 @@ mailautoconf_catalog_reloads_total{result="success"} 0
 # TYPE mailautoconf_catalog_last_success_timestamp_seconds gauge
 mailautoconf_catalog_last_success_timestamp_seconds 1.7e+09
 `
-	if err := testutil.GatherAndCompare(cfg.Metrics.Gatherer(), strings.NewReader(want),
+	if err := testutil.GatherAndCompare(reg.Gatherer(), strings.NewReader(want),
 		"mailautoconf_requests_total", "mailautoconf_catalog_domains",
 		"mailautoconf_catalog_reloads_total", "mailautoconf_catalog_last_success_timestamp_seconds"); err != nil {
 		t.Error(err)
 	}
-	if n := histogramCount(t, cfg.Metrics, FormatAutoconfig); n != 6 {
+	if n := histogramCount(t, reg.Gatherer(), FormatAutoconfig); n != 6 {
 		t.Errorf("mailautoconf_request_duration_seconds_count{format=autoconfig} = %d, want 6", n)
 	}
 }
 
 // histogramCount reads the sample count of the latency histogram.
-func histogramCount(t *testing.T, m *Metrics, format string) uint64 {
+func histogramCount(t *testing.T, g prometheus.Gatherer, format string) uint64 {
 	t.Helper()
-	mfs, err := m.Gatherer().Gather()
+	mfs, err := g.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,8 +123,8 @@ func histogramCount(t *testing.T, m *Metrics, format string) uint64 {
 // TestMetricsLabelsBounded: whatever hosts, addresses, paths and
 // User-Agents clients send, every label value comes from a closed set.
 func TestMetricsLabelsBounded(t *testing.T) {
-	cfg, _ := newMetricsConfig(t, slog.LevelInfo)
-	cfg.Metrics.WatchCertificates(func() map[string]time.Time { return nil })
+	cfg, _, reg := newMetricsRegistry(t, slog.LevelInfo)
+	reg.WatchCertificates(func() map[string]time.Time { return nil })
 	e := New(cfg).Router()
 	for i, target := range []string{
 		"http://autoconfig.a1.example/mail/config-v1.1.xml",
@@ -138,7 +151,7 @@ func TestMetricsLabelsBounded(t *testing.T) {
 		"result": {"success", "failure"},
 	}
 	status := regexp.MustCompile(`^[1-5][0-9][0-9]$`)
-	mfs, err := cfg.Metrics.Gatherer().Gather()
+	mfs, err := reg.Gatherer().Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,9 +179,9 @@ func TestMetricsLabelsBounded(t *testing.T) {
 
 // TestMetricsLint: names, help and units follow Prometheus conventions.
 func TestMetricsLint(t *testing.T) {
-	cfg, _ := newMetricsConfig(t, slog.LevelInfo)
+	cfg, _, reg := newMetricsRegistry(t, slog.LevelInfo)
 	serve(New(cfg).Router(), http.MethodGet, "http://autoconfig.example.com/mail/config-v1.1.xml", "")
-	problems, err := testutil.GatherAndLint(cfg.Metrics.Gatherer())
+	problems, err := testutil.GatherAndLint(reg.Gatherer())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,56 +192,10 @@ func TestMetricsLint(t *testing.T) {
 	}
 }
 
-func TestMetricsReloadsAndCertificates(t *testing.T) {
-	m := NewMetrics()
-	cat := provision.Demo()
-	m.CatalogLoaded(cat, time.Unix(100, 0))
-	m.ReloadFailed()
-	m.ReloadFailed()
-	m.Reloaded(cat, time.Unix(200, 0))
-	m.ReloadFailed()
-	expiry := map[string]time.Time{
-		"autoconfig.example.com": time.Unix(3000, 0),
-		"autoconfig.example.net": {}, // no certificate yet: left out
-	}
-	m.WatchCertificates(func() map[string]time.Time { return expiry })
-	want := `
-# HELP mailautoconf_catalog_reloads_total Catalog reloads after start (SIGHUP or a change of its files), by result: success (swapped in) or failure (refused, the previous catalog kept).
-# TYPE mailautoconf_catalog_reloads_total counter
-mailautoconf_catalog_reloads_total{result="failure"} 3
-mailautoconf_catalog_reloads_total{result="success"} 1
-# HELP mailautoconf_catalog_last_success_timestamp_seconds Unix time the catalog now served was loaded (at start or by the last successful reload).
-# TYPE mailautoconf_catalog_last_success_timestamp_seconds gauge
-mailautoconf_catalog_last_success_timestamp_seconds 200
-# HELP mailautoconf_catalog_last_reload_successful 1 when the last load or reload of the catalog succeeded, 0 when it was refused and an older catalog is served.
-# TYPE mailautoconf_catalog_last_reload_successful gauge
-mailautoconf_catalog_last_reload_successful 0
-# HELP mailautoconf_catalog_providers Providers in the catalog served.
-# TYPE mailautoconf_catalog_providers gauge
-mailautoconf_catalog_providers 1
-# HELP mailautoconf_certificate_expiry_timestamp_seconds Unix time the HTTPS certificate served for a name expires.
-# TYPE mailautoconf_certificate_expiry_timestamp_seconds gauge
-mailautoconf_certificate_expiry_timestamp_seconds{name="autoconfig.example.com"} 3000
-`
-	if err := testutil.GatherAndCompare(m.Gatherer(), strings.NewReader(want),
-		"mailautoconf_catalog_reloads_total", "mailautoconf_catalog_last_success_timestamp_seconds",
-		"mailautoconf_catalog_last_reload_successful", "mailautoconf_catalog_providers",
-		"mailautoconf_certificate_expiry_timestamp_seconds"); err != nil {
-		t.Error(err)
-	}
-	// A nil *Metrics records nothing and does not panic.
-	var none *Metrics
-	none.CatalogLoaded(cat, time.Now())
-	none.Reloaded(cat, time.Now())
-	none.ReloadFailed()
-	none.WatchCertificates(nil)
-	none.observeRequest(FormatPage, ClientOther, 200, DomainNone, time.Second)
-}
-
 // TestMetricsMobileSync: a POX POST in the mobilesync schema counts as
 // its own format, on the same route as the outlook schema.
 func TestMetricsMobileSync(t *testing.T) {
-	cfg, logs := newMetricsConfig(t, slog.LevelInfo)
+	cfg, logs, reg := newMetricsRegistry(t, slog.LevelInfo)
 	e := New(cfg).Router()
 	const body = `<?xml version="1.0" encoding="utf-8"?>
 <Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/%s/requestschema/2006">
@@ -251,7 +218,7 @@ func TestMetricsMobileSync(t *testing.T) {
 mailautoconf_requests_total{client="apple",domain="known",format="autodiscover",status="200"} 1
 mailautoconf_requests_total{client="apple",domain="known",format="mobilesync",status="200"} 1
 `
-	if err := testutil.GatherAndCompare(cfg.Metrics.Gatherer(), strings.NewReader(want), "mailautoconf_requests_total"); err != nil {
+	if err := testutil.GatherAndCompare(reg.Gatherer(), strings.NewReader(want), "mailautoconf_requests_total"); err != nil {
 		t.Error(err)
 	}
 	if !strings.Contains(logs.String(), "format=mobilesync") {
@@ -378,6 +345,9 @@ func TestEveryRouteHasAFormat(t *testing.T) {
 // once each count once in their own series (the series map is copied to
 // add one while others read it).
 func TestObserveRequestConcurrent(t *testing.T) {
+	var none *Metrics // records nothing and does not panic
+	none.observeRequest(FormatPage, ClientOther, 200, DomainNone, time.Second)
+
 	m := NewMetrics()
 	statuses := []int{200, 400, 404, 413, 429, 500}
 	var wg sync.WaitGroup

@@ -1,153 +1,12 @@
-// Package handlers is mailautoconf's HTTP surface: each handler parses a
-// request, asks package provision, and writes bytes. Protocol semantics live
-// in provision, not here.
 package handlers
 
 import (
-	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
-	"sync/atomic"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
-
-	"mailautoconf/provision"
 )
-
-// Config is what a Handler is built from. New copies it and never
-// changes it; what it points to (the catalog, the signer) may be swapped
-// while serving.
-type Config struct {
-	// Catalog is swapped whole on reload; handlers load it once per
-	// request so a request never sees two catalogs.
-	Catalog *atomic.Pointer[provision.Catalog]
-	// Log takes the service's own messages (failures, reloads).
-	Log *slog.Logger
-	// RequestLog writes a line per request (requestlog.go); nil writes
-	// none.
-	RequestLog *RequestLog
-	// Signer signs Apple profiles; nil, or a nil signer in it, serves
-	// them unsigned. Store a new one to change certificates.
-	Signer *atomic.Pointer[provision.Signer]
-	// Ready lists what /readyz reports on besides the catalog.
-	Ready []Readiness
-	// Metrics counts requests and catalog reloads; nil counts nothing.
-	Metrics *Metrics
-	// PublicHost is the service's own host name (MAILAUTOCONF_PUBLIC_HOST),
-	// or "". Autodiscover v2 points clients at it, else at
-	// autodiscover.<domain>: never at a host the request chose.
-	PublicHost string
-	// RateLimit limits each client's requests (ratelimit.go); nil, the
-	// default, limits nothing.
-	RateLimit *RateLimit
-	// Profiles keeps the profiles last served (profilecache.go), so a
-	// second download is byte-identical and costs no signing; nil makes
-	// one of the default size.
-	Profiles *ProfileCache
-	// Logins looks %LOGIN% up in the catalog's directories (login.go);
-	// nil: the address stands in for every login.
-	Logins Logins
-	// Plain, when set, are the rules of the plain-HTTP listener beside an
-	// HTTPS one (plain.go); nil: the plain listener serves every route as
-	// it is.
-	Plain *PlainRules
-}
-
-// Handler serves the service's routes from a Config. New builds it with
-// its routers, once; build one per server (tests build their own).
-type Handler struct {
-	cfg    Config
-	router *Router    // every route
-	plain  *Router    // the plain listener's: router when cfg.Plain is nil
-	ops    *echo.Echo // the operations listener's
-}
-
-// maxBody bounds every request body; autodiscover requests are a few
-// hundred bytes.
-const maxBody = 64 << 10
-
-// Router is the service's echo instance: echo finds the route, and
-// ServeHTTP runs it through the request pipeline itself. It first spells
-// a known path as its route does (canonicalPath), since routing must see
-// the canonical spelling, then finds the route with echo's router and
-// runs its handler inside serve (requestlog.go): the request log and
-// metrics around the rate limit, the body limit, panic recovery and the
-// error handler. echo's own ServeHTTP would build its middleware chain
-// anew for every request, and a Pre middleware would cost two allocations
-// more; here the chain is built once, in newRouter, and each request gets
-// a requestContext from a pool, its echo context inside.
-//
-// Routes added to the Echo after New are served like the others;
-// middleware added with Use is not run (there is none: what a middleware
-// would do, serve does).
-type Router struct {
-	*echo.Echo
-	h *Handler
-	// next runs the route echo found: its handler, behind the plain
-	// listener's rules on PlainRouter.
-	next     echo.HandlerFunc
-	contexts sync.Pool // of *requestContext
-}
-
-func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	canonicalPath(req)
-	rc := r.contexts.Get().(*requestContext)
-	rc.start(req, w)
-	r.Echo.Router().Find(req.Method, echo.GetPath(req), rc.Context)
-	r.h.serve(r.next, rc)
-	rc.end()
-	r.contexts.Put(rc)
-}
-
-// routed runs the handler of the route echo found for c.
-func routed(c echo.Context) error { return c.Handler()(c) }
-
-// New returns a Handler serving cfg, with its caches made and its
-// routers built. cfg is copied, not changed.
-func New(cfg Config) *Handler {
-	h := &Handler{cfg: cfg}
-	if h.cfg.Profiles == nil {
-		h.cfg.Profiles = NewProfileCache(profileCacheItems, profileCacheBytes)
-	}
-	h.router = h.newRouter(nil)
-	h.plain = h.router
-	if cfg.Plain != nil {
-		h.plain = h.newRouter(cfg.Plain)
-	}
-	h.ops = h.newOps()
-	return h
-}
-
-// Router returns the router serving every route: the HTTPS listener's, or
-// the plain listener's when the service serves no HTTPS itself.
-func (h *Handler) Router() *Router { return h.router }
-
-// PlainRouter returns the plain-HTTP listener's router: Router's routes
-// behind Config.Plain's rules, or Router itself when Config.Plain is nil.
-func (h *Handler) PlainRouter() *Router { return h.plain }
-
-// OpsRouter returns the operations listener's echo instance
-// (MAILAUTOCONF_METRICS_LISTEN), kept off the public one: metrics and the
-// probes. Its requests are neither logged nor counted (a scrape every few
-// seconds would drown the log).
-func (h *Handler) OpsRouter() *echo.Echo { return h.ops }
-
-// newRouter returns a router serving every route through serve
-// (Router), behind plain's rules when plain is not nil.
-func (h *Handler) newRouter(plain *PlainRules) *Router {
-	e := echo.New()
-	e.HideBanner, e.HidePort = true, true
-	e.HTTPErrorHandler = h.errorHandler
-	h.Routes(e)
-	r := &Router{Echo: e, h: h, next: routed}
-	if plain != nil {
-		r.next = plain.middleware(routed)
-	}
-	r.contexts.New = func() any { return &requestContext{Context: e.NewContext(nil, nil)} }
-	return r
-}
 
 // Routes lists every route of the service.
 func (h *Handler) Routes(e *echo.Echo) {
@@ -215,8 +74,8 @@ func (h *Handler) newOps() *echo.Echo {
 	e.HTTPErrorHandler = h.errorHandler
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisablePrintStack: true, DisableErrorHandler: true}))
 	get := []string{http.MethodGet, http.MethodHead}
-	if h.cfg.Metrics != nil {
-		e.Match(get, "/metrics", echo.WrapHandler(h.cfg.Metrics.Handler()))
+	if h.cfg.MetricsHandler != nil {
+		e.Match(get, "/metrics", echo.WrapHandler(h.cfg.MetricsHandler))
 	}
 	e.Match(get, "/healthz", h.healthz)
 	e.Match(get, "/readyz", h.readyz)
@@ -261,9 +120,4 @@ func canonicalPath(r *http.Request) {
 	// Route on the decoded path only: an escaped slash in a domain then
 	// never matches a route.
 	r.URL.RawPath = ""
-}
-
-func (h *Handler) healthz(c echo.Context) error {
-	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
-	return plainText(c, http.StatusOK, "ok\n")
 }

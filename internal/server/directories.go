@@ -9,8 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"mailautoconf/handlers"
 	"mailautoconf/internal/directory"
+	"mailautoconf/internal/metrics"
 	"mailautoconf/provision"
 )
 
@@ -30,7 +30,7 @@ type directories struct {
 	getenv  func(string) string
 	dataDir string
 	log     *slog.Logger
-	metrics *handlers.Metrics
+	metrics *metrics.Registry
 	current *atomic.Pointer[provision.Catalog]
 	// hooks are called with every catalog swapped in, in order (the
 	// HTTPS names follow it); set before start.
@@ -71,7 +71,7 @@ type setRun struct {
 // served twice is an error, as for two providers of the files), with the
 // lists kept on disk from an earlier run. Nothing connects yet: start
 // does, in the background.
-func newDirectories(cat *provision.Catalog, getenv func(string) string, dataDir string, current *atomic.Pointer[provision.Catalog], metrics *handlers.Metrics, log *slog.Logger) (*directories, *provision.Catalog, error) {
+func newDirectories(cat *provision.Catalog, getenv func(string) string, dataDir string, current *atomic.Pointer[provision.Catalog], metrics *metrics.Registry, log *slog.Logger) (*directories, *provision.Catalog, error) {
 	if getenv == nil {
 		getenv = func(string) string { return "" }
 	}

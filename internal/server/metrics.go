@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"mailautoconf/handlers"
+	"mailautoconf/internal/metrics"
 )
 
 // listenMetrics binds the operations listener at addr
@@ -31,7 +32,7 @@ func listenMetrics(addr string, limits connLimits, h *handlers.Handler, log *slo
 // watchCertificates exports the expiry of the HTTPS certificates in the
 // metrics, and with ACME the operations on their storage; nothing
 // without HTTPS.
-func watchCertificates(m *handlers.Metrics, t *httpsService) {
+func watchCertificates(m *metrics.Registry, t *httpsService) {
 	if t == nil {
 		return
 	}

@@ -18,7 +18,7 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 
-	"mailautoconf/handlers"
+	"mailautoconf/internal/metrics"
 	"mailautoconf/provision"
 )
 
@@ -48,7 +48,7 @@ const reloadMaxDelay = time.Second
 type reloader struct {
 	path    string
 	current *atomic.Pointer[provision.Catalog]
-	metrics *handlers.Metrics
+	metrics *metrics.Registry
 	log     *slog.Logger
 	// hooks are called with every catalog swapped in, in order, from the
 	// reloading goroutine: the HTTPS side follows the names.
@@ -72,7 +72,7 @@ type reloader struct {
 // when watch is set, on changes of its files, until ctx ends. With no
 // path (the embedded demo) SIGHUP is answered with a log line. SIGHUP is
 // caught from this call on: its default action would end the process.
-func startReloads(ctx context.Context, path string, watch bool, current *atomic.Pointer[provision.Catalog], metrics *handlers.Metrics, log *slog.Logger, dirs *directories) error {
+func startReloads(ctx context.Context, path string, watch bool, current *atomic.Pointer[provision.Catalog], metrics *metrics.Registry, log *slog.Logger, dirs *directories) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	context.AfterFunc(ctx, func() { signal.Stop(hup) })

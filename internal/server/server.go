@@ -19,6 +19,7 @@ import (
 	"mailautoconf/handlers"
 	"mailautoconf/internal/gcfloor"
 	"mailautoconf/internal/logbatch"
+	"mailautoconf/internal/metrics"
 	"mailautoconf/provision"
 )
 
@@ -135,10 +136,15 @@ func Run(ctx context.Context, cfg Config, logOutput io.Writer) error {
 		RateLimit:  handlers.NewRateLimit(cfg.RateLimit, cfg.RateBurst), // nil: no limit
 		Metrics:    handlers.NewMetrics(),
 	}
+	// The process's metrics: the requests' series, the catalog's, the
+	// certificates' and the directories' (internal/metrics).
+	reg := metrics.New()
+	reg.Register(hc.Metrics.Collectors()...)
+	hc.MetricsHandler = reg.Handler()
 	// The catalog served is the file catalog plus its directories'
 	// domain lists (directories.go): those kept on disk now, those read
 	// from the servers once Run has started them.
-	dirs, cat, err := newDirectories(cat, cfg.Getenv, cfg.DataDir, &current, hc.Metrics, log)
+	dirs, cat, err := newDirectories(cat, cfg.Getenv, cfg.DataDir, &current, reg, log)
 	if err != nil {
 		return fmt.Errorf("directories: %w", err)
 	}
@@ -148,7 +154,7 @@ func Run(ctx context.Context, cfg Config, logOutput io.Writer) error {
 	if hc.Signer, err = profileSigner(&cfg, log); err != nil {
 		return err
 	}
-	hc.Metrics.CatalogLoaded(cat, time.Now())
+	reg.CatalogLoaded(cat, time.Now())
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -167,13 +173,13 @@ func Run(ctx context.Context, cfg Config, logOutput io.Writer) error {
 	hc.Ready, hc.Plain = append(https.readiness(), dirs), https.plainRules()
 	h := handlers.New(hc)
 	srv.Handler = https.wire(h)
-	metrics, err := listenMetrics(cfg.MetricsListen, limits, h, log)
+	ops, err := listenMetrics(cfg.MetricsListen, limits, h, log)
 	if err != nil {
 		ln.Close()
 		closeListeners(https.served())
 		return err
 	}
-	defer closeListeners(metrics) // on the error paths below
+	defer closeListeners(ops) // on the error paths below
 	// SignWithTLS, when no signing pair is set: profiles are signed with
 	// the public host's HTTPS certificate once it exists.
 	if cfg.SignWithTLS && hc.Signer.Load() == nil {
@@ -183,14 +189,14 @@ func Run(ctx context.Context, cfg Config, logOutput io.Writer) error {
 	// names follow each catalog swapped in.
 	dirs.hooks = []func(*provision.Catalog){https.catalogChanged}
 	dirs.stop = func(err error) { stop(refusal{err}) }
-	if err := startReloads(ctx, cfg.Catalog, cfg.CatalogWatch, &current, hc.Metrics, log, dirs); err != nil {
+	if err := startReloads(ctx, cfg.Catalog, cfg.CatalogWatch, &current, reg, log, dirs); err != nil {
 		ln.Close()
 		return err
 	}
 	dirs.start(ctx)
-	watchCertificates(hc.Metrics, https)
+	watchCertificates(reg, https)
 	log.Info("serving", "listen", ln.Addr().String(), "domains", cat.DomainCount())
-	err = serveAllUntilDone(ctx, log, append(append([]served{{srv: srv, ln: ln}}, https.served()...), metrics...)...)
+	err = serveAllUntilDone(ctx, log, append(append([]served{{srv: srv, ln: ln}}, https.served()...), ops...)...)
 	if r, ok := context.Cause(ctx).(refusal); ok {
 		return errors.Join(r.err, err)
 	}

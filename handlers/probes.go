@@ -45,3 +45,10 @@ func (h *Handler) readyz(c echo.Context) error {
 	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
 	return plainText(c, status, head+"\n"+strings.Join(lines, "\n")+"\n")
 }
+
+// healthz answers the liveness probe: 200 whenever the process serves
+// requests at all, with no catalog or component asked (readyz does).
+func (h *Handler) healthz(c echo.Context) error {
+	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
+	return plainText(c, http.StatusOK, "ok\n")
+}
