@@ -20,6 +20,7 @@ import (
 
 	"mailautoconf/internal/directory"
 	"mailautoconf/internal/doctor"
+	"mailautoconf/internal/importxml"
 	"mailautoconf/internal/server"
 	"mailautoconf/provision"
 )
@@ -569,7 +570,7 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		srcs = append(srcs, provision.Source{Name: name, Data: data})
 	}
-	out, files, err := provision.Import(srcs...)
+	out, files, err := importxml.Files(srcs...)
 	if err != nil {
 		return err
 	}
@@ -605,7 +606,7 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // with the reason for a refusal without the file's name, which the caller
 // prints.
 func readImportFile(name string) ([]byte, error) {
-	data, err := provision.ReadFile(name, provision.MaxImportSize)
+	data, err := provision.ReadFile(name, importxml.MaxSize)
 	if err == nil {
 		return data, nil
 	}

@@ -657,7 +657,7 @@ func (d *decoder) server(n *yaml.Node, path string, protocols []Protocol) (Serve
 			}
 			s.Auth = append(s.Auth, v)
 		}
-		if d.count == before && !slices.ContainsFunc(s.Auth, isPasswordAuth) {
+		if d.count == before && !slices.ContainsFunc(s.Auth, IsPasswordAuth) {
 			// Thunderbird skips OAuth2 for hosts it has no built-in
 			// client for, K-9 drops the whole file without a usable
 			// method: a password method keeps every client working.
@@ -666,7 +666,7 @@ func (d *decoder) server(n *yaml.Node, path string, protocols []Protocol) (Serve
 	}
 	if un, ok := m["username"]; ok {
 		if v, ok := d.str(un, path+".username"); ok {
-			if err := checkUsernameTemplate(v); err != nil {
+			if err := CheckUsernameTemplate(v); err != nil {
 				d.errorf(un, path+".username", "%v", err)
 			}
 			s.Username = v
@@ -682,7 +682,14 @@ func (d *decoder) server(n *yaml.Node, path string, protocols []Protocol) (Serve
 	return s, d.count == before
 }
 
-func isPasswordAuth(a string) bool { return slices.Contains(passwordAuth, a) }
+// IsPasswordAuth reports whether a is one of the password methods
+// (password-cleartext, password-encrypted), of which every server needs
+// one: clients skip the other methods.
+func IsPasswordAuth(a string) bool { return slices.Contains(passwordAuth, a) }
+
+// AuthNames lists the authentication names a server's auth may hold,
+// Thunderbird's (docs/autoconfig.md#authentication-values).
+func AuthNames() []string { return slices.Clone(knownAuth) }
 
 var pop3Keys = []string{"leave_on_server", "days_on_server", "download_on_check", "check_interval"}
 
@@ -779,9 +786,10 @@ func (d *decoder) providerErrorf(p *Provider, field, format string, args ...any)
 	d.add(&FieldError{File: p.Source[:i], Line: line, Field: "provider " + p.ID + "." + field, Msg: fmt.Sprintf(format, args...)})
 }
 
-// checkUsernameTemplate allows printable characters without white space,
-// and % only as part of a known placeholder.
-func checkUsernameTemplate(t string) error {
+// CheckUsernameTemplate checks a server's username as the catalog takes
+// it: printable characters without white space, and % only as part of a
+// known placeholder.
+func CheckUsernameTemplate(t string) error {
 	if t == "" {
 		return errors.New("empty (leave it out for the default %EMAILADDRESS%)")
 	}
