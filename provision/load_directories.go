@@ -8,6 +8,8 @@ import (
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
+
+	"mailautoconf/internal/dirquery"
 )
 
 // The decoder of the `directories:` key and of the providers' `directory`
@@ -290,13 +292,9 @@ func (d *decoder) queryText(n *yaml.Node, f string, lines bool) (string, bool) {
 	return strings.TrimSpace(v), true
 }
 
-// sqlQuery reads an optional SQL query of a directory of typ: the login
-// query has exactly one parameter, the address ($1, used once or more,
-// for postgres; one ? for mysql), the domains query none. Parameters are
-// found outside string literals, quoted identifiers and comments
-// (PostgreSQL 17 documentation §4.1; MySQL 8.4 Reference Manual §11.1,
-// §11.7): an address is only ever passed as a parameter, never written
-// into the text.
+// sqlQuery reads an optional SQL query of a directory of typ, whose
+// parameters dirquery.CheckSQL checks: the login query has one, the
+// address; the domains query none.
 func (d *decoder) sqlQuery(m map[string]*yaml.Node, path, key, typ string, login bool) string {
 	n, ok := m[key]
 	if !ok {
@@ -307,138 +305,19 @@ func (d *decoder) sqlQuery(m map[string]*yaml.Node, path, key, typ string, login
 	if !ok {
 		return ""
 	}
-	params, err := sqlParams(q, typ)
-	if err != nil {
+	dialect := dirquery.Postgres
+	if typ == DirectoryMySQL {
+		dialect = dirquery.MySQL
+	}
+	if err := dirquery.CheckSQL(q, dialect, login); err != nil {
 		d.errorf(n, f, "%v", err)
 		return ""
 	}
-	want, one := "no parameter (it reads every domain)", "$1"
-	if typ == DirectoryMySQL {
-		one = "?"
-	}
-	switch {
-	case login && (len(params) == 0 || len(params) > 1 && typ == DirectoryMySQL):
-		d.errorf(n, f, "needs exactly one parameter, %s: the address (found %d)", one, len(params))
-	case login && typ == DirectoryPostgres && !allOne(params):
-		d.errorf(n, f, "its one parameter is $1, the address (found $%d)", maxParam(params))
-	case !login && len(params) > 0:
-		d.errorf(n, f, "takes %s; found %d", want, len(params))
-	default:
-		return q
-	}
-	return ""
+	return q
 }
 
-func allOne(ps []int) bool {
-	for _, p := range ps {
-		if p != 1 {
-			return false
-		}
-	}
-	return true
-}
-
-func maxParam(ps []int) int {
-	m := 0
-	for _, p := range ps {
-		m = max(m, p)
-	}
-	return m
-}
-
-// sqlParams lists the parameters of q in order: the number of each $n
-// (postgres), or 0 for each ? (mysql). An unterminated literal or comment
-// is an error.
-func sqlParams(q, typ string) ([]int, error) {
-	var out []int
-	for i := 0; i < len(q); {
-		c := q[i]
-		switch {
-		case c == '\'' || c == '"' || c == '`' && typ == DirectoryMySQL:
-			end, ok := quotedEnd(q, i, c, typ == DirectoryMySQL)
-			if !ok {
-				return nil, fmt.Errorf("unterminated %c quote", c)
-			}
-			i = end
-		case c == '-' && i+1 < len(q) && q[i+1] == '-', c == '#' && typ == DirectoryMySQL:
-			nl := strings.IndexByte(q[i:], '\n')
-			if nl < 0 {
-				return out, nil
-			}
-			i += nl + 1
-		case c == '/' && i+1 < len(q) && q[i+1] == '*':
-			end := strings.Index(q[i+2:], "*/")
-			if end < 0 {
-				return nil, fmt.Errorf("unterminated /* comment")
-			}
-			i += 2 + end + 2
-		case c == '?' && typ == DirectoryMySQL:
-			out = append(out, 0)
-			i++
-		case c == '$' && typ == DirectoryPostgres:
-			j := i + 1
-			for j < len(q) && q[j] >= '0' && q[j] <= '9' {
-				j++
-			}
-			if j > i+1 && (i == 0 || !identByte(q[i-1])) {
-				n := 0
-				for _, b := range []byte(q[i+1 : j]) {
-					n = min(n*10+int(b-'0'), 1<<20)
-				}
-				out = append(out, n)
-				i = j
-				continue
-			}
-			// A dollar-quoted string: $tag$ ... $tag$ (§4.1.2.4).
-			for j < len(q) && identByte(q[j]) {
-				j++
-			}
-			if j < len(q) && q[j] == '$' && (i == 0 || !identByte(q[i-1])) {
-				tag := q[i : j+1]
-				end := strings.Index(q[j+1:], tag)
-				if end < 0 {
-					return nil, fmt.Errorf("unterminated %s quote", tag)
-				}
-				i = j + 1 + end + len(tag)
-				continue
-			}
-			i++
-		default:
-			i++
-		}
-	}
-	return out, nil
-}
-
-func identByte(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c >= 0x80
-}
-
-// quotedEnd returns the index after the quote that closes the one at
-// q[i]: a doubled quote stands for itself, and in MySQL a backslash
-// escapes the next byte.
-func quotedEnd(q string, i int, quote byte, backslash bool) (int, bool) {
-	for j := i + 1; j < len(q); j++ {
-		switch q[j] {
-		case '\\':
-			if backslash && quote != '`' {
-				j++
-			}
-		case quote:
-			if j+1 < len(q) && q[j+1] == quote {
-				j++
-				continue
-			}
-			return j + 1, true
-		}
-	}
-	return 0, false
-}
-
-// ldapFilter reads an optional LDAP search filter: parenthesized, its
-// parentheses balanced (RFC 4515 §3: a value's own parentheses are
-// escaped as \28 and \29), with exactly placeholders %s, where the
-// escaped address goes, and no other %.
+// ldapFilter reads an optional LDAP search filter with placeholders %s
+// (dirquery.CheckFilter).
 func (d *decoder) ldapFilter(m map[string]*yaml.Node, path, key string, placeholders int) string {
 	n, ok := m[key]
 	if !ok {
@@ -449,35 +328,15 @@ func (d *decoder) ldapFilter(m map[string]*yaml.Node, path, key string, placehol
 	if !ok {
 		return ""
 	}
-	depth, balanced := 0, v[0] == '(' && v[len(v)-1] == ')'
-	for i := 0; i < len(v) && balanced; i++ {
-		switch v[i] {
-		case '(':
-			depth++
-		case ')':
-			depth--
-			balanced = depth > 0 || depth == 0 && i == len(v)-1
-		}
+	if err := dirquery.CheckFilter(v, placeholders); err != nil {
+		d.errorf(n, f, "%v", err)
+		return ""
 	}
-	balanced = balanced && depth == 0
-	switch got := strings.Count(v, "%s"); {
-	case !balanced:
-		d.errorf(n, f, "%q is not a filter in parentheses (RFC 4515), such as (mail=%%s)", v)
-	case got != placeholders || strings.Count(v, "%") != got:
-		if placeholders == 1 {
-			d.errorf(n, f, "%q needs one %%s, where the address goes, and no other %%", v)
-		} else {
-			d.errorf(n, f, "%q takes no %% (it reads every domain)", v)
-		}
-	default:
-		return v
-	}
-	return ""
+	return v
 }
 
-// ldapDN reads an optional distinguished name. Its syntax is the
-// server's to judge (RFC 4514); here it must be one printable line with
-// at least one attribute=value.
+// ldapDN reads an optional distinguished name: one printable line
+// (queryText) that dirquery.CheckDN takes.
 func (d *decoder) ldapDN(m map[string]*yaml.Node, path, key string) string {
 	n, ok := m[key]
 	if !ok {
@@ -488,16 +347,15 @@ func (d *decoder) ldapDN(m map[string]*yaml.Node, path, key string) string {
 	if !ok {
 		return ""
 	}
-	if !strings.Contains(v, "=") {
-		d.errorf(n, f, "%q is not a distinguished name, such as ou=people,dc=example,dc=com", v)
+	if err := dirquery.CheckDN(v); err != nil {
+		d.errorf(n, f, "%v", err)
 		return ""
 	}
 	return v
 }
 
-// ldapAttribute reads an optional attribute description: a name (RFC
-// 4512 §1.4 keystring: a letter, then letters, digits and hyphens) or a
-// numeric OID.
+// ldapAttribute reads an optional attribute description
+// (dirquery.AttributeName).
 func (d *decoder) ldapAttribute(m map[string]*yaml.Node, path, key string) string {
 	n, ok := m[key]
 	if !ok {
@@ -508,32 +366,11 @@ func (d *decoder) ldapAttribute(m map[string]*yaml.Node, path, key string) strin
 	if !ok {
 		return ""
 	}
-	if !ldapAttributeName(v) {
+	if !dirquery.AttributeName(v) {
 		d.errorf(n, f, "%q is not an attribute name, such as uid or associatedDomain", v)
 		return ""
 	}
 	return v
-}
-
-func ldapAttributeName(v string) bool {
-	if v == "" || len(v) > 128 {
-		return false
-	}
-	if v[0] >= '0' && v[0] <= '9' { // numericoid
-		for _, part := range strings.Split(v, ".") {
-			if part == "" || !allDigits(part) || len(part) > 1 && part[0] == '0' {
-				return false
-			}
-		}
-		return true
-	}
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && (c >= '0' && c <= '9' || c == '-')) {
-			return false
-		}
-	}
-	return true
 }
 
 // providerDirectories reads a provider's `directory` and
