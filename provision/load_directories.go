@@ -10,6 +10,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"mailautoconf/internal/dirquery"
+	"mailautoconf/internal/yamlcheck"
 )
 
 // The decoder of the `directories:` key and of the providers' `directory`
@@ -61,13 +62,13 @@ func (d *decoder) directories(n *yaml.Node) {
 	if d.dirs.byName == nil {
 		d.dirs.byName, d.dirs.invalid = map[string]*Directory{}, map[string]bool{}
 	}
-	for i, item := range d.sequence(n, "directories") {
+	for i, item := range d.Sequence(n, "directories") {
 		dir, ok := d.directory(item, fmt.Sprintf("directories[%d]", i))
 		if dir == nil || dir.Name == "" {
 			continue
 		}
 		if other, dup := d.dirs.byName[dir.Name]; dup {
-			d.errorf(item, fmt.Sprintf("directories[%d].name", i), "%s is also the name of the directory at %s", dir.Name, other.Source)
+			d.Errorf(item, fmt.Sprintf("directories[%d].name", i), "%s is also the name of the directory at %s", dir.Name, other.Source)
 			continue
 		}
 		d.dirs.byName[dir.Name] = dir
@@ -82,40 +83,40 @@ func (d *decoder) directories(n *yaml.Node) {
 // directory reads one directory; ok is false when it has errors (dir,
 // when not nil, then holds what could be read, its name among it).
 func (d *decoder) directory(n *yaml.Node, path string) (dir *Directory, ok bool) {
-	m := d.mapping(n, path, directoryKeys...)
+	m := d.Mapping(n, path, directoryKeys...)
 	if m == nil {
 		return nil, false
 	}
-	before := d.count
-	dir = &Directory{Source: fmt.Sprintf("%s:%d", d.file, n.Line)}
-	if nn, ok := d.required(m, n, path, "name"); ok {
-		if v, ok := d.str(nn, path+".name"); ok {
+	before := d.Count()
+	dir = &Directory{Source: fmt.Sprintf("%s:%d", d.File, n.Line)}
+	if nn, ok := d.Required(m, n, path, "name"); ok {
+		if v, ok := d.Str(nn, path+".name"); ok {
 			if !directoryName(v) {
-				d.errorf(nn, path+".name", "%q is not a directory name (lower-case letters, digits, - and _, at most 63, starting with a letter or digit: it names metrics and files)", v)
+				d.Errorf(nn, path+".name", "%q is not a directory name (lower-case letters, digits, - and _, at most 63, starting with a letter or digit: it names metrics and files)", v)
 			}
 			dir.Name = v
 		}
 	}
-	if tn, ok := d.required(m, n, path, "type"); ok {
-		if v, ok := d.str(tn, path+".type"); ok {
+	if tn, ok := d.Required(m, n, path, "type"); ok {
+		if v, ok := d.Str(tn, path+".type"); ok {
 			switch v {
 			case DirectoryPostgres, DirectoryMySQL, DirectoryLDAP:
 				dir.Type = v
 			default:
-				d.errorf(tn, path+".type", "%q is not one of %q, %q, %q", v, DirectoryPostgres, DirectoryMySQL, DirectoryLDAP)
+				d.Errorf(tn, path+".type", "%q is not one of %q, %q, %q", v, DirectoryPostgres, DirectoryMySQL, DirectoryLDAP)
 			}
 		}
 	}
 	dir.URLEnv = d.envName(m, n, path, "url_env", true)
-	dir.Refresh = d.duration(m, path, "refresh", DefaultDirectoryRefresh, time.Second, 24*time.Hour, true)
-	dir.CacheTTL = d.duration(m, path, "cache_ttl", DefaultDirectoryCacheTTL, 0, 24*time.Hour, false)
-	dir.NegativeTTL = d.duration(m, path, "negative_ttl", DefaultDirectoryNegativeTTL, 0, 24*time.Hour, false)
-	dir.Timeout = d.duration(m, path, "timeout", DefaultDirectoryTimeout, time.Millisecond, 10*time.Second, false)
+	dir.Refresh = d.Duration(m, path, "refresh", DefaultDirectoryRefresh, time.Second, 24*time.Hour, true)
+	dir.CacheTTL = d.Duration(m, path, "cache_ttl", DefaultDirectoryCacheTTL, 0, 24*time.Hour, false)
+	dir.NegativeTTL = d.Duration(m, path, "negative_ttl", DefaultDirectoryNegativeTTL, 0, 24*time.Hour, false)
+	dir.Timeout = d.Duration(m, path, "timeout", DefaultDirectoryTimeout, time.Millisecond, 10*time.Second, false)
 
 	wrongType := func(keys []string, want string) {
 		for _, k := range keys {
 			if kn, ok := m[k]; ok {
-				d.errorf(kn, path+"."+k, "only for type %s (this directory is %s)", want, dir.Type)
+				d.Errorf(kn, path+"."+k, "only for type %s (this directory is %s)", want, dir.Type)
 			}
 		}
 	}
@@ -126,18 +127,18 @@ func (d *decoder) directory(n *yaml.Node, path string) (dir *Directory, ok bool)
 		dir.Login = d.sqlQuery(m, path, "login", dir.Type, true)
 		if _, ok := m["domains"]; !ok {
 			if _, ok := m["login"]; !ok {
-				d.errorf(n, path, "needs a domains query, a login query or both")
+				d.Errorf(n, path, "needs a domains query, a login query or both")
 			}
 		}
 	case DirectoryLDAP:
 		wrongType(sqlOnlyKeys, "postgres or mysql")
 		dir.BindDN = d.ldapDN(m, path, "bind_dn")
 		dir.BindPasswordEnv = d.envName(m, n, path, "bind_password_env", false)
-		if (dir.BindDN == "") != (dir.BindPasswordEnv == "") && d.count == before {
-			d.errorf(n, path, "bind_dn and bind_password_env go together (neither: an anonymous bind)")
+		if (dir.BindDN == "") != (dir.BindPasswordEnv == "") && d.Count() == before {
+			d.Errorf(n, path, "bind_dn and bind_password_env go together (neither: an anonymous bind)")
 		}
 		if sn, ok := m["start_tls"]; ok {
-			dir.StartTLS, _ = d.bool(sn, path+".start_tls")
+			dir.StartTLS, _ = d.Bool(sn, path+".start_tls")
 		}
 		dir.Base = d.ldapDN(m, path, "base")
 		dir.LoginFilter = d.ldapFilter(m, path, "login_filter", 1)
@@ -145,30 +146,13 @@ func (d *decoder) directory(n *yaml.Node, path string) (dir *Directory, ok bool)
 		dir.DomainsBase = d.ldapDN(m, path, "domains_base")
 		dir.DomainsFilter = d.ldapFilter(m, path, "domains_filter", 0)
 		dir.DomainsAttribute = d.ldapAttribute(m, path, "domains_attribute")
-		logins := d.together(m, n, path, "base", "login_filter", "login_attribute")
-		domains := d.together(m, n, path, "domains_base", "domains_filter", "domains_attribute")
+		logins := d.Together(m, n, path, "base", "login_filter", "login_attribute")
+		domains := d.Together(m, n, path, "domains_base", "domains_filter", "domains_attribute")
 		if !logins && !domains {
-			d.errorf(n, path, "needs base, login_filter and login_attribute (logins), domains_base, domains_filter and domains_attribute (domains), or both")
+			d.Errorf(n, path, "needs base, login_filter and login_attribute (logins), domains_base, domains_filter and domains_attribute (domains), or both")
 		}
 	}
-	return dir, d.count == before
-}
-
-// together checks that keys are all given or none; it reports whether
-// all are.
-func (d *decoder) together(m map[string]*yaml.Node, n *yaml.Node, path string, keys ...string) bool {
-	var have, miss []string
-	for _, k := range keys {
-		if _, ok := m[k]; ok {
-			have = append(have, k)
-		} else {
-			miss = append(miss, k)
-		}
-	}
-	if len(have) > 0 && len(miss) > 0 {
-		d.errorf(n, path, "%s given without %s (%s go together)", strings.Join(have, " and "), strings.Join(miss, " and "), strings.Join(keys, ", "))
-	}
-	return len(miss) == 0
+	return dir, d.Count() == before
 }
 
 // directoryName reports whether s may name a directory: it becomes a
@@ -197,12 +181,12 @@ func (d *decoder) envName(m map[string]*yaml.Node, parent *yaml.Node, path, key 
 	n, ok := m[key]
 	if !ok {
 		if required {
-			d.errorf(parent, path+"."+key, "missing (the environment variable holding the URL: the URL itself, with its password, is never in a catalog)")
+			d.Errorf(parent, path+"."+key, "missing (the environment variable holding the URL: the URL itself, with its password, is never in a catalog)")
 		}
 		return ""
 	}
 	f := path + "." + key
-	v, ok := d.str(n, f)
+	v, ok := d.Str(n, f)
 	if !ok {
 		return ""
 	}
@@ -213,49 +197,13 @@ func (d *decoder) envName(m map[string]*yaml.Node, parent *yaml.Node, path, key 
 	}
 	switch {
 	case !valid:
-		d.errorf(n, f, "%q is not an environment variable name (A-Z, 0-9 and _, not starting with a digit)", v)
+		d.Errorf(n, f, "%q is not an environment variable name (A-Z, 0-9 and _, not starting with a digit)", v)
 	case strings.HasPrefix(v, "MAILAUTOCONF_"):
-		d.errorf(n, f, "%q: MAILAUTOCONF_* are the service's settings; name the variable otherwise", v)
+		d.Errorf(n, f, "%q: MAILAUTOCONF_* are the service's settings; name the variable otherwise", v)
 	default:
 		return v
 	}
 	return ""
-}
-
-// duration reads an optional Go duration ("500ms", "1m", "1h30m") in
-// [lo, hi], or def when the key is absent. A bare 0 is allowed where
-// zero is: YAML reads it as a number.
-func (d *decoder) duration(m map[string]*yaml.Node, path, key string, def, lo, hi time.Duration, zeroOK bool) time.Duration {
-	n, ok := m[key]
-	if !ok {
-		return def
-	}
-	f := path + "." + key
-	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
-		d.errorf(n, f, "must be a duration such as 500ms, 1m or 1h, not %s", kindName(n))
-		return def
-	}
-	var v time.Duration
-	if n.Tag == "!!int" && n.Value == "0" {
-		v = 0
-	} else {
-		var err error
-		if v, err = time.ParseDuration(n.Value); err != nil || n.Tag != "!!str" {
-			d.errorf(n, f, "%s is not a duration such as 500ms, 1m or 1h (the unit is required)", quoteNode(n))
-			return def
-		}
-	}
-	switch {
-	case v == 0 && zeroOK:
-	case v < lo || v > hi:
-		extra := ""
-		if zeroOK {
-			extra = ", or 0"
-		}
-		d.errorf(n, f, "%s is out of range (%s to %s%s)", v, lo, hi, extra)
-		return def
-	}
-	return v
 }
 
 // maxQuery bounds a query, a filter or a DN.
@@ -265,19 +213,19 @@ const maxQuery = 4096
 // one: nothing but white space, invalid UTF-8, control characters (tabs
 // and line breaks only where lines says: a query may span lines).
 func (d *decoder) queryText(n *yaml.Node, f string, lines bool) (string, bool) {
-	v, ok := d.str(n, f)
+	v, ok := d.Str(n, f)
 	if !ok {
 		return "", false
 	}
 	switch {
 	case strings.TrimSpace(v) == "":
-		d.errorf(n, f, "empty")
+		d.Errorf(n, f, "empty")
 		return "", false
 	case len(v) > maxQuery:
-		d.errorf(n, f, "longer than %d bytes", maxQuery)
+		d.Errorf(n, f, "longer than %d bytes", maxQuery)
 		return "", false
 	case !utf8.ValidString(v):
-		d.errorf(n, f, "not UTF-8")
+		d.Errorf(n, f, "not UTF-8")
 		return "", false
 	}
 	for _, r := range v {
@@ -285,7 +233,7 @@ func (d *decoder) queryText(n *yaml.Node, f string, lines bool) (string, bool) {
 			continue
 		}
 		if !unicode.IsPrint(r) {
-			d.errorf(n, f, "control character %q", r)
+			d.Errorf(n, f, "control character %q", r)
 			return "", false
 		}
 	}
@@ -310,7 +258,7 @@ func (d *decoder) sqlQuery(m map[string]*yaml.Node, path, key, typ string, login
 		dialect = dirquery.MySQL
 	}
 	if err := dirquery.CheckSQL(q, dialect, login); err != nil {
-		d.errorf(n, f, "%v", err)
+		d.Errorf(n, f, "%v", err)
 		return ""
 	}
 	return q
@@ -329,7 +277,7 @@ func (d *decoder) ldapFilter(m map[string]*yaml.Node, path, key string, placehol
 		return ""
 	}
 	if err := dirquery.CheckFilter(v, placeholders); err != nil {
-		d.errorf(n, f, "%v", err)
+		d.Errorf(n, f, "%v", err)
 		return ""
 	}
 	return v
@@ -348,7 +296,7 @@ func (d *decoder) ldapDN(m map[string]*yaml.Node, path, key string) string {
 		return ""
 	}
 	if err := dirquery.CheckDN(v); err != nil {
-		d.errorf(n, f, "%v", err)
+		d.Errorf(n, f, "%v", err)
 		return ""
 	}
 	return v
@@ -362,12 +310,12 @@ func (d *decoder) ldapAttribute(m map[string]*yaml.Node, path, key string) strin
 		return ""
 	}
 	f := path + "." + key
-	v, ok := d.str(n, f)
+	v, ok := d.Str(n, f)
 	if !ok {
 		return ""
 	}
 	if !dirquery.AttributeName(v) {
-		d.errorf(n, f, "%q is not an attribute name, such as uid or associatedDomain", v)
+		d.Errorf(n, f, "%q is not an attribute name, such as uid or associatedDomain", v)
 		return ""
 	}
 	return v
@@ -382,7 +330,7 @@ func (d *decoder) providerDirectories(m map[string]*yaml.Node, path string, p *P
 		if !ok {
 			continue
 		}
-		v, ok := d.str(n, path+"."+key)
+		v, ok := d.Str(n, path+"."+key)
 		if !ok {
 			continue
 		}
@@ -391,7 +339,7 @@ func (d *decoder) providerDirectories(m map[string]*yaml.Node, path string, p *P
 		} else {
 			p.LoginDirectory = v
 		}
-		d.dirs.refs = append(d.dirs.refs, directoryRef{p: p, field: path + "." + key, name: v, file: d.file, line: n.Line})
+		d.dirs.refs = append(d.dirs.refs, directoryRef{p: p, field: path + "." + key, name: v, file: d.File, line: n.Line})
 	}
 }
 
@@ -409,11 +357,7 @@ func hasDirectory(m map[string]*yaml.Node) bool {
 // in. It sets each provider's LoginDirectory.
 func (d *decoder) checkDirectories(providers []*Provider) {
 	refError := func(r directoryRef, format string, args ...any) {
-		if d.full() {
-			d.count++
-			return
-		}
-		d.add(&FieldError{File: r.file, Line: r.line, Field: r.field, Msg: fmt.Sprintf(format, args...)})
+		d.Addf(r.file, r.line, r.field, format, args...)
 	}
 	domainsOf := map[string]*Provider{}
 	explicitLogin := map[*Provider]bool{}
@@ -426,7 +370,7 @@ func (d *decoder) checkDirectories(providers []*Provider) {
 			unresolved[r.p] = true
 		case dir == nil:
 			unresolved[r.p] = true
-			refError(r, "%s: no such directory (the catalog's directories: %s)", quote(r.name), d.directoryNames())
+			refError(r, "%s: no such directory (the catalog's directories: %s)", yamlcheck.Quote(r.name), d.directoryNames())
 		case strings.HasSuffix(r.field, ".login_directory"):
 			explicitLogin[r.p] = true
 			if !dir.HasLogin() {

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"mailautoconf/internal/yamlcheck"
 )
 
 func TestDemoCatalog(t *testing.T) {
@@ -304,14 +306,14 @@ func FuzzParse(f *testing.F) {
 			if !errors.As(err, &le) {
 				return // e.g. NewCatalog's duplicate check, already reported by crossCheck
 			}
-			if len(le.Errs) > maxErrors || len(le.Errs) == 0 {
-				t.Fatalf("%d errors listed, want 1 to %d", len(le.Errs), maxErrors)
+			if len(le.Errs) > yamlcheck.MaxErrors || len(le.Errs) == 0 {
+				t.Fatalf("%d errors listed, want 1 to %d", len(le.Errs), yamlcheck.MaxErrors)
 			}
 			for _, fe := range le.Errs {
 				if fe.File != "f.yaml" || strings.Contains(fe.Error(), "\n") {
 					t.Fatalf("error not on one located line: %q", fe.Error())
 				}
-				// Values are quoted cut at maxQuoted characters:
+				// Values are quoted cut at yamlcheck.MaxQuoted characters:
 				// no message grows with the input.
 				if len(fe.Error()) > 1000 {
 					t.Fatalf("error of %d bytes: %.200q", len(fe.Error()), fe.Error())
