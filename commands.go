@@ -21,6 +21,7 @@ import (
 	"mailautoconf/internal/directory"
 	"mailautoconf/internal/doctor"
 	"mailautoconf/internal/importxml"
+	"mailautoconf/internal/regularfile"
 	"mailautoconf/internal/server"
 	"mailautoconf/provision"
 )
@@ -469,7 +470,7 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if err != nil {
 			roots = x509.NewCertPool()
 		}
-		pem, err := provision.ReadFile(*caFile, maxCAFile)
+		pem, err := regularfile.Read(*caFile, maxCAFile)
 		if err != nil {
 			return err
 		}
@@ -602,11 +603,11 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 // readImportFile reads a file to import as every file is read
-// (provision.ReadFile: a regular file, of at most MaxImportSize bytes),
+// (regularfile.Read: a regular file, of at most importxml.MaxSize bytes),
 // with the reason for a refusal without the file's name, which the caller
 // prints.
 func readImportFile(name string) ([]byte, error) {
-	data, err := provision.ReadFile(name, importxml.MaxSize)
+	data, err := regularfile.Read(name, importxml.MaxSize)
 	if err == nil {
 		return data, nil
 	}

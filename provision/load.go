@@ -3,8 +3,6 @@ package provision
 import (
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -12,11 +10,11 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"unicode"
 
 	"go.yaml.in/yaml/v3"
 
+	"mailautoconf/internal/regularfile"
 	"mailautoconf/internal/yamlcheck"
 )
 
@@ -38,7 +36,7 @@ const maxCatalogFile = 64 << 20
 // Load reads a catalog from a YAML file, or from every *.yaml and *.yml file
 // of a directory (not its subdirectories), merged in name order. The whole
 // catalog is validated; on any problem Load returns a *LoadError and no
-// catalog. Only regular files are read (see ReadFile).
+// catalog. Only regular files are read (regularfile.Read).
 func Load(path string) (*Catalog, error) {
 	srcs, err := ReadCatalog(path)
 	if err != nil {
@@ -48,7 +46,7 @@ func Load(path string) (*Catalog, error) {
 }
 
 // ReadCatalog reads the files Load reads, CatalogFiles(path), each through
-// ReadFile with the catalog file limit, without parsing them: what Load
+// regularfile.Read with the catalog file limit, without parsing them: what Load
 // would parse, for a caller that compares it with what it read before.
 // Parse(srcs...) is then what Load returns.
 func ReadCatalog(path string) ([]Source, error) {
@@ -61,7 +59,7 @@ func ReadCatalog(path string) ([]Source, error) {
 	}
 	srcs := make([]Source, 0, len(files))
 	for _, f := range files {
-		data, err := readLimited(f, maxCatalogFile, "")
+		data, err := regularfile.Read(f, maxCatalogFile)
 		if err != nil {
 			return nil, err
 		}
@@ -71,7 +69,7 @@ func ReadCatalog(path string) ([]Source, error) {
 }
 
 // CatalogFiles lists the files Load reads for the catalog at path: path
-// itself when it is not a directory (whatever it is: ReadFile refuses what
+// itself when it is not a directory (whatever it is: regularfile.Read refuses what
 // is not a regular file), else the entries of the directory that
 // CatalogFileName accepts and that are not directories, in name order.
 // Symbolic links are followed, and listed by their own names.
@@ -117,87 +115,6 @@ func catalogFiles(dir string) ([]string, error) {
 	}
 	sort.Strings(files)
 	return files, nil
-}
-
-// ReadFile reads a whole regular file of at most max bytes, as every file
-// the program is given is read: catalogs, certificates and keys, imported
-// documents. Anything but a regular file is refused by name before a byte
-// is read: a named pipe (opened non-blocking, so that not even the open
-// waits for a writer), a device such as /dev/zero, a socket, a directory
-// (syscall.EISDIR). A file larger than max is refused on its size before
-// it is read; the read is bounded as well, so a file that grows meanwhile
-// cannot slip past the limit. The errors are *fs.PathError.
-func ReadFile(name string, max int64) ([]byte, error) {
-	return readLimited(name, max, "")
-}
-
-// readLimited is ReadFile; what ends the message of a file too large.
-func readLimited(name string, max int64, what string) ([]byte, error) {
-	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	refuse := func(err error) ([]byte, error) {
-		return nil, &fs.PathError{Op: "read", Path: name, Err: err}
-	}
-	switch m := st.Mode(); {
-	case m.IsDir():
-		return refuse(syscall.EISDIR)
-	case !m.IsRegular():
-		return refuse(fmt.Errorf("%s, not a regular file", fileKind(m)))
-	case st.Size() > max:
-		return refuse(fmt.Errorf("larger than %d bytes%s", max, what))
-	}
-	data, err := readAllSized(io.LimitReader(f, max+1), st.Size())
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > max {
-		return refuse(fmt.Errorf("larger than %d bytes%s", max, what))
-	}
-	return data, nil
-}
-
-// readAllSized is io.ReadAll into a buffer of size bytes to start with,
-// and the few more that tell a file grown meanwhile: io.ReadAll's own
-// buffers grow from 512 bytes and take twice the file and more before
-// the parse begins.
-func readAllSized(r io.Reader, size int64) ([]byte, error) {
-	b := make([]byte, 0, size+512)
-	for {
-		n, err := r.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if err != nil {
-			if err == io.EOF {
-				err = nil
-			}
-			return b, err
-		}
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-	}
-}
-
-// fileKind names the type of a file that is not regular.
-func fileKind(m fs.FileMode) string {
-	switch {
-	case m&fs.ModeNamedPipe != 0:
-		return "a named pipe (FIFO)"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	case m&fs.ModeCharDevice != 0:
-		return "a character device"
-	case m&fs.ModeDevice != 0:
-		return "a block device"
-	default:
-		return "a special file"
-	}
 }
 
 // Source is one catalog document and the name used in its messages.

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"runtime"
 	"strings"
@@ -89,30 +87,5 @@ func TestParseAliasedNodeLimit(t *testing.T) {
 	want := regexp.MustCompile(`^c\.yaml:\d+: aliases add more than \d+ nodes to the \d+ written, which makes more than 2000000 in all \(at most 2000000 a file, written and aliased\): alias smaller parts, or split the catalog into files of a directory$`)
 	if got := le.Error(); !want.MatchString(got) {
 		t.Errorf("Parse =\n%s\nwant a match of\n%s", firstLineOf(le), want)
-	}
-}
-
-// TestReadFileOneBuffer: a catalog file is read into one buffer of its
-// size, not through buffers that grow to twice the file and more.
-func TestReadFileOneBuffer(t *testing.T) {
-	name := filepath.Join(t.TempDir(), "catalog.yaml")
-	f, err := os.Create(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const size = 16 << 20
-	if err := f.Truncate(size); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	data, err := ReadFile(name, maxCatalogFile)
-	runtime.ReadMemStats(&after)
-	if err != nil || len(data) != size {
-		t.Fatalf("ReadFile = %d bytes, %v; want %d bytes", len(data), err, size)
-	}
-	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > size+1<<20 {
-		t.Errorf("ReadFile of %d MiB allocated %.1f MiB, want at most one more", size>>20, float64(alloc)/(1<<20))
 	}
 }

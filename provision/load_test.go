@@ -343,19 +343,3 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
-
-func TestReadLimited(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "f")
-	if err := os.WriteFile(p, []byte("0123456789"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if b, err := readLimited(p, 10, ""); err != nil || string(b) != "0123456789" {
-		t.Errorf("readLimited(10 bytes, max 10) = %q, %v", b, err)
-	}
-	if _, err := readLimited(p, 9, ", not a PEM file"); err == nil || !strings.HasSuffix(err.Error(), "larger than 9 bytes, not a PEM file") {
-		t.Errorf("readLimited(10 bytes, max 9) = %v", err)
-	}
-	if _, err := readLimited(filepath.Join(t.TempDir(), "none"), 9, ""); err == nil {
-		t.Error("readLimited(missing file) = nil error")
-	}
-}

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/smallstep/pkcs7"
+
+	"mailautoconf/internal/regularfile"
 )
 
 // Signer signs configuration profiles: a CMS SignedData (RFC 5652) with
@@ -284,7 +286,7 @@ func readPEMFile(name string) ([]byte, error) {
 	if name == "" {
 		return nil, errors.New("no file named")
 	}
-	return readLimited(name, maxPEMFile, ", not a PEM file")
+	return regularfile.ReadNote(name, maxPEMFile, ", not a PEM file")
 }
 
 // parseCertificates reads every CERTIFICATE block, in order. Other blocks
