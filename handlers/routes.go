@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"mailautoconf/internal/profilesign"
 	"mailautoconf/provision"
 )
 
@@ -30,7 +31,7 @@ type Config struct {
 	RequestLog *RequestLog
 	// Signer signs Apple profiles; nil, or a nil signer in it, serves
 	// them unsigned. Store a new one to change certificates.
-	Signer *atomic.Pointer[provision.Signer]
+	Signer *atomic.Pointer[profilesign.Signer]
 	// Ready lists what /readyz reports on besides the catalog.
 	Ready []Readiness
 	// Metrics counts requests and catalog reloads; nil counts nothing.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"mailautoconf/internal/doctor"
+	"mailautoconf/internal/profilesign"
 	"mailautoconf/provision"
 )
 
@@ -74,7 +75,7 @@ func (s *scenario) run(t *testing.T, ca *testCA) *doctor.Report {
 	now := time.Now()
 	mailCert := ca.leaf(t, []string{"imap.example.com", "pop.example.com", "smtp.example.com"}, now.Add(-time.Hour), now.Add(90*24*time.Hour))
 	signCert := ca.leaf(t, []string{publicHost}, now.Add(-time.Hour), now.Add(90*24*time.Hour))
-	signer, err := provision.NewSigner([]*x509.Certificate{signCert.Leaf}, signCert.PrivateKey.(crypto.Signer))
+	signer, err := profilesign.New([]*x509.Certificate{signCert.Leaf}, signCert.PrivateKey.(crypto.Signer))
 	if err != nil {
 		t.Fatal(err)
 	}
