@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"mailautoconf/internal/directory"
+	"mailautoconf/internal/dnsrecords"
 	"mailautoconf/internal/doctor"
 	"mailautoconf/internal/importxml"
 	"mailautoconf/internal/regularfile"
@@ -319,7 +320,7 @@ func cmdDNS(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	host := fs.String("public-host", s.PublicHost, "host name of the service, the CNAME target (default: "+envPrefix+"_PUBLIC_HOST)")
 	v4 := fs.String("ipv4", s.PublicIpv4, "IPv4 addresses of the service, comma-separated, for A records (default: "+envPrefix+"_PUBLIC_IPV4)")
 	v6 := fs.String("ipv6", s.PublicIpv6, "IPv6 addresses of the service, comma-separated, for AAAA records (default: "+envPrefix+"_PUBLIC_IPV6)")
-	ttl := fs.Int("ttl", provision.DefaultDNSTTL, "TTL of the records, in seconds")
+	ttl := fs.Int("ttl", dnsrecords.DefaultTTL, "TTL of the records, in seconds")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -345,7 +346,7 @@ func cmdDNS(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if len(domains) == 0 {
 		domains = cat.Domains()
 	}
-	var out []provision.DomainRecords
+	var out []dnsrecords.Domain
 	for _, name := range domains {
 		d, err := provision.NormalizeDomain(name)
 		if err != nil {
@@ -355,16 +356,16 @@ func cmdDNS(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		if err != nil {
 			return err
 		}
-		recs := provision.DNSRecords(p, d, t)
+		recs := dnsrecords.Derive(p, d, t)
 		for _, n := range recs.Notes {
 			fmt.Fprintf(stderr, "mailautoconf dns: %s: %s\n", d, n)
 		}
 		out = append(out, recs)
 	}
 	if *asJSON {
-		_, err = stdout.Write(provision.ZoneJSON(out))
+		_, err = stdout.Write(dnsrecords.ZoneJSON(out))
 	} else {
-		_, err = stdout.Write(provision.Zone(out))
+		_, err = stdout.Write(dnsrecords.Zone(out))
 	}
 	if err != nil {
 		return err
@@ -374,8 +375,8 @@ func cmdDNS(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 
 // dnsTarget builds the service's DNS target from a host name and
 // comma-separated address lists.
-func dnsTarget(host, v4, v6 string) (provision.DNSTarget, error) {
-	var t provision.DNSTarget
+func dnsTarget(host, v4, v6 string) (dnsrecords.Target, error) {
+	var t dnsrecords.Target
 	if host != "" {
 		h, err := provision.NormalizeHost(host)
 		if err != nil {

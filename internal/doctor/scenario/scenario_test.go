@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"mailautoconf/internal/dnsrecords"
 	"mailautoconf/internal/doctor"
 	"mailautoconf/internal/profilesign"
 	"mailautoconf/provision"
@@ -47,7 +48,7 @@ func newScenario(t *testing.T, ca *testCA) *scenario {
 		t.Fatal(err)
 	}
 	z := zone{}
-	for _, r := range provision.DNSRecords(p, "example.com", provision.DNSTarget{Host: publicHost}).Records {
+	for _, r := range dnsrecords.Derive(p, "example.com", dnsrecords.Target{Host: publicHost}).Records {
 		z.add(r.Name + " 300 IN " + r.Type + " " + r.Data)
 	}
 	z.add(
@@ -110,7 +111,7 @@ func (s *scenario) run(t *testing.T, ca *testCA) *doctor.Report {
 		Roots:    ca.pool,
 		PortMap:  ports,
 		Timeout:  2 * time.Second,
-		Target:   provision.DNSTarget{Host: publicHost},
+		Target:   dnsrecords.Target{Host: publicHost},
 	}
 	if s.expected {
 		opts.Expected, _ = provision.Demo().Lookup("example.com")
