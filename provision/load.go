@@ -46,9 +46,9 @@ func Load(path string) (*Catalog, error) {
 }
 
 // ReadCatalog reads the files Load reads, CatalogFiles(path), each through
-// regularfile.Read with the catalog file limit, without parsing them: what Load
-// would parse, for a caller that compares it with what it read before.
-// Parse(srcs...) is then what Load returns.
+// regularfile.Read with the catalog file limit, without parsing them:
+// what Load would parse, for a caller that compares it with what it read
+// before. Parse(srcs...) is then what Load returns.
 func ReadCatalog(path string) ([]Source, error) {
 	files, err := CatalogFiles(path)
 	if err != nil {
