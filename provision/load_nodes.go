@@ -15,8 +15,9 @@ import "mailautoconf/internal/yamlcheck"
 const maxNodes = 2_000_000
 
 // nodesBounded refuses a file that may hold more than maxNodes nodes,
-// before the YAML library builds any of them. The count is yamlcheck.NodeBound's,
-// which may exceed the nodes the library builds but is never below them.
+// before the YAML library builds any of them. The count is
+// yamlcheck.NodeBound's, which may exceed the nodes the library builds but
+// is never below them.
 func (d *decoder) nodesBounded(data []byte) bool {
 	if n := yamlcheck.NodeBound(data, maxNodes); n > maxNodes {
 		d.Errorf(nil, "", "more than %d YAML nodes (values, lists and mappings, counting the empty values a line may stand for): at most %d a file, where a million domains take about 1.5 million; split the catalog into files of a directory", maxNodes, maxNodes)
