@@ -19,6 +19,7 @@ import (
 	"github.com/miekg/dns"
 
 	"mailautoconf/handlers"
+	"mailautoconf/internal/dnsrecords"
 	"mailautoconf/provision"
 
 	"mailautoconf/internal/testutil/dnstest"
@@ -49,7 +50,7 @@ func doctorDeployment(t *testing.T, certNames []string, edit func(zone map[strin
 		name := strings.ToLower(rr.Header().Name)
 		zone[name] = append(zone[name], rr)
 	}
-	for _, r := range provision.DNSRecords(p, "example.com", provision.DNSTarget{Host: publicHost}).Records {
+	for _, r := range dnsrecords.Derive(p, "example.com", dnsrecords.Target{Host: publicHost}).Records {
 		add(r.Name + " 300 IN " + r.Type + " " + r.Data)
 	}
 	for _, h := range []string{publicHost, "imap.example.com", "pop.example.com", "smtp.example.com", "dav.example.com"} {

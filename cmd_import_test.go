@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"mailautoconf/internal/importxml"
 	"mailautoconf/provision"
 )
 
@@ -58,7 +59,7 @@ func TestImportCommand(t *testing.T) {
 		"b.example.xml": importDoc("b.example", "STARTTLS"),
 		"plain.xml":     importDoc("plain.example", "plain"),
 		"junk.xml":      "<html><body>not autoconfig</body></html>",
-		"big.xml":       strings.Repeat(" ", provision.MaxImportSize+1),
+		"big.xml":       strings.Repeat(" ", importxml.MaxSize+1),
 	})
 	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o755); err != nil {
 		t.Fatal(err)

@@ -19,7 +19,10 @@ import (
 	"time"
 
 	"mailautoconf/internal/directory"
+	"mailautoconf/internal/dnsrecords"
 	"mailautoconf/internal/doctor"
+	"mailautoconf/internal/importxml"
+	"mailautoconf/internal/regularfile"
 	"mailautoconf/internal/server"
 	"mailautoconf/provision"
 )
@@ -317,7 +320,7 @@ func cmdDNS(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	host := fs.String("public-host", s.PublicHost, "host name of the service, the CNAME target (default: "+envPrefix+"_PUBLIC_HOST)")
 	v4 := fs.String("ipv4", s.PublicIpv4, "IPv4 addresses of the service, comma-separated, for A records (default: "+envPrefix+"_PUBLIC_IPV4)")
 	v6 := fs.String("ipv6", s.PublicIpv6, "IPv6 addresses of the service, comma-separated, for AAAA records (default: "+envPrefix+"_PUBLIC_IPV6)")
-	ttl := fs.Int("ttl", provision.DefaultDNSTTL, "TTL of the records, in seconds")
+	ttl := fs.Int("ttl", dnsrecords.DefaultTTL, "TTL of the records, in seconds")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -343,7 +346,7 @@ func cmdDNS(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if len(domains) == 0 {
 		domains = cat.Domains()
 	}
-	var out []provision.DomainRecords
+	var out []dnsrecords.Domain
 	for _, name := range domains {
 		d, err := provision.NormalizeDomain(name)
 		if err != nil {
@@ -353,16 +356,16 @@ func cmdDNS(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		if err != nil {
 			return err
 		}
-		recs := provision.DNSRecords(p, d, t)
+		recs := dnsrecords.Derive(p, d, t)
 		for _, n := range recs.Notes {
 			fmt.Fprintf(stderr, "mailautoconf dns: %s: %s\n", d, n)
 		}
 		out = append(out, recs)
 	}
 	if *asJSON {
-		_, err = stdout.Write(provision.ZoneJSON(out))
+		_, err = stdout.Write(dnsrecords.ZoneJSON(out))
 	} else {
-		_, err = stdout.Write(provision.Zone(out))
+		_, err = stdout.Write(dnsrecords.Zone(out))
 	}
 	if err != nil {
 		return err
@@ -372,8 +375,8 @@ func cmdDNS(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 
 // dnsTarget builds the service's DNS target from a host name and
 // comma-separated address lists.
-func dnsTarget(host, v4, v6 string) (provision.DNSTarget, error) {
-	var t provision.DNSTarget
+func dnsTarget(host, v4, v6 string) (dnsrecords.Target, error) {
+	var t dnsrecords.Target
 	if host != "" {
 		h, err := provision.NormalizeHost(host)
 		if err != nil {
@@ -468,7 +471,7 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if err != nil {
 			roots = x509.NewCertPool()
 		}
-		pem, err := provision.ReadFile(*caFile, maxCAFile)
+		pem, err := regularfile.Read(*caFile, maxCAFile)
 		if err != nil {
 			return err
 		}
@@ -569,7 +572,7 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		srcs = append(srcs, provision.Source{Name: name, Data: data})
 	}
-	out, files, err := provision.Import(srcs...)
+	out, files, err := importxml.Files(srcs...)
 	if err != nil {
 		return err
 	}
@@ -601,11 +604,11 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 // readImportFile reads a file to import as every file is read
-// (provision.ReadFile: a regular file, of at most MaxImportSize bytes),
+// (regularfile.Read: a regular file, of at most importxml.MaxSize bytes),
 // with the reason for a refusal without the file's name, which the caller
 // prints.
 func readImportFile(name string) ([]byte, error) {
-	data, err := provision.ReadFile(name, provision.MaxImportSize)
+	data, err := regularfile.Read(name, importxml.MaxSize)
 	if err == nil {
 		return data, nil
 	}

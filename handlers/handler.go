@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"mailautoconf/internal/profilesign"
 	"mailautoconf/provision"
 )
 
@@ -24,7 +25,7 @@ type Config struct {
 	RequestLog *RequestLog
 	// Signer signs Apple profiles; nil, or a nil signer in it, serves
 	// them unsigned. Store a new one to change certificates.
-	Signer *atomic.Pointer[provision.Signer]
+	Signer *atomic.Pointer[profilesign.Signer]
 	// Ready lists what /readyz reports on besides the catalog.
 	Ready []Readiness
 	// Metrics counts requests; nil counts nothing.

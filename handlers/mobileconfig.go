@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"mailautoconf/internal/profilesign"
 	"mailautoconf/provision"
 )
 
@@ -42,7 +43,7 @@ func (h *Handler) profile(c echo.Context, param string) error {
 	var now time.Time // a signed profile's clock; an unsigned one has none
 	if signer != nil {
 		now = h.cfg.Profiles.clock()
-		// The window's time, not the first download's (sign.go).
+		// The window's time, not the first download's (internal/profilesign).
 		key.signed = signer.SigningTime(now).Unix()
 	}
 	sp, ok := h.cfg.Profiles.get(cat, signer, key) // profilecache.go
@@ -68,7 +69,7 @@ func (h *Handler) profile(c echo.Context, param string) error {
 
 // profileSigner returns the current signer, or nil to serve profiles
 // unsigned.
-func (h *Handler) profileSigner() *provision.Signer {
+func (h *Handler) profileSigner() *profilesign.Signer {
 	if h.cfg.Signer == nil {
 		return nil
 	}

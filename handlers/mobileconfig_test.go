@@ -16,6 +16,7 @@ import (
 	"github.com/smallstep/pkcs7"
 	"howett.net/plist"
 
+	"mailautoconf/internal/profilesign"
 	"mailautoconf/internal/testutil/testpki"
 	"mailautoconf/provision"
 )
@@ -176,12 +177,12 @@ func TestProfileSigned(t *testing.T) {
 		t.Fatal(err)
 	}
 	cert := selfSigned(t, key)
-	s, err := provision.NewSigner([]*x509.Certificate{cert}, key)
+	s, err := profilesign.New([]*x509.Certificate{cert}, key)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := newTestConfig(t, nil)
-	cfg.Signer = new(atomic.Pointer[provision.Signer])
+	cfg.Signer = new(atomic.Pointer[profilesign.Signer])
 	cfg.Signer.Store(s)
 	e := New(cfg).Router()
 	rec := serve(e, http.MethodGet, "http://example.com/mobileconfig?email=fred@example.com", "")

@@ -6,6 +6,7 @@ import (
 	"time"
 	"weak"
 
+	"mailautoconf/internal/profilesign"
 	"mailautoconf/provision"
 )
 
@@ -15,7 +16,7 @@ import (
 // keyed by the address, the provider, the options and, for a signed
 // profile, its signing time.
 //
-// The signing time is the signer's window (provision.SigningWindow), the
+// The signing time is the signer's window (profilesign.Window), the
 // same for every address: a profile cached in one window is served only
 // within it, where a fresh one would carry the same time, so a download
 // never tells whether someone asked for the address before.
@@ -46,7 +47,7 @@ type profileKey struct {
 type profileEntry struct {
 	key     profileKey
 	cat     weak.Pointer[provision.Catalog]
-	signer  weak.Pointer[provision.Signer]
+	signer  weak.Pointer[profilesign.Signer]
 	profile servedProfile
 }
 
@@ -82,7 +83,7 @@ func (pc *ProfileCache) clock() time.Time {
 
 // get returns the profile cached for the request, if it was made with cat
 // and signer (nil: unsigned). A nil cache has nothing.
-func (pc *ProfileCache) get(cat *provision.Catalog, signer *provision.Signer, k profileKey) (servedProfile, bool) {
+func (pc *ProfileCache) get(cat *provision.Catalog, signer *profilesign.Signer, k profileKey) (servedProfile, bool) {
 	if pc == nil {
 		return servedProfile{}, false
 	}
@@ -103,7 +104,7 @@ func (pc *ProfileCache) get(cat *provision.Catalog, signer *provision.Signer, k 
 
 // put keeps sp for the request; the least recently used go beyond the
 // bounds. sp must not change afterwards.
-func (pc *ProfileCache) put(cat *provision.Catalog, signer *provision.Signer, k profileKey, sp servedProfile) {
+func (pc *ProfileCache) put(cat *provision.Catalog, signer *profilesign.Signer, k profileKey, sp servedProfile) {
 	if pc == nil || len(sp.body) > pc.maxBytes {
 		return
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/smallstep/pkcs7"
 
+	"mailautoconf/internal/profilesign"
 	"mailautoconf/internal/testutil/testpki"
 	"mailautoconf/provision"
 )
@@ -29,8 +30,8 @@ func TestProfileCacheServes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	newSigner := func() *provision.Signer {
-		s, err := provision.NewSigner([]*x509.Certificate{selfSigned(t, key)}, key)
+	newSigner := func() *profilesign.Signer {
+		s, err := profilesign.New([]*x509.Certificate{selfSigned(t, key)}, key)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -38,7 +39,7 @@ func TestProfileCacheServes(t *testing.T) {
 	}
 	cfg := newTestConfig(t, nil)
 	cfg.Profiles = NewProfileCache(16, 1<<20)
-	cfg.Signer = new(atomic.Pointer[provision.Signer])
+	cfg.Signer = new(atomic.Pointer[profilesign.Signer])
 	cfg.Signer.Store(newSigner())
 	e := New(cfg).Router()
 	const url = "http://example.com/mobileconfig?email=fred@example.com"
@@ -89,7 +90,7 @@ func TestProfileCacheServes(t *testing.T) {
 }
 
 // selfSignedOf returns the certificate a signer signs with.
-func selfSignedOf(s *provision.Signer) *x509.Certificate {
+func selfSignedOf(s *profilesign.Signer) *x509.Certificate {
 	der, _ := s.Sign([]byte("x"))
 	p7, _ := pkcs7.Parse(der)
 	return p7.Certificates[0]
@@ -162,12 +163,12 @@ func signingTime(t *testing.T, der []byte) time.Time {
 func signedRouter(t *testing.T) (*Router, *Handler) {
 	t.Helper()
 	key := testpki.Key(t)
-	s, err := provision.NewSigner([]*x509.Certificate{selfSigned(t, key)}, key)
+	s, err := profilesign.New([]*x509.Certificate{selfSigned(t, key)}, key)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := newTestConfig(t, nil)
-	cfg.Signer = new(atomic.Pointer[provision.Signer])
+	cfg.Signer = new(atomic.Pointer[profilesign.Signer])
 	cfg.Signer.Store(s)
 	h := New(cfg)
 	return h.Router(), h
@@ -213,7 +214,7 @@ func TestProfileSigningTimeTellsNothing(t *testing.T) {
 // fresh one and so tell that it was asked for before.
 func TestProfileCacheSigningWindow(t *testing.T) {
 	e, h := signedRouter(t)
-	base := time.Now().UTC().Truncate(provision.SigningWindow)
+	base := time.Now().UTC().Truncate(profilesign.Window)
 	now := base.Add(-50 * time.Second)
 	h.cfg.Profiles.now = func() time.Time { return now }
 	const fred = "http://example.com/mobileconfig?email=fred@example.com"

@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"mailautoconf/internal/yamlcheck"
 )
 
 // Redirect sends Autodiscover clients somewhere else (docs/autodiscover.md#redirects).
@@ -62,9 +64,9 @@ func (d *decoder) autodiscoverKeys(m map[string]*yaml.Node, path string, p *Prov
 		return
 	}
 	f := path + ".domain_redirects"
-	n = resolveAlias(n)
+	n = yamlcheck.ResolveAlias(n)
 	if n.Kind != yaml.MappingNode {
-		d.errorf(n, f, "must be a mapping of domain to {redirect_address or redirect_url}, not %s", kindName(n))
+		d.Errorf(n, f, "must be a mapping of domain to {redirect_address or redirect_url}, not %s", yamlcheck.KindName(n))
 		return
 	}
 	p.DomainRedirects = map[string]Redirect{}
@@ -75,23 +77,23 @@ func (d *decoder) autodiscoverKeys(m map[string]*yaml.Node, path string, p *Prov
 		domains[dom] = true
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], resolveAlias(n.Content[i+1])
+		k, v := n.Content[i], yamlcheck.ResolveAlias(n.Content[i+1])
 		if k.Kind != yaml.ScalarNode {
-			d.errorf(k, f, "keys must be domains")
+			d.Errorf(k, f, "keys must be domains")
 			continue
 		}
 		kf := f + "." + k.Value
 		dom, err := NormalizeDomain(k.Value)
 		if err != nil {
-			d.errorf(k, kf, "%q is not a domain name", k.Value)
+			d.Errorf(k, kf, "%q is not a domain name", k.Value)
 			continue
 		}
 		if !domains[dom] {
-			d.errorf(k, kf, "%s is not one of this provider's domains", dom)
+			d.Errorf(k, kf, "%s is not one of this provider's domains", dom)
 			continue
 		}
 		if _, dup := p.DomainRedirects[dom]; dup {
-			d.errorf(k, kf, "%s is given twice", dom)
+			d.Errorf(k, kf, "%s is given twice", dom)
 			continue
 		}
 		// An empty mapping is allowed: it turns the provider-wide
@@ -100,7 +102,7 @@ func (d *decoder) autodiscoverKeys(m map[string]*yaml.Node, path string, p *Prov
 			p.DomainRedirects[dom] = Redirect{}
 			continue
 		}
-		vm := d.mapping(v, kf, redirectKeys...)
+		vm := d.Mapping(v, kf, redirectKeys...)
 		if vm == nil {
 			continue
 		}
@@ -113,7 +115,7 @@ func (d *decoder) redirect(m map[string]*yaml.Node, path string) Redirect {
 	an, hasAddr := m["redirect_address"]
 	_, hasURL := m["redirect_url"]
 	if hasAddr && hasURL {
-		d.errorf(an, joinField(path, "redirect_address"), "set redirect_address or redirect_url, not both (an Autodiscover answer has one Action)")
+		d.Errorf(an, yamlcheck.JoinField(path, "redirect_address"), "set redirect_address or redirect_url, not both (an Autodiscover answer has one Action)")
 		return Redirect{}
 	}
 	var r Redirect
@@ -121,11 +123,11 @@ func (d *decoder) redirect(m map[string]*yaml.Node, path string) Redirect {
 		r.URL = d.httpsURL(m, path, "redirect_url")
 	}
 	if hasAddr {
-		f := joinField(path, "redirect_address")
-		if v, ok := d.str(an, f); ok {
+		f := yamlcheck.JoinField(path, "redirect_address")
+		if v, ok := d.Str(an, f); ok {
 			t, err := parseRedirectAddress(v)
 			if err != nil {
-				d.errorf(an, f, "%q: %v", v, err)
+				d.Errorf(an, f, "%q: %v", v, err)
 			}
 			r.Address = t
 		}
@@ -159,13 +161,13 @@ func parseRedirectAddress(t string) (string, error) {
 // httpsURL reads an optional absolute https URL (Autodiscover redirects
 // and ActiveSync carry the user's password: never plain HTTP).
 func (d *decoder) httpsURL(m map[string]*yaml.Node, path, key string) string {
-	before := d.count
+	before := d.Count()
 	v := d.url(m, path, key)
-	if v == "" || d.count > before {
+	if v == "" || d.Count() > before {
 		return ""
 	}
 	if !strings.HasPrefix(v, "https://") {
-		d.errorf(m[key], joinField(path, key), "%q must be an https:// URL (clients send the password there)", v)
+		d.Errorf(m[key], yamlcheck.JoinField(path, key), "%q must be an https:// URL (clients send the password there)", v)
 		return ""
 	}
 	return v

@@ -1,7 +1,6 @@
 package provision
 
 import (
-	"crypto/x509"
 	"fmt"
 	"strings"
 	"testing"
@@ -149,24 +148,6 @@ func BenchmarkMobileconfig(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := cat.Mobileconfig(nil, p, addr.Domain, &addr, Options{}); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-func BenchmarkSign(b *testing.B) {
-	pki := newSigPKI(b, "ecdsa")
-	s, err := NewSigner([]*x509.Certificate{pki.leaf, pki.inter}, pki.leafKey)
-	if err != nil {
-		b.Fatal(err)
-	}
-	profile, err := mobileconfigDoc(benchProvider(b), Address{Local: "alice", Domain: "example.com"}, ProfileOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := s.Sign(profile); err != nil {
 			b.Fatal(err)
 		}
 	}

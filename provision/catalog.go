@@ -1,6 +1,12 @@
 // Package provision is the pure core of mailautoconf: the catalog of mail
 // domains and their servers, address parsing, and one renderer per format.
-// It knows nothing about HTTP.
+// It knows nothing about HTTP. What builds on the catalog from outside is
+// in packages of its own: the importer of config-v1.1.xml files
+// (internal/importxml), the signing of profiles (internal/profilesign),
+// the DNS records a domain publishes (internal/dnsrecords); so are the
+// strict reading of YAML nodes (internal/yamlcheck), the file reader
+// (internal/regularfile) and the directory query checks
+// (internal/dirquery) that the loader uses.
 package provision
 
 import (

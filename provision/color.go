@@ -4,6 +4,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"mailautoconf/internal/yamlcheck"
 )
 
 // color reads an optional CSS hex colour, "#rgb" or "#rrggbb" in any
@@ -15,14 +17,14 @@ func (d *decoder) color(m map[string]*yaml.Node, path, key string) string {
 	if !ok {
 		return ""
 	}
-	f := joinField(path, key)
-	v, ok := d.str(n, f)
+	f := yamlcheck.JoinField(path, key)
+	v, ok := d.Str(n, f)
 	if !ok {
 		return ""
 	}
 	c, ok := ParseColor(v)
 	if !ok {
-		d.errorf(n, f, "%q is not a colour: write \"#rrggbb\" or \"#rgb\" in hex, for example \"#0a5fff\"", v)
+		d.Errorf(n, f, "%q is not a colour: write \"#rrggbb\" or \"#rgb\" in hex, for example \"#0a5fff\"", v)
 		return ""
 	}
 	return c

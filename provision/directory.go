@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"mailautoconf/internal/yamlcheck"
 )
 
 // Directory is a database or LDAP server a catalog declares (the
@@ -102,7 +104,7 @@ func (c *Catalog) DomainsProvider(name string) *Provider {
 }
 
 // maxDomainWarnings bounds the warnings one WithDirectoryDomains returns,
-// as maxErrors bounds a LoadError: a list of a million bad rows makes a
+// as yamlcheck.MaxErrors bounds a LoadError: a list of a million bad rows makes a
 // hundred lines and a count, not a million lines.
 const maxDomainWarnings = 100
 
@@ -210,7 +212,7 @@ func (c *Catalog) MergeDirectoryDomains(lists map[string][]string, o MergeOption
 	w := &domainWarnings{}
 	problems := &LoadError{}
 	problem := func(fe *FieldError) {
-		if len(problems.Errs) < maxErrors {
+		if len(problems.Errs) < yamlcheck.MaxErrors {
 			problems.Errs = append(problems.Errs, fe)
 		} else {
 			problems.More++
@@ -230,7 +232,7 @@ func (c *Catalog) MergeDirectoryDomains(lists map[string][]string, o MergeOption
 		for _, raw := range list {
 			dom, err := NormalizeDomain(raw)
 			if err != nil {
-				w.add("%s: %s is not a domain name, skipped", from, quote(raw))
+				w.add("%s: %s is not a domain name, skipped", from, yamlcheck.Quote(raw))
 				continue
 			}
 			other, taken := m[dom]

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"mailautoconf/internal/yamlcheck"
 )
 
 func dirCat(t testing.TB) *Catalog {
@@ -137,7 +139,7 @@ func TestWithDirectoryDomainsBounded(t *testing.T) {
 	}
 	_, _, err = c.WithDirectoryDomains(map[string][]string{"hosting": dup, "shop": dup}, true)
 	var le *LoadError
-	if !errors.As(err, &le) || len(le.Errs) != maxErrors || le.More != 4900 {
+	if !errors.As(err, &le) || len(le.Errs) != yamlcheck.MaxErrors || le.More != 4900 {
 		t.Errorf("strict with 5000 conflicts: %v", err)
 	}
 }

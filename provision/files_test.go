@@ -1,8 +1,6 @@
 package provision
 
 import (
-	"errors"
-	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -45,46 +43,6 @@ func mkfifo(t *testing.T, name string) string {
 		}
 	})
 	return name
-}
-
-// TestReadFileRefusesSpecialFiles: a named pipe, a link to a device, a
-// socket and a directory are refused at once, by name and kind, without
-// reading (a FIFO without a writer would block even the open); a regular
-// file is read.
-func TestReadFileRefusesSpecialFiles(t *testing.T) {
-	dir := t.TempDir()
-	fifo := mkfifo(t, filepath.Join(dir, "catalog.yaml"))
-	zero := filepath.Join(dir, "zero.yaml")
-	if err := os.Symlink("/dev/zero", zero); err != nil {
-		t.Fatal(err)
-	}
-	sock := filepath.Join(dir, "sock.yaml")
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	regular := filepath.Join(dir, "regular.yaml")
-	if err := os.WriteFile(regular, []byte("ok"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	for _, tt := range []struct{ name, want string }{
-		{fifo, fifo + ": a named pipe (FIFO), not a regular file"},
-		{zero, zero + ": a character device, not a regular file"},
-		{sock, sock + ": no such device or address"},
-		{dir, dir + ": is a directory"},
-	} {
-		data, err := within(t, "ReadFile("+tt.name+")", func() ([]byte, error) { return ReadFile(tt.name, 1<<20) })
-		if err == nil || !strings.HasSuffix(err.Error(), tt.want) {
-			t.Errorf("ReadFile(%s) = %d bytes, %v; want %q", tt.name, len(data), err, tt.want)
-		}
-	}
-	if _, err := ReadFile(dir, 1<<20); !errors.Is(err, syscall.EISDIR) {
-		t.Errorf("ReadFile(dir) = %v, want EISDIR", err)
-	}
-	if data, err := ReadFile(regular, 2); err != nil || string(data) != "ok" {
-		t.Errorf("ReadFile(regular) = %q, %v", data, err)
-	}
 }
 
 // TestLoadRefusesOversizedFileBeforeReading: a catalog file larger than

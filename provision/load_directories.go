@@ -8,6 +8,9 @@ import (
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
+
+	"mailautoconf/internal/dirquery"
+	"mailautoconf/internal/yamlcheck"
 )
 
 // The decoder of the `directories:` key and of the providers' `directory`
@@ -59,13 +62,13 @@ func (d *decoder) directories(n *yaml.Node) {
 	if d.dirs.byName == nil {
 		d.dirs.byName, d.dirs.invalid = map[string]*Directory{}, map[string]bool{}
 	}
-	for i, item := range d.sequence(n, "directories") {
+	for i, item := range d.Sequence(n, "directories") {
 		dir, ok := d.directory(item, fmt.Sprintf("directories[%d]", i))
 		if dir == nil || dir.Name == "" {
 			continue
 		}
 		if other, dup := d.dirs.byName[dir.Name]; dup {
-			d.errorf(item, fmt.Sprintf("directories[%d].name", i), "%s is also the name of the directory at %s", dir.Name, other.Source)
+			d.Errorf(item, fmt.Sprintf("directories[%d].name", i), "%s is also the name of the directory at %s", dir.Name, other.Source)
 			continue
 		}
 		d.dirs.byName[dir.Name] = dir
@@ -80,40 +83,40 @@ func (d *decoder) directories(n *yaml.Node) {
 // directory reads one directory; ok is false when it has errors (dir,
 // when not nil, then holds what could be read, its name among it).
 func (d *decoder) directory(n *yaml.Node, path string) (dir *Directory, ok bool) {
-	m := d.mapping(n, path, directoryKeys...)
+	m := d.Mapping(n, path, directoryKeys...)
 	if m == nil {
 		return nil, false
 	}
-	before := d.count
-	dir = &Directory{Source: fmt.Sprintf("%s:%d", d.file, n.Line)}
-	if nn, ok := d.required(m, n, path, "name"); ok {
-		if v, ok := d.str(nn, path+".name"); ok {
+	before := d.Count()
+	dir = &Directory{Source: fmt.Sprintf("%s:%d", d.File, n.Line)}
+	if nn, ok := d.Required(m, n, path, "name"); ok {
+		if v, ok := d.Str(nn, path+".name"); ok {
 			if !directoryName(v) {
-				d.errorf(nn, path+".name", "%q is not a directory name (lower-case letters, digits, - and _, at most 63, starting with a letter or digit: it names metrics and files)", v)
+				d.Errorf(nn, path+".name", "%q is not a directory name (lower-case letters, digits, - and _, at most 63, starting with a letter or digit: it names metrics and files)", v)
 			}
 			dir.Name = v
 		}
 	}
-	if tn, ok := d.required(m, n, path, "type"); ok {
-		if v, ok := d.str(tn, path+".type"); ok {
+	if tn, ok := d.Required(m, n, path, "type"); ok {
+		if v, ok := d.Str(tn, path+".type"); ok {
 			switch v {
 			case DirectoryPostgres, DirectoryMySQL, DirectoryLDAP:
 				dir.Type = v
 			default:
-				d.errorf(tn, path+".type", "%q is not one of %q, %q, %q", v, DirectoryPostgres, DirectoryMySQL, DirectoryLDAP)
+				d.Errorf(tn, path+".type", "%q is not one of %q, %q, %q", v, DirectoryPostgres, DirectoryMySQL, DirectoryLDAP)
 			}
 		}
 	}
 	dir.URLEnv = d.envName(m, n, path, "url_env", true)
-	dir.Refresh = d.duration(m, path, "refresh", DefaultDirectoryRefresh, time.Second, 24*time.Hour, true)
-	dir.CacheTTL = d.duration(m, path, "cache_ttl", DefaultDirectoryCacheTTL, 0, 24*time.Hour, false)
-	dir.NegativeTTL = d.duration(m, path, "negative_ttl", DefaultDirectoryNegativeTTL, 0, 24*time.Hour, false)
-	dir.Timeout = d.duration(m, path, "timeout", DefaultDirectoryTimeout, time.Millisecond, 10*time.Second, false)
+	dir.Refresh = d.Duration(m, path, "refresh", DefaultDirectoryRefresh, time.Second, 24*time.Hour, true)
+	dir.CacheTTL = d.Duration(m, path, "cache_ttl", DefaultDirectoryCacheTTL, 0, 24*time.Hour, false)
+	dir.NegativeTTL = d.Duration(m, path, "negative_ttl", DefaultDirectoryNegativeTTL, 0, 24*time.Hour, false)
+	dir.Timeout = d.Duration(m, path, "timeout", DefaultDirectoryTimeout, time.Millisecond, 10*time.Second, false)
 
 	wrongType := func(keys []string, want string) {
 		for _, k := range keys {
 			if kn, ok := m[k]; ok {
-				d.errorf(kn, path+"."+k, "only for type %s (this directory is %s)", want, dir.Type)
+				d.Errorf(kn, path+"."+k, "only for type %s (this directory is %s)", want, dir.Type)
 			}
 		}
 	}
@@ -124,18 +127,18 @@ func (d *decoder) directory(n *yaml.Node, path string) (dir *Directory, ok bool)
 		dir.Login = d.sqlQuery(m, path, "login", dir.Type, true)
 		if _, ok := m["domains"]; !ok {
 			if _, ok := m["login"]; !ok {
-				d.errorf(n, path, "needs a domains query, a login query or both")
+				d.Errorf(n, path, "needs a domains query, a login query or both")
 			}
 		}
 	case DirectoryLDAP:
 		wrongType(sqlOnlyKeys, "postgres or mysql")
 		dir.BindDN = d.ldapDN(m, path, "bind_dn")
 		dir.BindPasswordEnv = d.envName(m, n, path, "bind_password_env", false)
-		if (dir.BindDN == "") != (dir.BindPasswordEnv == "") && d.count == before {
-			d.errorf(n, path, "bind_dn and bind_password_env go together (neither: an anonymous bind)")
+		if (dir.BindDN == "") != (dir.BindPasswordEnv == "") && d.Count() == before {
+			d.Errorf(n, path, "bind_dn and bind_password_env go together (neither: an anonymous bind)")
 		}
 		if sn, ok := m["start_tls"]; ok {
-			dir.StartTLS, _ = d.bool(sn, path+".start_tls")
+			dir.StartTLS, _ = d.Bool(sn, path+".start_tls")
 		}
 		dir.Base = d.ldapDN(m, path, "base")
 		dir.LoginFilter = d.ldapFilter(m, path, "login_filter", 1)
@@ -143,30 +146,13 @@ func (d *decoder) directory(n *yaml.Node, path string) (dir *Directory, ok bool)
 		dir.DomainsBase = d.ldapDN(m, path, "domains_base")
 		dir.DomainsFilter = d.ldapFilter(m, path, "domains_filter", 0)
 		dir.DomainsAttribute = d.ldapAttribute(m, path, "domains_attribute")
-		logins := d.together(m, n, path, "base", "login_filter", "login_attribute")
-		domains := d.together(m, n, path, "domains_base", "domains_filter", "domains_attribute")
+		logins := d.Together(m, n, path, "base", "login_filter", "login_attribute")
+		domains := d.Together(m, n, path, "domains_base", "domains_filter", "domains_attribute")
 		if !logins && !domains {
-			d.errorf(n, path, "needs base, login_filter and login_attribute (logins), domains_base, domains_filter and domains_attribute (domains), or both")
+			d.Errorf(n, path, "needs base, login_filter and login_attribute (logins), domains_base, domains_filter and domains_attribute (domains), or both")
 		}
 	}
-	return dir, d.count == before
-}
-
-// together checks that keys are all given or none; it reports whether
-// all are.
-func (d *decoder) together(m map[string]*yaml.Node, n *yaml.Node, path string, keys ...string) bool {
-	var have, miss []string
-	for _, k := range keys {
-		if _, ok := m[k]; ok {
-			have = append(have, k)
-		} else {
-			miss = append(miss, k)
-		}
-	}
-	if len(have) > 0 && len(miss) > 0 {
-		d.errorf(n, path, "%s given without %s (%s go together)", strings.Join(have, " and "), strings.Join(miss, " and "), strings.Join(keys, ", "))
-	}
-	return len(miss) == 0
+	return dir, d.Count() == before
 }
 
 // directoryName reports whether s may name a directory: it becomes a
@@ -195,12 +181,12 @@ func (d *decoder) envName(m map[string]*yaml.Node, parent *yaml.Node, path, key 
 	n, ok := m[key]
 	if !ok {
 		if required {
-			d.errorf(parent, path+"."+key, "missing (the environment variable holding the URL: the URL itself, with its password, is never in a catalog)")
+			d.Errorf(parent, path+"."+key, "missing (the environment variable holding the URL: the URL itself, with its password, is never in a catalog)")
 		}
 		return ""
 	}
 	f := path + "." + key
-	v, ok := d.str(n, f)
+	v, ok := d.Str(n, f)
 	if !ok {
 		return ""
 	}
@@ -211,49 +197,13 @@ func (d *decoder) envName(m map[string]*yaml.Node, parent *yaml.Node, path, key 
 	}
 	switch {
 	case !valid:
-		d.errorf(n, f, "%q is not an environment variable name (A-Z, 0-9 and _, not starting with a digit)", v)
+		d.Errorf(n, f, "%q is not an environment variable name (A-Z, 0-9 and _, not starting with a digit)", v)
 	case strings.HasPrefix(v, "MAILAUTOCONF_"):
-		d.errorf(n, f, "%q: MAILAUTOCONF_* are the service's settings; name the variable otherwise", v)
+		d.Errorf(n, f, "%q: MAILAUTOCONF_* are the service's settings; name the variable otherwise", v)
 	default:
 		return v
 	}
 	return ""
-}
-
-// duration reads an optional Go duration ("500ms", "1m", "1h30m") in
-// [lo, hi], or def when the key is absent. A bare 0 is allowed where
-// zero is: YAML reads it as a number.
-func (d *decoder) duration(m map[string]*yaml.Node, path, key string, def, lo, hi time.Duration, zeroOK bool) time.Duration {
-	n, ok := m[key]
-	if !ok {
-		return def
-	}
-	f := path + "." + key
-	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
-		d.errorf(n, f, "must be a duration such as 500ms, 1m or 1h, not %s", kindName(n))
-		return def
-	}
-	var v time.Duration
-	if n.Tag == "!!int" && n.Value == "0" {
-		v = 0
-	} else {
-		var err error
-		if v, err = time.ParseDuration(n.Value); err != nil || n.Tag != "!!str" {
-			d.errorf(n, f, "%s is not a duration such as 500ms, 1m or 1h (the unit is required)", quoteNode(n))
-			return def
-		}
-	}
-	switch {
-	case v == 0 && zeroOK:
-	case v < lo || v > hi:
-		extra := ""
-		if zeroOK {
-			extra = ", or 0"
-		}
-		d.errorf(n, f, "%s is out of range (%s to %s%s)", v, lo, hi, extra)
-		return def
-	}
-	return v
 }
 
 // maxQuery bounds a query, a filter or a DN.
@@ -263,19 +213,19 @@ const maxQuery = 4096
 // one: nothing but white space, invalid UTF-8, control characters (tabs
 // and line breaks only where lines says: a query may span lines).
 func (d *decoder) queryText(n *yaml.Node, f string, lines bool) (string, bool) {
-	v, ok := d.str(n, f)
+	v, ok := d.Str(n, f)
 	if !ok {
 		return "", false
 	}
 	switch {
 	case strings.TrimSpace(v) == "":
-		d.errorf(n, f, "empty")
+		d.Errorf(n, f, "empty")
 		return "", false
 	case len(v) > maxQuery:
-		d.errorf(n, f, "longer than %d bytes", maxQuery)
+		d.Errorf(n, f, "longer than %d bytes", maxQuery)
 		return "", false
 	case !utf8.ValidString(v):
-		d.errorf(n, f, "not UTF-8")
+		d.Errorf(n, f, "not UTF-8")
 		return "", false
 	}
 	for _, r := range v {
@@ -283,20 +233,16 @@ func (d *decoder) queryText(n *yaml.Node, f string, lines bool) (string, bool) {
 			continue
 		}
 		if !unicode.IsPrint(r) {
-			d.errorf(n, f, "control character %q", r)
+			d.Errorf(n, f, "control character %q", r)
 			return "", false
 		}
 	}
 	return strings.TrimSpace(v), true
 }
 
-// sqlQuery reads an optional SQL query of a directory of typ: the login
-// query has exactly one parameter, the address ($1, used once or more,
-// for postgres; one ? for mysql), the domains query none. Parameters are
-// found outside string literals, quoted identifiers and comments
-// (PostgreSQL 17 documentation §4.1; MySQL 8.4 Reference Manual §11.1,
-// §11.7): an address is only ever passed as a parameter, never written
-// into the text.
+// sqlQuery reads an optional SQL query of a directory of typ, whose
+// parameters dirquery.CheckSQL checks: the login query has one, the
+// address; the domains query none.
 func (d *decoder) sqlQuery(m map[string]*yaml.Node, path, key, typ string, login bool) string {
 	n, ok := m[key]
 	if !ok {
@@ -307,138 +253,19 @@ func (d *decoder) sqlQuery(m map[string]*yaml.Node, path, key, typ string, login
 	if !ok {
 		return ""
 	}
-	params, err := sqlParams(q, typ)
-	if err != nil {
-		d.errorf(n, f, "%v", err)
+	dialect := dirquery.Postgres
+	if typ == DirectoryMySQL {
+		dialect = dirquery.MySQL
+	}
+	if err := dirquery.CheckSQL(q, dialect, login); err != nil {
+		d.Errorf(n, f, "%v", err)
 		return ""
 	}
-	want, one := "no parameter (it reads every domain)", "$1"
-	if typ == DirectoryMySQL {
-		one = "?"
-	}
-	switch {
-	case login && (len(params) == 0 || len(params) > 1 && typ == DirectoryMySQL):
-		d.errorf(n, f, "needs exactly one parameter, %s: the address (found %d)", one, len(params))
-	case login && typ == DirectoryPostgres && !allOne(params):
-		d.errorf(n, f, "its one parameter is $1, the address (found $%d)", maxParam(params))
-	case !login && len(params) > 0:
-		d.errorf(n, f, "takes %s; found %d", want, len(params))
-	default:
-		return q
-	}
-	return ""
+	return q
 }
 
-func allOne(ps []int) bool {
-	for _, p := range ps {
-		if p != 1 {
-			return false
-		}
-	}
-	return true
-}
-
-func maxParam(ps []int) int {
-	m := 0
-	for _, p := range ps {
-		m = max(m, p)
-	}
-	return m
-}
-
-// sqlParams lists the parameters of q in order: the number of each $n
-// (postgres), or 0 for each ? (mysql). An unterminated literal or comment
-// is an error.
-func sqlParams(q, typ string) ([]int, error) {
-	var out []int
-	for i := 0; i < len(q); {
-		c := q[i]
-		switch {
-		case c == '\'' || c == '"' || c == '`' && typ == DirectoryMySQL:
-			end, ok := quotedEnd(q, i, c, typ == DirectoryMySQL)
-			if !ok {
-				return nil, fmt.Errorf("unterminated %c quote", c)
-			}
-			i = end
-		case c == '-' && i+1 < len(q) && q[i+1] == '-', c == '#' && typ == DirectoryMySQL:
-			nl := strings.IndexByte(q[i:], '\n')
-			if nl < 0 {
-				return out, nil
-			}
-			i += nl + 1
-		case c == '/' && i+1 < len(q) && q[i+1] == '*':
-			end := strings.Index(q[i+2:], "*/")
-			if end < 0 {
-				return nil, fmt.Errorf("unterminated /* comment")
-			}
-			i += 2 + end + 2
-		case c == '?' && typ == DirectoryMySQL:
-			out = append(out, 0)
-			i++
-		case c == '$' && typ == DirectoryPostgres:
-			j := i + 1
-			for j < len(q) && q[j] >= '0' && q[j] <= '9' {
-				j++
-			}
-			if j > i+1 && (i == 0 || !identByte(q[i-1])) {
-				n := 0
-				for _, b := range []byte(q[i+1 : j]) {
-					n = min(n*10+int(b-'0'), 1<<20)
-				}
-				out = append(out, n)
-				i = j
-				continue
-			}
-			// A dollar-quoted string: $tag$ ... $tag$ (§4.1.2.4).
-			for j < len(q) && identByte(q[j]) {
-				j++
-			}
-			if j < len(q) && q[j] == '$' && (i == 0 || !identByte(q[i-1])) {
-				tag := q[i : j+1]
-				end := strings.Index(q[j+1:], tag)
-				if end < 0 {
-					return nil, fmt.Errorf("unterminated %s quote", tag)
-				}
-				i = j + 1 + end + len(tag)
-				continue
-			}
-			i++
-		default:
-			i++
-		}
-	}
-	return out, nil
-}
-
-func identByte(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c >= 0x80
-}
-
-// quotedEnd returns the index after the quote that closes the one at
-// q[i]: a doubled quote stands for itself, and in MySQL a backslash
-// escapes the next byte.
-func quotedEnd(q string, i int, quote byte, backslash bool) (int, bool) {
-	for j := i + 1; j < len(q); j++ {
-		switch q[j] {
-		case '\\':
-			if backslash && quote != '`' {
-				j++
-			}
-		case quote:
-			if j+1 < len(q) && q[j+1] == quote {
-				j++
-				continue
-			}
-			return j + 1, true
-		}
-	}
-	return 0, false
-}
-
-// ldapFilter reads an optional LDAP search filter: parenthesized, its
-// parentheses balanced (RFC 4515 §3: a value's own parentheses are
-// escaped as \28 and \29), with exactly placeholders %s, where the
-// escaped address goes, and no other %.
+// ldapFilter reads an optional LDAP search filter with placeholders %s
+// (dirquery.CheckFilter).
 func (d *decoder) ldapFilter(m map[string]*yaml.Node, path, key string, placeholders int) string {
 	n, ok := m[key]
 	if !ok {
@@ -449,35 +276,15 @@ func (d *decoder) ldapFilter(m map[string]*yaml.Node, path, key string, placehol
 	if !ok {
 		return ""
 	}
-	depth, balanced := 0, v[0] == '(' && v[len(v)-1] == ')'
-	for i := 0; i < len(v) && balanced; i++ {
-		switch v[i] {
-		case '(':
-			depth++
-		case ')':
-			depth--
-			balanced = depth > 0 || depth == 0 && i == len(v)-1
-		}
+	if err := dirquery.CheckFilter(v, placeholders); err != nil {
+		d.Errorf(n, f, "%v", err)
+		return ""
 	}
-	balanced = balanced && depth == 0
-	switch got := strings.Count(v, "%s"); {
-	case !balanced:
-		d.errorf(n, f, "%q is not a filter in parentheses (RFC 4515), such as (mail=%%s)", v)
-	case got != placeholders || strings.Count(v, "%") != got:
-		if placeholders == 1 {
-			d.errorf(n, f, "%q needs one %%s, where the address goes, and no other %%", v)
-		} else {
-			d.errorf(n, f, "%q takes no %% (it reads every domain)", v)
-		}
-	default:
-		return v
-	}
-	return ""
+	return v
 }
 
-// ldapDN reads an optional distinguished name. Its syntax is the
-// server's to judge (RFC 4514); here it must be one printable line with
-// at least one attribute=value.
+// ldapDN reads an optional distinguished name: one printable line
+// (queryText) that dirquery.CheckDN takes.
 func (d *decoder) ldapDN(m map[string]*yaml.Node, path, key string) string {
 	n, ok := m[key]
 	if !ok {
@@ -488,52 +295,30 @@ func (d *decoder) ldapDN(m map[string]*yaml.Node, path, key string) string {
 	if !ok {
 		return ""
 	}
-	if !strings.Contains(v, "=") {
-		d.errorf(n, f, "%q is not a distinguished name, such as ou=people,dc=example,dc=com", v)
+	if err := dirquery.CheckDN(v); err != nil {
+		d.Errorf(n, f, "%v", err)
 		return ""
 	}
 	return v
 }
 
-// ldapAttribute reads an optional attribute description: a name (RFC
-// 4512 §1.4 keystring: a letter, then letters, digits and hyphens) or a
-// numeric OID.
+// ldapAttribute reads an optional attribute description
+// (dirquery.AttributeName).
 func (d *decoder) ldapAttribute(m map[string]*yaml.Node, path, key string) string {
 	n, ok := m[key]
 	if !ok {
 		return ""
 	}
 	f := path + "." + key
-	v, ok := d.str(n, f)
+	v, ok := d.Str(n, f)
 	if !ok {
 		return ""
 	}
-	if !ldapAttributeName(v) {
-		d.errorf(n, f, "%q is not an attribute name, such as uid or associatedDomain", v)
+	if !dirquery.AttributeName(v) {
+		d.Errorf(n, f, "%q is not an attribute name, such as uid or associatedDomain", v)
 		return ""
 	}
 	return v
-}
-
-func ldapAttributeName(v string) bool {
-	if v == "" || len(v) > 128 {
-		return false
-	}
-	if v[0] >= '0' && v[0] <= '9' { // numericoid
-		for _, part := range strings.Split(v, ".") {
-			if part == "" || !allDigits(part) || len(part) > 1 && part[0] == '0' {
-				return false
-			}
-		}
-		return true
-	}
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && (c >= '0' && c <= '9' || c == '-')) {
-			return false
-		}
-	}
-	return true
 }
 
 // providerDirectories reads a provider's `directory` and
@@ -545,7 +330,7 @@ func (d *decoder) providerDirectories(m map[string]*yaml.Node, path string, p *P
 		if !ok {
 			continue
 		}
-		v, ok := d.str(n, path+"."+key)
+		v, ok := d.Str(n, path+"."+key)
 		if !ok {
 			continue
 		}
@@ -554,7 +339,7 @@ func (d *decoder) providerDirectories(m map[string]*yaml.Node, path string, p *P
 		} else {
 			p.LoginDirectory = v
 		}
-		d.dirs.refs = append(d.dirs.refs, directoryRef{p: p, field: path + "." + key, name: v, file: d.file, line: n.Line})
+		d.dirs.refs = append(d.dirs.refs, directoryRef{p: p, field: path + "." + key, name: v, file: d.File, line: n.Line})
 	}
 }
 
@@ -572,11 +357,7 @@ func hasDirectory(m map[string]*yaml.Node) bool {
 // in. It sets each provider's LoginDirectory.
 func (d *decoder) checkDirectories(providers []*Provider) {
 	refError := func(r directoryRef, format string, args ...any) {
-		if d.full() {
-			d.count++
-			return
-		}
-		d.add(&FieldError{File: r.file, Line: r.line, Field: r.field, Msg: fmt.Sprintf(format, args...)})
+		d.Addf(r.file, r.line, r.field, format, args...)
 	}
 	domainsOf := map[string]*Provider{}
 	explicitLogin := map[*Provider]bool{}
@@ -589,7 +370,7 @@ func (d *decoder) checkDirectories(providers []*Provider) {
 			unresolved[r.p] = true
 		case dir == nil:
 			unresolved[r.p] = true
-			refError(r, "%s: no such directory (the catalog's directories: %s)", quote(r.name), d.directoryNames())
+			refError(r, "%s: no such directory (the catalog's directories: %s)", yamlcheck.Quote(r.name), d.directoryNames())
 		case strings.HasSuffix(r.field, ".login_directory"):
 			explicitLogin[r.p] = true
 			if !dir.HasLogin() {

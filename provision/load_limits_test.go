@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"mailautoconf/internal/yamlcheck"
 )
 
 // aliasedProviders is a catalog whose first provider, of n domains, is
@@ -222,8 +224,8 @@ func TestQuote(t *testing.T) {
 		{"a\nb", `"a\nb"`},
 	}
 	for _, tt := range tests {
-		if got := quote(tt.in); got != tt.want {
-			t.Errorf("quote(%.20q) = %s, want %s", tt.in, got, tt.want)
+		if got := yamlcheck.Quote(tt.in); got != tt.want {
+			t.Errorf("yamlcheck.Quote(%.20q) = %s, want %s", tt.in, got, tt.want)
 		}
 	}
 }

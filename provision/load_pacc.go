@@ -7,6 +7,8 @@ import (
 	"unicode"
 
 	"go.yaml.in/yaml/v3"
+
+	"mailautoconf/internal/yamlcheck"
 )
 
 // ManageSieve is the protocol of a provider's managesieve server (RFC
@@ -35,7 +37,7 @@ func (d *decoder) paccKeys(m map[string]*yaml.Node, path string, p *Provider) {
 		// cannot give; an SVG has neither (docs/pacc.md#pacc).
 		u, _ := url.Parse(p.Logo)
 		if !strings.HasSuffix(strings.ToLower(u.Path), ".svg") {
-			d.errorf(m["logo"], joinField(path, "logo"), "%q is not an SVG image (the path must end in .svg)", p.Logo)
+			d.Errorf(m["logo"], yamlcheck.JoinField(path, "logo"), "%q is not an SVG image (the path must end in .svg)", p.Logo)
 		}
 	}
 	if n, ok := m["help"]; ok {
@@ -48,19 +50,19 @@ var manageSieveKeys = []string{"host", "port", "security"}
 // manageSieve reads {host, port, security}: security tls or starttls,
 // since a password must not cross a plain connection.
 func (d *decoder) manageSieve(n *yaml.Node, path string) *Server {
-	m := d.mapping(n, path, manageSieveKeys...)
+	m := d.Mapping(n, path, manageSieveKeys...)
 	if m == nil {
 		return nil
 	}
 	s := &Server{Protocol: ManageSieve, Username: PlaceholderAddress, Auth: []string{"password-cleartext"}}
 	d.hostPort(m, n, path, s)
-	if sn, ok := d.required(m, n, path, "security"); ok {
-		if v, ok := d.str(sn, path+".security"); ok {
+	if sn, ok := d.Required(m, n, path, "security"); ok {
+		if v, ok := d.Str(sn, path+".security"); ok {
 			switch Security(v) {
 			case TLS, STARTTLS:
 				s.Security = Security(v)
 			default:
-				d.errorf(sn, path+".security", "%q is not one of \"tls\", \"starttls\"", v)
+				d.Errorf(sn, path+".security", "%q is not one of \"tls\", \"starttls\"", v)
 			}
 		}
 	}
@@ -70,7 +72,7 @@ func (d *decoder) manageSieve(n *yaml.Node, path string) *Server {
 var helpKeys = []string{"documentation", "developer", "contact"}
 
 func (d *decoder) help(n *yaml.Node, path string) *Help {
-	m := d.mapping(n, path, helpKeys...)
+	m := d.Mapping(n, path, helpKeys...)
 	if m == nil {
 		return nil
 	}
@@ -81,18 +83,18 @@ func (d *decoder) help(n *yaml.Node, path string) *Help {
 	if cn, ok := m["contact"]; ok {
 		f := path + ".contact"
 		seen := map[string]bool{} // a list may be long: no scan per entry
-		for i, item := range d.sequence(cn, f) {
+		for i, item := range d.Sequence(cn, f) {
 			fi := fmt.Sprintf("%s[%d]", f, i)
-			v, ok := d.str(item, fi)
+			v, ok := d.Str(item, fi)
 			if !ok {
 				continue
 			}
 			if !isMailtoURI(v) {
-				d.errorf(item, fi, "%q is not a mailto: URI with one address", v)
+				d.Errorf(item, fi, "%q is not a mailto: URI with one address", v)
 				continue
 			}
 			if seen[v] {
-				d.errorf(item, fi, "%q is listed twice", v)
+				d.Errorf(item, fi, "%q is listed twice", v)
 				continue
 			}
 			seen[v] = true
@@ -100,7 +102,7 @@ func (d *decoder) help(n *yaml.Node, path string) *Help {
 		}
 	}
 	if h.Documentation == "" && h.Developer == "" && len(h.Contact) == 0 {
-		d.errorf(n, path, "needs documentation, developer or contact")
+		d.Errorf(n, path, "needs documentation, developer or contact")
 	}
 	return h
 }

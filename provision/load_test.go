@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"mailautoconf/internal/yamlcheck"
 )
 
 func TestDemoCatalog(t *testing.T) {
@@ -304,14 +306,14 @@ func FuzzParse(f *testing.F) {
 			if !errors.As(err, &le) {
 				return // e.g. NewCatalog's duplicate check, already reported by crossCheck
 			}
-			if len(le.Errs) > maxErrors || len(le.Errs) == 0 {
-				t.Fatalf("%d errors listed, want 1 to %d", len(le.Errs), maxErrors)
+			if len(le.Errs) > yamlcheck.MaxErrors || len(le.Errs) == 0 {
+				t.Fatalf("%d errors listed, want 1 to %d", len(le.Errs), yamlcheck.MaxErrors)
 			}
 			for _, fe := range le.Errs {
 				if fe.File != "f.yaml" || strings.Contains(fe.Error(), "\n") {
 					t.Fatalf("error not on one located line: %q", fe.Error())
 				}
-				// Values are quoted cut at maxQuoted characters:
+				// Values are quoted cut at yamlcheck.MaxQuoted characters:
 				// no message grows with the input.
 				if len(fe.Error()) > 1000 {
 					t.Fatalf("error of %d bytes: %.200q", len(fe.Error()), fe.Error())
@@ -340,20 +342,4 @@ func FuzzParse(f *testing.F) {
 			checkAutoconfig(t, etreeThunderbird(p, d, nil), d, "")
 		}
 	})
-}
-
-func TestReadLimited(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "f")
-	if err := os.WriteFile(p, []byte("0123456789"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if b, err := readLimited(p, 10, ""); err != nil || string(b) != "0123456789" {
-		t.Errorf("readLimited(10 bytes, max 10) = %q, %v", b, err)
-	}
-	if _, err := readLimited(p, 9, ", not a PEM file"); err == nil || !strings.HasSuffix(err.Error(), "larger than 9 bytes, not a PEM file") {
-		t.Errorf("readLimited(10 bytes, max 9) = %v", err)
-	}
-	if _, err := readLimited(filepath.Join(t.TempDir(), "none"), 9, ""); err == nil {
-		t.Error("readLimited(missing file) = nil error")
-	}
 }

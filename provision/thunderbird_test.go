@@ -173,7 +173,7 @@ func checkAutoconfig(t testing.TB, b []byte, domain, username string) {
 		for _, a := range s.SelectElements("authentication") {
 			auth = append(auth, a.Text())
 		}
-		if !slices.ContainsFunc(auth, isPasswordAuth) {
+		if !slices.ContainsFunc(auth, IsPasswordAuth) {
 			t.Errorf("%s has no password method: %v", s.Tag, auth)
 		}
 	}

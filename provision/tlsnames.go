@@ -19,23 +19,23 @@ func (d *decoder) tlsNames(m map[string]*yaml.Node, path string) []string {
 	path += ".tls_names"
 	var out []string
 	seen := map[string]bool{} // a list may be long: no scan of out per name
-	for i, item := range d.sequence(n, path) {
+	for i, item := range d.Sequence(n, path) {
 		f := fmt.Sprintf("%s[%d]", path, i)
-		raw, ok := d.str(item, f)
+		raw, ok := d.Str(item, f)
 		if !ok {
 			continue
 		}
 		if strings.HasPrefix(raw, "*.") {
-			d.errorf(item, f, "%q: wildcards cannot be validated by HTTP-01 or TLS-ALPN-01; list each name", raw)
+			d.Errorf(item, f, "%q: wildcards cannot be validated by HTTP-01 or TLS-ALPN-01; list each name", raw)
 			continue
 		}
 		h, err := NormalizeDomain(raw)
 		if err != nil {
-			d.errorf(item, f, "%q is not a host name with a dot", raw)
+			d.Errorf(item, f, "%q is not a host name with a dot", raw)
 			continue
 		}
 		if seen[h] {
-			d.errorf(item, f, "%s is listed twice", h)
+			d.Errorf(item, f, "%s is listed twice", h)
 			continue
 		}
 		seen[h] = true

@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-ldap/ldap/v3"
 
+	"mailautoconf/internal/dirquery"
 	"mailautoconf/provision"
 )
 
@@ -68,10 +69,10 @@ func openLDAP(d *provision.Directory, raw, bindPW string) (Source, error) {
 	// Filters are checked here, with a harmless value for %s, so that a
 	// typo shows at start rather than as a failed lookup.
 	if s.loginFilter != "" {
-		if !strings.Contains(s.loginFilter, "%s") {
-			return nil, fmt.Errorf("directory %q: login_filter %q has no %%s for the address", d.Name, s.loginFilter)
+		if err := dirquery.CheckFilter(s.loginFilter, 1); err != nil {
+			return nil, fmt.Errorf("directory %q: login_filter: %v", d.Name, err)
 		}
-		if _, err := ldap.CompileFilter(strings.ReplaceAll(s.loginFilter, "%s", "x")); err != nil {
+		if _, err := ldap.CompileFilter(strings.ReplaceAll(s.loginFilter, dirquery.Placeholder, "x")); err != nil {
 			return nil, fmt.Errorf("directory %q: login_filter %q: %v", d.Name, s.loginFilter, err)
 		}
 		if s.loginAttr == "" {
@@ -188,7 +189,7 @@ func (s *ldapSource) Login(ctx context.Context, address string) (string, bool, e
 	// RFC 4515 section 3: the address is an assertion value; EscapeFilter
 	// turns *, (, ), \ and NUL (and every non-ASCII octet) into \XX.
 	// ReplaceAll, not Sprintf: a filter may hold other % signs.
-	filter := strings.ReplaceAll(s.loginFilter, "%s", ldap.EscapeFilter(address))
+	filter := strings.ReplaceAll(s.loginFilter, dirquery.Placeholder, ldap.EscapeFilter(address))
 	// Size limit 2: one entry is the answer, a second makes it ambiguous.
 	req := ldap.NewSearchRequest(s.base, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases,
 		2, 0, false, filter, []string{s.loginAttr}, nil)

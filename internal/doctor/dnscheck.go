@@ -9,10 +9,11 @@ import (
 	"slices"
 	"strings"
 
+	"mailautoconf/internal/dnsrecords"
 	"mailautoconf/provision"
 )
 
-// checkDNS compares the published records with those provision.DNSRecords
+// checkDNS compares the published records with those dnsrecords.Derive
 // derives: from our catalog when the domain is ours, else from the
 // servers the domain's own configuration advertises. A missing or
 // different optional record is a warning; a name clients need that does
@@ -25,9 +26,9 @@ func (r *run) checkDNS(ctx context.Context, rep *Report) []Finding {
 		p = providerFromClients(rep, r.domain)
 		derived = p != nil
 	}
-	var expected []provision.Record
+	var expected []dnsrecords.Record
 	if p != nil {
-		expected = provision.DNSRecords(p, r.domain, r.opts.Target).Records
+		expected = dnsrecords.Derive(p, r.domain, r.opts.Target).Records
 	}
 	if derived {
 		out = append(out, Finding{Name: "expected records", Status: Info, Detail: "derived from the servers the domain's own autoconfig/Autodiscover answer advertises (the domain is not in this catalog)"})
@@ -36,7 +37,7 @@ func (r *run) checkDNS(ctx context.Context, rep *Report) []Finding {
 	// The names clients need, whether or not we could derive the rest.
 	for _, label := range []string{"autoconfig", "autodiscover"} {
 		name := label + "." + r.domain
-		var want []provision.Record
+		var want []dnsrecords.Record
 		for _, e := range expected {
 			if strings.EqualFold(e.Name, name+".") {
 				want = append(want, e)
@@ -45,7 +46,7 @@ func (r *run) checkDNS(ctx context.Context, rep *Report) []Finding {
 		out = append(out, r.checkHostName(ctx, name, want))
 	}
 
-	byName := map[string][]provision.Record{}
+	byName := map[string][]dnsrecords.Record{}
 	var names []string
 	for _, e := range expected {
 		if e.SRV == nil {
@@ -86,7 +87,7 @@ func (r *run) checkDNS(ctx context.Context, rep *Report) []Finding {
 
 // checkHostName checks that name resolves, and how, against the records
 // expected there (a CNAME to the public host, or A/AAAA).
-func (r *run) checkHostName(ctx context.Context, name string, want []provision.Record) Finding {
+func (r *run) checkHostName(ctx context.Context, name string, want []dnsrecords.Record) Finding {
 	f := Finding{Name: name}
 	ha := r.net.res.lookupHost(ctx, name)
 	if len(ha.addrs) == 0 {
@@ -132,7 +133,7 @@ func describeHost(ha hostAnswer) string {
 	return strings.Join(parts, " -> ")
 }
 
-func recordsText(rs []provision.Record, name string) string {
+func recordsText(rs []dnsrecords.Record, name string) string {
 	if len(rs) == 0 {
 		return name + " (a CNAME to the service's host name, or its A/AAAA records)"
 	}
@@ -145,7 +146,7 @@ func recordsText(rs []provision.Record, name string) string {
 
 // checkSRV compares one SRV record set. SRV records are optional: every
 // difference is a warning.
-func (r *run) checkSRV(ctx context.Context, name string, want []provision.Record, known bool) Finding {
+func (r *run) checkSRV(ctx context.Context, name string, want []dnsrecords.Record, known bool) Finding {
 	f := Finding{Name: "SRV " + strings.TrimSuffix(name, ".")}
 	got, problem := r.net.res.lookupSRV(ctx, name)
 	wantText := make([]string, len(want))
@@ -187,7 +188,7 @@ func (r *run) checkSRV(ctx context.Context, name string, want []provision.Record
 
 // srvSame compares SRV sets on target, port and relative priority order;
 // weights and the exact priority numbers are the admin's to choose.
-func srvSame(got []srvRecord, want []provision.Record) bool {
+func srvSame(got []srvRecord, want []dnsrecords.Record) bool {
 	type tp struct {
 		target string
 		port   int

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"mailautoconf/internal/dnsrecords"
 	"mailautoconf/provision"
 )
 
@@ -57,7 +58,7 @@ type Options struct {
 	Expected *provision.Provider
 	// Target is where autoconfig.<d> and autodiscover.<d> should point
 	// (MAILAUTOCONF_PUBLIC_HOST, ...); zero checks only that they resolve.
-	Target provision.DNSTarget
+	Target dnsrecords.Target
 	// Now is the clock for certificate checks; nil is time.Now.
 	Now func() time.Time
 }

@@ -5,7 +5,7 @@ import (
 	"log/slog"
 	"sync/atomic"
 
-	"mailautoconf/provision"
+	"mailautoconf/internal/profilesign"
 )
 
 // profileSigner loads the signer of Apple profiles from cfg.SignCert and
@@ -15,8 +15,8 @@ import (
 // profiles are served unsigned and the log says so (iOS shows such a
 // profile as "Not Verified"). MAILAUTOCONF_SIGN_WITH_TLS may fill the
 // pointer later from the HTTPS certificate (tls.go).
-func profileSigner(cfg *Config, log *slog.Logger) (*atomic.Pointer[provision.Signer], error) {
-	var p atomic.Pointer[provision.Signer]
+func profileSigner(cfg *Config, log *slog.Logger) (*atomic.Pointer[profilesign.Signer], error) {
+	var p atomic.Pointer[profilesign.Signer]
 	signer, err := LoadSigner(cfg.SignCert, cfg.SignKey)
 	if err != nil {
 		return nil, err
@@ -38,7 +38,7 @@ func profileSigner(cfg *Config, log *slog.Logger) (*atomic.Pointer[provision.Sig
 // neither is set, and an error naming the setting at fault when only one
 // is or the pair is bad: what serve signs profiles with, and render
 // --sign.
-func LoadSigner(certFile, keyFile string) (*provision.Signer, error) {
+func LoadSigner(certFile, keyFile string) (*profilesign.Signer, error) {
 	switch {
 	case certFile == "" && keyFile == "":
 		return nil, nil
@@ -47,7 +47,7 @@ func LoadSigner(certFile, keyFile string) (*provision.Signer, error) {
 	case keyFile == "":
 		return nil, fmt.Errorf("settings: %[1]s_SIGN_CERT is set but %[1]s_SIGN_KEY is not: profile signing needs both", settingPrefix)
 	}
-	s, err := provision.LoadSigner(certFile, keyFile)
+	s, err := profilesign.Load(certFile, keyFile)
 	if err != nil {
 		return nil, fmt.Errorf("settings: Apple profile signing (%s_SIGN_CERT, %s_SIGN_KEY): %w", settingPrefix, settingPrefix, err)
 	}

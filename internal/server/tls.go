@@ -13,6 +13,7 @@ import (
 	"mailautoconf/handlers"
 	"mailautoconf/internal/certs"
 	"mailautoconf/internal/certstore"
+	"mailautoconf/internal/profilesign"
 	"mailautoconf/provision"
 )
 
@@ -190,14 +191,14 @@ func (t *httpsService) served() []served {
 // certificate of the public host (Config.SignWithTLS), rebuilt
 // when that certificate is renewed, until ctx ends. Until a certificate
 // exists the pointer stays nil and profiles are served unsigned.
-func (t *httpsService) followSigner(ctx context.Context, signer *atomic.Pointer[provision.Signer]) {
+func (t *httpsService) followSigner(ctx context.Context, signer *atomic.Pointer[profilesign.Signer]) {
 	var current []byte // DER of the leaf signing now
 	check := func() {
 		c, ok := t.source.Certificate(t.publicHost)
 		if !ok || len(c.Certificate) == 0 || bytes.Equal(c.Certificate[0], current) {
 			return
 		}
-		s, err := provision.SignerFromTLS(c)
+		s, err := profilesign.FromTLS(c)
 		if err != nil {
 			t.log.Warn("profiles not signed with the HTTPS certificate", "host", t.publicHost, "error", err)
 			current = c.Certificate[0] // do not retry this certificate

@@ -26,6 +26,7 @@ import (
 	"github.com/miekg/dns"
 
 	"mailautoconf/handlers"
+	"mailautoconf/internal/profilesign"
 	"mailautoconf/provision"
 
 	"mailautoconf/internal/testutil/dnstest"
@@ -194,10 +195,10 @@ func serveHTTP(t testing.TB, h http.Handler, cert *tls.Certificate) int {
 // them: the HTTPS one, and the plain-HTTP one whose /autodiscover/
 // answers are 302s to the public host (Outlook's HTTP redirect method).
 // Profiles are signed with signer when non-nil.
-func service(cat *provision.Catalog, publicHost string, signer *provision.Signer) (https, plain http.Handler) {
+func service(cat *provision.Catalog, publicHost string, signer *profilesign.Signer) (https, plain http.Handler) {
 	var cp atomic.Pointer[provision.Catalog]
 	cp.Store(cat)
-	var sp atomic.Pointer[provision.Signer]
+	var sp atomic.Pointer[profilesign.Signer]
 	sp.Store(signer)
 	h := handlers.New(handlers.Config{
 		Catalog:    &cp,

@@ -12,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"mailautoconf/internal/dnsrecords"
 	"mailautoconf/internal/doctor"
+	"mailautoconf/internal/profilesign"
 	"mailautoconf/provision"
 )
 
@@ -46,7 +48,7 @@ func newScenario(t *testing.T, ca *testCA) *scenario {
 		t.Fatal(err)
 	}
 	z := zone{}
-	for _, r := range provision.DNSRecords(p, "example.com", provision.DNSTarget{Host: publicHost}).Records {
+	for _, r := range dnsrecords.Derive(p, "example.com", dnsrecords.Target{Host: publicHost}).Records {
 		z.add(r.Name + " 300 IN " + r.Type + " " + r.Data)
 	}
 	z.add(
@@ -74,7 +76,7 @@ func (s *scenario) run(t *testing.T, ca *testCA) *doctor.Report {
 	now := time.Now()
 	mailCert := ca.leaf(t, []string{"imap.example.com", "pop.example.com", "smtp.example.com"}, now.Add(-time.Hour), now.Add(90*24*time.Hour))
 	signCert := ca.leaf(t, []string{publicHost}, now.Add(-time.Hour), now.Add(90*24*time.Hour))
-	signer, err := provision.NewSigner([]*x509.Certificate{signCert.Leaf}, signCert.PrivateKey.(crypto.Signer))
+	signer, err := profilesign.New([]*x509.Certificate{signCert.Leaf}, signCert.PrivateKey.(crypto.Signer))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +111,7 @@ func (s *scenario) run(t *testing.T, ca *testCA) *doctor.Report {
 		Roots:    ca.pool,
 		PortMap:  ports,
 		Timeout:  2 * time.Second,
-		Target:   provision.DNSTarget{Host: publicHost},
+		Target:   dnsrecords.Target{Host: publicHost},
 	}
 	if s.expected {
 		opts.Expected, _ = provision.Demo().Lookup("example.com")

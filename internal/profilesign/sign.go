@@ -1,4 +1,8 @@
-package provision
+// Package profilesign signs Apple configuration profiles (CMS SignedData,
+// docs/apple-profiles.md#signing) with a certificate and key read from PEM
+// files or taken from the TLS certificate. It signs the bytes provision's
+// Mobileconfig renders; it renders nothing itself.
+package profilesign
 
 import (
 	"bytes"
@@ -16,6 +20,8 @@ import (
 	"time"
 
 	"github.com/smallstep/pkcs7"
+
+	"mailautoconf/internal/regularfile"
 )
 
 // Signer signs configuration profiles: a CMS SignedData (RFC 5652) with
@@ -37,12 +43,12 @@ type Signer struct {
 // maxPEMFile bounds a certificate or key file; real ones are a few KB.
 const maxPEMFile = 1 << 20
 
-// LoadSigner reads a signer from PEM files, as MAILAUTOCONF_SIGN_CERT and
+// Load reads a signer from PEM files, as MAILAUTOCONF_SIGN_CERT and
 // MAILAUTOCONF_SIGN_KEY name them: certFile holds the signer certificate
 // first and may carry its intermediates after it (a TLS "fullchain" file);
 // keyFile holds its private key (PKCS #8, PKCS #1 or SEC 1), RSA or
 // ECDSA. Every error names the file it is about.
-func LoadSigner(certFile, keyFile string) (*Signer, error) {
+func Load(certFile, keyFile string) (*Signer, error) {
 	certPEM, err := readPEMFile(certFile)
 	if err != nil {
 		return nil, fmt.Errorf("signing certificate: %w", err)
@@ -59,7 +65,7 @@ func LoadSigner(certFile, keyFile string) (*Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("signing key %s: %w", keyFile, err)
 	}
-	s, err := NewSigner(chain, key)
+	s, err := New(chain, key)
 	if err != nil {
 		var ke *keyError
 		if errors.As(err, &ke) {
@@ -70,9 +76,9 @@ func LoadSigner(certFile, keyFile string) (*Signer, error) {
 	return s, nil
 }
 
-// SignerFromTLS builds a signer from a TLS certificate, such as one an
+// FromTLS builds a signer from a TLS certificate, such as one an
 // ACME client keeps: its chain (leaf first) and its private key.
-func SignerFromTLS(c *tls.Certificate) (*Signer, error) {
+func FromTLS(c *tls.Certificate) (*Signer, error) {
 	if c == nil || len(c.Certificate) == 0 {
 		return nil, errors.New("TLS certificate has no certificates")
 	}
@@ -88,17 +94,17 @@ func SignerFromTLS(c *tls.Certificate) (*Signer, error) {
 	if !ok {
 		return nil, fmt.Errorf("TLS private key of type %T cannot sign", c.PrivateKey)
 	}
-	return NewSigner(chain, key)
+	return New(chain, key)
 }
 
-// NewSigner returns a signer for chain (the signer certificate first, then
+// New returns a signer for chain (the signer certificate first, then
 // its issuers in order) and the signer's private key, an RSA or ECDSA key.
 // It refuses a key that does not match the certificate, a certificate
 // outside its validity period or without the digitalSignature key usage,
 // and a chain whose certificates do not issue one another. A self-signed
 // root at the end of the chain is dropped: devices must trust the root on
 // their own, sending it proves nothing (docs/apple-profiles.md#signing).
-func NewSigner(chain []*x509.Certificate, key crypto.Signer) (*Signer, error) {
+func New(chain []*x509.Certificate, key crypto.Signer) (*Signer, error) {
 	if len(chain) == 0 {
 		return nil, errors.New("no certificate")
 	}
@@ -144,21 +150,21 @@ type keyError struct{ msg string }
 
 func (e *keyError) Error() string { return e.msg }
 
-// SigningWindow is how finely a profile's signing time is told: every
+// Window is how finely a profile's signing time is told: every
 // profile a signer signs within one window carries the window's start,
 // whatever the address and whenever in the window it was asked for. A
 // signing time to the second would tell whoever downloads a profile when
 // it was first made, that is, that someone set the address up just before
 // (the server's profile cache serves it byte for byte).
-const SigningWindow = time.Minute
+const Window = time.Minute
 
 // SigningTime is the signing time of a profile signed at now: now cut to
-// the SigningWindow, in UTC, and never before the certificate's NotBefore
+// the Window, in UTC, and never before the certificate's NotBefore
 // (a verifier may hold the signing time to the validity period; a
 // certificate issued within the window would otherwise sign "before" it
 // was valid). It is the same for every profile of one signer and window.
 func (s *Signer) SigningTime(now time.Time) time.Time {
-	t := now.UTC().Truncate(SigningWindow)
+	t := now.UTC().Truncate(Window)
 	if nb := s.leaf.NotBefore.UTC(); t.Before(nb) {
 		t = nb
 	}
@@ -284,7 +290,7 @@ func readPEMFile(name string) ([]byte, error) {
 	if name == "" {
 		return nil, errors.New("no file named")
 	}
-	return readLimited(name, maxPEMFile, ", not a PEM file")
+	return regularfile.ReadNote(name, maxPEMFile, ", not a PEM file")
 }
 
 // parseCertificates reads every CERTIFICATE block, in order. Other blocks

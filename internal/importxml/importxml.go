@@ -1,4 +1,9 @@
-package provision
+// Package importxml turns config-v1.1.xml documents (self-hosted autoconfig
+// files, the ISPDB's format, docs/autoconfig.md) into catalog YAML: the
+// `import` command. It reads and writes bytes only; the catalog's rules
+// stay in provision, which checks every result (provision.Parse) and does
+// not import this package.
+package importxml
 
 import (
 	"bytes"
@@ -13,49 +18,51 @@ import (
 	"unicode/utf8"
 
 	"github.com/beevik/etree"
+
+	"mailautoconf/provision"
 )
 
-// MaxImportSize bounds one config-v1.1.xml document. The largest ISPDB file
+// MaxSize bounds one config-v1.1.xml document. The largest ISPDB file
 // is under 20 kB; a megabyte leaves room for hand-made files with long
 // domain lists and refuses anything that is not such a file.
-const MaxImportSize = 1 << 20
+const MaxSize = 1 << 20
 
-// ImportedFile is what became of one config-v1.1.xml document.
-type ImportedFile struct {
+// File is what became of one config-v1.1.xml document.
+type File struct {
 	Name string
 	// Providers is the document's provider, or one provider per domain
 	// when the document uses %EMAILDOMAIN% where the catalog has no
 	// placeholder (host names, names, URLs). Nil when Err is set.
-	Providers []*Provider
+	Providers []*provision.Provider
 	// Warnings name, one per line, what was dropped and why; each starts
 	// with Name and the element's path.
 	Warnings []string
-	// Err is an *ImportError when the document cannot be expressed in the
+	// Err is an *Error when the document cannot be expressed in the
 	// catalog at all.
 	Err error
 }
 
-// ImportError says why a document cannot become a catalog provider.
-type ImportError struct {
+// Error says why a document cannot become a catalog provider.
+type Error struct {
 	File    string
 	Reasons []string
 }
 
-func (e *ImportError) Error() string {
+func (e *Error) Error() string {
 	return e.File + ": not imported: " + strings.Join(e.Reasons, "; ")
 }
 
-// Import converts config-v1.1.xml documents (self-hosted autoconfig files,
+// Files converts config-v1.1.xml documents (self-hosted autoconfig files,
 // the ISPDB's format) into one catalog, in the order given. A domain that
 // an earlier document already serves is dropped, with a warning, from the
 // later one; a provider id used twice is renamed, with a warning. The YAML
 // is nil when no document could be imported; otherwise Parse accepts it
-// (Import checks), so that an imported catalog is exactly what `check`
+// (Files checks), so that an imported catalog is exactly what `check`
 // accepts. err is set only if that check fails, which is a bug here.
-func Import(srcs ...Source) (yamlDoc []byte, files []ImportedFile, err error) {
-	files = make([]ImportedFile, len(srcs))
+func Files(srcs ...provision.Source) (yamlDoc []byte, files []File, err error) {
+	files = make([]File, len(srcs))
 	for i, src := range srcs {
-		files[i] = ImportXML(src.Name, src.Data)
+		files[i] = Document(src.Name, src.Data)
 	}
 	// An id that names its own file (zoho.com in zoho.com.xml) stays;
 	// other files with that id (zoho.eu.xml) are renamed, whatever the
@@ -72,13 +79,13 @@ func Import(srcs ...Source) (yamlDoc []byte, files []ImportedFile, err error) {
 	}
 	domains := map[string]string{} // domain -> "provider id (file)"
 	ids := map[string]bool{}
-	var all []*Provider
+	var all []*provision.Provider
 	for i := range files {
 		f := files[i]
 		if f.Err != nil {
 			continue
 		}
-		var kept []*Provider
+		var kept []*provision.Provider
 		var claimedBy []string
 		for _, p := range f.Providers {
 			var ds []string
@@ -108,7 +115,7 @@ func Import(srcs ...Source) (yamlDoc []byte, files []ImportedFile, err error) {
 			kept = append(kept, p)
 		}
 		if len(kept) == 0 {
-			f.Err = &ImportError{File: f.Name, Reasons: []string{"every domain is already served by " + strings.Join(claimedBy, ", ")}}
+			f.Err = &Error{File: f.Name, Reasons: []string{"every domain is already served by " + strings.Join(claimedBy, ", ")}}
 			f.Providers = nil
 		} else {
 			f.Providers = kept
@@ -119,8 +126,8 @@ func Import(srcs ...Source) (yamlDoc []byte, files []ImportedFile, err error) {
 	if len(all) == 0 {
 		return nil, files, nil
 	}
-	out := marshalCatalog(all, func(p *Provider) string { return "from " + quoteName(p.Source) })
-	if _, err := Parse(Source{Name: "imported catalog", Data: out}); err != nil {
+	out := marshalCatalog(all, func(p *provision.Provider) string { return "from " + quoteName(p.Source) })
+	if _, err := provision.Parse(provision.Source{Name: "imported catalog", Data: out}); err != nil {
 		return nil, files, fmt.Errorf("the imported catalog does not load (a bug in import): %w", err)
 	}
 	return out, files, nil
@@ -134,12 +141,12 @@ func freeID(ids map[string]bool, reserved map[string]int, id, file string) strin
 		_, r := reserved[c]
 		return !ids[c] && !r
 	}
-	if h, err := NormalizeHost(fileBase(file)); err == nil && free(h) {
+	if h, err := provision.NormalizeHost(fileBase(file)); err == nil && free(h) {
 		return h
 	}
 	for n := 2; ; n++ {
 		c := id + "-" + strconv.Itoa(n)
-		if _, err := NormalizeHost(c); err != nil {
+		if _, err := provision.NormalizeHost(c); err != nil {
 			// The id is at its length limit: shorten it. Parse
 			// reports it if that is still not a host name.
 			c = id[:len(id)-len(strconv.Itoa(n))-1] + "-" + strconv.Itoa(n)
@@ -164,7 +171,7 @@ func quoteName(s string) string {
 	return s
 }
 
-// ImportXML converts one config-v1.1.xml document (docs/autoconfig.md#document-structure) into
+// Document converts one config-v1.1.xml document (docs/autoconfig.md#document-structure) into
 // catalog providers, dropping with a warning what the catalog cannot
 // express (Exchange-type servers, documentation, enable instructions,
 // input fields, unknown authentication values, ...). It reads the format
@@ -172,25 +179,25 @@ func quoteName(s string) string {
 // exact type and socketType values, servers in document order) and is
 // lenient about white space around values. The result is checked by
 // running it through Parse, so an accepted document is one the catalog
-// loader accepts. It does not look at other files: Import does that.
-func ImportXML(name string, data []byte) ImportedFile {
+// loader accepts. It does not look at other files: Files does that.
+func Document(name string, data []byte) File {
 	im := &importer{name: name, seen: map[string]bool{}}
 	d := im.document(data)
-	f := ImportedFile{Name: name}
-	var ps []*Provider
+	f := File{Name: name}
+	var ps []*provision.Provider
 	if len(im.reasons) == 0 {
 		ps = im.expand(d)
 	}
 	f.Warnings = im.warnings
 	if len(im.reasons) > 0 {
-		f.Err = &ImportError{File: name, Reasons: im.reasons}
+		f.Err = &Error{File: name, Reasons: im.reasons}
 		return f
 	}
 	// The providers handed out are the loader's own reading of the YAML:
 	// exactly what `check` will see, defaults filled in.
-	cat, err := Parse(Source{Name: name + " (imported)", Data: MarshalCatalog(ps)})
+	cat, err := provision.Parse(provision.Source{Name: name + " (imported)", Data: MarshalCatalog(ps)})
 	if err != nil {
-		f.Err = &ImportError{File: name, Reasons: []string{"the catalog loader refuses the result: " + strings.ReplaceAll(err.Error(), "\n", "; ")}}
+		f.Err = &Error{File: name, Reasons: []string{"the catalog loader refuses the result: " + strings.ReplaceAll(err.Error(), "\n", "; ")}}
 		return f
 	}
 	f.Providers = cat.Providers()
@@ -256,10 +263,10 @@ type draft struct {
 	shortName             string
 	shortNameEl           *etree.Element
 	domains               []string
-	incoming, outgoing    []Server
+	incoming, outgoing    []provision.Server
 	carddav, caldav       davDraft
 	webmail               string
-	oauth2                *OAuth2
+	oauth2                *provision.OAuth2
 	usesDomainPlaceholder bool
 	// inNotes and outNotes say why servers are not advertised.
 	inNotes, outNotes []string
@@ -318,8 +325,8 @@ func (im *importer) document(data []byte) *draft {
 // parse checks the document's bytes and returns its root element, or nil
 // with a reason.
 func (im *importer) parse(data []byte) *etree.Element {
-	if len(data) > MaxImportSize {
-		im.fail("larger than %d bytes", MaxImportSize)
+	if len(data) > MaxSize {
+		im.fail("larger than %d bytes", MaxSize)
 		return nil
 	}
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
@@ -445,7 +452,7 @@ func (im *importer) text(el *etree.Element) (string, bool) {
 
 // otherPlaceholders are the placeholders the catalog can express only in
 // usernames.
-var otherPlaceholders = []string{PlaceholderAddress, PlaceholderLocal, "%REALNAME%"}
+var otherPlaceholders = []string{provision.PlaceholderAddress, provision.PlaceholderLocal, "%REALNAME%"}
 
 func hasOtherPlaceholder(s string) bool {
 	return slices.ContainsFunc(otherPlaceholders, func(p string) bool { return strings.Contains(s, p) })
@@ -459,7 +466,7 @@ func (im *importer) provider(ep *etree.Element, d *draft) {
 	rawID := strings.TrimSpace(ep.SelectAttrValue("id", ""))
 	if rawID == "" {
 		im.fail("emailProvider has no id (Thunderbird and K-9 reject the file)")
-	} else if id, err := NormalizeHost(rawID); err != nil {
+	} else if id, err := provision.NormalizeHost(rawID); err != nil {
 		im.fail("emailProvider id %q is not a host name (Thunderbird and K-9 reject the file)", rawID)
 	} else {
 		d.id = id
@@ -476,7 +483,7 @@ func (im *importer) provider(ep *etree.Element, d *draft) {
 				im.warnf(c, "%s: dropped: purpose=%q marks a provider's MX domain, not a mail domain", v, p)
 				continue
 			}
-			dom, err := NormalizeDomain(v)
+			dom, err := provision.NormalizeDomain(v)
 			if err != nil {
 				im.warnf(c, "%q: dropped: not a domain name", v)
 				continue
@@ -519,10 +526,10 @@ func (im *importer) check(d *draft) {
 	if len(d.domains) == 0 {
 		im.fail("no <domain> that is a domain name")
 	}
-	if !slices.ContainsFunc(d.incoming, func(s Server) bool { return s.Security.Advertised() }) {
+	if !slices.ContainsFunc(d.incoming, func(s provision.Server) bool { return s.Security.Advertised() }) {
 		im.fail("no incoming IMAP or POP3 server with SSL or STARTTLS that the catalog can express (it needs one; plain servers are never advertised)%s", notes(d.inNotes))
 	}
-	if !slices.ContainsFunc(d.outgoing, func(s Server) bool { return s.Security.Advertised() }) {
+	if !slices.ContainsFunc(d.outgoing, func(s provision.Server) bool { return s.Security.Advertised() }) {
 		im.fail("no outgoing SMTP server with SSL or STARTTLS that the catalog can express (it needs one; plain servers are never advertised)%s", notes(d.outNotes))
 	}
 	im.davUsers(d)
@@ -537,16 +544,16 @@ func (im *importer) providerName(el *etree.Element, d *draft, max int) (string, 
 	}
 	switch {
 	case hasOtherPlaceholder(v):
-		im.warnf(el, "%q: dropped: the catalog has no placeholders in names except %s", v, PlaceholderDomain)
+		im.warnf(el, "%q: dropped: the catalog has no placeholders in names except %s", v, provision.PlaceholderDomain)
 		return "", nil
 	case strings.ContainsFunc(v, func(r rune) bool { return !unicode.IsPrint(r) }):
 		im.warnf(el, "%q: dropped: control characters (one line of printable text)", v)
 		return "", nil
-	case utf8.RuneCountInString(strings.ReplaceAll(v, PlaceholderDomain, sampleDomain)) > max:
+	case utf8.RuneCountInString(strings.ReplaceAll(v, provision.PlaceholderDomain, sampleDomain)) > max:
 		im.warnf(el, "%q: dropped: longer than %d characters", v, max)
 		return "", nil
 	}
-	if strings.Contains(v, PlaceholderDomain) {
+	if strings.Contains(v, provision.PlaceholderDomain) {
 		d.usesDomainPlaceholder = true
 	}
 	return v, el
@@ -574,7 +581,7 @@ var authAliases = map[string]string{
 
 // addServer reads a server into list, noting in notes why a server is not
 // advertised (dropped, or plain).
-func (im *importer) addServer(el *etree.Element, d *draft, incoming bool, list []Server, notes *[]string) []Server {
+func (im *importer) addServer(el *etree.Element, d *draft, incoming bool, list []provision.Server, notes *[]string) []provision.Server {
 	path := elPath(el)
 	path = path[strings.LastIndexByte(path, '/')+1:]
 	s, why := im.server(el, d, incoming)
@@ -598,18 +605,18 @@ func notes(ns []string) string {
 // server reads an incomingServer or outgoingServer. Everything the catalog
 // cannot express about the server is dropped with a warning; a server
 // that loses what the catalog needs is dropped whole, and why says why.
-func (im *importer) server(el *etree.Element, d *draft, incoming bool) (s Server, why string) {
-	drop := func(format string, args ...any) (Server, string) {
+func (im *importer) server(el *etree.Element, d *draft, incoming bool) (s provision.Server, why string) {
+	drop := func(format string, args ...any) (provision.Server, string) {
 		why := fmt.Sprintf(format, args...)
 		im.warnf(el, "dropped: %s", why)
-		return Server{}, why
+		return provision.Server{}, why
 	}
 	typ := el.SelectAttrValue("type", "")
 	switch {
 	case incoming && (typ == "imap" || typ == "pop3"):
-		s.Protocol = Protocol(typ)
+		s.Protocol = provision.Protocol(typ)
 	case !incoming && typ == "smtp":
-		s.Protocol = SMTP
+		s.Protocol = provision.SMTP
 	case typ == "":
 		return drop("no type attribute")
 	case !incoming:
@@ -643,7 +650,7 @@ func (im *importer) server(el *etree.Element, d *draft, incoming bool) (s Server
 		case "authentication":
 			auths = append(auths, c)
 		case "pop3":
-			if s.Protocol != POP3 {
+			if s.Protocol != provision.POP3 {
 				im.warnf(c, "dropped: POP3 options on a %s server", s.Protocol)
 				continue
 			}
@@ -671,7 +678,7 @@ func (im *importer) server(el *etree.Element, d *draft, incoming bool) (s Server
 		return drop("hostname %q: %v", h, err)
 	}
 	s.Host = hn
-	if strings.Contains(hn, PlaceholderDomain) {
+	if strings.Contains(hn, provision.PlaceholderDomain) {
 		d.usesDomainPlaceholder = true
 	}
 
@@ -699,11 +706,11 @@ func (im *importer) server(el *etree.Element, d *draft, incoming bool) (s Server
 		}
 		switch v {
 		case "SSL":
-			s.Security = TLS
+			s.Security = provision.TLS
 		case "STARTTLS":
-			s.Security = STARTTLS
+			s.Security = provision.STARTTLS
 		case "plain":
-			s.Security = None
+			s.Security = provision.None
 		default:
 			im.warnf(c, "%q: dropped: not SSL, STARTTLS or plain (clients compare it exactly)", v)
 		}
@@ -724,8 +731,8 @@ func (im *importer) server(el *etree.Element, d *draft, incoming bool) (s Server
 		if a, ok := authAliases[v]; ok {
 			v = a
 		}
-		if !slices.Contains(knownAuth, v) {
-			im.warnf(c, "%q: dropped: not a known authentication (%s)", v, strings.Join(knownAuth, ", "))
+		if !slices.Contains(provision.AuthNames(), v) {
+			im.warnf(c, "%q: dropped: not a known authentication (%s)", v, strings.Join(provision.AuthNames(), ", "))
 			continue
 		}
 		if slices.Contains(s.Auth, v) {
@@ -737,19 +744,19 @@ func (im *importer) server(el *etree.Element, d *draft, incoming bool) (s Server
 	switch {
 	case len(s.Auth) == 0:
 		return drop("no usable authentication")
-	case !slices.ContainsFunc(s.Auth, isPasswordAuth):
+	case !slices.ContainsFunc(s.Auth, provision.IsPasswordAuth):
 		return drop("authentication %s only, and the catalog needs password-cleartext or password-encrypted in every server (clients skip the other methods)", strings.Join(s.Auth, ", "))
 	}
 
 	if user == nil {
-		s.Username = PlaceholderAddress
-		im.warnf(el, "no username: the catalog's default %s is used (Thunderbird would use the word \"undefined\", K-9 rejects the file)", PlaceholderAddress)
+		s.Username = provision.PlaceholderAddress
+		im.warnf(el, "no username: the catalog's default %s is used (Thunderbird would use the word \"undefined\", K-9 rejects the file)", provision.PlaceholderAddress)
 	} else {
 		v, ok := im.text(user)
 		if !ok {
 			return drop("empty username")
 		}
-		if err := checkUsernameTemplate(v); err != nil {
+		if err := provision.CheckUsernameTemplate(v); err != nil {
 			return drop("username: %v", err)
 		}
 		s.Username = v
@@ -767,31 +774,31 @@ func (im *importer) server(el *etree.Element, d *draft, incoming bool) (s Server
 func hostTemplate(h string) (string, error) {
 	h = strings.TrimSuffix(h, ".")
 	if hasOtherPlaceholder(h) {
-		return "", fmt.Errorf("a placeholder other than %s, which the catalog cannot express in a host name", PlaceholderDomain)
+		return "", fmt.Errorf("a placeholder other than %s, which the catalog cannot express in a host name", provision.PlaceholderDomain)
 	}
-	if !strings.Contains(h, PlaceholderDomain) {
-		n, err := NormalizeHost(h)
+	if !strings.Contains(h, provision.PlaceholderDomain) {
+		n, err := provision.NormalizeHost(h)
 		if err != nil {
 			return "", fmt.Errorf("not a host name (%v)", err)
 		}
 		return n, nil
 	}
-	parts := strings.Split(h, PlaceholderDomain)
+	parts := strings.Split(h, provision.PlaceholderDomain)
 	for i, p := range parts {
 		parts[i] = strings.ToLower(p)
 		if i > 0 && p != "" && p[0] != '.' || i < len(parts)-1 && p != "" && p[len(p)-1] != '.' {
-			return "", fmt.Errorf("%s must stand for whole labels", PlaceholderDomain)
+			return "", fmt.Errorf("%s must stand for whole labels", provision.PlaceholderDomain)
 		}
 	}
-	t := strings.Join(parts, PlaceholderDomain)
-	if _, err := NormalizeHost(strings.ReplaceAll(t, PlaceholderDomain, sampleDomain)); err != nil {
+	t := strings.Join(parts, provision.PlaceholderDomain)
+	if _, err := provision.NormalizeHost(strings.ReplaceAll(t, provision.PlaceholderDomain, sampleDomain)); err != nil {
 		return "", fmt.Errorf("not a host name (%v)", err)
 	}
 	return t, nil
 }
 
-func (im *importer) pop3(el *etree.Element) *POP3Options {
-	o := &POP3Options{}
+func (im *importer) pop3(el *etree.Element) *provision.POP3Options {
+	o := &provision.POP3Options{}
 	var daysEl *etree.Element
 	for _, c := range el.ChildElements() {
 		switch c.FullTag() {
@@ -819,7 +826,7 @@ func (im *importer) pop3(el *etree.Element) *POP3Options {
 		im.warnf(daysEl, "dropped: leaveMessagesOnServer is false")
 		o.DaysOnServer = nil
 	}
-	if *o == (POP3Options{}) {
+	if *o == (provision.POP3Options{}) {
 		return nil
 	}
 	return o
@@ -955,7 +962,7 @@ func (im *importer) oauth2(el *etree.Element, d *draft) {
 		im.warnf(el, "dropped: given twice, the first is used")
 		return
 	}
-	o := &OAuth2{}
+	o := &provision.OAuth2{}
 	fields := map[string]*string{"issuer": &o.Issuer, "scope": &o.Scope, "authURL": &o.AuthURL, "tokenURL": &o.TokenURL}
 	bad := false
 	for _, c := range el.ChildElements() {
@@ -1005,7 +1012,7 @@ func (im *importer) oauth2(el *etree.Element, d *draft) {
 		im.warnf(el, "dropped: the catalog needs a valid issuer, scope, authURL and tokenURL")
 		return
 	}
-	if strings.Contains(o.Issuer+o.AuthURL+o.TokenURL, PlaceholderDomain) {
+	if strings.Contains(o.Issuer+o.AuthURL+o.TokenURL, provision.PlaceholderDomain) {
 		d.usesDomainPlaceholder = true
 	}
 	d.oauth2 = o
@@ -1016,16 +1023,16 @@ func (im *importer) oauth2(el *etree.Element, d *draft) {
 // warning. %EMAILDOMAIN% is allowed and marks the draft for expansion.
 func (im *importer) url(el *etree.Element, v string) string {
 	if hasOtherPlaceholder(v) {
-		im.warnf(el, "%q: dropped: the catalog has no placeholders in URLs except %s", v, PlaceholderDomain)
+		im.warnf(el, "%q: dropped: the catalog has no placeholders in URLs except %s", v, provision.PlaceholderDomain)
 		return ""
 	}
-	check := strings.ReplaceAll(v, PlaceholderDomain, sampleDomain)
+	check := strings.ReplaceAll(v, provision.PlaceholderDomain, sampleDomain)
 	u, err := url.Parse(check)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || strings.ContainsFunc(check, unicode.IsSpace) {
 		im.warnf(el, "%q: dropped: not an absolute http(s) URL", v)
 		return ""
 	}
-	if _, err := NormalizeHost(u.Hostname()); err != nil {
+	if _, err := provision.NormalizeHost(u.Hostname()); err != nil {
 		im.warnf(el, "%q: dropped: %v", v, err)
 		return ""
 	}
@@ -1034,18 +1041,18 @@ func (im *importer) url(el *etree.Element, v string) string {
 
 // expand turns the draft into providers: one, or one per domain when the
 // document uses %EMAILDOMAIN% outside usernames.
-func (im *importer) expand(d *draft) []*Provider {
+func (im *importer) expand(d *draft) []*provision.Provider {
 	if d == nil {
 		return nil
 	}
 	if !d.usesDomainPlaceholder {
-		return []*Provider{im.providerFor(d, d.id, d.domains, "")}
+		return []*provision.Provider{im.providerFor(d, d.id, d.domains, "")}
 	}
 	if len(d.domains) == 1 {
-		return []*Provider{im.providerFor(d, d.id, d.domains, d.domains[0])}
+		return []*provision.Provider{im.providerFor(d, d.id, d.domains, d.domains[0])}
 	}
-	im.warnings = append(im.warnings, fmt.Sprintf("%s: uses %s in a host name, name or URL, where the catalog has no placeholder: written as %d providers, one per domain", im.name, PlaceholderDomain, len(d.domains)))
-	out := make([]*Provider, len(d.domains))
+	im.warnings = append(im.warnings, fmt.Sprintf("%s: uses %s in a host name, name or URL, where the catalog has no placeholder: written as %d providers, one per domain", im.name, provision.PlaceholderDomain, len(d.domains)))
+	out := make([]*provision.Provider, len(d.domains))
 	for i, dom := range d.domains {
 		out[i] = im.providerFor(d, dom, []string{dom}, dom)
 	}
@@ -1054,18 +1061,18 @@ func (im *importer) expand(d *draft) []*Provider {
 
 // providerFor builds one provider, replacing %EMAILDOMAIN% with domain
 // (unless domain is empty).
-func (im *importer) providerFor(d *draft, id string, domains []string, domain string) *Provider {
+func (im *importer) providerFor(d *draft, id string, domains []string, domain string) *provision.Provider {
 	x := func(s string) string {
 		if domain == "" {
 			return s
 		}
-		return strings.ReplaceAll(s, PlaceholderDomain, domain)
+		return strings.ReplaceAll(s, provision.PlaceholderDomain, domain)
 	}
-	p := &Provider{ID: id, Domains: domains, Source: im.name, CalDAV: x(d.caldav.url), CardDAV: x(d.carddav.url), Webmail: x(d.webmail)}
+	p := &provision.Provider{ID: id, Domains: domains, Source: im.name, CalDAV: x(d.caldav.url), CardDAV: x(d.carddav.url), Webmail: x(d.webmail)}
 	p.DisplayName = im.expandedName(d.displayNameEl, x(d.displayName), 60)
 	p.ShortName = im.expandedName(d.shortNameEl, x(d.shortName), 20)
-	servers := func(in []Server) []Server {
-		out := make([]Server, len(in))
+	servers := func(in []provision.Server) []provision.Server {
+		out := make([]provision.Server, len(in))
 		for i, s := range in {
 			s.Host = x(s.Host)
 			s.Auth = slices.Clone(s.Auth)
@@ -1076,14 +1083,14 @@ func (im *importer) providerFor(d *draft, id string, domains []string, domain st
 	p.Incoming = servers(d.incoming)
 	p.Outgoing = servers(d.outgoing)
 	if o := d.oauth2; o != nil {
-		p.OAuth2 = &OAuth2{Issuer: x(o.Issuer), Scope: o.Scope, AuthURL: x(o.AuthURL), TokenURL: x(o.TokenURL)}
+		p.OAuth2 = &provision.OAuth2{Issuer: x(o.Issuer), Scope: o.Scope, AuthURL: x(o.AuthURL), TokenURL: x(o.TokenURL)}
 	}
 	return p
 }
 
 func (im *importer) expandedName(el *etree.Element, v string, max int) string {
 	if utf8.RuneCountInString(v) > max {
-		im.warnf(el, "%q: dropped: longer than %d characters once %s is filled in", v, max, PlaceholderDomain)
+		im.warnf(el, "%q: dropped: longer than %d characters once %s is filled in", v, max, provision.PlaceholderDomain)
 		return ""
 	}
 	return v

@@ -1,4 +1,4 @@
-package provision
+package profilesign
 
 import (
 	"bytes"
@@ -24,6 +24,7 @@ import (
 	"github.com/smallstep/pkcs7"
 
 	"mailautoconf/internal/testutil/testpki"
+	"mailautoconf/provision"
 )
 
 // sigPKI is a throwaway CA: a root, an intermediate it issued, and a leaf
@@ -174,7 +175,7 @@ func (e *cmsVerifyError) Error() string { return "openssl cms -verify: " + e.out
 
 func TestSignVerifiesWithOpenSSL(t *testing.T) {
 	openssl := opensslPath(t)
-	profile := renderProfile(t, "fred@example.com", ProfileOptions{})
+	profile := renderProfile(t, "fred@example.com", provision.ProfileOptions{})
 	for _, kind := range []string{"rsa", "ecdsa"} {
 		t.Run(kind, func(t *testing.T) {
 			pki := newSigPKI(t, kind)
@@ -184,7 +185,7 @@ func TestSignVerifiesWithOpenSSL(t *testing.T) {
 			// root at the end as some bundles do: the root is dropped.
 			certFile := sigWriteFile(t, dir, "fullchain.pem", sigCertPEM(pki.leaf, pki.inter, pki.root))
 			keyFile := sigWriteFile(t, dir, "key.pem", sigKeyPEM(t, pki.leafKey, form))
-			s, err := LoadSigner(certFile, keyFile)
+			s, err := Load(certFile, keyFile)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -254,17 +255,17 @@ func TestSignerFromTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := SignerFromTLS(&pair)
+	s, err := FromTLS(&pair)
 	if err != nil {
 		t.Fatal(err)
 	}
-	profile := renderProfile(t, "ann@imap-only.test", ProfileOptions{})
+	profile := renderProfile(t, "ann@imap-only.test", provision.ProfileOptions{})
 	signed, err := s.Sign(profile)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if content, err := opensslCMSVerify(t, openssl, dir, signed, pki.root); err != nil || !bytes.Equal(content, profile) {
-		t.Errorf("SignerFromTLS: verify = %v", err)
+		t.Errorf("FromTLS: verify = %v", err)
 	}
 }
 
@@ -306,9 +307,9 @@ func TestLoadSignerErrors(t *testing.T) {
 		{"no digital signature", noSig, noSigKeyFile, []string{"does not allow digital signatures"}},
 	}
 	for _, tc := range tests {
-		_, err := LoadSigner(tc.cert, tc.key)
+		_, err := Load(tc.cert, tc.key)
 		if err == nil {
-			t.Errorf("%s: LoadSigner succeeded", tc.name)
+			t.Errorf("%s: Load succeeded", tc.name)
 			continue
 		}
 		for _, w := range tc.want {
@@ -317,7 +318,7 @@ func TestLoadSignerErrors(t *testing.T) {
 			}
 		}
 	}
-	if s, err := LoadSigner(good, goodKey); err != nil {
+	if s, err := Load(good, goodKey); err != nil {
 		t.Errorf("good pair: %v", err)
 	} else if got := s.String(); !strings.Contains(got, `"autoconfig.example.com" (RSA key, SHA-256, 1 intermediate(s)`) {
 		t.Errorf("String() = %q", got)
@@ -348,20 +349,20 @@ func cmsSigningTime(t *testing.T, der []byte) time.Time {
 	return st
 }
 
-// TestSigningTimeWindow: every profile signed within one SigningWindow
+// TestSigningTimeWindow: every profile signed within one Window
 // carries the window's start, whatever its address and wherever in the
 // window it was signed, and the signature over that time verifies with
 // openssl; the next window has the next time; a certificate newer than
 // the window's start signs at its NotBefore.
 func TestSigningTimeWindow(t *testing.T) {
 	openssl := opensslPath(t)
-	fred := renderProfile(t, "fred@example.com", ProfileOptions{})
-	alice := renderProfile(t, "alice@example.com", ProfileOptions{})
-	window := time.Now().UTC().Truncate(SigningWindow).Add(-SigningWindow)
+	fred := renderProfile(t, "fred@example.com", provision.ProfileOptions{})
+	alice := renderProfile(t, "alice@example.com", provision.ProfileOptions{})
+	window := time.Now().UTC().Truncate(Window).Add(-Window)
 	for _, kind := range []string{"rsa", "ecdsa"} {
 		t.Run(kind, func(t *testing.T) {
 			pki := newSigPKI(t, kind)
-			s, err := NewSigner([]*x509.Certificate{pki.leaf, pki.inter}, pki.leafKey)
+			s, err := New([]*x509.Certificate{pki.leaf, pki.inter}, pki.leafKey)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -374,7 +375,7 @@ func TestSigningTimeWindow(t *testing.T) {
 				{fred, 1 * time.Second, window},
 				{alice, 59 * time.Second, window},
 				{fred, 59*time.Second + 999*time.Millisecond, window},
-				{alice, 60 * time.Second, window.Add(SigningWindow)},
+				{alice, 60 * time.Second, window.Add(Window)},
 			} {
 				signed, err := s.SignAt(tc.profile, window.Add(tc.at))
 				if err != nil {
@@ -395,7 +396,7 @@ func TestSigningTimeWindow(t *testing.T) {
 	key := testpki.Key(t)
 	notBefore := window.Add(20 * time.Second)
 	cert := testpki.SelfSigned(t, key, testpki.Cert{CommonName: "new.example.com", NotBefore: notBefore, KeyUsage: x509.KeyUsageDigitalSignature})
-	s, err := NewSigner([]*x509.Certificate{cert}, key)
+	s, err := New([]*x509.Certificate{cert}, key)
 	if err != nil {
 		t.Fatal(err)
 	}

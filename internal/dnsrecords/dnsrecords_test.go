@@ -1,4 +1,4 @@
-package provision
+package dnsrecords
 
 import (
 	"net/netip"
@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"mailautoconf/internal/testutil/golden"
+	"mailautoconf/provision"
 )
 
 // dnsCatalog has an order the SRV ranking must respect: STARTTLS listed
@@ -27,8 +28,8 @@ providers:
 `
 
 func TestDNSRecordsGolden(t *testing.T) {
-	demo := Demo()
-	other, err := Parse(Source{Name: "dns.yaml", Data: []byte(dnsCatalog)})
+	demo := provision.Demo()
+	other, err := provision.Parse(provision.Source{Name: "dns.yaml", Data: []byte(dnsCatalog)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,25 +37,25 @@ func TestDNSRecordsGolden(t *testing.T) {
 	v6 := []netip.Addr{netip.MustParseAddr("2001:db8::10")}
 	tests := []struct {
 		name string
-		cat  *Catalog
-		t    DNSTarget
+		cat  *provision.Catalog
+		t    Target
 	}{
-		{"demo-host", demo, DNSTarget{Host: "autoconfig.example.org"}},
-		{"demo-ips", demo, DNSTarget{IPv4: v4, IPv6: v6, TTL: 300}},
-		{"demo-host-and-ips", demo, DNSTarget{Host: "mail.example.org", IPv4: v4}},
-		{"demo-unset", demo, DNSTarget{}},
-		{"demo-self", demo, DNSTarget{Host: "autoconfig.example.com"}},
-		{"ordering", other, DNSTarget{Host: "autoconfig.example.net"}},
+		{"demo-host", demo, Target{Host: "autoconfig.example.org"}},
+		{"demo-ips", demo, Target{IPv4: v4, IPv6: v6, TTL: 300}},
+		{"demo-host-and-ips", demo, Target{Host: "mail.example.org", IPv4: v4}},
+		{"demo-unset", demo, Target{}},
+		{"demo-self", demo, Target{Host: "autoconfig.example.com"}},
+		{"ordering", other, Target{Host: "autoconfig.example.net"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var all []DomainRecords
+			var all []Domain
 			for _, d := range tc.cat.Domains() {
 				p, err := tc.cat.Lookup(d)
 				if err != nil {
 					t.Fatal(err)
 				}
-				all = append(all, DNSRecords(p, d, tc.t))
+				all = append(all, Derive(p, d, tc.t))
 			}
 			golden.Check(t, "dns/"+tc.name+".zone", Zone(all))
 			golden.Check(t, "dns/"+tc.name+".json", ZoneJSON(all))
@@ -63,13 +64,13 @@ func TestDNSRecordsGolden(t *testing.T) {
 }
 
 func TestDNSRecordsSRV(t *testing.T) {
-	other, err := Parse(Source{Name: "dns.yaml", Data: []byte(dnsCatalog)})
+	other, err := provision.Parse(provision.Source{Name: "dns.yaml", Data: []byte(dnsCatalog)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	p, _ := other.Lookup("example.org")
 	got := map[string][]string{}
-	for _, r := range DNSRecords(p, "example.org", DNSTarget{Host: "h.example.net"}).Records {
+	for _, r := range Derive(p, "example.org", Target{Host: "h.example.net"}).Records {
 		if r.SRV != nil {
 			got[strings.SplitN(r.Name, ".", 2)[0]] = append(got[strings.SplitN(r.Name, ".", 2)[0]], r.Data)
 		}
@@ -94,8 +95,8 @@ func TestDNSRecordsSRV(t *testing.T) {
 }
 
 func TestDNSRecordsRequired(t *testing.T) {
-	p, _ := Demo().Lookup("example.com")
-	for _, r := range DNSRecords(p, "example.com", DNSTarget{Host: "h.example.net"}).Records {
+	p, _ := provision.Demo().Lookup("example.com")
+	for _, r := range Derive(p, "example.com", Target{Host: "h.example.net"}).Records {
 		// PACC has no shipping client yet: its records are optional.
 		wantReq := r.Type == "CNAME" && !strings.HasPrefix(r.Name, "ua-auto-config.")
 		if r.Required != wantReq {

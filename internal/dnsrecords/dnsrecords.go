@@ -1,4 +1,8 @@
-package provision
+// Package dnsrecords derives the DNS records a mail domain of the catalog
+// should publish (docs/dns.md): the names clients look the service up by,
+// the mail and DAV SRV records, the PACC digest; and writes them as a zone
+// file or JSON, for the `dns` command and the doctor. It does no lookups.
+package dnsrecords
 
 import (
 	"bytes"
@@ -11,21 +15,22 @@ import (
 	"strings"
 
 	"github.com/miekg/dns"
+
+	"mailautoconf/provision"
 )
 
-// DefaultDNSTTL is the TTL of the records DNSRecords derives when the
-// caller sets none.
-const DefaultDNSTTL = 3600
+// DefaultTTL is the TTL of Derive's records when the caller sets none.
+const DefaultTTL = 3600
 
-// DNSTarget says how clients reach the service itself: by a host name (the
+// Target says how clients reach the service itself: by a host name (the
 // CNAME target of autoconfig.<d> and autodiscover.<d>), or by addresses
 // (A/AAAA records at those names), or both (then the addresses are the
 // records of the host name, and autoconfig.<d> is a CNAME to it).
-type DNSTarget struct {
+type Target struct {
 	Host string // MAILAUTOCONF_PUBLIC_HOST, A-label; "" when unset
 	IPv4 []netip.Addr
 	IPv6 []netip.Addr
-	TTL  int // seconds; 0 means DefaultDNSTTL
+	TTL  int // seconds; 0 means DefaultTTL
 }
 
 // Record is one DNS record a mail domain should publish, with the clients
@@ -58,11 +63,11 @@ type SRV struct {
 	Target   string `json:"target"`
 }
 
-// DomainRecords are the records of one mail domain, in a fixed order:
+// Domain are the records of one mail domain, in a fixed order:
 // autoconfig, autodiscover, ua-auto-config and its _ua-auto-config TXT,
 // _autodiscover._tcp, the mail SRV records, then the DAV SRV and TXT
 // records.
-type DomainRecords struct {
+type Domain struct {
 	Domain  string   `json:"domain"`
 	Records []Record `json:"records"`
 	// Notes say what could not be derived, and why.
@@ -84,8 +89,8 @@ const (
 // srvService is one RFC 6186 / RFC 8314 service name.
 type srvService struct {
 	label    string
-	protocol Protocol
-	security Security
+	protocol provision.Protocol
+	security provision.Security
 	what     string
 	readers  string
 }
@@ -101,19 +106,19 @@ type srvService struct {
 // (preferred) and _imaps, _submission and _smtps, not _submissions
 // (lib/autoconfig/dns-srv.go). None of the three reads POP3 but Evolution.
 var mailServices = []srvService{
-	{"_imaps", IMAP, TLS, "IMAP over TLS", "Evolution, FairEmail, aerc"},
-	{"_imap", IMAP, STARTTLS, "IMAP with STARTTLS", "Evolution, FairEmail (without _imaps), aerc (before _imaps)"},
-	{"_pop3s", POP3, TLS, "POP3 over TLS", "Evolution"},
-	{"_pop3", POP3, STARTTLS, "POP3 with STARTTLS", "Evolution"},
-	{"_submissions", SMTP, TLS, "submission over TLS", "Evolution, FairEmail (without _submission); aerc asks _smtps instead"},
-	{"_submission", SMTP, STARTTLS, "submission with STARTTLS", "Evolution, FairEmail, aerc"},
+	{"_imaps", provision.IMAP, provision.TLS, "IMAP over TLS", "Evolution, FairEmail, aerc"},
+	{"_imap", provision.IMAP, provision.STARTTLS, "IMAP with STARTTLS", "Evolution, FairEmail (without _imaps), aerc (before _imaps)"},
+	{"_pop3s", provision.POP3, provision.TLS, "POP3 over TLS", "Evolution"},
+	{"_pop3", provision.POP3, provision.STARTTLS, "POP3 with STARTTLS", "Evolution"},
+	{"_submissions", provision.SMTP, provision.TLS, "submission over TLS", "Evolution, FairEmail (without _submission); aerc asks _smtps instead"},
+	{"_submission", provision.SMTP, provision.STARTTLS, "submission with STARTTLS", "Evolution, FairEmail, aerc"},
 }
 
 // srvPriorityStep separates the priorities of successive servers, leaving
 // room for an admin's own records in between.
 const srvPriorityStep = 10
 
-// DNSRecords derives the records domain (a lower-case A-label served by p)
+// Derive derives the records domain (a lower-case A-label served by p)
 // needs so that every client finds the service and the mail servers:
 //
 //   - autoconfig.<d> and autodiscover.<d>: a CNAME to t.Host, or A/AAAA
@@ -133,14 +138,14 @@ const srvPriorityStep = 10
 // SRV priorities follow the catalog: protocols rank in the order the
 // catalog first lists them, implicit TLS before STARTTLS within a
 // protocol, then catalog order. A target with neither host nor addresses
-// gives no autoconfig/autodiscover records, only a note. DNSRecords does no
+// gives no autoconfig/autodiscover records, only a note. Derive does no
 // lookups.
-func DNSRecords(p *Provider, domain string, t DNSTarget) DomainRecords {
+func Derive(p *provision.Provider, domain string, t Target) Domain {
 	ttl := t.TTL
 	if ttl <= 0 {
-		ttl = DefaultDNSTTL
+		ttl = DefaultTTL
 	}
-	out := DomainRecords{Domain: domain}
+	out := Domain{Domain: domain}
 	add := func(rr dns.RR, clients string, required bool) {
 		h := rr.Header()
 		h.Class, h.Ttl = dns.ClassINET, uint32(ttl)
@@ -168,7 +173,7 @@ func DNSRecords(p *Provider, domain string, t DNSTarget) DomainRecords {
 	if t.Host != "" {
 		host = dns.Fqdn(t.Host)
 	}
-	digest := PACCDigest(p)
+	digest := provision.PACCDigest(p)
 	names := []struct {
 		label, clients string
 		required       bool
@@ -277,7 +282,7 @@ func hdr(name string, typ uint16) dns.RR_Header {
 }
 
 type rankedServer struct {
-	server Server
+	server provision.Server
 	rank   int
 }
 
@@ -285,19 +290,19 @@ type rankedServer struct {
 // protocol's family (IMAP and POP3 share one ranking, RFC 6186 §3.4; SMTP
 // has its own), each with its rank: protocols in catalog order, implicit
 // TLS first within a protocol, then catalog order. Duplicates collapse.
-func srvOrder(p *Provider, protocol Protocol) []rankedServer {
+func srvOrder(p *provision.Provider, protocol provision.Protocol) []rankedServer {
 	servers := p.AdvertisedIncoming()
-	if protocol == SMTP {
+	if protocol == provision.SMTP {
 		servers = p.AdvertisedOutgoing()
 	}
-	var protoRank []Protocol
+	var protoRank []provision.Protocol
 	for _, s := range servers {
 		if !slices.Contains(protoRank, s.Protocol) {
 			protoRank = append(protoRank, s.Protocol)
 		}
 	}
 	sorted := slices.Clone(servers)
-	slices.SortStableFunc(sorted, func(a, b Server) int {
+	slices.SortStableFunc(sorted, func(a, b provision.Server) int {
 		if d := slices.Index(protoRank, a.Protocol) - slices.Index(protoRank, b.Protocol); d != 0 {
 			return d
 		}
@@ -305,8 +310,8 @@ func srvOrder(p *Provider, protocol Protocol) []rankedServer {
 	})
 	var out []rankedServer
 	type key struct {
-		proto Protocol
-		sec   Security
+		proto provision.Protocol
+		sec   provision.Security
 		host  string
 		port  int
 	}
@@ -324,8 +329,8 @@ func srvOrder(p *Provider, protocol Protocol) []rankedServer {
 	return out
 }
 
-func secRank(s Security) int {
-	if s == TLS {
+func secRank(s provision.Security) int {
+	if s == provision.TLS {
 		return 0
 	}
 	return 1
@@ -334,7 +339,7 @@ func secRank(s Security) int {
 // Zone writes the records of each domain in zone-file syntax, ready to
 // paste into a BIND zone: fully qualified owners, a comment line above
 // each record naming the clients that use it, notes as comments.
-func Zone(domains []DomainRecords) []byte {
+func Zone(domains []Domain) []byte {
 	var b bytes.Buffer
 	for i, d := range domains {
 		if i > 0 {
@@ -356,13 +361,13 @@ func Zone(domains []DomainRecords) []byte {
 	return b.Bytes()
 }
 
-// ZoneJSON is Zone for machines: {"domains": [DomainRecords...]}.
-func ZoneJSON(domains []DomainRecords) []byte {
+// ZoneJSON is Zone for machines: {"domains": [Domain...]}.
+func ZoneJSON(domains []Domain) []byte {
 	if domains == nil {
-		domains = []DomainRecords{}
+		domains = []Domain{}
 	}
 	b, err := json.MarshalIndent(struct {
-		Domains []DomainRecords `json:"domains"`
+		Domains []Domain `json:"domains"`
 	}{domains}, "", "  ")
 	if err != nil {
 		panic("json: encoding records failed: " + err.Error())

@@ -1,4 +1,4 @@
-package provision
+package importxml
 
 import (
 	"fmt"
@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/beevik/etree"
+
+	"mailautoconf/provision"
 )
 
 // What the ISPDB snapshot (thunderbird/autoconfig ispdb/ at commit c6ad7965, read from ../shared/reference/ispdb)
@@ -51,7 +53,7 @@ func readISPDBFile(t *testing.T, name string, data []byte) (domains []string, se
 		t.Fatalf("%s: no emailProvider", name)
 	}
 	for _, d := range ep.SelectElements("domain") {
-		if n, err := NormalizeDomain(strings.TrimSpace(d.Text())); err == nil && !slices.Contains(domains, n) {
+		if n, err := provision.NormalizeDomain(strings.TrimSpace(d.Text())); err == nil && !slices.Contains(domains, n) {
 			domains = append(domains, n)
 		}
 	}
@@ -116,15 +118,15 @@ func TestImportISPDB(t *testing.T) {
 	if len(names) != ispdbFiles {
 		t.Fatalf("%s holds %d files, want %d (STATS.md)", dir, len(names), ispdbFiles)
 	}
-	var srcs []Source
+	var srcs []provision.Source
 	for _, n := range names {
-		srcs = append(srcs, Source{Name: filepath.Base(n), Data: mustRead(t, n)})
+		srcs = append(srcs, provision.Source{Name: filepath.Base(n), Data: mustRead(t, n)})
 	}
-	y, files, err := Import(srcs...)
+	y, files, err := Files(srcs...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cat, err := Parse(Source{Name: "ispdb.yaml", Data: y})
+	cat, err := provision.Parse(provision.Source{Name: "ispdb.yaml", Data: y})
 	if err != nil {
 		t.Fatalf("the imported ISPDB does not load: %v", err)
 	}
@@ -146,7 +148,7 @@ func TestImportISPDB(t *testing.T) {
 				}
 				continue
 			}
-			if !slices.ContainsFunc(f.Providers, func(q *Provider) bool { return q.ID == p.ID }) {
+			if !slices.ContainsFunc(f.Providers, func(q *provision.Provider) bool { return q.ID == p.ID }) {
 				t.Errorf("%s: domain %s is served by provider %s from another file", f.Name, dom, p.ID)
 			}
 			domainsChecked++
@@ -154,9 +156,9 @@ func TestImportISPDB(t *testing.T) {
 			at := 0 // the original's order must be kept
 			for _, s := range servers {
 				want := s
-				want.host = strings.ReplaceAll(s.host, strings.ToLower(PlaceholderDomain), dom)
+				want.host = strings.ReplaceAll(s.host, strings.ToLower(provision.PlaceholderDomain), dom)
 				if want.username == "" {
-					want.username = PlaceholderAddress
+					want.username = provision.PlaceholderAddress
 				}
 				j := slices.IndexFunc(got, func(g ispdbServer) bool { return g.key() == want.key() })
 				switch {
@@ -194,7 +196,7 @@ func TestImportISPDB(t *testing.T) {
 	}
 }
 
-func hasWarning(f ImportedFile, substr string) bool {
+func hasWarning(f File, substr string) bool {
 	return slices.ContainsFunc(f.Warnings, func(w string) bool { return strings.Contains(w, substr) })
 }
 
@@ -210,7 +212,7 @@ func TestImportISPDBEachAlone(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		f := ImportXML(filepath.Base(n), data)
+		f := Document(filepath.Base(n), data)
 		if f.Err != nil {
 			failed++
 			continue

@@ -1,4 +1,4 @@
-package provision
+package importxml
 
 import (
 	"bytes"
@@ -6,6 +6,8 @@ import (
 	"strconv"
 
 	"go.yaml.in/yaml/v3"
+
+	"mailautoconf/provision"
 )
 
 // MarshalCatalog writes providers as catalog YAML that Parse reads back as
@@ -17,13 +19,13 @@ import (
 // Autodiscover-only keys (activesync, redirects), which import never
 // fills (marshal_test.go lists every Provider field either way). It does
 // not validate: Parse the result to know whether a catalog holds it.
-func MarshalCatalog(providers []*Provider) []byte {
+func MarshalCatalog(providers []*provision.Provider) []byte {
 	return marshalCatalog(providers, nil)
 }
 
 // marshalCatalog is MarshalCatalog with an optional comment line above each
 // provider (empty: none).
-func marshalCatalog(providers []*Provider, comment func(*Provider) string) []byte {
+func marshalCatalog(providers []*provision.Provider, comment func(*provision.Provider) string) []byte {
 	list := &yaml.Node{Kind: yaml.SequenceNode}
 	for _, p := range providers {
 		n := providerNode(p)
@@ -52,7 +54,7 @@ func marshalCatalog(providers []*Provider, comment func(*Provider) string) []byt
 // lists get one domain per line, which diffs better.
 const flowDomains = 4
 
-func providerNode(p *Provider) *yaml.Node {
+func providerNode(p *provision.Provider) *yaml.Node {
 	n := mapNode(false)
 	addPair(n, "id", strNode(p.ID))
 	if p.DisplayName != "" && p.DisplayName != p.ID {
@@ -88,7 +90,7 @@ func providerNode(p *Provider) *yaml.Node {
 
 // defaultShortName is the short name the loader fills in when the catalog
 // gives none.
-func defaultShortName(p *Provider) string {
+func defaultShortName(p *provision.Provider) string {
 	dn := p.DisplayName
 	if dn == "" {
 		dn = p.ID
@@ -99,7 +101,7 @@ func defaultShortName(p *Provider) string {
 	return dn
 }
 
-func serverSeq(servers []Server) *yaml.Node {
+func serverSeq(servers []provision.Server) *yaml.Node {
 	seq := &yaml.Node{Kind: yaml.SequenceNode}
 	for _, s := range servers {
 		seq.Content = append(seq.Content, serverNode(s))
@@ -107,7 +109,7 @@ func serverSeq(servers []Server) *yaml.Node {
 	return seq
 }
 
-func serverNode(s Server) *yaml.Node {
+func serverNode(s provision.Server) *yaml.Node {
 	n := mapNode(true)
 	addPair(n, "protocol", strNode(string(s.Protocol)))
 	addPair(n, "host", strNode(s.Host))
@@ -116,7 +118,7 @@ func serverNode(s Server) *yaml.Node {
 	if len(s.Auth) > 0 && !slices.Equal(s.Auth, []string{"password-cleartext"}) {
 		addPair(n, "auth", strSeq(s.Auth, true))
 	}
-	if s.Username != "" && s.Username != PlaceholderAddress {
+	if s.Username != "" && s.Username != provision.PlaceholderAddress {
 		addPair(n, "username", strNode(s.Username))
 	}
 	if o := s.POP3; o != nil && (o.LeaveOnServer != nil || o.DaysOnServer != nil || o.DownloadOnCheck != nil || o.CheckInterval != nil) {

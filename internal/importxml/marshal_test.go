@@ -1,37 +1,39 @@
-package provision
+package importxml
 
 import (
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
+
+	"mailautoconf/provision"
 )
 
 // TestMarshalRoundTrip writes catalogs and reads them back: the providers
 // must come back equal.
 func TestMarshalRoundTrip(t *testing.T) {
 	yes, no, days, minutes := true, false, 30, 15
-	tricky := &Provider{
+	tricky := &provision.Provider{
 		ID: "x.example", DisplayName: "yes", ShortName: "123", Organization: "#not a comment: 'quoted' \"too\"",
 		Domains: []string{"a.example", "b.example", "c.example", "d.example", "e.example"},
-		Incoming: []Server{
-			{Protocol: IMAP, Host: "imap.x.example", Port: 993, Security: TLS, Auth: []string{"OAuth2", "password-cleartext"}, Username: "%EMAILLOCALPART%"},
-			{Protocol: POP3, Host: "pop.x.example", Port: 110, Security: None, Auth: []string{"password-encrypted"}, Username: "%EMAILADDRESS%",
-				POP3: &POP3Options{LeaveOnServer: &yes, DaysOnServer: &days, DownloadOnCheck: &no, CheckInterval: &minutes}},
+		Incoming: []provision.Server{
+			{Protocol: provision.IMAP, Host: "imap.x.example", Port: 993, Security: provision.TLS, Auth: []string{"OAuth2", "password-cleartext"}, Username: "%EMAILLOCALPART%"},
+			{Protocol: provision.POP3, Host: "pop.x.example", Port: 110, Security: provision.None, Auth: []string{"password-encrypted"}, Username: "%EMAILADDRESS%",
+				POP3: &provision.POP3Options{LeaveOnServer: &yes, DaysOnServer: &days, DownloadOnCheck: &no, CheckInterval: &minutes}},
 		},
-		Outgoing: []Server{{Protocol: SMTP, Host: "smtp.x.example", Port: 587, Security: STARTTLS, Auth: []string{"password-cleartext"}, Username: "%EMAILLOCALPART%@%EMAILDOMAIN%"}},
+		Outgoing: []provision.Server{{Protocol: provision.SMTP, Host: "smtp.x.example", Port: 587, Security: provision.STARTTLS, Auth: []string{"password-cleartext"}, Username: "%EMAILLOCALPART%@%EMAILDOMAIN%"}},
 		CalDAV:   "https://dav.x.example/cal?a=1&b=%41", CardDAV: "http://dav.x.example/", Webmail: "https://x.example/#login",
-		OAuth2:   &OAuth2{Issuer: "login.x.example", Scope: "a b: c", AuthURL: "https://login.x.example/a", TokenURL: "https://login.x.example/t"},
+		OAuth2:   &provision.OAuth2{Issuer: "login.x.example", Scope: "a b: c", AuthURL: "https://login.x.example/a", TokenURL: "https://login.x.example/t"},
 		TLSNames: []string{"webmail.x.example"},
 	}
-	cases := map[string][]*Provider{
-		"demo":   Demo().Providers(),
+	cases := map[string][]*provision.Provider{
+		"demo":   provision.Demo().Providers(),
 		"tricky": {tricky},
 	}
 	for name, ps := range cases {
 		t.Run(name, func(t *testing.T) {
 			y := MarshalCatalog(ps)
-			cat, err := Parse(Source{Name: name, Data: y})
+			cat, err := provision.Parse(provision.Source{Name: name, Data: y})
 			if err != nil {
 				t.Fatalf("Parse(MarshalCatalog) = %v\n%s", err, y)
 			}
@@ -53,7 +55,7 @@ func TestMarshalRoundTrip(t *testing.T) {
 // TestMarshalDemoShape: the demo catalog written back has the demo's
 // shape, one flow-style line per server.
 func TestMarshalDemoShape(t *testing.T) {
-	y := string(MarshalCatalog(Demo().Providers()))
+	y := string(MarshalCatalog(provision.Demo().Providers()))
 	for _, line := range []string{
 		"      - {protocol: imap, host: imap.example.com, port: 993, security: tls}\n",
 		"    domains: [example.com, example.net]\n",
@@ -76,14 +78,14 @@ func TestMarshalCoversProvider(t *testing.T) {
 	// keys need the catalog's directories, which MarshalCatalog does not
 	// write); Source is where a provider was read from, not catalog data.
 	notWritten := []string{"ActiveSync", "Redirect", "DomainRedirects", "Color", "Source", "Directory", "LoginDirectory", "JMAP", "ManageSieve", "Logo", "Help"}
-	typ := reflect.TypeFor[Provider]()
+	typ := reflect.TypeFor[provision.Provider]()
 	for i := range typ.NumField() {
 		name := typ.Field(i).Name
 		if !slices.Contains(written, name) && !slices.Contains(notWritten, name) {
 			t.Errorf("Provider.%s is new: write it in marshal.go's providerNode (and add it to written here), or add it to notWritten", name)
 		}
 	}
-	typ = reflect.TypeFor[Server]()
+	typ = reflect.TypeFor[provision.Server]()
 	for i := range typ.NumField() {
 		if name := typ.Field(i).Name; !slices.Contains([]string{"Protocol", "Host", "Port", "Security", "Auth", "Username", "POP3"}, name) {
 			t.Errorf("Server.%s is new: write it in marshal.go's serverNode", name)

@@ -1,4 +1,4 @@
-package provision
+package importxml
 
 import (
 	"bytes"
@@ -14,28 +14,30 @@ import (
 	"github.com/beevik/etree"
 
 	"mailautoconf/internal/testutil/golden"
+
+	"mailautoconf/provision"
 )
 
 // importCases reads testdata/import/*.xml in name order.
-func importCases(t testing.TB) []Source {
+func importCases(t testing.TB) []provision.Source {
 	t.Helper()
 	names, err := filepath.Glob(filepath.Join("testdata", "import", "*.xml"))
 	if err != nil || len(names) == 0 {
 		t.Fatalf("no testdata/import/*.xml (%v)", err)
 	}
-	var srcs []Source
+	var srcs []provision.Source
 	for _, n := range names {
 		data, err := os.ReadFile(n)
 		if err != nil {
 			t.Fatal(err)
 		}
-		srcs = append(srcs, Source{Name: filepath.Base(n), Data: data})
+		srcs = append(srcs, provision.Source{Name: filepath.Base(n), Data: data})
 	}
 	return srcs
 }
 
 // importReport is the golden form of an import: warnings, error, YAML.
-func importReport(yamlDoc []byte, files ...ImportedFile) []byte {
+func importReport(yamlDoc []byte, files ...File) []byte {
 	var b bytes.Buffer
 	for _, f := range files {
 		for _, w := range f.Warnings {
@@ -55,17 +57,17 @@ func TestImportGolden(t *testing.T) {
 	srcs := importCases(t)
 	for _, src := range srcs {
 		t.Run(src.Name, func(t *testing.T) {
-			f := ImportXML(src.Name, src.Data)
+			f := Document(src.Name, src.Data)
 			var y []byte
 			if f.Err == nil {
 				y = MarshalCatalog(f.Providers)
 			} else if f.Providers != nil {
-				t.Errorf("ImportXML(%s) failed but returned providers", src.Name)
+				t.Errorf("Document(%s) failed but returned providers", src.Name)
 			}
 			golden.Check(t, filepath.Join("import", strings.TrimSuffix(src.Name, ".xml")+".golden"), importReport(y, f))
 		})
 	}
-	y, files, err := Import(srcs...)
+	y, files, err := Files(srcs...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,10 +89,10 @@ func TestImportTable(t *testing.T) {
 		err  string   // substring of the error; "" = imported
 		warn []string // substrings, each of some warning
 		// check looks at the single imported provider.
-		check func(t *testing.T, p *Provider)
+		check func(t *testing.T, p *provision.Provider)
 	}{
-		{name: "minimal", xml: doc(in + out), check: func(t *testing.T, p *Provider) {
-			if p.ID != "x.example" || len(p.Incoming) != 1 || p.Incoming[0].Security != TLS || p.Outgoing[0].Port != 465 {
+		{name: "minimal", xml: doc(in + out), check: func(t *testing.T, p *provision.Provider) {
+			if p.ID != "x.example" || len(p.Incoming) != 1 || p.Incoming[0].Security != provision.TLS || p.Outgoing[0].Port != 465 {
 				t.Errorf("got %+v", p)
 			}
 		}},
@@ -111,18 +113,18 @@ func TestImportTable(t *testing.T) {
 		{name: "no emailProvider", xml: `<clientConfig/>`, err: "no clientConfig/emailProvider"},
 		{name: "no id", xml: strings.Replace(doc(in+out), ` id="x.example"`, "", 1), err: "has no id"},
 		{name: "id not a host", xml: strings.Replace(doc(in+out), `x.example"`, `x example"`, 1), err: `id "x example" is not a host name`},
-		{name: "id upper case", xml: strings.Replace(doc(in+out), `id="x.example"`, `id="X.Example."`, 1), check: func(t *testing.T, p *Provider) {
+		{name: "id upper case", xml: strings.Replace(doc(in+out), `id="x.example"`, `id="X.Example."`, 1), check: func(t *testing.T, p *provision.Provider) {
 			if p.ID != "x.example" {
 				t.Errorf("ID = %q, want x.example", p.ID)
 			}
 		}},
 		{name: "no valid domain", xml: strings.Replace(doc(in+out), "<domain>x.example</domain>", "<domain>x</domain><domain/>", 1), err: "no <domain>", warn: []string{`"x": dropped: not a domain name`, "domain[2]: dropped: empty"}},
-		{name: "IDN domain", xml: doc(`<domain>Bücher.example</domain>` + in + out), check: func(t *testing.T, p *Provider) {
+		{name: "IDN domain", xml: doc(`<domain>Bücher.example</domain>` + in + out), check: func(t *testing.T, p *provision.Provider) {
 			if !slices.Equal(p.Domains, []string{"x.example", "xn--bcher-kva.example"}) {
 				t.Errorf("Domains = %v", p.Domains)
 			}
 		}},
-		{name: "too large", xml: doc(in + out + "<!--" + strings.Repeat("x", MaxImportSize) + "-->"), err: "larger than"},
+		{name: "too large", xml: doc(in + out + "<!--" + strings.Repeat("x", MaxSize) + "-->"), err: "larger than"},
 		{name: "second emailProvider", xml: strings.Replace(doc(in+out), "</clientConfig>", `<emailProvider id="y.example"/></clientConfig>`, 1), warn: []string{"emailProvider[2]: dropped: clients read only the first"}},
 		{name: "no outgoing", xml: doc(in), err: "no outgoing SMTP server"},
 		{name: "type IMAP", xml: doc(strings.Replace(in, `"imap"`, `"IMAP"`, 1) + out), err: "no incoming", warn: []string{`type "IMAP" is not imap or pop3`}},
@@ -132,7 +134,7 @@ func TestImportTable(t *testing.T) {
 		{name: "underscore host", xml: doc(strings.Replace(in, "imap.x.example", "imap_1.x.example", 1) + in + out), warn: []string{`hostname "imap_1.x.example"`}},
 		{name: "local part in host", xml: doc(strings.Replace(in, "imap.x.example", "%EMAILLOCALPART%.x.example", 1) + in + out), warn: []string{"a placeholder other than %EMAILDOMAIN%"}},
 		{name: "domain placeholder inside a label", xml: doc(strings.Replace(in, "imap.x.example", "imap-%EMAILDOMAIN%", 1) + in + out), warn: []string{"must stand for whole labels"}},
-		{name: "domain placeholder, one domain", xml: doc(strings.Replace(in, "imap.x.example", "imap.%EMAILDOMAIN%", 1) + out), check: func(t *testing.T, p *Provider) {
+		{name: "domain placeholder, one domain", xml: doc(strings.Replace(in, "imap.x.example", "imap.%EMAILDOMAIN%", 1) + out), check: func(t *testing.T, p *provision.Provider) {
 			if p.ID != "x.example" || p.Incoming[0].Host != "imap.x.example" {
 				t.Errorf("got id %s host %s, want x.example, imap.x.example", p.ID, p.Incoming[0].Host)
 			}
@@ -141,19 +143,19 @@ func TestImportTable(t *testing.T) {
 		{name: "port text", xml: doc(strings.Replace(in, "993", "993abc", 1) + in + out), warn: []string{`port "993abc" is not a port`}},
 		{name: "no port", xml: doc(strings.Replace(in, "<port>993</port>", "", 1) + in + out), warn: []string{"dropped: no port"}},
 		{name: "socketType lower case", xml: doc(strings.Replace(in, "SSL", "ssl", 1) + in + out), warn: []string{`"ssl": dropped: not SSL, STARTTLS or plain`, "dropped: no socketType"}},
-		{name: "second socketType", xml: doc(strings.Replace(in, "<socketType>SSL</socketType>", "<socketType>TLS</socketType><socketType>STARTTLS</socketType><socketType>SSL</socketType>", 1) + out), warn: []string{`"TLS": dropped`, `"SSL": dropped: socketType given twice`}, check: func(t *testing.T, p *Provider) {
-			if p.Incoming[0].Security != STARTTLS {
+		{name: "second socketType", xml: doc(strings.Replace(in, "<socketType>SSL</socketType>", "<socketType>TLS</socketType><socketType>STARTTLS</socketType><socketType>SSL</socketType>", 1) + out), warn: []string{`"TLS": dropped`, `"SSL": dropped: socketType given twice`}, check: func(t *testing.T, p *provision.Provider) {
+			if p.Incoming[0].Security != provision.STARTTLS {
 				t.Errorf("Security = %s, want the first known value, starttls", p.Incoming[0].Security)
 			}
 		}},
-		{name: "plain kept", xml: doc(strings.Replace(in, "SSL", "plain", 1) + in + out), check: func(t *testing.T, p *Provider) {
-			if len(p.Incoming) != 2 || p.Incoming[0].Security != None {
+		{name: "plain kept", xml: doc(strings.Replace(in, "SSL", "plain", 1) + in + out), check: func(t *testing.T, p *provision.Provider) {
+			if len(p.Incoming) != 2 || p.Incoming[0].Security != provision.None {
 				t.Errorf("Incoming = %+v, want the plain server kept first", p.Incoming)
 			}
 		}},
 		{name: "auth aliases and unknown", xml: doc(strings.Replace(in, "<authentication>password-cleartext</authentication>", "<authentication>secure</authentication><authentication>CRAM-MD5</authentication><authentication>plain</authentication><authentication>password-encrypted</authentication><authentication system=\"sasl\">SCRAM-SHA-256</authentication>", 1) + out),
 			warn: []string{`"CRAM-MD5": dropped: not a known authentication`, `"password-encrypted": dropped: listed twice`, `"SCRAM-SHA-256" (system="sasl"): dropped`},
-			check: func(t *testing.T, p *Provider) {
+			check: func(t *testing.T, p *provision.Provider) {
 				if want := []string{"password-encrypted", "password-cleartext"}; !slices.Equal(p.Incoming[0].Auth, want) {
 					t.Errorf("Auth = %v, want %v", p.Incoming[0].Auth, want)
 				}
@@ -168,19 +170,19 @@ func TestImportTable(t *testing.T) {
 		{name: "pop3 on imap", xml: doc(strings.Replace(in, "</incomingServer>", "<pop3><leaveMessagesOnServer>true</leaveMessagesOnServer></pop3></incomingServer>", 1) + out), warn: []string{"dropped: POP3 options on a imap server"}},
 		{name: "pop3 bad values", xml: doc(strings.NewReplacer(`"imap"`, `"pop3"`, "</incomingServer>", "<pop3><leaveMessagesOnServer>yes</leaveMessagesOnServer><daysToLeaveMessagesOnServer>0</daysToLeaveMessagesOnServer><checkInterval/><frob/></pop3></incomingServer>").Replace(in) + out),
 			warn: []string{`"yes": dropped: not true or false`, `"0": dropped: not a whole number from 1 to 36500`, "checkInterval: dropped: no minutes attribute", "frob: dropped: unknown POP3 option"},
-			check: func(t *testing.T, p *Provider) {
+			check: func(t *testing.T, p *provision.Provider) {
 				if p.Incoming[0].POP3 != nil {
 					t.Errorf("POP3 = %+v, want nil", p.Incoming[0].POP3)
 				}
 			}},
-		{name: "long display name", xml: doc("<displayName>" + strings.Repeat("n", 61) + "</displayName>" + in + out), warn: []string{"longer than 60 characters"}, check: func(t *testing.T, p *Provider) {
+		{name: "long display name", xml: doc("<displayName>" + strings.Repeat("n", 61) + "</displayName>" + in + out), warn: []string{"longer than 60 characters"}, check: func(t *testing.T, p *provision.Provider) {
 			if p.DisplayName != "x.example" {
 				t.Errorf("DisplayName = %q, want the id", p.DisplayName)
 			}
 		}},
 		{name: "display name with newline", xml: doc("<displayName>a&#10;b</displayName>" + in + out), warn: []string{"control characters"}},
 		{name: "display name with address", xml: doc("<displayName>%EMAILADDRESS%</displayName>" + in + out), warn: []string{"no placeholders in names"}},
-		{name: "displayName twice", xml: doc("<displayName>One</displayName><displayName>Two</displayName>" + in + out), warn: []string{"displayName[2]: dropped: given twice"}, check: func(t *testing.T, p *Provider) {
+		{name: "displayName twice", xml: doc("<displayName>One</displayName><displayName>Two</displayName>" + in + out), warn: []string{"displayName[2]: dropped: given twice"}, check: func(t *testing.T, p *provision.Provider) {
 			if p.DisplayName != "One" {
 				t.Errorf("DisplayName = %q, want One", p.DisplayName)
 			}
@@ -188,14 +190,14 @@ func TestImportTable(t *testing.T) {
 		{name: "webmail javascript", xml: strings.Replace(doc(in+out), "</clientConfig>", `<webMail><loginPage url="javascript:alert(1)"/></webMail></clientConfig>`, 1), warn: []string{`"javascript:alert(1)": dropped: not an absolute http(s) URL`}},
 		{name: "webmail with credentials", xml: strings.Replace(doc(in+out), "</clientConfig>", `<webMail><loginPage url="https://u:p@x.example/"/></webMail></clientConfig>`, 1), warn: []string{"not an absolute http(s) URL"}},
 		{name: "webmail with address", xml: strings.Replace(doc(in+out), "</clientConfig>", `<webMail><loginPage url="https://x.example/?u=%EMAILADDRESS%"/></webMail></clientConfig>`, 1), warn: []string{"no placeholders in URLs except"}},
-		{name: "oauth2 incomplete", xml: strings.Replace(doc(in+out), "</clientConfig>", `<oAuth2><issuer>login.x.example</issuer><scope>mail</scope></oAuth2></clientConfig>`, 1), warn: []string{"oAuth2: dropped: the catalog needs a valid issuer, scope, authURL and tokenURL"}, check: func(t *testing.T, p *Provider) {
+		{name: "oauth2 incomplete", xml: strings.Replace(doc(in+out), "</clientConfig>", `<oAuth2><issuer>login.x.example</issuer><scope>mail</scope></oAuth2></clientConfig>`, 1), warn: []string{"oAuth2: dropped: the catalog needs a valid issuer, scope, authURL and tokenURL"}, check: func(t *testing.T, p *provision.Provider) {
 			if p.OAuth2 != nil {
 				t.Errorf("OAuth2 = %+v, want nil", p.OAuth2)
 			}
 		}},
 		{name: "addressbook draft form", xml: strings.Replace(doc(in+out), "</clientConfig>", `<addressbook type="carddav"><url>https://dav.x.example/</url><username>%EMAILLOCALPART%</username><authentication>http-digest</authentication></addressbook><calendar type="webdav"/></clientConfig>`, 1),
 			warn: []string{`username: "%EMAILLOCALPART%": dropped: the catalog uses the first incoming server's username (%EMAILADDRESS%)`, `"http-digest": dropped: the catalog always uses http-basic`, `calendar: type "webdav": dropped`},
-			check: func(t *testing.T, p *Provider) {
+			check: func(t *testing.T, p *provision.Provider) {
 				if p.CardDAV != "https://dav.x.example/" || p.CalDAV != "" {
 					t.Errorf("CardDAV %q CalDAV %q", p.CardDAV, p.CalDAV)
 				}
@@ -206,17 +208,17 @@ func TestImportTable(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := ImportXML("t.xml", []byte(tt.xml))
+			f := Document("t.xml", []byte(tt.xml))
 			switch {
 			case tt.err == "" && f.Err != nil:
-				t.Fatalf("ImportXML = %v, want no error", f.Err)
+				t.Fatalf("Document = %v, want no error", f.Err)
 			case tt.err != "" && f.Err == nil:
-				t.Fatalf("ImportXML imported %d providers, want error %q", len(f.Providers), tt.err)
+				t.Fatalf("Document imported %d providers, want error %q", len(f.Providers), tt.err)
 			case tt.err != "" && !strings.Contains(f.Err.Error(), tt.err):
-				t.Fatalf("ImportXML error = %v, want it to contain %q", f.Err, tt.err)
+				t.Fatalf("Document error = %v, want it to contain %q", f.Err, tt.err)
 			}
 			if f.Err != nil {
-				var ie *ImportError
+				var ie *Error
 				if !errors.As(f.Err, &ie) || ie.File != "t.xml" || !strings.HasPrefix(f.Err.Error(), "t.xml: ") {
 					t.Errorf("error %v does not name the file", f.Err)
 				}
@@ -241,21 +243,21 @@ func TestImportTable(t *testing.T) {
 	}
 }
 
-// TestImportSeveral covers what only Import sees: domains and ids used by
+// TestImportSeveral covers what only Files sees: domains and ids used by
 // two files.
 func TestImportSeveral(t *testing.T) {
 	minimal := mustRead(t, "testdata/import/minimal.xml")
 	sameID := mustRead(t, "testdata/import/same-id.xml")
 
-	y, files, err := Import(Source{Name: "minimal.xml", Data: minimal}, Source{Name: "same-id.xml", Data: sameID})
+	y, files, err := Files(provision.Source{Name: "minimal.xml", Data: minimal}, provision.Source{Name: "same-id.xml", Data: sameID})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cat, err := Parse(Source{Name: "imported", Data: y})
+	cat, err := provision.Parse(provision.Source{Name: "imported", Data: y})
 	if err != nil {
 		t.Fatalf("Parse(imported) = %v\n%s", err, y)
 	}
-	if p, _ := cat.Lookup("min.example"); p == nil || p.ID != "min.example" || p.Incoming[0].Protocol != IMAP {
+	if p, _ := cat.Lookup("min.example"); p == nil || p.ID != "min.example" || p.Incoming[0].Protocol != provision.IMAP {
 		t.Errorf("min.example is served by %+v, want the first file's provider", p)
 	}
 	if p, _ := cat.Lookup("second.example"); p == nil || p.ID != "same-id" {
@@ -268,30 +270,30 @@ func TestImportSeveral(t *testing.T) {
 	}
 
 	// The same file twice: the second adds nothing and is not imported.
-	y, files, err = Import(Source{Name: "a.xml", Data: minimal}, Source{Name: "b.xml", Data: minimal})
+	y, files, err = Files(provision.Source{Name: "a.xml", Data: minimal}, provision.Source{Name: "b.xml", Data: minimal})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if files[0].Err != nil || files[1].Err == nil || !strings.Contains(files[1].Err.Error(), "b.xml: not imported: every domain is already served by provider min.example (a.xml)") {
 		t.Errorf("errors = %v, %v; want only b.xml to fail", files[0].Err, files[1].Err)
 	}
-	if _, err := Parse(Source{Name: "imported", Data: y}); err != nil {
+	if _, err := provision.Parse(provision.Source{Name: "imported", Data: y}); err != nil {
 		t.Errorf("Parse(imported) = %v", err)
 	}
 
 	// Nothing importable: no YAML at all (an empty catalog is invalid).
-	y, files, err = Import(Source{Name: "bad.xml", Data: []byte("<x/>")})
+	y, files, err = Files(provision.Source{Name: "bad.xml", Data: []byte("<x/>")})
 	if err != nil || y != nil || files[0].Err == nil {
-		t.Errorf("Import(bad) = %q, %v, %v; want no YAML and a file error", y, files[0].Err, err)
+		t.Errorf("Files(bad) = %q, %v, %v; want no YAML and a file error", y, files[0].Err, err)
 	}
 
 	// A file named after the id keeps it, whichever comes first.
 	zoho := func(id string) []byte {
 		return bytes.ReplaceAll(minimal, []byte("min.example"), []byte(id))
 	}
-	_, files, err = Import(
-		Source{Name: "zoho.eu.xml", Data: bytes.Replace(zoho("zoho.eu"), []byte(`id="zoho.eu"`), []byte(`id="zoho.com"`), 1)},
-		Source{Name: "zoho.com.xml", Data: zoho("zoho.com")},
+	_, files, err = Files(
+		provision.Source{Name: "zoho.eu.xml", Data: bytes.Replace(zoho("zoho.eu"), []byte(`id="zoho.eu"`), []byte(`id="zoho.com"`), 1)},
+		provision.Source{Name: "zoho.com.xml", Data: zoho("zoho.com")},
 	)
 	if err != nil {
 		t.Fatal(err)
@@ -304,7 +306,7 @@ func TestImportSeveral(t *testing.T) {
 // TestImportSplit checks that %EMAILDOMAIN% outside usernames becomes one
 // provider per domain with the placeholder filled in.
 func TestImportSplit(t *testing.T) {
-	f := ImportXML("placeholder-host.xml", mustRead(t, "testdata/import/placeholder-host.xml"))
+	f := Document("placeholder-host.xml", mustRead(t, "testdata/import/placeholder-host.xml"))
 	if f.Err != nil {
 		t.Fatal(f.Err)
 	}
@@ -330,7 +332,7 @@ func mustRead(t testing.TB, name string) []byte {
 	return b
 }
 
-// FuzzImport: whatever ImportXML accepts is a catalog the loader accepts
+// FuzzImport: whatever Document accepts is a catalog the loader accepts
 // and reads back unchanged, every domain of it renders to well-formed
 // autoconfig XML that lists the provider's advertised servers, and
 // importing is deterministic.
@@ -340,7 +342,7 @@ func FuzzImport(f *testing.F) {
 	}
 	f.Add([]byte(`<clientConfig><emailProvider id="a.example"><domain>a.example</domain><incomingServer type="pop3"><hostname>%EMAILDOMAIN%</hostname><port>995</port><socketType>SSL</socketType><username>%EMAILLOCALPART%</username><authentication>plain</authentication><pop3><leaveMessagesOnServer>false</leaveMessagesOnServer></pop3></incomingServer><outgoingServer type="smtp"><hostname>smtp.a.example</hostname><port>587</port><socketType>STARTTLS</socketType><username>a&amp;b</username><authentication>password-encrypted</authentication></outgoingServer></emailProvider><oAuth2><issuer>i.a.example</issuer><scope>s</scope><authURL>https://i.a.example/a</authURL><tokenURL>https://i.a.example/t</tokenURL></oAuth2></clientConfig>`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		imp := ImportXML("fuzz.xml", data)
+		imp := Document("fuzz.xml", data)
 		for _, w := range imp.Warnings {
 			if !strings.HasPrefix(w, "fuzz.xml: ") || strings.Contains(w, "\n") {
 				t.Fatalf("warning %q: not one line naming the file", w)
@@ -353,10 +355,10 @@ func FuzzImport(f *testing.F) {
 			return
 		}
 		y := MarshalCatalog(imp.Providers)
-		if again := ImportXML("fuzz.xml", data); again.Err != nil || !bytes.Equal(MarshalCatalog(again.Providers), y) {
+		if again := Document("fuzz.xml", data); again.Err != nil || !bytes.Equal(MarshalCatalog(again.Providers), y) {
 			t.Fatal("importing twice gave different results")
 		}
-		cat, err := Parse(Source{Name: "fuzz.yaml", Data: y})
+		cat, err := provision.Parse(provision.Source{Name: "fuzz.yaml", Data: y})
 		if err != nil {
 			t.Fatalf("accepted input yields a catalog Parse refuses: %v\n%s", err, y)
 		}
