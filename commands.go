@@ -38,7 +38,7 @@ func cmdServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return server.Run(ctx, s.serverConfig(), stderr)
+	return server.Run(ctx, *s, stderr)
 }
 
 func cmdHelp(_ context.Context, _ []string, stdout, _ io.Writer) error {
@@ -292,7 +292,7 @@ func formatNames() []string {
 
 // signRendered signs a profile for render --sign with the pair of the
 // settings, as serve would.
-func signRendered(s *Settings, profile []byte) ([]byte, error) {
+func signRendered(s *server.Config, profile []byte) ([]byte, error) {
 	if s.SignCert == "" && s.SignKey == "" {
 		return nil, fmt.Errorf("--sign needs %[1]s_SIGN_CERT and %[1]s_SIGN_KEY", envPrefix)
 	}

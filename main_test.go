@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"mailautoconf/internal/server"
 	"mailautoconf/provision"
 
 	"mailautoconf/internal/testutil/servetest"
@@ -55,7 +56,7 @@ func TestHelpListsEverySetting(t *testing.T) {
 	if err := run(context.Background(), []string{"help"}, &out, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range settingNames(&Settings{}) {
+	for _, name := range settingNames(&server.Config{}) {
 		if !strings.Contains(out.String(), name) {
 			t.Errorf("help does not mention %s", name)
 		}

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -31,7 +30,7 @@ import (
 func startLimitedServe(t *testing.T, edit func(*Config)) string {
 	t.Helper()
 	cfg := testConfig(t)
-	cfg.LogLevel = slog.LevelWarn
+	cfg.LogLevel = "warn"
 	if edit != nil {
 		edit(&cfg)
 	}

@@ -34,10 +34,10 @@ func TestServeOnDemandHellosCannotLockOutOtherClients(t *testing.T) {
 	cfg.TLSListen = fmt.Sprintf("127.0.0.1:%d", tlsPort)
 	cfg.Catalog = catalog
 	cfg.DataDir = filepath.Join(dir, "data")
-	cfg.ACMEOnDemand = true
-	cfg.ACMEDirectory = ca.Directory
-	cfg.ACMEEmail = "hostmaster@example.org"
-	cfg.ACMECARoots = p.APIRoots
+	cfg.AcmeOnDemand = true
+	cfg.AcmeDirectory = ca.Directory
+	cfg.AcmeEmail = "hostmaster@example.org"
+	cfg.AcmeCARoots = p.APIRoots
 	const maxConns = 8
 	cfg.MaxConnections = maxConns
 	var logs servetest.SyncBuffer

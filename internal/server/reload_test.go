@@ -2,7 +2,6 @@ package server
 
 import (
 	"fmt"
-	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -296,7 +295,7 @@ func TestReloadBesideBusyLog(t *testing.T) {
 			}
 			defer logFile.Close()
 			appendEvery(t, filepath.Join(dir, "other.log"), 2*time.Millisecond)
-			s := startServerLog(t, func(c *Config) { c.Catalog, c.LogLevel = path, slog.LevelDebug }, logFile)
+			s := startServerLog(t, func(c *Config) { c.Catalog, c.LogLevel = path, "debug" }, logFile)
 			l := startLoad(s.Base, 3)
 			defer l.finish()
 			reloads := func() float64 {

@@ -69,13 +69,13 @@ func testConfig(t *testing.T) Config {
 		Listen:                  servetest.FreePort(t),
 		CatalogWatch:            true,
 		LogFormat:               "text",
-		LogLevel:                slog.LevelInfo,
+		LogLevel:                "info",
 		LogFlush:                100 * time.Millisecond,
 		HeapFloor:               32 << 20,
 		RateBurst:               20,
 		MaxConnections:          10000,
 		MaxConnectionsPerClient: 64,
-		ACMEDirectory:           "https://acme-v02.api.letsencrypt.org/directory",
+		AcmeDirectory:           "https://acme-v02.api.letsencrypt.org/directory",
 	}
 }
 

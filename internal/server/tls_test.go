@@ -132,9 +132,9 @@ func TestServeHTTPSWithACME(t *testing.T) {
 	cfg.TLSListen = fmt.Sprintf("127.0.0.1:%d", tlsPort)
 	cfg.Catalog = catalog
 	cfg.DataDir = filepath.Join(dir, "data")
-	cfg.ACMEDirectory = p.Directory
-	cfg.ACMEEmail = "hostmaster@example.org"
-	cfg.ACMECARoots = p.APIRoots
+	cfg.AcmeDirectory = p.Directory
+	cfg.AcmeEmail = "hostmaster@example.org"
+	cfg.AcmeCARoots = p.APIRoots
 	cfg.PublicHost = "mail.example.org"
 	cfg.SignWithTLS = true
 
@@ -373,11 +373,11 @@ func TestServeHTTPSOnDemandWithSharedStorage(t *testing.T) {
 		cfg.MetricsListen = servetest.FreePort(t)
 		cfg.Catalog = catalog
 		cfg.Storage = storage
-		cfg.ACMEOnDemand = true
-		cfg.ACMEOrderRate = 10
-		cfg.ACMEDirectory = p.Directory
-		cfg.ACMEEmail = "hostmaster@example.org"
-		cfg.ACMECARoots = p.APIRoots
+		cfg.AcmeOnDemand = true
+		cfg.AcmeOrderRate = 10
+		cfg.AcmeDirectory = p.Directory
+		cfg.AcmeEmail = "hostmaster@example.org"
+		cfg.AcmeCARoots = p.APIRoots
 		cfg.PublicHost = "mail.example.org"
 		return cfg
 	}
