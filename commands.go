@@ -296,7 +296,7 @@ func signRendered(s *server.Config, profile []byte) ([]byte, error) {
 	if s.SignCert == "" && s.SignKey == "" {
 		return nil, fmt.Errorf("--sign needs %[1]s_SIGN_CERT and %[1]s_SIGN_KEY", envPrefix)
 	}
-	signer, err := server.LoadSigner(s.SignCert, s.SignKey)
+	signer, err := server.SignerFromSettings(s)
 	if err != nil {
 		return nil, err
 	}
