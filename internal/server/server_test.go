@@ -16,6 +16,7 @@ import (
 
 	// -update: go test ./... -update rewrites golden files, and every test
 	// binary must accept the flag.
+	"mailautoconf/internal/testutil"
 	_ "mailautoconf/internal/testutil/golden"
 	"mailautoconf/internal/testutil/servetest"
 )
@@ -66,7 +67,7 @@ func childEnv(t *testing.T, cfg Config) []string {
 // with the plain listener on a free loopback port and no other.
 func testConfig(t *testing.T) Config {
 	return Config{
-		Listen:                  servetest.FreePort(t),
+		Listen:                  testutil.FreeAddr(t),
 		CatalogWatch:            true,
 		LogFormat:               "text",
 		LogLevel:                "info",
@@ -92,7 +93,7 @@ func startServer(t *testing.T, edit func(*Config)) *servetest.Live {
 func startServerLog(t *testing.T, edit func(*Config), logFile io.Writer) *servetest.Live {
 	t.Helper()
 	cfg := testConfig(t)
-	cfg.MetricsListen = servetest.FreePort(t)
+	cfg.MetricsListen = testutil.FreeAddr(t)
 	if edit != nil {
 		edit(&cfg)
 	}
