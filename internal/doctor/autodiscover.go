@@ -436,62 +436,6 @@ func deltaChatTries(e Endpoint) []Endpoint {
 	return []Endpoint{tls, starttls}
 }
 
-// POXView is a client's reading of a POX answer, for callers outside this
-// package: the provision tests hold the service's answers to the same
-// reader models the doctor replays.
-type POXView struct {
-	OK       bool
-	Reason   string    // why the client refuses the answer (when !OK)
-	Incoming *Endpoint // the servers the client configures
-	Outgoing *Endpoint
-	// Servers is every server Thunderbird keeps, incoming ones first
-	// (incoming, incomingAlternatives, outgoing, outgoingAlternatives),
-	// or every connection Delta Chat tries, in order.
-	Servers      []Endpoint
-	RedirectURL  string
-	RedirectAddr string
-}
-
-func (a poxAnswer) view(servers []Endpoint) POXView {
-	return POXView{OK: a.ok, Reason: a.reason, Incoming: a.incoming, Outgoing: a.outgoing, Servers: servers, RedirectURL: a.redirectURL, RedirectAddr: a.redirectAddr}
-}
-
-// viewIdent is the ident of address; without one, the username stays
-// the placeholder Thunderbird fills in later (replaceVariables).
-func viewIdent(address string) ident {
-	i := strings.LastIndexByte(address, '@')
-	if i < 0 {
-		return ident{address: provision.PlaceholderAddress}
-	}
-	return newIdent(address[:i], address[i+1:])
-}
-
-// ThunderbirdReads is thunderbirdPOX's reading of an answer to address
-// ("" for none: a GET, or a username not yet known).
-func ThunderbirdReads(contentType string, body []byte, address string) POXView {
-	a := thunderbirdPOX(contentType, body, viewIdent(address))
-	var in, out []Endpoint
-	for _, e := range a.candidates {
-		if e.Protocol == "smtp" {
-			out = append(out, e)
-		} else {
-			in = append(in, e)
-		}
-	}
-	return a.view(append(in, out...))
-}
-
-// DeltaChatReads is deltaChatPOX's reading of an answer to address;
-// Servers are the connections Delta Chat tries, in order.
-func DeltaChatReads(body []byte, address string) POXView {
-	a := deltaChatPOX(body, viewIdent(address))
-	var tries []Endpoint
-	for _, e := range a.candidates {
-		tries = append(tries, deltaChatTries(e)...)
-	}
-	return a.view(tries)
-}
-
 // jsonAnswer is the autodiscover.json (v2) answer: the URL of the POX
 // endpoint for Protocol AutodiscoverV1 (docs/autodiscover.md#autodiscoverjson, third-party
 // shapes).
