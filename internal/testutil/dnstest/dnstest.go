@@ -45,7 +45,7 @@ func (z Zone) Add(rrs ...string) {
 	}
 }
 
-// NoAnswer, as a broken name's rcode, makes ServeZone drop the query.
+// NoAnswer is the rcode that makes ServeZone drop a broken name's query.
 const NoAnswer = -1
 
 // ServeZone serves z (as Serve does) as an authoritative server that
