@@ -1,8 +1,9 @@
 // Package server runs the service: the plain, HTTPS and metrics
 // listeners with their timeouts and connection limits, the certificates,
-// profile signing, catalog reloads and graceful shutdown. It takes a
-// Config, already validated, and reads no environment; the commands and
-// the settings are the root package's.
+// profile signing, catalog reloads and graceful shutdown. Its Config
+// declares every MAILAUTOCONF_* setting; Run takes one already read and
+// validated, and reads no environment: the commands, and the reading of
+// the settings, are the root package's.
 package server
 
 import (
