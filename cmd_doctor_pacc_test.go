@@ -22,6 +22,7 @@ import (
 	"mailautoconf/internal/dnsrecords"
 	"mailautoconf/provision"
 
+	"mailautoconf/internal/testutil"
 	"mailautoconf/internal/testutil/dnstest"
 	"mailautoconf/internal/testutil/testpki"
 )
@@ -31,9 +32,9 @@ import (
 // real handlers over HTTPS with a self-signed certificate for certNames
 // (trusted through --ca), IMAPS, POP3S and SMTPS greeters under the same
 // certificate, and the records `mailautoconf dns` prints in a real DNS
-// server, changed by edit. It returns the doctor's flags. The richer
-// deployments are internal/doctor/scenario's; this one is for the
-// command's exit status.
+// server (dnstest.ServeZone, as internal/doctor/scenario's), changed by
+// edit. It returns the doctor's flags. The richer deployments are
+// internal/doctor/scenario's; this one is for the command's exit status.
 func doctorDeployment(t *testing.T, certNames []string, edit func(zone map[string][]dns.RR)) []string {
 	t.Helper()
 	const publicHost = "mail.hoster.test"
@@ -41,49 +42,16 @@ func doctorDeployment(t *testing.T, certNames []string, edit func(zone map[strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	zone := map[string][]dns.RR{}
-	add := func(s string) {
-		rr, err := dns.NewRR(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		name := strings.ToLower(rr.Header().Name)
-		zone[name] = append(zone[name], rr)
-	}
+	zone := dnstest.Zone{}
 	for _, r := range dnsrecords.Derive(p, "example.com", dnsrecords.Target{Host: publicHost}).Records {
-		add(r.Name + " 300 IN " + r.Type + " " + r.Data)
+		zone.Add(r.Name + " 300 IN " + r.Type + " " + r.Data)
 	}
 	for _, h := range []string{publicHost, "imap.example.com", "pop.example.com", "smtp.example.com", "dav.example.com"} {
-		add(h + ". 300 IN A 127.0.0.1")
+		zone.Add(h + ". 300 IN A 127.0.0.1")
 	}
-	add("example.com. 300 IN A 127.0.0.2") // the customer's web site: nothing answers
+	zone.Add("example.com. 300 IN A 127.0.0.2") // the customer's web site: nothing answers
 	edit(zone)
-	resolver := dnstest.Serve(t, dns.HandlerFunc(func(w dns.ResponseWriter, req *dns.Msg) {
-		m := new(dns.Msg)
-		m.SetReply(req)
-		q := req.Question[0]
-		name := strings.ToLower(q.Name)
-		if _, ok := zone[name]; !ok {
-			m.Rcode = dns.RcodeNameError
-		}
-		// Follow CNAMEs inside the zone, as a recursive resolver does.
-		for hop := 0; hop < 8; hop++ {
-			var cname *dns.CNAME
-			for _, rr := range zone[name] {
-				if rr.Header().Rrtype == q.Qtype {
-					m.Answer = append(m.Answer, rr)
-				} else if c, ok := rr.(*dns.CNAME); ok {
-					cname = c
-				}
-			}
-			if cname == nil {
-				break
-			}
-			m.Answer = append(m.Answer, cname)
-			name = strings.ToLower(cname.Target)
-		}
-		_ = w.WriteMsg(m)
-	}))
+	resolver := dnstest.ServeZone(t, zone, nil)
 
 	key := testpki.Key(t)
 	leaf := testpki.SelfSigned(t, key, testpki.Cert{Names: certNames, NotAfter: time.Now().Add(90 * 24 * time.Hour)})
@@ -131,8 +99,8 @@ func doctorDeployment(t *testing.T, certNames []string, edit func(zone map[strin
 		}()
 		return port
 	}
-	portMap := fmt.Sprintf("443:%d,80:%d,993:%d,995:%d,465:%d,143:%d,110:%d,587:%d", httpsPort, closedPort(t),
-		greeter("* OK IMAP ready"), greeter("+OK POP3 ready"), greeter("220 ESMTP ready"), closedPort(t), closedPort(t), closedPort(t))
+	portMap := fmt.Sprintf("443:%d,80:%d,993:%d,995:%d,465:%d,143:%d,110:%d,587:%d", httpsPort, testutil.FreePort(t),
+		greeter("* OK IMAP ready"), greeter("+OK POP3 ready"), greeter("220 ESMTP ready"), testutil.FreePort(t), testutil.FreePort(t), testutil.FreePort(t))
 	return []string{"--resolver", resolver, "--ca", caFile, "--port-map", portMap, "--timeout", "2s"}
 }
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"mailautoconf/internal/testutil"
 	"mailautoconf/internal/testutil/dnstest"
 )
 
@@ -142,17 +143,6 @@ func silentListener(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-// closedPort returns a loopback port nothing listens on.
-func closedPort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // TestDoctorStepTimes: each step's time is the time it took. With a 1 s
 // timeout, the HTTPS request to a server that never answers the TLS
 // handshake, and the SRV and TXT lookups a DNS server never answers,
@@ -178,7 +168,7 @@ func TestDoctorStepTimes(t *testing.T) {
 		}
 		_ = w.WriteMsg(m)
 	}))
-	portMap := fmt.Sprintf("443:%d,80:%d", silentListener(t), closedPort(t))
+	portMap := fmt.Sprintf("443:%d,80:%d", silentListener(t), testutil.FreePort(t))
 	slow := map[string]bool{
 		"GET https://autoconfig.example.com/mail/config-v1.1.xml?emailaddress=alice%40example.com": true,
 		"DNS SRV _autodiscover._tcp.example.com":                                                   true,

@@ -41,7 +41,7 @@ func cmdServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return server.Run(ctx, s.serverConfig(), stderr)
+	return server.Run(ctx, *s, stderr)
 }
 
 func cmdHelp(_ context.Context, _ []string, stdout, _ io.Writer) error {
@@ -126,7 +126,7 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	// As serve's start does (internal/server/directories.go): every list
 	// read is a first read.
-	_, warnings, mergeErr := cat.WithDirectoryDomains(lists, true)
+	_, warnings, mergeErr := directory.Merge(cat, lists)
 	for _, w := range warnings {
 		fmt.Fprintln(stdout, "warning: "+w)
 	}
@@ -170,53 +170,6 @@ func checkLine(r directory.CheckResult) string {
 	}
 	b.WriteString(strings.Join(parts, "; "))
 	return b.String()
-}
-
-// withDirectoryDomains is cat with its directories' domains, read once
-// with the environment, for the commands that list or look up domains as
-// the service serves them (dns, doctor). A directory that cannot be read
-// is reported on stderr and its domains are left out; the error returned
-// then names it, once the rest is done.
-func withDirectoryDomains(ctx context.Context, cat *provision.Catalog, stderr io.Writer) (*provision.Catalog, error) {
-	if len(cat.Directories()) == 0 {
-		return cat, nil
-	}
-	lists := map[string][]string{}
-	var failed []string
-	for _, d := range cat.Directories() {
-		if !d.HasDomains() {
-			continue
-		}
-		list, err := readDomains(ctx, d)
-		if err != nil {
-			fmt.Fprintf(stderr, "mailautoconf: directory %s: %v: its domains are left out\n", d.Name, err)
-			failed = append(failed, d.Name)
-			continue
-		}
-		lists[d.Name] = list
-	}
-	served, warnings, err := cat.WithDirectoryDomains(lists, false)
-	if err != nil {
-		return nil, err
-	}
-	for _, w := range warnings {
-		fmt.Fprintln(stderr, "mailautoconf: warning: "+w)
-	}
-	if len(failed) > 0 {
-		return served, fmt.Errorf("directories not read, their domains left out: %s", strings.Join(failed, ", "))
-	}
-	return served, nil
-}
-
-func readDomains(ctx context.Context, d *provision.Directory) ([]string, error) {
-	src, err := directory.Open(d, os.Getenv)
-	if err != nil {
-		return nil, err
-	}
-	defer src.Close()
-	ctx, cancel := context.WithTimeout(ctx, max(d.Timeout, 10*time.Second))
-	defer cancel()
-	return src.Domains(ctx)
 }
 
 // cmdRender prints what the service would answer for an address.
@@ -295,11 +248,11 @@ func formatNames() []string {
 
 // signRendered signs a profile for render --sign with the pair of the
 // settings, as serve would.
-func signRendered(s *Settings, profile []byte) ([]byte, error) {
+func signRendered(s *server.Config, profile []byte) ([]byte, error) {
 	if s.SignCert == "" && s.SignKey == "" {
 		return nil, fmt.Errorf("--sign needs %[1]s_SIGN_CERT and %[1]s_SIGN_KEY", envPrefix)
 	}
-	signer, err := server.LoadSigner(s.SignCert, s.SignKey)
+	signer, err := server.SignerFromSettings(s)
 	if err != nil {
 		return nil, err
 	}
@@ -338,7 +291,7 @@ func cmdDNS(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	// The directories' domains too, as served; one that cannot be read
 	// is left out, and the command fails once it has printed the rest.
-	cat, dirErr := withDirectoryDomains(ctx, cat, stderr)
+	cat, dirErr := directory.Served(ctx, cat, os.Getenv, stderr)
 	if cat == nil {
 		return dirErr
 	}
@@ -493,7 +446,7 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		// Our records are expected only of our domains, the
 		// directories' included (one not read is reported on stderr);
 		// any other is checked against what it serves itself.
-		if served, _ := withDirectoryDomains(ctx, cat, stderr); served != nil {
+		if served, _ := directory.Served(ctx, cat, os.Getenv, stderr); served != nil {
 			cat = served
 		}
 		if p, err := cat.Lookup(addr.Domain); err == nil {

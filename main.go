@@ -11,8 +11,9 @@
 //	mailautoconf healthcheck [URL]    ask the local service for /healthz
 //	mailautoconf help                 commands and settings
 //
-// This package holds the commands (commands.go) and the settings
-// (settings.go); the service itself is internal/server.
+// This package holds the commands (commands.go) and reads and validates
+// the settings (settings.go), which server.Config declares; the service
+// itself is internal/server.
 package main
 
 import (

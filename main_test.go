@@ -17,8 +17,10 @@ import (
 	"testing"
 	"time"
 
+	"mailautoconf/internal/server"
 	"mailautoconf/provision"
 
+	"mailautoconf/internal/testutil"
 	"mailautoconf/internal/testutil/servetest"
 )
 
@@ -55,7 +57,7 @@ func TestHelpListsEverySetting(t *testing.T) {
 	if err := run(context.Background(), []string{"help"}, &out, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range settingNames(&Settings{}) {
+	for _, name := range settingNames(&server.Config{}) {
 		if !strings.Contains(out.String(), name) {
 			t.Errorf("help does not mention %s", name)
 		}
@@ -166,11 +168,11 @@ func TestServeRefusesBrokenCatalog(t *testing.T) {
 // catalog, answers, logs the domain but not the address, and stops cleanly
 // when its context ends (as on SIGINT/SIGTERM).
 func TestServeLifecycle(t *testing.T) {
-	addr := servetest.FreePort(t)
+	addr := testutil.FreeAddr(t)
 	t.Setenv("MAILAUTOCONF_LISTEN", addr)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var logs servetest.SyncBuffer
+	var logs testutil.SyncBuffer
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"serve"}, io.Discard, &logs) }()
 
@@ -223,7 +225,7 @@ func TestCommandsRefuseFIFO(t *testing.T) {
 		{"import", fifo},
 		{"doctor", "--ca", fifo, "alice@example.org"},
 	} {
-		var stderr servetest.SyncBuffer
+		var stderr testutil.SyncBuffer
 		done := make(chan error, 1)
 		go func() { done <- run(context.Background(), args, io.Discard, &stderr) }()
 		select {
@@ -275,10 +277,10 @@ func TestCommandsStopOnSignal(t *testing.T) {
 		{name: "serve SIGINT", args: []string{"serve"}, sig: syscall.SIGINT, ok: true, stderr: "msg=stopped"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			listen := servetest.FreePort(t)
+			listen := testutil.FreeAddr(t)
 			cmd := exec.Command(os.Args[0], tt.args...)
 			cmd.Env = childEnv(map[string]string{"MAILAUTOCONF_LISTEN": listen})
-			var stderr servetest.SyncBuffer
+			var stderr testutil.SyncBuffer
 			cmd.Stderr = &stderr
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
@@ -301,7 +303,7 @@ func TestCommandsStopOnSignal(t *testing.T) {
 					t.Fatalf("the doctor asked no DNS question:\n%s", stderr.String())
 				}
 			} else {
-				servetest.WaitFor(t, 10*time.Second, "serve did not start", func() bool {
+				testutil.WaitFor(t, 10*time.Second, "serve did not start", func() bool {
 					resp, err := http.Get("http://" + listen + "/healthz")
 					if err == nil {
 						resp.Body.Close()
@@ -349,7 +351,7 @@ func TestMain(m *testing.M) {
 // test ends, and waits until it answers.
 func startServing(t *testing.T, env map[string]string) *servetest.Live {
 	t.Helper()
-	listen, metrics := servetest.FreePort(t), servetest.FreePort(t)
+	listen, metrics := testutil.FreeAddr(t), testutil.FreeAddr(t)
 	t.Setenv("MAILAUTOCONF_LISTEN", listen)
 	t.Setenv("MAILAUTOCONF_METRICS_LISTEN", metrics)
 	for k, v := range env {
@@ -385,7 +387,7 @@ func TestProcessSignals(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "catalog.yaml")
 	servetest.WriteInPlace(t, path, servetest.VersionCatalog("v1"))
-	listen, metrics := servetest.FreePort(t), servetest.FreePort(t)
+	listen, metrics := testutil.FreeAddr(t), testutil.FreeAddr(t)
 	base := "http://" + listen
 	cmd := exec.Command(os.Args[0], "serve")
 	cmd.Env = childEnv(map[string]string{
@@ -394,7 +396,7 @@ func TestProcessSignals(t *testing.T) {
 		"MAILAUTOCONF_LISTEN":         listen,
 		"MAILAUTOCONF_METRICS_LISTEN": metrics,
 	})
-	var logs servetest.SyncBuffer
+	var logs testutil.SyncBuffer
 	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -407,7 +409,7 @@ func TestProcessSignals(t *testing.T) {
 			<-exited
 		}
 	})
-	servetest.WaitFor(t, 10*time.Second, "child did not start", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "child did not start", func() bool {
 		v, err := servetest.ServedVersion(http.DefaultClient, base)
 		return err == nil && v == "v1"
 	})
@@ -420,7 +422,7 @@ func TestProcessSignals(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	took := servetest.WaitFor(t, 2*time.Second, "SIGHUP did not reload", func() bool {
+	took := testutil.WaitFor(t, 2*time.Second, "SIGHUP did not reload", func() bool {
 		v, err := servetest.ServedVersion(http.DefaultClient, base)
 		return err == nil && v == "v2"
 	})
@@ -462,7 +464,7 @@ func TestProcessSignals(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	servetest.WaitFor(t, 5*time.Second, "listener still accepting after SIGTERM", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "listener still accepting after SIGTERM", func() bool {
 		c, err := net.DialTimeout("tcp", listen, time.Second)
 		if err != nil {
 			return true
@@ -516,19 +518,19 @@ func TestServeCatalogDirWithSpecialFiles(t *testing.T) {
 	}
 	s := startServing(t, map[string]string{"MAILAUTOCONF_CATALOG": dir})
 	pipe := servetest.Mkfifo(t, filepath.Join(dir, "pipe.yaml"))
-	servetest.WaitFor(t, 2*time.Second, "pipe.yaml not refused", func() bool {
+	testutil.WaitFor(t, 2*time.Second, "pipe.yaml not refused", func() bool {
 		return servetest.MetricValue(t, s.Metrics, `mailautoconf_catalog_reloads_total{result="failure"}`) == 1
 	})
 	want := pipe + ": a named pipe (FIFO), not a regular file"
-	servetest.WaitFor(t, time.Second, "log lacks "+want, func() bool { return strings.Contains(s.Logs.String(), want) })
+	testutil.WaitFor(t, time.Second, "log lacks "+want, func() bool { return strings.Contains(s.Logs.String(), want) })
 	if err := os.Remove(pipe); err != nil {
 		t.Fatal(err)
 	}
-	servetest.WaitFor(t, 2*time.Second, "no reload after pipe.yaml was removed", func() bool {
+	testutil.WaitFor(t, 2*time.Second, "no reload after pipe.yaml was removed", func() bool {
 		return servetest.MetricValue(t, s.Metrics, `mailautoconf_catalog_reloads_total{result="success"}`) == 1
 	})
 	servetest.WriteInPlace(t, filepath.Join(dir, "a.yaml"), servetest.VersionCatalog("v2"))
-	servetest.WaitFor(t, 2*time.Second, "v2 not served", func() bool {
+	testutil.WaitFor(t, 2*time.Second, "v2 not served", func() bool {
 		got, err := servetest.ServedVersion(http.DefaultClient, s.Base)
 		return err == nil && got == "v2"
 	})

@@ -6,17 +6,19 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"mailautoconf/internal/server"
 )
 
 func TestByteSizeDecode(t *testing.T) {
 	for in, want := range map[string]uint64{"0": 0, "32MiB": 32 << 20, "64MB": 64_000_000, "512K": 512_000, "1GiB": 1 << 30, "123": 123, " 8MiB ": 8 << 20} {
-		var b byteSize
+		var b server.ByteSize
 		if err := b.Decode(in); err != nil || uint64(b) != want {
 			t.Errorf("Decode(%q) = %d, %v; want %d", in, b, err, want)
 		}
 	}
 	for _, in := range []string{"", "abc", "-1MiB", "12 parsecs", "1.5.3MB"} {
-		var b byteSize
+		var b server.ByteSize
 		if err := b.Decode(in); err == nil {
 			t.Errorf("Decode(%q) = %d, want an error", in, b)
 		}
@@ -122,9 +124,9 @@ func TestStorageAndOnDemandSettings(t *testing.T) {
 			t.Errorf("loadSettings with STORAGE=%s = %v", url, err)
 			continue
 		}
-		cfg := s.serverConfig()
-		if cfg.Storage != url || !cfg.ACMEOnDemand || cfg.ACMEOrderRate != 25 || cfg.DataDir != "" {
-			t.Errorf("serverConfig() = Storage %q, ACMEOnDemand %v, ACMEOrderRate %d, DataDir %q", cfg.Storage, cfg.ACMEOnDemand, cfg.ACMEOrderRate, cfg.DataDir)
+		cfg := s
+		if cfg.Storage != url || !cfg.AcmeOnDemand || cfg.AcmeOrderRate != 25 || cfg.DataDir != "" {
+			t.Errorf("loadSettings() = Storage %q, AcmeOnDemand %v, AcmeOrderRate %d, DataDir %q", cfg.Storage, cfg.AcmeOnDemand, cfg.AcmeOrderRate, cfg.DataDir)
 		}
 		t.Setenv("MAILAUTOCONF_DATA_DIR", "/var/lib/mailautoconf")
 		if _, err := loadSettings(); err != nil {
@@ -143,8 +145,8 @@ func TestStorageAndOnDemandSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg := s.serverConfig(); cfg.Storage != "" || cfg.ACMEOnDemand || cfg.ACMEOrderRate != 10 {
-		t.Errorf("defaults: Storage %q, ACMEOnDemand %v, ACMEOrderRate %d; want \"\", false, 10", cfg.Storage, cfg.ACMEOnDemand, cfg.ACMEOrderRate)
+	if cfg := s; cfg.Storage != "" || cfg.AcmeOnDemand || cfg.AcmeOrderRate != 10 {
+		t.Errorf("defaults: Storage %q, AcmeOnDemand %v, AcmeOrderRate %d; want \"\", false, 10", cfg.Storage, cfg.AcmeOnDemand, cfg.AcmeOrderRate)
 	}
 }
 

@@ -222,34 +222,69 @@ type mailPayload struct {
 	OutgoingPasswordSameAsIncomingPassword bool   `plist:"OutgoingPasswordSameAsIncomingPassword"`
 }
 
+// caldavPayload is a com.apple.caldav.account payload, carddavPayload a
+// com.apple.carddav.account one: the same keys, prefixed CalDAV or
+// CardDAV (docs/apple-profiles.md#caldav-and-carddav). The two types
+// differ only in their tags, so davPayload builds both (Go converts
+// between struct types that differ only in tags).
 type caldavPayload struct {
-	PayloadDisplayName       string `plist:"PayloadDisplayName"`
-	PayloadIdentifier        string `plist:"PayloadIdentifier"`
-	PayloadOrganization      string `plist:"PayloadOrganization,omitempty"`
-	PayloadType              string `plist:"PayloadType"`
-	PayloadUUID              string `plist:"PayloadUUID"`
-	PayloadVersion           int    `plist:"PayloadVersion"`
-	CalDAVAccountDescription string `plist:"CalDAVAccountDescription"`
-	CalDAVHostName           string `plist:"CalDAVHostName"`
-	CalDAVPort               int    `plist:"CalDAVPort"`
-	CalDAVPrincipalURL       string `plist:"CalDAVPrincipalURL,omitempty"`
-	CalDAVUseSSL             bool   `plist:"CalDAVUseSSL"`
-	CalDAVUsername           string `plist:"CalDAVUsername"`
+	PayloadDisplayName  string `plist:"PayloadDisplayName"`
+	PayloadIdentifier   string `plist:"PayloadIdentifier"`
+	PayloadOrganization string `plist:"PayloadOrganization,omitempty"`
+	PayloadType         string `plist:"PayloadType"`
+	PayloadUUID         string `plist:"PayloadUUID"`
+	PayloadVersion      int    `plist:"PayloadVersion"`
+	AccountDescription  string `plist:"CalDAVAccountDescription"`
+	HostName            string `plist:"CalDAVHostName"`
+	Port                int    `plist:"CalDAVPort"`
+	PrincipalURL        string `plist:"CalDAVPrincipalURL,omitempty"`
+	UseSSL              bool   `plist:"CalDAVUseSSL"`
+	Username            string `plist:"CalDAVUsername"`
 }
 
 type carddavPayload struct {
-	PayloadDisplayName        string `plist:"PayloadDisplayName"`
-	PayloadIdentifier         string `plist:"PayloadIdentifier"`
-	PayloadOrganization       string `plist:"PayloadOrganization,omitempty"`
-	PayloadType               string `plist:"PayloadType"`
-	PayloadUUID               string `plist:"PayloadUUID"`
-	PayloadVersion            int    `plist:"PayloadVersion"`
-	CardDAVAccountDescription string `plist:"CardDAVAccountDescription"`
-	CardDAVHostName           string `plist:"CardDAVHostName"`
-	CardDAVPort               int    `plist:"CardDAVPort"`
-	CardDAVPrincipalURL       string `plist:"CardDAVPrincipalURL,omitempty"`
-	CardDAVUseSSL             bool   `plist:"CardDAVUseSSL"`
-	CardDAVUsername           string `plist:"CardDAVUsername"`
+	PayloadDisplayName  string `plist:"PayloadDisplayName"`
+	PayloadIdentifier   string `plist:"PayloadIdentifier"`
+	PayloadOrganization string `plist:"PayloadOrganization,omitempty"`
+	PayloadType         string `plist:"PayloadType"`
+	PayloadUUID         string `plist:"PayloadUUID"`
+	PayloadVersion      int    `plist:"PayloadVersion"`
+	AccountDescription  string `plist:"CardDAVAccountDescription"`
+	HostName            string `plist:"CardDAVHostName"`
+	Port                int    `plist:"CardDAVPort"`
+	PrincipalURL        string `plist:"CardDAVPrincipalURL,omitempty"`
+	UseSSL              bool   `plist:"CardDAVUseSSL"`
+	Username            string `plist:"CardDAVUsername"`
+}
+
+// davPayload is the payload of the catalog's CalDAV (kind "caldav") or
+// CardDAV ("carddav") URL for addr, identified under the profile's
+// identifier: display names "Calendar (addr)" or "Contacts (addr)",
+// logging in as user.
+func davPayload(kind, rawURL string, addr Address, identifier, org, shortName, user string) any {
+	d := davEndpoint(rawURL)
+	what, account, payloadType := "Calendar", "calendar", "com.apple.caldav.account"
+	if kind == "carddav" {
+		what, account, payloadType = "Contacts", "contacts", "com.apple.carddav.account"
+	}
+	pl := caldavPayload{
+		PayloadDisplayName:  what + " (" + addr.String() + ")",
+		PayloadIdentifier:   identifier + "." + kind,
+		PayloadOrganization: org,
+		PayloadType:         payloadType,
+		PayloadUUID:         payloadUUID(addr, kind),
+		PayloadVersion:      1,
+		AccountDescription:  shortName + " " + account,
+		HostName:            d.host,
+		Port:                d.port,
+		PrincipalURL:        d.principal,
+		UseSSL:              d.tls,
+		Username:            user,
+	}
+	if kind == "carddav" {
+		return carddavPayload(pl)
+	}
+	return pl
 }
 
 // Mobileconfig renders the unsigned configuration profile (an XML property
@@ -330,38 +365,10 @@ func mobileconfigDoc(p *Provider, addr Address, opts ProfileOptions) ([]byte, er
 	davUser := ExpandUsername(p.AdvertisedIncoming()[0].Username, &addr)
 	description := "Sets up " + addr.String() + " in Mail"
 	if p.CalDAV != "" {
-		d := davEndpoint(p.CalDAV)
-		content = append(content, caldavPayload{
-			PayloadDisplayName:       "Calendar (" + addr.String() + ")",
-			PayloadIdentifier:        id("caldav"),
-			PayloadOrganization:      org,
-			PayloadType:              "com.apple.caldav.account",
-			PayloadUUID:              payloadUUID(addr, "caldav"),
-			PayloadVersion:           1,
-			CalDAVAccountDescription: p.ShortName + " calendar",
-			CalDAVHostName:           d.host,
-			CalDAVPort:               d.port,
-			CalDAVPrincipalURL:       d.principal,
-			CalDAVUseSSL:             d.tls,
-			CalDAVUsername:           davUser,
-		})
+		content = append(content, davPayload("caldav", p.CalDAV, addr, identifier, org, p.ShortName, davUser))
 	}
 	if p.CardDAV != "" {
-		d := davEndpoint(p.CardDAV)
-		content = append(content, carddavPayload{
-			PayloadDisplayName:        "Contacts (" + addr.String() + ")",
-			PayloadIdentifier:         id("carddav"),
-			PayloadOrganization:       org,
-			PayloadType:               "com.apple.carddav.account",
-			PayloadUUID:               payloadUUID(addr, "carddav"),
-			PayloadVersion:            1,
-			CardDAVAccountDescription: p.ShortName + " contacts",
-			CardDAVHostName:           d.host,
-			CardDAVPort:               d.port,
-			CardDAVPrincipalURL:       d.principal,
-			CardDAVUseSSL:             d.tls,
-			CardDAVUsername:           davUser,
-		})
+		content = append(content, davPayload("carddav", p.CardDAV, addr, identifier, org, p.ShortName, davUser))
 	}
 	switch {
 	case p.CalDAV != "" && p.CardDAV != "":

@@ -12,13 +12,14 @@ import (
 	"encoding/pem"
 	"io"
 	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"mailautoconf/internal/testutil"
 )
 
 // writePair writes a self-signed ECDSA P-256 certificate for
@@ -45,16 +46,6 @@ func writePair(t *testing.T, dir string) (certFile, keyFile string) {
 	return certFile, keyFile
 }
 
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // TestCeilingServesFiles runs the command on two real listeners and asks
 // both for each file, as bench/run's same-bytes check does.
 func TestCeilingServesFiles(t *testing.T) {
@@ -65,7 +56,7 @@ func TestCeilingServesFiles(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "config-v1.1.xml"), xml, 0o600)
 	os.WriteFile(filepath.Join(dir, "profile"), profile, 0o600)
 
-	plain, secure := freePort(t), freePort(t)
+	plain, secure := testutil.FreeAddr(t), testutil.FreeAddr(t)
 	ctx, cancel := contextWithCancel(t)
 	done := make(chan error, 1)
 	go func() {
@@ -95,7 +86,7 @@ func TestCeilingServesFiles(t *testing.T) {
 		{"DELETE", "/mail/config-v1.1.xml", 405, nil, ""},
 	}
 	for _, base := range []string{"http://" + plain, "https://" + secure} {
-		waitFor(t, client, base)
+		waitServing(t, client, base)
 		for _, tt := range tests {
 			req, _ := http.NewRequest(tt.method, base+tt.path, strings.NewReader("<Autodiscover/>"))
 			resp, err := client.Do(req)
@@ -134,7 +125,7 @@ func TestCeilingSendsServiceHeaders(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "profile.headers"), []byte("HTTP/1.1 200 OK\r\nCache-Control: private, no-cache\r\n"+
 		"content-disposition: attachment; filename=\"x.mobileconfig\"\r\nContent-Length: 999\r\n"+
 		"Content-Type: application/x-apple-aspen-config\r\nDate: Wed, 02 Dec 2026 14:00:00 GMT\r\nX-Content-Type-Options: nosniff\r\n\r\n"), 0o600)
-	plain := freePort(t)
+	plain := testutil.FreeAddr(t)
 	ctx, cancel := contextWithCancel(t)
 	done := make(chan error, 1)
 	go func() {
@@ -146,7 +137,7 @@ func TestCeilingSendsServiceHeaders(t *testing.T) {
 			t.Errorf("run: %v", err)
 		}
 	})
-	waitFor(t, http.DefaultClient, "http://"+plain)
+	waitServing(t, http.DefaultClient, "http://"+plain)
 	resp, err := http.Get("http://" + plain + "/mobileconfig")
 	if err != nil {
 		t.Fatal(err)
@@ -169,19 +160,16 @@ func TestCeilingSendsServiceHeaders(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, c *http.Client, base string) {
+// waitServing waits until base answers HTTP.
+func waitServing(t *testing.T, c *http.Client, base string) {
 	t.Helper()
-	for i := 0; ; i++ {
+	testutil.WaitFor(t, 3*time.Second, base+" never answered", func() bool {
 		resp, err := c.Get(base + "/nothing")
 		if err == nil {
 			resp.Body.Close()
-			return
 		}
-		if i == 100 {
-			t.Fatalf("%s never answered: %v", base, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return err == nil
+	})
 }
 
 func TestCeilingRefusesBadArguments(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"mailautoconf/internal/certs"
+	"mailautoconf/internal/testutil"
 	"mailautoconf/internal/testutil/pebbletest"
 
 	// -update: go test ./... -update rewrites golden files, and every test
@@ -89,7 +90,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 // waitStates waits until every name has a state other than pending.
 func waitStates(t *testing.T, m *certs.Manager, timeout time.Duration, want map[string]certs.State) {
 	t.Helper()
-	ok := pebbletest.WaitFor(context.Background(), timeout, func() bool {
+	ok := testutil.Poll(context.Background(), timeout, func() bool {
 		for _, s := range m.Status() {
 			if want[s.Name] != s.State {
 				return false
@@ -133,7 +134,7 @@ func handshake(p *pebbletest.Pebble, roots *x509.CertPool, sni string) ([]string
 }
 
 func TestManagerIssuesRenewsOnRestartAndFollowsTheCatalog(t *testing.T) {
-	p := pebbletest.Start(t, pebbletest.FreePort(t), pebbletest.FreePort(t))
+	p := pebbletest.Start(t, testutil.FreePort(t), testutil.FreePort(t))
 	dataDir := t.TempDir()
 	names := []string{"autoconfig.a.example", "autodiscover.a.example", "autoconfig.b.example", "autodiscover.b.example", "mail.example.net"}
 
@@ -203,7 +204,7 @@ func TestManagerIssuesRenewsOnRestartAndFollowsTheCatalog(t *testing.T) {
 func TestManagerOneFailureDoesNotBlockTheOthers(t *testing.T) {
 	// Pebble refuses blocked.example as a CA refuses a name it will not
 	// issue for (or rate-limits it).
-	p := pebbletest.Start(t, pebbletest.FreePort(t), pebbletest.FreePort(t), "blocked.example")
+	p := pebbletest.Start(t, testutil.FreePort(t), testutil.FreePort(t), "blocked.example")
 	s := startService(t, p, t.TempDir(), nil)
 	names := []string{"autoconfig.blocked.example", "autoconfig.ok.example", "autodiscover.ok.example"}
 	s.m.SetNames(names)

@@ -22,6 +22,7 @@ import (
 	"mailautoconf/internal/certs"
 	"mailautoconf/internal/certstore"
 	"mailautoconf/internal/certstore/certstoretest"
+	"mailautoconf/internal/testutil"
 	"mailautoconf/internal/testutil/pebbletest"
 )
 
@@ -32,7 +33,7 @@ import (
 func BenchmarkHandshakeHeldName(b *testing.B) {
 	for _, backend := range []string{"file", "postgres", "file-on-demand"} {
 		b.Run(backend, func(b *testing.B) {
-			p := pebbletest.Start(b, pebbletest.FreePort(b), pebbletest.FreePort(b))
+			p := pebbletest.Start(b, testutil.FreePort(b), testutil.FreePort(b))
 			var st certstore.Storage
 			var err error
 			if backend == "postgres" {
@@ -50,7 +51,7 @@ func BenchmarkHandshakeHeldName(b *testing.B) {
 			s.m.SetNames([]string{name})
 			addr := fmt.Sprintf("127.0.0.1:%d", p.TLSPort)
 			conf := &tls.Config{ServerName: name, InsecureSkipVerify: true}
-			if !pebbletest.WaitFor(context.Background(), issueTimeout, func() bool {
+			if !testutil.Poll(context.Background(), issueTimeout, func() bool {
 				if onDemand { // ordered at a handshake
 					if c, err := tls.Dial("tcp", addr, conf); err == nil {
 						c.Close()
@@ -134,7 +135,7 @@ func BenchmarkOnDemand10000Names(b *testing.B) {
 	for _, capacity := range []int{0, 1000} {
 		b.Run(fmt.Sprintf("capacity=%d", capacity), func(b *testing.B) {
 			for b.Loop() {
-				p := &pebbletest.Pebble{Directory: directory, HTTPPort: pebbletest.FreePort(b), TLSPort: pebbletest.FreePort(b)}
+				p := &pebbletest.Pebble{Directory: directory, HTTPPort: testutil.FreePort(b), TLSPort: testutil.FreePort(b)}
 				s := startBench(b, p, certs.ACMEOptions{Storage: st, OnDemand: true, CacheCapacity: capacity, DisableARI: true})
 				s.m.SetNames(names)
 				runtime.GC()

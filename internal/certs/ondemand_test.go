@@ -20,6 +20,7 @@ import (
 	"mailautoconf/internal/certs"
 	"mailautoconf/internal/certstore"
 	"mailautoconf/internal/certstore/certstoretest"
+	"mailautoconf/internal/testutil"
 	"mailautoconf/internal/testutil/pebbletest"
 )
 
@@ -37,7 +38,7 @@ func dial(p *pebbletest.Pebble, roots *x509.CertPool, sni string, timeout time.D
 }
 
 func TestOnDemandUnknownNameFailsAtOnceWithoutAnOrder(t *testing.T) {
-	p := pebbletest.Start(t, pebbletest.FreePort(t), pebbletest.FreePort(t))
+	p := pebbletest.Start(t, testutil.FreePort(t), testutil.FreePort(t))
 	s := startService(t, p, t.TempDir(), onDemand)
 	s.m.SetNames([]string{"autoconfig.a.example"})
 	roots := p.RootPool(t)
@@ -63,7 +64,7 @@ func TestOnDemandUnknownNameFailsAtOnceWithoutAnOrder(t *testing.T) {
 }
 
 func TestOnDemandNameJustAddedGetsItsCertificateAtItsFirstHandshake(t *testing.T) {
-	p := pebbletest.Start(t, pebbletest.FreePort(t), pebbletest.FreePort(t))
+	p := pebbletest.Start(t, testutil.FreePort(t), testutil.FreePort(t))
 	st, err := certstore.Open(certstoretest.PostgresURL(t), "", certstore.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -131,7 +132,7 @@ func TestOnDemandNameJustAddedGetsItsCertificateAtItsFirstHandshake(t *testing.T
 }
 
 func TestOnDemandBurstIsHeldToTheOrderRate(t *testing.T) {
-	p := pebbletest.Start(t, pebbletest.FreePort(t), pebbletest.FreePort(t))
+	p := pebbletest.Start(t, testutil.FreePort(t), testutil.FreePort(t))
 	var logs lockedBuffer
 	s := startService(t, p, t.TempDir(), func(o *certs.ACMEOptions) {
 		o.OnDemand = true
@@ -275,7 +276,7 @@ func TestManagerLosingTheStorageKeepsServing(t *testing.T) {
 	defer st.Close()
 	metrics := certstore.NewMetrics()
 	var logs lockedBuffer
-	p := pebbletest.Start(t, pebbletest.FreePort(t), pebbletest.FreePort(t))
+	p := pebbletest.Start(t, testutil.FreePort(t), testutil.FreePort(t))
 	s := startService(t, p, "", func(o *certs.ACMEOptions) {
 		o.Storage, o.Metrics = st, metrics
 		o.Log = slog.New(slog.NewTextHandler(&logs, nil))
@@ -302,7 +303,7 @@ func TestManagerLosingTheStorageKeepsServing(t *testing.T) {
 	}
 
 	x.restore()
-	if !pebbletest.WaitFor(context.Background(), 10*time.Second, func() bool {
+	if !testutil.Poll(context.Background(), 10*time.Second, func() bool {
 		_, lines := s.m.StorageReady()
 		return strings.HasSuffix(lines[0], ": ok")
 	}) {
@@ -342,7 +343,7 @@ func TestManagerLosingTheStorageKeepsServing(t *testing.T) {
 // and never answers, with tweak applied after.
 func hangingCA(t *testing.T, tweak func(*certs.ACMEOptions)) (*pebbletest.Pebble, *pebbletest.Front, *service) {
 	t.Helper()
-	p := pebbletest.Start(t, pebbletest.FreePort(t), pebbletest.FreePort(t)) // for its ports
+	p := pebbletest.Start(t, testutil.FreePort(t), testutil.FreePort(t)) // for its ports
 	ca := pebbletest.Hanging(t)
 	s := startService(t, p, t.TempDir(), func(o *certs.ACMEOptions) {
 		o.OnDemand, o.Directory = true, ca.Directory
@@ -401,7 +402,7 @@ func TestOnDemandHandshakeEndsWithinTheWaitWhenTheCAHangs(t *testing.T) {
 // minute later; the handshakes until that retry fail too, without an
 // order of their own.
 func TestOnDemandHandshakeEndsWithinTheWaitWhenTheCARefuses(t *testing.T) {
-	p := pebbletest.Start(t, pebbletest.FreePort(t), pebbletest.FreePort(t)) // for its ports
+	p := pebbletest.Start(t, testutil.FreePort(t), testutil.FreePort(t)) // for its ports
 	// The directory: nothing listens on port 1, where a port
 	// found free may be taken by another test since.
 	directory := "https://127.0.0.1:1/dir"
@@ -416,7 +417,7 @@ func TestOnDemandHandshakeEndsWithinTheWaitWhenTheCARefuses(t *testing.T) {
 	// The failure is logged just after the waiting handshakes are told
 	// of it: wait for the line, then check that it is the only one.
 	failures := func() int { return strings.Count(logs.String(), "certificate not obtained") }
-	pebbletest.WaitFor(context.Background(), 5*time.Second, func() bool { return failures() > 0 })
+	testutil.Poll(context.Background(), 5*time.Second, func() bool { return failures() > 0 })
 	if n := failures(); n != 1 {
 		t.Errorf("%d failed orders logged for 3 handshakes within a minute, want 1:\n%s", n, logs.String())
 	}
@@ -433,7 +434,7 @@ func TestOnDemandOrderStopsWhenItsNameLeaves(t *testing.T) {
 	if _, err := dial(p, nil, name, 30*time.Second); err == nil {
 		t.Fatalf("handshake(%s) succeeded with no CA", name)
 	}
-	if !pebbletest.WaitFor(context.Background(), 10*time.Second, func() bool { return ca.Accepted() > 0 }) {
+	if !testutil.Poll(context.Background(), 10*time.Second, func() bool { return ca.Accepted() > 0 }) {
 		t.Fatalf("no order reached the CA after the handshake")
 	}
 	time.Sleep(500 * time.Millisecond)
@@ -442,7 +443,7 @@ func TestOnDemandOrderStopsWhenItsNameLeaves(t *testing.T) {
 		t.Fatalf("the order ended with its handshake; want it going on in the background:\n%s", logs.String())
 	}
 	s.m.SetNames([]string{"autoconfig.b.example"})
-	if !pebbletest.WaitFor(context.Background(), 10*time.Second, func() bool { return strings.Contains(logs.String(), stopped) }) {
+	if !testutil.Poll(context.Background(), 10*time.Second, func() bool { return strings.Contains(logs.String(), stopped) }) {
 		t.Fatalf("10 s after %s left the set, its order has not stopped:\n%s", name, logs.String())
 	}
 	if !strings.Contains(logs.String(), "context canceled") {

@@ -23,6 +23,7 @@ import (
 	"mailautoconf/internal/certs"
 	"mailautoconf/internal/certstore"
 	"mailautoconf/internal/certstore/certstoretest"
+	"mailautoconf/internal/testutil"
 	"mailautoconf/internal/testutil/pebbletest"
 )
 
@@ -121,7 +122,7 @@ func startCluster(t *testing.T, p *pebbletest.Pebble, storage string, names []st
 	c.forward(p.HTTPPort, false)
 	c.forward(p.TLSPort, true)
 	for i := range 3 {
-		r := &replica{idx: i, httpPort: pebbletest.FreePort(t), tlsPort: pebbletest.FreePort(t)}
+		r := &replica{idx: i, httpPort: testutil.FreePort(t), tlsPort: testutil.FreePort(t)}
 		conf := replicaConfig{Directory: p.Directory, CARoots: p.APIRoots, Storage: storage,
 			HTTPPort: r.httpPort, TLSPort: r.tlsPort, Names: names, LockTTL: replicaLockTTL}
 		if tweak != nil {
@@ -256,7 +257,7 @@ func (c *cluster) handle(conn net.Conn, isTLS bool) {
 	}
 	// The order is placed after its orderer logged it: wait for the log.
 	var orderer int
-	if !pebbletest.WaitFor(c.t.Context(), 5*time.Second, func() bool {
+	if !testutil.Poll(c.t.Context(), 5*time.Second, func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		o := c.orderers[name]
@@ -321,7 +322,7 @@ func (c *cluster) waitServed(name, not string, timeout time.Duration) (string, [
 	c.t.Helper()
 	first := make([]time.Time, len(c.reps))
 	serials := make([]string, len(c.reps))
-	ok := pebbletest.WaitFor(c.t.Context(), timeout, func() bool {
+	ok := testutil.Poll(c.t.Context(), timeout, func() bool {
 		done := true
 		for i, r := range c.reps {
 			c.mu.Lock()
@@ -401,7 +402,7 @@ func TestReplicasOrderOnceAndAnswerEachOthersChallenges(t *testing.T) {
 	for _, st := range storages {
 		t.Run(st.name, func(t *testing.T) {
 			storage := st.url(t)
-			p := pebbletest.Start(t, pebbletest.FreePort(t), pebbletest.FreePort(t))
+			p := pebbletest.Start(t, testutil.FreePort(t), testutil.FreePort(t))
 			names := []string{"autoconfig.a.example", "autodiscover.a.example", "autoconfig.b.example", "autodiscover.b.example"}
 			start := time.Now()
 			c := startCluster(t, p, storage, names, nil)
@@ -472,7 +473,7 @@ func TestReplicasOrderOnceAndAnswerEachOthersChallenges(t *testing.T) {
 func TestReplicasPickUpARenewal(t *testing.T) {
 	storage := certstoretest.PostgresURL(t)
 	const validity = 30 * time.Second
-	p := pebbletest.StartWith(t, pebbletest.FreePort(t), pebbletest.FreePort(t), pebbletest.Options{Validity: validity})
+	p := pebbletest.StartWith(t, testutil.FreePort(t), testutil.FreePort(t), pebbletest.Options{Validity: validity})
 	name := "autoconfig.renew.example"
 	c := startCluster(t, p, storage, []string{name}, func(rc *replicaConfig) {
 		// Without the CA's renewal information the window is the last

@@ -46,8 +46,8 @@ type Source interface {
 	Close() error
 }
 
-// ErrAmbiguous: the login query matched several rows or entries, or the
-// login attribute has several values. The lookup answers "no login" (the
+// ErrAmbiguous is the error of a login query that matched several rows or
+// entries, or of a login attribute that has several values. The lookup answers "no login" (the
 // address stands in), as for no match: picking one of them could hand a
 // client someone else's login name.
 var ErrAmbiguous = errors.New("several logins match")

@@ -22,6 +22,7 @@ import (
 	"github.com/go-ldap/ldap/v3"
 	_ "github.com/go-sql-driver/mysql"
 
+	"mailautoconf/internal/testutil"
 	"mailautoconf/internal/testutil/dbtest"
 )
 
@@ -212,15 +213,6 @@ func newLDAP(t testing.TB) *ldapServer {
 	return s
 }
 
-func freePort(t testing.TB) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // start runs slapd in the foreground (-d 0) on the server's port (a new
 // one the first time) and waits until it answers.
 func (s *ldapServer) start(t testing.TB) {
@@ -228,7 +220,7 @@ func (s *ldapServer) start(t testing.TB) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.port == 0 {
-		s.port = freePort(t)
+		s.port = testutil.FreePort(t)
 		s.url = fmt.Sprintf("ldap://127.0.0.1:%d", s.port)
 	}
 	s.out = &bytes.Buffer{}
@@ -342,35 +334,5 @@ func (s *ldapServer) add(t testing.TB, c *ldap.Conn, dn string, attrs map[string
 	t.Helper()
 	if err := c.Add(ldapAdd(dn, attrs)); err != nil {
 		t.Fatalf("add %s: %v", dn, err)
-	}
-}
-
-// syncBuffer is a log destination safe for the refresh goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
-// waitFor polls cond until it holds or the time is up.
-func waitFor(t testing.TB, what string, limit time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", limit, what)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -13,16 +13,17 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 
+	"mailautoconf/internal/testutil"
 	"mailautoconf/provision"
 )
 
 // running is a Set started on one backend, with its log.
 type running struct {
 	*Set
-	log  *syncBuffer
+	log  *testutil.SyncBuffer
 	b    *backend
 	stop func()
 	// changes receives every OnChange's list of the backend's directory.
@@ -32,7 +33,7 @@ type running struct {
 
 func startSet(t *testing.T, b *backend, dataDir string) *running {
 	t.Helper()
-	r := &running{log: &syncBuffer{}, b: b}
+	r := &running{log: &testutil.SyncBuffer{}, b: b}
 	s, err := New(Options{
 		Directories: []*provision.Directory{b.dir}, Getenv: b.getenv, DataDir: dataDir,
 		Log: slog.New(slog.NewTextHandler(r.log, &slog.HandlerOptions{Level: slog.LevelInfo})),
@@ -76,11 +77,11 @@ func (r *running) list() []string {
 }
 
 func (r *running) lookups(result string) float64 {
-	return testutil.ToFloat64(r.metrics.lookups.WithLabelValues(r.b.dir.Name, result))
+	return promtest.ToFloat64(r.metrics.lookups.WithLabelValues(r.b.dir.Name, result))
 }
 
 func (r *running) failures() float64 {
-	return testutil.ToFloat64(r.metrics.failures.WithLabelValues(r.b.dir.Name))
+	return promtest.ToFloat64(r.metrics.failures.WithLabelValues(r.b.dir.Name))
 }
 
 func (r *running) waitList(t *testing.T, want []string) {
@@ -138,7 +139,7 @@ func TestDomainsAndLogins(t *testing.T) {
 		if got := r.lookups(ResultCacheHit); got != 1 {
 			t.Errorf("lookups cache_hit = %v, want 1", got)
 		}
-		if got := testutil.ToFloat64(r.metrics.domains.WithLabelValues(b.dir.Name)); got != 2 {
+		if got := promtest.ToFloat64(r.metrics.domains.WithLabelValues(b.dir.Name)); got != 2 {
 			t.Errorf("domains gauge = %v, want 2", got)
 		}
 		if login, found := r.Login(ctx, "no-such-directory", "alice@a.example"); found {
@@ -167,7 +168,7 @@ func TestOutage(t *testing.T) {
 		ups := strings.Count(r.log.String(), "domain list read again")
 		f0 := r.failures()
 		b.stop(t)
-		waitFor(t, "three failed refreshes", 15*time.Second, func() bool { return r.failures() >= f0+3 })
+		testutil.WaitFor(t, 15*time.Second, "three failed refreshes", func() bool { return r.failures() >= f0+3 })
 		if got := r.list(); !slices.Equal(got, []string{"a.example", "b.example"}) {
 			t.Errorf("list during the outage = %v, want the last good one", got)
 		}
@@ -195,7 +196,7 @@ func TestOutage(t *testing.T) {
 		if got := strings.Count(r.log.String(), "domain list not read"); got != downs+1 {
 			t.Errorf("outage logged %d times in all, want once:\n%s", got-downs, r.log)
 		}
-		waitFor(t, "the login after the outage", 10*time.Second, func() bool {
+		testutil.WaitFor(t, 10*time.Second, "the login after the outage", func() bool {
 			login, found := r.Login(context.Background(), b.dir.Name, "alice@a.example")
 			return found && login == "alice01"
 		})
@@ -232,7 +233,7 @@ func TestSlowLookup(t *testing.T) {
 		}
 		time.Sleep(300 * time.Millisecond)
 		resume()
-		waitFor(t, "the slow login, cached", 5*time.Second, func() bool {
+		testutil.WaitFor(t, 5*time.Second, "the slow login, cached", func() bool {
 			login, found := r.Login(context.Background(), b.dir.Name, "slow@a.example")
 			return found && login == "slow01"
 		})
@@ -370,7 +371,7 @@ func TestDiskCopy(t *testing.T) {
 	}
 
 	b.stop(t)
-	log := &syncBuffer{}
+	log := &testutil.SyncBuffer{}
 	s, err := New(Options{Directories: []*provision.Directory{b.dir}, Getenv: b.getenv, DataDir: data,
 		Log: slog.New(slog.NewTextHandler(log, nil))})
 	if err != nil {
@@ -429,7 +430,7 @@ func TestOpenErrorsHideSecrets(t *testing.T) {
 // the password; the errors say so without the URL or the password.
 func TestRuntimeErrorsHideSecrets(t *testing.T) {
 	const secret = "Hunter2-secret"
-	closed := freePort(t)
+	closed := testutil.FreePort(t)
 	pgBad := newPG(t)
 	myBad := newMy(t)
 	cases := []struct {
@@ -513,7 +514,7 @@ func TestSingleflight(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if n := testutil.CollectAndCount(r.metrics.latency); n != 1 {
+	if n := promtest.CollectAndCount(r.metrics.latency); n != 1 {
 		t.Fatalf("latency series = %d", n)
 	}
 	if got := histogramCount(t, r); got != 1 {

@@ -20,10 +20,10 @@ const (
 	fixProfile       = "serve a .mobileconfig with a com.apple.mail.managed payload (docs/apple-profiles.md#mail-payload)"
 )
 
-// AppleProfile reads a .mobileconfig answer: signed (CMS SignedData with
+// appleProfile reads a .mobileconfig answer: signed (CMS SignedData with
 // the plist inside) or unsigned. An unsigned profile, or one whose signer
 // does not chain to roots, installs as "Not Verified": a warning.
-func AppleProfile(contentType string, body []byte, roots *x509.CertPool, now time.Time) verdict {
+func appleProfile(contentType string, body []byte, roots *x509.CertPool, now time.Time) verdict {
 	if !strings.HasPrefix(strings.ToLower(contentType), appleContentType) {
 		return refuse(fmt.Sprintf("Content-Type %q: iOS and Safari install a profile only as %s", contentType, appleContentType), "serve the profile as "+appleContentType)
 	}

@@ -45,12 +45,12 @@ func TestAutoconfig12JMAP(t *testing.T) {
 			name string
 			read func([]byte) verdict
 		}{
-			{"Thunderbird", func(b []byte) verdict { return ThunderbirdAutoconfig("application/xml", b, id) }},
-			{"K-9", func(b []byte) verdict { return K9Autoconfig(b, id) }},
-			{"Evolution", func(b []byte) verdict { return EvolutionAutoconfig(b, id) }},
-			{"FairEmail", func(b []byte) verdict { return FairEmailAutoconfig(b, id) }},
-			{"KMail", func(b []byte) verdict { return KMailAutoconfig(b, id) }},
-			{"Delta Chat", func(b []byte) verdict { return DeltaChatAutoconfig(b, id) }},
+			{"Thunderbird", func(b []byte) verdict { return thunderbirdAutoconfig("application/xml", b, id) }},
+			{"K-9", func(b []byte) verdict { return k9Autoconfig(b, id) }},
+			{"Evolution", func(b []byte) verdict { return evolutionAutoconfig(b, id) }},
+			{"FairEmail", func(b []byte) verdict { return fairEmailAutoconfig(b, id) }},
+			{"KMail", func(b []byte) verdict { return kmailAutoconfig(b, id) }},
+			{"Delta Chat", func(b []byte) verdict { return deltaChatAutoconfig(b, id) }},
 		} {
 			v0, v1 := r.read(without), r.read(with)
 			if !v1.ok {

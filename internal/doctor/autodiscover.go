@@ -65,12 +65,12 @@ const (
 	fixPOXTypes = "send Content-Type: text/xml; charset=utf-8"
 )
 
-// OutlookPOX is Outlook's reading of a POX answer: namespaces resolved,
+// outlookPOX is Outlook's reading of a POX answer: namespaces resolved,
 // Response in outlook/responseschema/2006a, Action settings with at least
 // one IMAP or POP3 and one SMTP Protocol, or a redirect. SSL defaults to
 // on, SPA to on (which makes Outlook use NTLM); Encryption TLS is
 // STARTTLS, SSL implicit TLS [UNCONFIRMED mapping, docs/autodiscover.md#pox-response].
-func OutlookPOX(contentType string, body []byte, id ident) poxAnswer {
+func outlookPOX(contentType string, body []byte, id ident) poxAnswer {
 	root, err := parseXML(body)
 	if err != nil {
 		return poxAnswer{verdict: refuse("not well-formed XML: "+err.Error(), fixPOX)}
@@ -183,7 +183,7 @@ func outlookSocket(ssl, enc string) string {
 	return "SSL"
 }
 
-// ThunderbirdPOX is Thunderbird's readAutoDiscoverXML
+// thunderbirdPOX is Thunderbird's readAutoDiscoverXML
 // (docs/thunderbird-parser.md#readautodiscoverxml): element names as written (a prefix hides
 // them), Type exact upper case, Port required, SSL off or Encryption None
 // is plain, otherwise the port decides; RedirectUrl is not followed, and
@@ -192,7 +192,7 @@ func outlookSocket(ssl, enc string) string {
 // skips the Protocol, and so does a LoginName JXON makes false or 0
 // (Sanitizer.nonemptystring). Thunderbird accepts a response without SMTP
 // (it uses its default SMTP server).
-func ThunderbirdPOX(contentType string, body []byte, id ident) poxAnswer {
+func thunderbirdPOX(contentType string, body []byte, id ident) poxAnswer {
 	if !xmlContentType(contentType) {
 		return poxAnswer{verdict: refuse(fmt.Sprintf("Content-Type %q is not XML", contentType), fixPOXTypes)}
 	}
@@ -327,7 +327,7 @@ func jxonOf(n *node) (jxonKind, string) {
 	return jxString, n.text
 }
 
-// DeltaChatPOX is Delta Chat's auto_outlook.rs parse_xml
+// deltaChatPOX is Delta Chat's auto_outlook.rs parse_xml
 // (docs/autodiscover.md#pox-response): tag names lower-cased with any
 // prefix kept; the first RedirectUrl start tag ends the reading and wins
 // over every Protocol (it is followed, up to 10 times; RedirectAddr is
@@ -337,7 +337,7 @@ func jxonOf(n *node) (jxonKind, string) {
 // not read, the username is the address. A port that is not a number
 // reads as 0, for which server_params.rs expand_ports tries the standard
 // ports.
-func DeltaChatPOX(body []byte, id ident) poxAnswer {
+func deltaChatPOX(body []byte, id ident) poxAnswer {
 	root, err := parseXML(body)
 	if err != nil {
 		return poxAnswer{verdict: refuse("not well-formed XML: "+err.Error(), fixPOX)}
@@ -436,66 +436,10 @@ func deltaChatTries(e Endpoint) []Endpoint {
 	return []Endpoint{tls, starttls}
 }
 
-// POXView is a client's reading of a POX answer, for callers outside this
-// package: the provision tests hold the service's answers to the same
-// reader models the doctor replays.
-type POXView struct {
-	OK       bool
-	Reason   string    // why the client refuses the answer (when !OK)
-	Incoming *Endpoint // the servers the client configures
-	Outgoing *Endpoint
-	// Servers is every server Thunderbird keeps, incoming ones first
-	// (incoming, incomingAlternatives, outgoing, outgoingAlternatives),
-	// or every connection Delta Chat tries, in order.
-	Servers      []Endpoint
-	RedirectURL  string
-	RedirectAddr string
-}
-
-func (a poxAnswer) view(servers []Endpoint) POXView {
-	return POXView{OK: a.ok, Reason: a.reason, Incoming: a.incoming, Outgoing: a.outgoing, Servers: servers, RedirectURL: a.redirectURL, RedirectAddr: a.redirectAddr}
-}
-
-// viewIdent is the ident of address; without one, the username stays
-// the placeholder Thunderbird fills in later (replaceVariables).
-func viewIdent(address string) ident {
-	i := strings.LastIndexByte(address, '@')
-	if i < 0 {
-		return ident{address: provision.PlaceholderAddress}
-	}
-	return newIdent(address[:i], address[i+1:])
-}
-
-// ThunderbirdReads is ThunderbirdPOX's reading of an answer to address
-// ("" for none: a GET, or a username not yet known).
-func ThunderbirdReads(contentType string, body []byte, address string) POXView {
-	a := ThunderbirdPOX(contentType, body, viewIdent(address))
-	var in, out []Endpoint
-	for _, e := range a.candidates {
-		if e.Protocol == "smtp" {
-			out = append(out, e)
-		} else {
-			in = append(in, e)
-		}
-	}
-	return a.view(append(in, out...))
-}
-
-// DeltaChatReads is DeltaChatPOX's reading of an answer to address;
-// Servers are the connections Delta Chat tries, in order.
-func DeltaChatReads(body []byte, address string) POXView {
-	a := DeltaChatPOX(body, viewIdent(address))
-	var tries []Endpoint
-	for _, e := range a.candidates {
-		tries = append(tries, deltaChatTries(e)...)
-	}
-	return a.view(tries)
-}
-
-// JSONAnswer is the autodiscover.json (v2) answer: the URL of the POX
+// jsonAnswer is the autodiscover.json (v2) answer: the URL of the POX
 // endpoint for Protocol AutodiscoverV1 (docs/autodiscover.md#autodiscoverjson, third-party
 // shapes).
-func JSONAnswer(contentType string, body []byte) (string, verdict) {
+func jsonAnswer(contentType string, body []byte) (string, verdict) {
 	var doc struct {
 		Protocol string
 		URL      string `json:"Url"`
@@ -516,13 +460,13 @@ func JSONAnswer(contentType string, body []byte) (string, verdict) {
 	return doc.URL, verdict{ok: true}
 }
 
-// MobileSyncAnswer reads the answer to an ActiveSync (mobilesync) POX
+// mobileSyncAnswer reads the answer to an ActiveSync (mobilesync) POX
 // request (docs/autodiscover.md#mobilesync): an ActiveSync server URL, or error 601
 // ("no provider for that schema", the right answer when ActiveSync is not
 // offered). IMAP settings in answer to it are wrong: a device expects the
 // mobilesync schema. ok with an empty url means "no ActiveSync, said
 // properly".
-func MobileSyncAnswer(body []byte) (activeSyncURL string, v verdict) {
+func mobileSyncAnswer(body []byte) (activeSyncURL string, v verdict) {
 	root, err := parseXML(body)
 	if err != nil {
 		return "", refuse("not well-formed XML: "+err.Error(), "answer mobilesync requests with a mobilesync Response (error 601 when ActiveSync is not offered)")

@@ -48,14 +48,14 @@ func TestThunderbirdPOXRules(t *testing.T) {
 		{"lower-case type", proto("<Type>imap</Type><Server>imap.example.com</Server><Port>993</Port>"), ""},
 		{"no port", proto("<Type>IMAP</Type><Server>imap.example.com</Server>"), ""},
 	} {
-		a := ThunderbirdPOX("text/xml", pox(tc.protocol), alice)
+		a := thunderbirdPOX("text/xml", pox(tc.protocol), alice)
 		got := ""
 		if a.ok {
 			e := a.incoming
 			got = fmt.Sprintf("%s %s %s", e, e.Username, e.Auth)
 		}
 		if got != tc.want {
-			t.Errorf("%s: ThunderbirdPOX(%s) = %q (%s), want %q", tc.name, tc.protocol, got, a.reason, tc.want)
+			t.Errorf("%s: thunderbirdPOX(%s) = %q (%s), want %q", tc.name, tc.protocol, got, a.reason, tc.want)
 		}
 	}
 }
@@ -69,7 +69,7 @@ func TestThunderbirdPOXRedirectAddr(t *testing.T) {
 		{"bob", ""},
 		{"bob@", ""},
 	} {
-		a := ThunderbirdPOX("text/xml", pox(`<RedirectAddr>`+tc.addr+`</RedirectAddr>`+poxIMAP), alice)
+		a := thunderbirdPOX("text/xml", pox(`<RedirectAddr>`+tc.addr+`</RedirectAddr>`+poxIMAP), alice)
 		if a.redirectAddr != tc.want || a.ok || (tc.want == "" && a.reason == "") {
 			t.Errorf("RedirectAddr %q: redirectAddr %q ok=%v reason %q, want %q", tc.addr, a.redirectAddr, a.ok, a.reason, tc.want)
 		}
@@ -99,7 +99,7 @@ func TestDeltaChatPOXRules(t *testing.T) {
 		// The first RedirectUrl ends the reading, and wins over Protocols.
 		{"RedirectUrl after Protocol", poxIMAP + `<RedirectUrl>https://other.example/autodiscover/autodiscover.xml</RedirectUrl>`, nil, "https://other.example/autodiscover/autodiscover.xml"},
 	} {
-		a := DeltaChatPOX(pox(tc.account+smtp), alice)
+		a := deltaChatPOX(pox(tc.account+smtp), alice)
 		var got []string
 		for _, e := range a.candidates {
 			if e.Username != alice.address {
@@ -112,11 +112,11 @@ func TestDeltaChatPOXRules(t *testing.T) {
 			}
 		}
 		if !slices.Equal(got, tc.want) || a.redirectURL != tc.redirect {
-			t.Errorf("%s: DeltaChatPOX = %q redirect %q, want %q redirect %q", tc.name, got, a.redirectURL, tc.want, tc.redirect)
+			t.Errorf("%s: deltaChatPOX = %q redirect %q, want %q redirect %q", tc.name, got, a.redirectURL, tc.want, tc.redirect)
 		}
 	}
 	// LoginName is not read.
-	a := DeltaChatPOX(pox(proto("<Type>IMAP</Type><Server>imap.example.com</Server><Port>993</Port><LoginName>al</LoginName>")+smtp), alice)
+	a := deltaChatPOX(pox(proto("<Type>IMAP</Type><Server>imap.example.com</Server><Port>993</Port><LoginName>al</LoginName>")+smtp), alice)
 	if !a.ok || a.incoming.Username != alice.address {
 		t.Errorf("LoginName: %+v, want username %q", a.incoming, alice.address)
 	}

@@ -245,7 +245,7 @@ func (r *run) thunderbird(ctx context.Context, c *ClientResult) {
 		"http://autoconfig." + d + configPath + r.q(),
 		"http://" + d + wellKnownPath + r.q(),
 	}
-	read := func(ct string, b []byte) verdict { return ThunderbirdAutoconfig(ct, b, r.id) }
+	read := func(ct string, b []byte) verdict { return thunderbirdAutoconfig(ct, b, r.id) }
 	v, src := r.autoconfig(ctx, c, urls, firstAnswer, false, "", read)
 	if !v.ok {
 		// fromISP failed; forMX is the next source in Thunderbird's
@@ -293,7 +293,7 @@ func (r *run) tbAutodiscover(ctx context.Context, c *ClientResult) (verdict, str
 			step.Result = "Autodiscover: " + orStatus(f)
 			continue
 		}
-		a := ThunderbirdPOX(f.ContentType, f.body, r.id)
+		a := thunderbirdPOX(f.ContentType, f.body, r.id)
 		if a.ok {
 			step.Result = "Autodiscover accepted"
 			return a.verdict, u
@@ -321,7 +321,7 @@ func (r *run) k9(ctx context.Context, c *ClientResult) {
 		"http://autoconfig." + d + configPath,
 		"http://" + d + wellKnownPath,
 	}
-	read := func(_ string, b []byte) verdict { return K9Autoconfig(b, r.id) }
+	read := func(_ string, b []byte) verdict { return k9Autoconfig(b, r.id) }
 	// A refused document moves K-9 on to the next URL [UNCONFIRMED for
 	// the newest discovery code; older versions took the first result
 	// that parsed].
@@ -361,7 +361,7 @@ func (r *run) evolution(ctx context.Context, c *ClientResult) {
 		"https://" + d + wellKnownPath + q,
 		"http://" + d + wellKnownPath + q,
 	}
-	v, src := r.autoconfig(ctx, c, urls, firstValid, false, evolutionUA, func(_ string, b []byte) verdict { return EvolutionAutoconfig(b, r.id) })
+	v, src := r.autoconfig(ctx, c, urls, firstValid, false, evolutionUA, func(_ string, b []byte) verdict { return evolutionAutoconfig(b, r.id) })
 	c.Source = src
 	if v.ok && strings.HasPrefix(src, "http://") {
 		warn(c, "configured over plain HTTP: fix HTTPS for autoconfig."+d)
@@ -386,7 +386,7 @@ func (r *run) fairEmail(ctx context.Context, c *ClientResult) {
 		"http://" + d + wellKnownPath + q,
 	}
 	c.Notes = append(c.Notes, "FairEmail asks its own provider list first and Autodiscover and SRV records beside autoconfig; only autoconfig is replayed here")
-	v, src := r.autoconfig(ctx, c, urls, firstValid, true, fairEmailUA, func(_ string, b []byte) verdict { return FairEmailAutoconfig(b, r.id) })
+	v, src := r.autoconfig(ctx, c, urls, firstValid, true, fairEmailUA, func(_ string, b []byte) verdict { return fairEmailAutoconfig(b, r.id) })
 	c.Source = src
 	if v.ok && strings.HasPrefix(src, "http://") {
 		warn(c, "configured over plain HTTP: fix HTTPS for autoconfig."+d)
@@ -402,7 +402,7 @@ func (r *run) kmail(ctx context.Context, c *ClientResult) {
 		"https://" + d + wellKnownPath,
 	}
 	c.Notes = append(c.Notes, "KMail asks the ISPDB (autoconfig.thunderbird.net) first; not checked here")
-	v, src := r.autoconfig(ctx, c, urls, firstAnswer, true, "", func(_ string, b []byte) verdict { return KMailAutoconfig(b, r.id) })
+	v, src := r.autoconfig(ctx, c, urls, firstAnswer, true, "", func(_ string, b []byte) verdict { return kmailAutoconfig(b, r.id) })
 	c.Source = src
 	if v.ok && strings.HasPrefix(src, "http://") {
 		warn(c, "configured over plain HTTP: fix HTTPS for autoconfig."+d)
@@ -417,7 +417,7 @@ func (r *run) deltaChat(ctx context.Context, c *ClientResult) {
 		"https://autoconfig." + d + configPath + "?emailaddress=" + strings.ReplaceAll(url.QueryEscape(r.id.address), "%2E", "."),
 		"https://" + d + wellKnownPath,
 	}
-	v, src := r.autoconfig(ctx, c, urls, firstValid, false, "", func(_ string, b []byte) verdict { return DeltaChatAutoconfig(b, r.id) })
+	v, src := r.autoconfig(ctx, c, urls, firstValid, false, "", func(_ string, b []byte) verdict { return deltaChatAutoconfig(b, r.id) })
 	if !v.ok {
 		av, asrc := r.deltaChatAutodiscover(ctx, c)
 		if av.ok {
@@ -444,7 +444,7 @@ func (r *run) deltaChatAutodiscover(ctx context.Context, c *ClientResult) (verdi
 				step.Result = "Autodiscover: " + orStatus(f)
 				break
 			}
-			a := DeltaChatPOX(f.body, r.id)
+			a := deltaChatPOX(f.body, r.id)
 			if a.ok {
 				step.Result = "Autodiscover accepted"
 				return a.verdict, u
@@ -482,7 +482,7 @@ func (r *run) postPOX(ctx context.Context, c *ClientResult, u string, mobile boo
 			step.Result = "answer read below"
 			return poxAnswer{}, f
 		}
-		a := OutlookPOX(f.ContentType, f.body, r.id)
+		a := outlookPOX(f.ContentType, f.body, r.id)
 		switch {
 		case a.ok:
 			step.Result = "accepted"
@@ -602,7 +602,7 @@ func (r *run) jsonFlow(ctx context.Context, c *ClientResult) (verdict, string, b
 				last.reason = "no autodiscover.json answer"
 				continue
 			}
-			poxURL, jv := JSONAnswer(f.ContentType, f.body)
+			poxURL, jv := jsonAnswer(f.ContentType, f.body)
 			if !jv.ok {
 				step.Result = "refused: " + jv.reason
 				last = jv
@@ -632,7 +632,7 @@ func (r *run) newOutlook(ctx context.Context, c *ClientResult) {
 		if f.Err != "" || f.Status != 200 {
 			continue
 		}
-		asURL, v := MobileSyncAnswer(f.body)
+		asURL, v := mobileSyncAnswer(f.body)
 		step := &c.Steps[len(c.Steps)-1]
 		if v.ok {
 			mobileOK = true
@@ -685,7 +685,7 @@ func (r *run) apple(ctx context.Context, c *ClientResult) {
 		step.Result = orStatus(f)
 		v = refuse("no profile at "+u+": "+orStatus(f), "serve a .mobileconfig at https://autoconfig."+d+ProfilePath+" (mailautoconf does)")
 	default:
-		v = AppleProfile(f.ContentType, f.body, r.net.roots, r.net.now())
+		v = appleProfile(f.ContentType, f.body, r.net.roots, r.net.now())
 		step.Result = "accepted"
 		if !v.ok {
 			step.Result = "refused: " + v.reason

@@ -53,14 +53,14 @@ func FuzzAutoconfigReaders(f *testing.F) {
 	f.Add("text/plain", doc(section("incomingServer", "imap", "imap.%EMAILDOMAIN%", " 993 ", " SSL ", "", "OAuth2")+smtpSSL))
 	f.Add("text/xml", []byte(`<clientConfig><emailProvider id="x"><domain/><incomingServer type="imap"><hostname>a</hostname><port>0</port></incomingServer></emailProvider></clientConfig>`))
 	f.Fuzz(func(t *testing.T, ct string, body []byte) {
-		tb := ThunderbirdAutoconfig(ct, body, alice)
+		tb := thunderbirdAutoconfig(ct, body, alice)
 		checkVerdict(t, "Thunderbird", tb, true, 0)
-		k9 := K9Autoconfig(body, alice)
+		k9 := k9Autoconfig(body, alice)
 		checkVerdict(t, "K-9", k9, true, 0)
-		checkVerdict(t, "Evolution", EvolutionAutoconfig(body, alice), true, 1)
-		checkVerdict(t, "FairEmail", FairEmailAutoconfig(body, alice), true, 1)
-		checkVerdict(t, "KMail", KMailAutoconfig(body, alice), true, 0)
-		checkVerdict(t, "Delta Chat", DeltaChatAutoconfig(body, alice), true, 1)
+		checkVerdict(t, "Evolution", evolutionAutoconfig(body, alice), true, 1)
+		checkVerdict(t, "FairEmail", fairEmailAutoconfig(body, alice), true, 1)
+		checkVerdict(t, "KMail", kmailAutoconfig(body, alice), true, 0)
+		checkVerdict(t, "Delta Chat", deltaChatAutoconfig(body, alice), true, 1)
 		// K-9 never accepts a document with a plain or non-exact
 		// socketType in an imap or smtp section (docs/autoconfig.md#thunderbird-for-android-k-9).
 		if k9.ok {
@@ -78,7 +78,7 @@ func FuzzAutoconfigReaders(f *testing.F) {
 			t.Fatalf("Thunderbird accepted Content-Type %q", ct)
 		}
 		// Same input, same verdict: the doctor's answer is stable.
-		if again := ThunderbirdAutoconfig(ct, body, alice); again.ok != tb.ok || again.reason != tb.reason {
+		if again := thunderbirdAutoconfig(ct, body, alice); again.ok != tb.ok || again.reason != tb.reason {
 			t.Fatal("Thunderbird verdict not deterministic")
 		}
 	})
@@ -97,23 +97,23 @@ func FuzzPOXReaders(f *testing.F) {
 	f.Add([]byte(poxHead + `<Action>redirectUrl</Action><RedirectUrl>https://h.example/a</RedirectUrl>` + poxTail))
 	f.Add([]byte(poxHead + `<Action>settings</Action>` + poxIMAP + poxTail))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		o := OutlookPOX("text/xml", body, alice)
+		o := outlookPOX("text/xml", body, alice)
 		if u, err := url.Parse(o.redirectURL); o.redirectURL != "" && (err != nil || u.Scheme != "https" || u.Host == "") {
 			t.Fatalf("Outlook follows a non-https RedirectUrl %q", o.redirectURL)
 		}
 		if o.redirectURL == "" && o.redirectAddr == "" {
 			checkVerdict(t, "Outlook", o.verdict, true, 1)
 		}
-		tb := ThunderbirdPOX("text/xml", body, alice)
+		tb := thunderbirdPOX("text/xml", body, alice)
 		if tb.redirectAddr == "" {
 			checkVerdict(t, "Thunderbird", tb.verdict, false, 1)
 		}
-		dc := DeltaChatPOX(body, alice)
+		dc := deltaChatPOX(body, alice)
 		if dc.redirectURL == "" || dc.ok {
 			checkVerdict(t, "Delta Chat", dc.verdict, true, 1)
 		}
-		if u, v := MobileSyncAnswer(body); v.ok == (v.reason != "") || (u != "" && !v.ok) {
-			t.Fatalf("MobileSyncAnswer inconsistent: %q %+v", u, v)
+		if u, v := mobileSyncAnswer(body); v.ok == (v.reason != "") || (u != "" && !v.ok) {
+			t.Fatalf("mobileSyncAnswer inconsistent: %q %+v", u, v)
 		}
 		// Thunderbird reads names as written: a document it accepts
 		// has an Autodiscover root without prefix.
@@ -133,7 +133,7 @@ func FuzzAppleProfile(f *testing.F) {
 	f.Add([]byte{0x30, 0x80, 0x06, 0x09})
 	now := time.Now()
 	f.Fuzz(func(t *testing.T, body []byte) {
-		v := AppleProfile(appleContentType, body, nil, now)
+		v := appleProfile(appleContentType, body, nil, now)
 		checkVerdict(t, "Apple", v, true, 1)
 		if v.ok && v.incoming.Protocol != "imap" && v.incoming.Protocol != "pop3" {
 			t.Fatalf("Apple incoming protocol %q", v.incoming.Protocol)

@@ -34,7 +34,7 @@ func TestLastWinsReaders(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			evo := EvolutionAutoconfig(tt.body, alice)
+			evo := evolutionAutoconfig(tt.body, alice)
 			got := "refuse"
 			if evo.ok {
 				got = "pass"
@@ -57,7 +57,7 @@ func TestLastWinsReaders(t *testing.T) {
 			if tt.evoUser != "" && evo.ok && evo.incoming.Username != tt.evoUser {
 				t.Errorf("Evolution login = %q, want %q", evo.incoming.Username, tt.evoUser)
 			}
-			fe := FairEmailAutoconfig(tt.body, alice)
+			fe := fairEmailAutoconfig(tt.body, alice)
 			if got := map[bool]string{true: "pass", false: "refuse"}[fe.ok]; got != tt.feOK {
 				t.Errorf("FairEmail: %s (%s), want %s", got, fe.reason, tt.feOK)
 			}
@@ -81,15 +81,15 @@ func TestLastWinsOwnDocuments(t *testing.T) {
 	addr := &provision.Address{Local: provision.EvolutionPlaceholder, Domain: "example.com"}
 	onePerType, _ := cat.Thunderbird(nil, p, "example.com", addr, provision.Options{Servers: provision.OnePerType})
 	allServers, _ := cat.Thunderbird(nil, p, "example.com", addr, provision.Options{})
-	one := EvolutionAutoconfig(onePerType, alice)
+	one := evolutionAutoconfig(onePerType, alice)
 	if !one.ok || len(one.fails) > 0 || one.incoming.Port != 993 || one.outgoing.Port != 465 || one.incoming.Username != "alice@example.com" {
 		t.Errorf("Evolution on OnePerType: ok=%v fails=%v %v %v", one.ok, one.fails, one.incoming, one.outgoing)
 	}
-	all := EvolutionAutoconfig(allServers, alice)
+	all := evolutionAutoconfig(allServers, alice)
 	if !all.ok || len(all.fails) != 2 {
 		t.Errorf("Evolution on AllServers: ok=%v fails=%v, want the imap and smtp picks named", all.ok, all.fails)
 	}
-	if fe := FairEmailAutoconfig(onePerType, alice); !fe.ok || len(fe.caveats) > 0 {
+	if fe := fairEmailAutoconfig(onePerType, alice); !fe.ok || len(fe.caveats) > 0 {
 		t.Errorf("FairEmail on OnePerType: ok=%v caveats=%v", fe.ok, fe.caveats)
 	}
 }

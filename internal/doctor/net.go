@@ -259,20 +259,9 @@ func (s srvRecord) String() string {
 }
 
 func (r *resolver) lookupSRV(ctx context.Context, name string) ([]srvRecord, string) {
-	ans := r.query(ctx, name, dns.TypeSRV)
-	if p := ans.problem(); p != "" {
-		return nil, p
-	}
-	var out []srvRecord
-	for _, rr := range ans.rrs {
-		if s, ok := rr.(*dns.SRV); ok {
-			out = append(out, srvRecord{int(s.Priority), int(s.Weight), int(s.Port), strings.ToLower(s.Target)})
-		}
-	}
-	if len(out) == 0 {
-		return nil, "no SRV record"
-	}
-	return out, ""
+	return lookup(ctx, r, name, dns.TypeSRV, func(s *dns.SRV) srvRecord {
+		return srvRecord{int(s.Priority), int(s.Weight), int(s.Port), strings.ToLower(s.Target)}
+	})
 }
 
 type mxRecord struct {
@@ -281,18 +270,27 @@ type mxRecord struct {
 }
 
 func (r *resolver) lookupMX(ctx context.Context, domain string) ([]mxRecord, string) {
-	ans := r.query(ctx, domain, dns.TypeMX)
+	return lookup(ctx, r, domain, dns.TypeMX, func(m *dns.MX) mxRecord {
+		return mxRecord{int(m.Preference), strings.ToLower(m.Mx)}
+	})
+}
+
+// lookup queries name for qtype and returns its records of type R, as
+// conv reads them, or why there are none ("no SRV record" when the
+// answer holds none).
+func lookup[R dns.RR, T any](ctx context.Context, r *resolver, name string, qtype uint16, conv func(R) T) ([]T, string) {
+	ans := r.query(ctx, name, qtype)
 	if p := ans.problem(); p != "" {
 		return nil, p
 	}
-	var out []mxRecord
+	var out []T
 	for _, rr := range ans.rrs {
-		if m, ok := rr.(*dns.MX); ok {
-			out = append(out, mxRecord{int(m.Preference), strings.ToLower(m.Mx)})
+		if x, ok := rr.(R); ok {
+			out = append(out, conv(x))
 		}
 	}
 	if len(out) == 0 {
-		return nil, "no MX record"
+		return nil, "no " + dns.TypeToString[qtype] + " record"
 	}
 	return out, ""
 }

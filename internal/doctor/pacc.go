@@ -27,13 +27,13 @@ const PACCPath = "/.well-known/user-agent-configuration.json"
 // paccStandardPorts are the ports PACC implies (docs/pacc.md#pacc).
 var paccStandardPorts = map[string]int{"imap": 993, "pop3": 995, "smtp": 465, "submit": 465, "managesieve": 4190}
 
-// PACCDocument reads a PACC document as the draft's rules say
+// paccDocument reads a PACC document as the draft's rules say
 // (docs/pacc.md#pacc): a JSON object with protocols, authentication
 // and info; host names for the text protocols, https URLs for the HTTP
 // ones; info.provider.name of at most 60 characters, shortName of at most
 // 20; an oauth-public issuer https without query or fragment. Unknown
 // members are ignored. The verdict's candidates are the hosts to probe.
-func PACCDocument(contentType string, body []byte) verdict {
+func paccDocument(contentType string, body []byte) verdict {
 	fix := "serve the document mailautoconf renders at " + PACCPath
 	if mt, _, _ := strings.Cut(contentType, ";"); !strings.EqualFold(strings.TrimSpace(mt), "application/json") {
 		return refuse(fmt.Sprintf("content type %q, not application/json", contentType), fix)
@@ -138,12 +138,12 @@ func PACCDocument(contentType string, body []byte) verdict {
 	return v
 }
 
-// PACCDigestCheck compares body with the TXT records of
+// paccDigestCheck compares body with the TXT records of
 // _ua-auto-config.<domain> as a PACC client does (docs/pacc.md#pacc):
 // tags in any letter case, white space around "=" and ";" allowed, v=UAAC1
 // and a=sha256 required; some record's d must be the base64 SHA-256 of
 // body. It returns "" when one matches, else why not.
-func PACCDigestCheck(body []byte, txts []string) string {
+func paccDigestCheck(body []byte, txts []string) string {
 	sum := sha256.Sum256(body)
 	served := base64.StdEncoding.EncodeToString(sum[:])
 	var published []string
@@ -241,7 +241,7 @@ func (r *run) pacc(ctx context.Context, c *ClientResult) {
 	if f.Err != "" || f.Status != 200 {
 		step.Result = orStatus(f)
 		v = refuse("no document at "+u+" ("+orStatus(f)+")", "serve PACC at "+u+", with a certificate valid for ua-auto-config."+d)
-	} else if v = PACCDocument(f.ContentType, f.body); v.ok {
+	} else if v = paccDocument(f.ContentType, f.body); v.ok {
 		step.Result = "accepted"
 	} else {
 		step.Result = "refused: " + v.reason
@@ -277,7 +277,7 @@ func (r *run) pacc(ctx context.Context, c *ClientResult) {
 		return
 	}
 	c.Source = u
-	if why := PACCDigestCheck(f.body, txts); why != "" {
+	if why := paccDigestCheck(f.body, txts); why != "" {
 		v.fails = append(v.fails, name+": "+why)
 		v.fix = "publish the _ua-auto-config TXT record `mailautoconf dns` prints now (again after every change to the provider)"
 	}

@@ -30,17 +30,17 @@ var paccDocCases = []struct {
 
 func TestPACCDocument(t *testing.T) {
 	for _, tc := range paccDocCases {
-		v := PACCDocument(tc.ct, []byte(tc.body))
+		v := paccDocument(tc.ct, []byte(tc.body))
 		if v.ok != tc.ok || !strings.Contains(v.reason, tc.why) {
-			t.Errorf("%s: PACCDocument = ok %v %q, want ok %v %q", tc.name, v.ok, v.reason, tc.ok, tc.why)
+			t.Errorf("%s: paccDocument = ok %v %q, want ok %v %q", tc.name, v.ok, v.reason, tc.ok, tc.why)
 		}
 	}
 	// Our own documents pass.
 	cat := provision.Demo()
 	p, _ := cat.Lookup("example.com")
 	body, _ := cat.PACC(nil, p, "example.com", nil, provision.Options{})
-	if v := PACCDocument("application/json", body); !v.ok || v.incoming.String() != "IMAP imap.example.com:993 SSL" || v.outgoing.String() != "SMTP smtp.example.com:465 SSL" {
-		t.Errorf("PACCDocument(demo) = %+v", v)
+	if v := paccDocument("application/json", body); !v.ok || v.incoming.String() != "IMAP imap.example.com:993 SSL" || v.outgoing.String() != "SMTP smtp.example.com:465 SSL" {
+		t.Errorf("paccDocument(demo) = %+v", v)
 	}
 }
 
@@ -59,9 +59,9 @@ func TestPACCDigestCheck(t *testing.T) {
 		{[]string{"v=UAAC1; a=sha512; d=" + d}, "no v=UAAC1"},
 		{nil, "no v=UAAC1"},
 	} {
-		got := PACCDigestCheck(body, tc.txts)
+		got := paccDigestCheck(body, tc.txts)
 		if tc.want == "" && got != "" || tc.want != "" && !strings.Contains(got, tc.want) {
-			t.Errorf("PACCDigestCheck(%q) = %q, want %q", tc.txts, got, tc.want)
+			t.Errorf("paccDigestCheck(%q) = %q, want %q", tc.txts, got, tc.want)
 		}
 	}
 }
@@ -74,7 +74,7 @@ func FuzzPACCDocument(f *testing.F) {
 		f.Add(tc.ct, tc.body)
 	}
 	f.Fuzz(func(t *testing.T, ct, body string) {
-		v := PACCDocument(ct, []byte(body))
+		v := paccDocument(ct, []byte(body))
 		if !v.ok {
 			return
 		}

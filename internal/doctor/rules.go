@@ -150,12 +150,12 @@ func tbOAuth2Host(h string) bool {
 	return false
 }
 
-// ThunderbirdAutoconfig is Thunderbird desktop's readFromXML
+// thunderbirdAutoconfig is Thunderbird desktop's readFromXML
 // (docs/thunderbird-parser.md#http-layer; docs/thunderbird-parser.md#readfromxml): XML content type, clientConfig with a
 // first emailProvider whose id and one domain are hostnames, and at least
 // one valid incoming and one valid outgoing section. Invalid sections are
 // skipped; the first valid ones are used.
-func ThunderbirdAutoconfig(contentType string, body []byte, id ident) verdict {
+func thunderbirdAutoconfig(contentType string, body []byte, id ident) verdict {
 	if !xmlContentType(contentType) {
 		return refuse(fmt.Sprintf("Content-Type %q is not XML: Thunderbird reads the body as text and finds no configuration", contentType), fixContentType)
 	}
@@ -290,11 +290,11 @@ func tbSection(s *node, id ident, incoming bool) (Endpoint, string) {
 	return e, ""
 }
 
-// K9Autoconfig is Thunderbird for Android / K-9's RealAutoconfigParser
+// k9Autoconfig is Thunderbird for Android / K-9's RealAutoconfigParser
 // (docs/autoconfig.md#thunderbird-for-android-k-9): any error inside an imap or smtp section aborts
 // the whole document; values are read verbatim; pop3 and unknown types
 // are skipped; the first imap and first smtp sections are used.
-func K9Autoconfig(body []byte, id ident) verdict {
+func k9Autoconfig(body []byte, id ident) verdict {
 	root, err := parseXML(body)
 	if err != nil {
 		return refuse("not well-formed XML: "+err.Error(), fixWellFormed)
@@ -405,7 +405,7 @@ func k9Section(s *node, typ string, id ident) (Endpoint, string) {
 	return e, ""
 }
 
-// EvolutionAutoconfig is Evolution's parser (mail_autoconfig_parse_text
+// evolutionAutoconfig is Evolution's parser (mail_autoconfig_parse_text
 // in src/mail/e-mail-autoconfig.c, docs/clients/evolution.md): every
 // section of a type overwrites the values of the previous one, so the last
 // section of each type wins and values it lacks are kept from earlier
@@ -417,7 +417,7 @@ func k9Section(s *node, typ string, id ident) (Endpoint, string) {
 // preference: when Evolution's pick of a type differs from the first
 // section of that type, the verdict carries a failure naming the server
 // Evolution would configure.
-func EvolutionAutoconfig(body []byte, id ident) verdict {
+func evolutionAutoconfig(body []byte, id ident) verdict {
 	root, err := parseXML(body)
 	if err != nil {
 		return refuse("not well-formed XML: "+err.Error(), fixWellFormed)
@@ -510,7 +510,7 @@ func evolutionSection(e *Endpoint, s *node, id ident) {
 // the user's (provision.EvolutionPlaceholder).
 const evolutionPlaceholder = "EVOLUTIONUSER"
 
-// FairEmailAutoconfig is FairEmail's getISPDB (EmailProvider.java in
+// fairEmailAutoconfig is FairEmail's getISPDB (EmailProvider.java in
 // M66B/FairEmail, 1.2269 and later; docs/clients/fairemail.md): only the
 // first incomingServer of the document counts, and only if it is imap;
 // only the first outgoingServer, if smtp. The port sets STARTTLS when it is
@@ -521,7 +521,7 @@ const evolutionPlaceholder = "EVOLUTIONUSER"
 // last: when that gives another server than the first, the verdict says
 // so and names it, as a caveat: current releases are fine. FairEmail sends a browser's User-Agent and the address as
 // typed, so no server can answer those releases differently.
-func FairEmailAutoconfig(body []byte, id ident) verdict {
+func fairEmailAutoconfig(body []byte, id ident) verdict {
 	root, err := parseXML(body)
 	if err != nil {
 		return refuse("not well-formed XML: "+err.Error(), fixWellFormed)
@@ -604,11 +604,11 @@ func fairEmailSection(e *Endpoint, s *node, id ident) string {
 	return ""
 }
 
-// KMailAutoconfig is KMail's account wizard reader (docs/autoconfig.md#kmail):
+// kmailAutoconfig is KMail's account wizard reader (docs/autoconfig.md#kmail):
 // servers without a port are ignored, a socketType other than exactly SSL
 // or STARTTLS silently becomes plain, the first IMAP and first SMTP
 // server are used.
-func KMailAutoconfig(body []byte, id ident) verdict {
+func kmailAutoconfig(body []byte, id ident) verdict {
 	root, err := parseXML(body)
 	if err != nil {
 		return refuse("not well-formed XML: "+err.Error(), fixWellFormed)
@@ -671,11 +671,11 @@ func KMailAutoconfig(body []byte, id ident) verdict {
 	return v
 }
 
-// DeltaChatAutoconfig is Delta Chat's auto_mozilla.rs (docs/autoconfig.md#delta-chat):
+// deltaChatAutoconfig is Delta Chat's auto_mozilla.rs (docs/autoconfig.md#delta-chat):
 // text is trimmed, socketType lower-cased (ssl, starttls, plain,
 // anything else automatic), authentication ignored, only imap and smtp
 // sections kept; every section is a candidate it probes.
-func DeltaChatAutoconfig(body []byte, id ident) verdict {
+func deltaChatAutoconfig(body []byte, id ident) verdict {
 	root, err := parseXML(body)
 	if err != nil {
 		return refuse("not well-formed XML: "+err.Error(), fixWellFormed)

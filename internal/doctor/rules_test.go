@@ -85,13 +85,13 @@ func TestAutoconfigReaders(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			check(t, "Thunderbird", tc.want.tb, ThunderbirdAutoconfig(tc.ct, tc.body, alice))
-			check(t, "K-9", tc.want.k9, K9Autoconfig(tc.body, alice))
-			evo := EvolutionAutoconfig(tc.body, alice)
+			check(t, "Thunderbird", tc.want.tb, thunderbirdAutoconfig(tc.ct, tc.body, alice))
+			check(t, "K-9", tc.want.k9, k9Autoconfig(tc.body, alice))
+			evo := evolutionAutoconfig(tc.body, alice)
 			check(t, "Evolution", tc.want.evo, evo)
-			km := KMailAutoconfig(tc.body, alice)
+			km := kmailAutoconfig(tc.body, alice)
 			check(t, "KMail", tc.want.kmail, km)
-			check(t, "Delta Chat", tc.want.dc, DeltaChatAutoconfig(tc.body, alice))
+			check(t, "Delta Chat", tc.want.dc, deltaChatAutoconfig(tc.body, alice))
 			if tc.evoIn != "" && evo.ok && evo.incoming.String() != tc.evoIn {
 				t.Errorf("Evolution incoming = %s, want %s (the last section wins)", evo.incoming, tc.evoIn)
 			}
@@ -105,10 +105,10 @@ func TestAutoconfigReaders(t *testing.T) {
 func TestPlaceholdersExpanded(t *testing.T) {
 	body := doc(section("incomingServer", "imap", "imap.%EMAILDOMAIN%", "993", "SSL", "%EMAILLOCALPART%", "password-cleartext") + smtpSSL)
 	for name, v := range map[string]verdict{
-		"Thunderbird": ThunderbirdAutoconfig("text/xml", body, alice),
-		"K-9":         K9Autoconfig(body, alice),
-		"Evolution":   EvolutionAutoconfig(body, alice),
-		"Delta Chat":  DeltaChatAutoconfig(body, alice),
+		"Thunderbird": thunderbirdAutoconfig("text/xml", body, alice),
+		"K-9":         k9Autoconfig(body, alice),
+		"Evolution":   evolutionAutoconfig(body, alice),
+		"Delta Chat":  deltaChatAutoconfig(body, alice),
 	} {
 		if !v.ok || v.incoming.Host != "imap.example.com" || v.incoming.Username != "alice" {
 			t.Errorf("%s: %+v %v, want imap.example.com as alice", name, v.incoming, v.reason)
@@ -127,11 +127,11 @@ func TestOwnDocumentsAccepted(t *testing.T) {
 			t.Fatal(err)
 		}
 		for name, v := range map[string]verdict{
-			"Thunderbird": ThunderbirdAutoconfig("text/xml; charset=utf-8", body, alice),
-			"K-9":         K9Autoconfig(body, alice),
-			"Evolution":   EvolutionAutoconfig(body, alice),
-			"KMail":       KMailAutoconfig(body, alice),
-			"Delta Chat":  DeltaChatAutoconfig(body, alice),
+			"Thunderbird": thunderbirdAutoconfig("text/xml; charset=utf-8", body, alice),
+			"K-9":         k9Autoconfig(body, alice),
+			"Evolution":   evolutionAutoconfig(body, alice),
+			"KMail":       kmailAutoconfig(body, alice),
+			"Delta Chat":  deltaChatAutoconfig(body, alice),
 		} {
 			if !v.ok || len(v.warnings) > 0 {
 				t.Errorf("%s on our autoconfig (addr %v): ok=%v %s %v", name, a, v.ok, v.reason, v.warnings)
@@ -143,16 +143,16 @@ func TestOwnDocumentsAccepted(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, a := range map[string]poxAnswer{
-		"Outlook":     OutlookPOX("text/xml; charset=utf-8", pox, alice),
-		"Thunderbird": ThunderbirdPOX("text/xml; charset=utf-8", pox, alice),
-		"Delta Chat":  DeltaChatPOX(pox, alice),
+		"Outlook":     outlookPOX("text/xml; charset=utf-8", pox, alice),
+		"Thunderbird": thunderbirdPOX("text/xml; charset=utf-8", pox, alice),
+		"Delta Chat":  deltaChatPOX(pox, alice),
 	} {
 		if !a.ok || len(a.warnings) > 0 {
 			t.Errorf("%s on our Autodiscover answer: ok=%v %s %v", name, a.ok, a.reason, a.warnings)
 		}
 	}
 	if ms, err := cat.MobileSync(nil, p, "example.com", &addr, provision.Options{}); err == nil {
-		if _, v := MobileSyncAnswer(ms); !v.ok {
+		if _, v := mobileSyncAnswer(ms); !v.ok {
 			t.Errorf("our mobilesync answer refused: %s", v.reason)
 		}
 	}
@@ -171,35 +171,35 @@ func TestPOXReaders(t *testing.T) {
 	boolSSL := strings.ReplaceAll(settings, "<SSL>on</SSL>", "<SSL>true</SSL>")
 	errDoc := `<Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006"><Response><Error><ErrorCode>500</ErrorCode><Message>unknown</Message></Error></Response></Autodiscover>`
 
-	o := OutlookPOX("text/xml", []byte(settings), alice)
+	o := outlookPOX("text/xml", []byte(settings), alice)
 	if !o.ok || o.incoming.Socket != "SSL" || o.outgoing.Socket != "STARTTLS" {
 		t.Errorf("Outlook on settings: %+v", o)
 	}
-	if o := OutlookPOX("text/xml", []byte(prefixed), alice); !o.ok {
+	if o := outlookPOX("text/xml", []byte(prefixed), alice); !o.ok {
 		t.Errorf("Outlook on prefixed names: %s (Outlook resolves namespaces)", o.reason)
 	}
-	if tb := ThunderbirdPOX("text/xml", []byte(prefixed), alice); tb.ok {
+	if tb := thunderbirdPOX("text/xml", []byte(prefixed), alice); tb.ok {
 		t.Error("Thunderbird accepted prefixed names; JXON keys on the prefix")
 	}
-	if o := OutlookPOX("text/xml", []byte(redirect), alice); o.redirectURL == "" {
+	if o := outlookPOX("text/xml", []byte(redirect), alice); o.redirectURL == "" {
 		t.Errorf("Outlook on redirectUrl: %+v", o)
 	}
-	if tb := ThunderbirdPOX("text/xml", []byte(redirect), alice); tb.ok || !strings.Contains(tb.reason, "RedirectUrl") {
+	if tb := thunderbirdPOX("text/xml", []byte(redirect), alice); tb.ok || !strings.Contains(tb.reason, "RedirectUrl") {
 		t.Errorf("Thunderbird on redirectUrl: ok=%v %q; it ignores RedirectUrl", tb.ok, tb.reason)
 	}
-	if dc := DeltaChatPOX([]byte(redirect), alice); dc.redirectURL == "" || dc.ok {
+	if dc := deltaChatPOX([]byte(redirect), alice); dc.redirectURL == "" || dc.ok {
 		t.Errorf("Delta Chat on redirectUrl: %+v; it follows RedirectUrl", dc)
 	}
-	if o := OutlookPOX("text/xml", []byte(noSPA), alice); !o.ok || len(o.warnings) == 0 {
+	if o := outlookPOX("text/xml", []byte(noSPA), alice); !o.ok || len(o.warnings) == 0 {
 		t.Errorf("Outlook without SPA: ok=%v warnings %v; SPA defaults to on", o.ok, o.warnings)
 	}
-	if tb := ThunderbirdPOX("text/xml", []byte(boolSSL), alice); tb.ok {
+	if tb := thunderbirdPOX("text/xml", []byte(boolSSL), alice); tb.ok {
 		t.Error("Thunderbird accepted <SSL>true</SSL>; JXON makes it a boolean and skips the Protocol")
 	}
-	if o := OutlookPOX("text/xml", []byte(errDoc), alice); o.ok || !strings.Contains(o.reason, "500") {
+	if o := outlookPOX("text/xml", []byte(errDoc), alice); o.ok || !strings.Contains(o.reason, "500") {
 		t.Errorf("Outlook on an error: %+v", o)
 	}
-	if tb := ThunderbirdPOX("text/plain", []byte(settings), alice); tb.ok {
+	if tb := thunderbirdPOX("text/plain", []byte(settings), alice); tb.ok {
 		t.Error("Thunderbird accepted text/plain")
 	}
 }
@@ -208,13 +208,13 @@ func TestMobileSyncAnswer(t *testing.T) {
 	ok601 := `<Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006"><Response xmlns="http://schemas.microsoft.com/exchange/autodiscover/mobilesync/responseschema/2006"><Action><Error><ErrorCode>601</ErrorCode></Error></Action></Response></Autodiscover>`
 	as := `<Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006"><Response xmlns="http://schemas.microsoft.com/exchange/autodiscover/mobilesync/responseschema/2006"><Action><Settings><Server><Type>MobileSync</Type><Url>https://eas.example.com/Microsoft-Server-ActiveSync</Url></Server></Settings></Action></Response></Autodiscover>`
 	imap := poxHead + `<Action>settings</Action>` + poxIMAP + poxTail
-	if u, v := MobileSyncAnswer([]byte(ok601)); !v.ok || u != "" {
+	if u, v := mobileSyncAnswer([]byte(ok601)); !v.ok || u != "" {
 		t.Errorf("601: %q %+v", u, v)
 	}
-	if u, v := MobileSyncAnswer([]byte(as)); !v.ok || u == "" {
+	if u, v := mobileSyncAnswer([]byte(as)); !v.ok || u == "" {
 		t.Errorf("ActiveSync: %q %+v", u, v)
 	}
-	if _, v := MobileSyncAnswer([]byte(imap)); v.ok {
+	if _, v := mobileSyncAnswer([]byte(imap)); v.ok {
 		t.Error("IMAP settings in the outlook schema accepted as a mobilesync answer")
 	}
 }
@@ -230,8 +230,8 @@ func TestJSONAnswer(t *testing.T) {
 		{"application/json", `{"ErrorCode":"InvalidProtocol"}`, false},
 	}
 	for _, tc := range tests {
-		if _, v := JSONAnswer(tc.ct, []byte(tc.body)); v.ok != tc.ok {
-			t.Errorf("JSONAnswer(%q, %s) ok = %v, want %v (%s)", tc.ct, tc.body, v.ok, tc.ok, v.reason)
+		if _, v := jsonAnswer(tc.ct, []byte(tc.body)); v.ok != tc.ok {
+			t.Errorf("jsonAnswer(%q, %s) ok = %v, want %v (%s)", tc.ct, tc.body, v.ok, tc.ok, v.reason)
 		}
 	}
 }
@@ -244,14 +244,14 @@ func TestAppleProfileUnsigned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := AppleProfile(provision.MobileconfigContentType, body, nil, time.Now())
+	v := appleProfile(provision.MobileconfigContentType, body, nil, time.Now())
 	if !v.ok || len(v.warnings) == 0 || !strings.Contains(v.warnings[0], "Not Verified") {
 		t.Errorf("unsigned profile: ok=%v %s %v; want accepted with a Not Verified warning", v.ok, v.reason, v.warnings)
 	}
 	if v.ok && (v.incoming.Host != "imap.example.com" || v.incoming.Socket != "SSL") {
 		t.Errorf("profile incoming = %s", v.incoming)
 	}
-	if v := AppleProfile("application/xml", body, nil, time.Now()); v.ok {
+	if v := appleProfile("application/xml", body, nil, time.Now()); v.ok {
 		t.Error("profile served as application/xml accepted; iOS needs application/x-apple-aspen-config")
 	}
 }

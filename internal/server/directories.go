@@ -81,7 +81,7 @@ func newDirectories(cat *provision.Catalog, getenv func(string) string, dataDir 
 		return nil, nil, err
 	}
 	lists := run.set.Lists()
-	served, warnings, err := cat.MergeDirectoryDomains(lists, provision.MergeOptions{FirstRead: names(lists)})
+	served, warnings, err := directory.Merge(cat, lists)
 	if err != nil {
 		run.set.Close()
 		return nil, nil, fmt.Errorf("catalog refused with its directories' domains kept on disk:\n%w", err)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"mailautoconf/internal/testutil"
 	"mailautoconf/internal/testutil/dbtest"
 	"mailautoconf/internal/testutil/servetest"
 )
@@ -63,7 +64,7 @@ func ownerConfig(t *testing.T, pg *dbtest.PG, catalog, dataDir string) Config {
 		t.Fatal(err)
 	}
 	cfg := testConfig(t)
-	cfg.MetricsListen = servetest.FreePort(t)
+	cfg.MetricsListen = testutil.FreeAddr(t)
 	cfg.Catalog, cfg.DataDir = path, dataDir
 	cfg.Getenv = func(k string) string {
 		if k == "OWNER_DB_URL" {
@@ -78,9 +79,9 @@ func ownerConfig(t *testing.T, pg *dbtest.PG, catalog, dataDir string) Config {
 // until it answers /healthz.
 func ownerServe(t *testing.T, cfg Config) *servetest.Live {
 	t.Helper()
-	s := &servetest.Live{Base: "http://" + cfg.Listen, Metrics: "http://" + cfg.MetricsListen, Logs: &servetest.SyncBuffer{}}
+	s := &servetest.Live{Base: "http://" + cfg.Listen, Metrics: "http://" + cfg.MetricsListen, Logs: &testutil.SyncBuffer{}}
 	s.Stop = startServe(t, cfg, s.Logs)
-	servetest.WaitFor(t, 10*time.Second, "server did not start", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "server did not start", func() bool {
 		return dirStatus(s.Metrics+"/healthz") == http.StatusOK
 	})
 	return s
@@ -107,7 +108,7 @@ func TestDirectoryRefreshKeepsOwner(t *testing.T) {
 	pg := ownerDB(t, []string{"a-only.example"}, []string{"d.example"})
 	cfg := ownerConfig(t, pg, ownerCatalog, "")
 	s := ownerServe(t, cfg)
-	servetest.WaitFor(t, 10*time.Second, "/readyz not 200", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "/readyz not 200", func() bool {
 		return dirStatus(s.Metrics+"/readyz") == http.StatusOK
 	})
 	if got := imapHost(t, s.Base, "x@d.example"); got != "imap.b.example" {
@@ -115,20 +116,20 @@ func TestDirectoryRefreshKeepsOwner(t *testing.T) {
 	}
 
 	pg.Exec(t, `INSERT INTO ta VALUES ('d.example'), ('a-new.example')`)
-	servetest.WaitFor(t, 10*time.Second, "a's new list not served", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "a's new list not served", func() bool {
 		return imapHost(t, s.Base, "x@a-new.example") == "imap.a.example"
 	})
 	if got := imapHost(t, s.Base, "x@d.example"); got != "imap.b.example" {
 		t.Errorf("d.example once a gained it: %q, want b's imap.b.example (b served it)", got)
 	}
 	const warning = "directory a: d.example is already served by provider b.example (directory b): it stays there"
-	servetest.WaitFor(t, 5*time.Second, "no warning naming both", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "no warning naming both", func() bool {
 		return strings.Contains(s.Logs.String(), warning)
 	})
 
 	// b's list changes: a new merge, the same conflict.
 	pg.Exec(t, `INSERT INTO tb VALUES ('b-new.example')`)
-	servetest.WaitFor(t, 10*time.Second, "b's new list not served", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "b's new list not served", func() bool {
 		return imapHost(t, s.Base, "x@b-new.example") == "imap.b.example"
 	})
 	if got := imapHost(t, s.Base, "x@d.example"); got != "imap.b.example" {
@@ -150,7 +151,7 @@ func TestDirectoryFirstReadRefusesDuplicate(t *testing.T) {
 	cfg := ownerConfig(t, pg, ownerCatalog+fileProvider, dataDir)
 	want := "directory a: d.example is already served by provider file.example (" + cfg.Catalog + ":13)"
 	for _, run := range []string{"first read", "copy on disk"} {
-		logs := &servetest.SyncBuffer{}
+		logs := &testutil.SyncBuffer{}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- Run(ctx, cfg, logs) }()
@@ -175,11 +176,11 @@ func TestDirectoryReloadGainsServedDomain(t *testing.T) {
 	pg := ownerDB(t, []string{"d.example"}, nil)
 	cfg := ownerConfig(t, pg, ownerCatalog, "")
 	s := ownerServe(t, cfg)
-	servetest.WaitFor(t, 10*time.Second, "d.example not served", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "d.example not served", func() bool {
 		return imapHost(t, s.Base, "x@d.example") == "imap.a.example"
 	})
 	servetest.WriteRename(t, cfg.Catalog, ownerCatalog+fileProvider)
-	servetest.WaitFor(t, 10*time.Second, "reload not refused", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "reload not refused", func() bool {
 		return strings.Contains(s.Logs.String(), "catalog reload refused")
 	})
 	want := "directory a: d.example, which this directory serves now, is also listed by provider file.example (" + cfg.Catalog + ":13)"
@@ -202,7 +203,7 @@ func TestDirectoryServiceNameRows(t *testing.T) {
 	pg := ownerDB(t, []string{"a-only.example", "autodiscover.file.example", "autoconfig.file.example", "ua-auto-config.file.example"}, nil)
 	cfg := ownerConfig(t, pg, ownerCatalog+fileProvider, "")
 	s := ownerServe(t, cfg)
-	servetest.WaitFor(t, 10*time.Second, "a's list not served", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "a's list not served", func() bool {
 		return imapHost(t, s.Base, "x@a-only.example") == "imap.a.example"
 	})
 	get := func(host, path string) (int, string) {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"mailautoconf/internal/testutil"
 	"mailautoconf/internal/testutil/dbtest"
 	"mailautoconf/internal/testutil/servetest"
 )
@@ -61,7 +62,7 @@ func dirServer(t *testing.T, pg *dbtest.PG, dataDir string) dirLive {
 		t.Fatal(err)
 	}
 	cfg := testConfig(t)
-	cfg.MetricsListen = servetest.FreePort(t)
+	cfg.MetricsListen = testutil.FreeAddr(t)
 	cfg.Catalog, cfg.DataDir = path, dataDir
 	cfg.Getenv = func(k string) string {
 		if k == "HOSTING_DB_URL" {
@@ -69,9 +70,9 @@ func dirServer(t *testing.T, pg *dbtest.PG, dataDir string) dirLive {
 		}
 		return ""
 	}
-	s := &servetest.Live{Base: "http://" + cfg.Listen, Metrics: "http://" + cfg.MetricsListen, Logs: &servetest.SyncBuffer{}}
+	s := &servetest.Live{Base: "http://" + cfg.Listen, Metrics: "http://" + cfg.MetricsListen, Logs: &testutil.SyncBuffer{}}
 	s.Stop = startServe(t, cfg, s.Logs)
-	servetest.WaitFor(t, 5*time.Second, "server did not start", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "server did not start", func() bool {
 		return dirStatus(s.Metrics+"/healthz") == http.StatusOK
 	})
 	return dirLive{s, path}
@@ -134,7 +135,7 @@ func TestDirectoryServedLive(t *testing.T) {
 	pg := dirDB(t)
 	dataDir := t.TempDir()
 	s := dirServer(t, pg, dataDir)
-	servetest.WaitFor(t, 5*time.Second, "/readyz not 200 after the first read", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "/readyz not 200 after the first read", func() bool {
 		return dirStatus(s.Metrics+"/readyz") == http.StatusOK
 	})
 
@@ -178,7 +179,7 @@ func TestDirectoryServedLive(t *testing.T) {
 		t.Errorf("two.example before it is added: %d, want 404", got)
 	}
 	pg.Exec(t, `INSERT INTO domain (domain) VALUES ('two.example')`)
-	took := servetest.WaitFor(t, 5*time.Second, "two.example not served after a refresh", func() bool {
+	took := testutil.WaitFor(t, 5*time.Second, "two.example not served after a refresh", func() bool {
 		return dirStatus(autoconfigURL(s, "x@two.example")) == http.StatusOK
 	})
 	t.Logf("a domain added was served %v later (refresh 1s)", took.Round(time.Millisecond))
@@ -203,7 +204,7 @@ func TestDirectoryServedLive(t *testing.T) {
 	// The database goes away: the list keeps serving, a lookup not
 	// cached answers the fallback within the timeout (300ms).
 	pg.Stop(t)
-	servetest.WaitFor(t, 10*time.Second, "no refresh failure counted", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "no refresh failure counted", func() bool {
 		return servetest.MetricValue(t, s.Metrics, `mailautoconf_directory_refresh_failures_total{directory="hosting"}`) >= 1
 	})
 	for _, d := range []string{"one.example", "two.example"} {
@@ -261,7 +262,7 @@ func TestDirectoryReadyzWaits(t *testing.T) {
 		t.Errorf("/readyz does not name the directory waited for:\n%s", body)
 	}
 	pg.Start(t)
-	servetest.WaitFor(t, 10*time.Second, "/readyz not 200 once the database is back", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "/readyz not 200 once the database is back", func() bool {
 		return dirStatus(s.Metrics+"/readyz") == http.StatusOK
 	})
 	if got := dirStatus(autoconfigURL(s, "x@one.example")); got != http.StatusOK {
@@ -276,7 +277,7 @@ func TestDirectoryReadyzWaits(t *testing.T) {
 func TestDirectoryLoginPrivacy(t *testing.T) {
 	pg := dirDB(t)
 	s := dirServer(t, pg, "")
-	servetest.WaitFor(t, 5*time.Second, "/readyz not 200", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "/readyz not 200", func() bool {
 		return dirStatus(s.Metrics+"/readyz") == http.StatusOK
 	})
 	type req struct{ name, method, url, body string }
@@ -349,7 +350,7 @@ func mergeKeys(a, b http.Header) map[string]bool {
 func TestDirectoryReload(t *testing.T) {
 	pg := dirDB(t)
 	s := dirServer(t, pg, "")
-	servetest.WaitFor(t, 5*time.Second, "/readyz not 200", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "/readyz not 200", func() bool {
 		return dirStatus(s.Metrics+"/readyz") == http.StatusOK
 	})
 	path := s.CatalogPath
@@ -361,7 +362,7 @@ func TestDirectoryReload(t *testing.T) {
       - {protocol: smtp, host: smtp.file.example, port: 465, security: tls}
 `
 	servetest.WriteRename(t, path, withFile)
-	servetest.WaitFor(t, 5*time.Second, "file.example not served after the reload", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "file.example not served after the reload", func() bool {
 		return dirStatus(autoconfigURL(s, "x@file.example")) == http.StatusOK
 	})
 	if got := dirStatus(autoconfigURL(s, "x@one.example")); got != http.StatusOK {
@@ -370,7 +371,7 @@ func TestDirectoryReload(t *testing.T) {
 
 	// The directory changes (its timeout): a new Set.
 	servetest.WriteRename(t, path, strings.Replace(withFile, "timeout: 300ms", "timeout: 400ms", 1))
-	servetest.WaitFor(t, 5*time.Second, "no new directory Set after the reload", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "no new directory Set after the reload", func() bool {
 		return strings.Contains(s.Logs.String(), "directories changed")
 	})
 	if got := dirStatus(autoconfigURL(s, "x@one.example")); got != http.StatusOK {
@@ -379,7 +380,7 @@ func TestDirectoryReload(t *testing.T) {
 	if _, body := dirFetch(t, "GET", autoconfigURL(s, "alice@one.example"), ""); strings.Join(usernames(body), ",") != "u1001,u1001" {
 		t.Errorf("alice after the directory changed: %v", usernames(body))
 	}
-	servetest.WaitFor(t, 5*time.Second, "the new Set's metrics", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "the new Set's metrics", func() bool {
 		return servetest.MetricValue(t, s.Metrics, `mailautoconf_directory_domains{directory="hosting"}`) == 1
 	})
 }

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -21,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"mailautoconf/internal/testutil/servetest"
+	"mailautoconf/internal/testutil"
 	"mailautoconf/internal/testutil/testpki"
 )
 
@@ -31,7 +30,7 @@ import (
 func startLimitedServe(t *testing.T, edit func(*Config)) string {
 	t.Helper()
 	cfg := testConfig(t)
-	cfg.LogLevel = slog.LevelWarn
+	cfg.LogLevel = "warn"
 	if edit != nil {
 		edit(&cfg)
 	}
@@ -44,7 +43,7 @@ func startLimitedServe(t *testing.T, edit func(*Config)) string {
 			t.Errorf("Run: %v", err)
 		}
 	})
-	servetest.WaitFor(t, 10*time.Second, "the server did not start", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "the server did not start", func() bool {
 		c, err := net.Dial("tcp", cfg.Listen)
 		if err == nil {
 			c.Close()
@@ -128,7 +127,7 @@ func TestSlowloris(t *testing.T) {
 
 	// The server hangs up on every slow connection once its headers are
 	// overdue: the next byte written then fails.
-	servetest.WaitFor(t, readHeaderTimeout+5*time.Second, "slow connections still open past the header timeout", func() bool {
+	testutil.WaitFor(t, readHeaderTimeout+5*time.Second, "slow connections still open past the header timeout", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(closed) == slow
@@ -196,7 +195,7 @@ func slowConn(t *testing.T, addr string, local net.Addr) net.Conn {
 func heldConn(t *testing.T, addr string) net.Conn {
 	t.Helper()
 	var c net.Conn
-	servetest.WaitFor(t, 2*time.Second, "no room for a client's connection", func() bool {
+	testutil.WaitFor(t, 2*time.Second, "no room for a client's connection", func() bool {
 		d, err := net.Dial("tcp", addr)
 		if err != nil {
 			return false
@@ -332,7 +331,7 @@ func TestConnectionsPerClient(t *testing.T) {
 	t.Logf("another client beside one holding %d connections: median %v, worst %v of %d", perClient, took[len(took)/2], took[len(took)-1], len(took))
 
 	held[0].Close()
-	servetest.WaitFor(t, 2*time.Second, "the client's count did not go down with a closed connection", func() bool {
+	testutil.WaitFor(t, 2*time.Second, "the client's count did not go down with a closed connection", func() bool {
 		return !refusedAtOnce(t, addr)
 	})
 }
@@ -542,12 +541,12 @@ func TestConnectionsPerClientHTTPS(t *testing.T) {
 	key := testpki.Key(t)
 	cert := testpki.SelfSigned(t, key, testpki.Cert{Names: []string{"autoconfig.example.com"}})
 	testpki.WritePair(t, filepath.Join(dir, "a.crt"), filepath.Join(dir, "a.key"), cert, key)
-	tlsAddr := servetest.FreePort(t)
+	tlsAddr := testutil.FreeAddr(t)
 	startLimitedServe(t, func(c *Config) { c.TLSListen, c.TLSDir, c.MaxConnectionsPerClient = tlsAddr, dir, 2 })
 	roots := x509.NewCertPool()
 	roots.AddCert(cert)
 	conf := &tls.Config{RootCAs: roots, ServerName: "autoconfig.example.com", NextProtos: []string{"h2", "http/1.1"}}
-	servetest.WaitFor(t, 5*time.Second, "HTTPS did not start", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "HTTPS did not start", func() bool {
 		c, err := tls.Dial("tcp", tlsAddr, conf)
 		if err == nil {
 			c.Close()
@@ -558,7 +557,7 @@ func TestConnectionsPerClientHTTPS(t *testing.T) {
 	// may not have seen the probe above close yet: retry a refusal.)
 	for range 2 {
 		var c *tls.Conn
-		servetest.WaitFor(t, 2*time.Second, "no room for a client's first HTTPS connections", func() bool {
+		testutil.WaitFor(t, 2*time.Second, "no room for a client's first HTTPS connections", func() bool {
 			var err error
 			c, err = tls.Dial("tcp", tlsAddr, conf)
 			return err == nil

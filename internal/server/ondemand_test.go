@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"mailautoconf/internal/testutil"
 	"mailautoconf/internal/testutil/pebbletest"
-	"mailautoconf/internal/testutil/servetest"
 )
 
 // TestServeOnDemandHellosCannotLockOutOtherClients: with on-demand
@@ -21,7 +21,7 @@ import (
 // refused name, and for a name whose certificate is held, completes at
 // once.
 func TestServeOnDemandHellosCannotLockOutOtherClients(t *testing.T) {
-	httpPort, tlsPort := pebbletest.FreePort(t), pebbletest.FreePort(t)
+	httpPort, tlsPort := testutil.FreePort(t), testutil.FreePort(t)
 	p := pebbletest.Start(t, httpPort, tlsPort)
 	ca := p.Front(t)
 	dir := t.TempDir()
@@ -34,13 +34,13 @@ func TestServeOnDemandHellosCannotLockOutOtherClients(t *testing.T) {
 	cfg.TLSListen = fmt.Sprintf("127.0.0.1:%d", tlsPort)
 	cfg.Catalog = catalog
 	cfg.DataDir = filepath.Join(dir, "data")
-	cfg.ACMEOnDemand = true
-	cfg.ACMEDirectory = ca.Directory
-	cfg.ACMEEmail = "hostmaster@example.org"
-	cfg.ACMECARoots = p.APIRoots
+	cfg.AcmeOnDemand = true
+	cfg.AcmeDirectory = ca.Directory
+	cfg.AcmeEmail = "hostmaster@example.org"
+	cfg.AcmeCARoots = p.APIRoots
 	const maxConns = 8
 	cfg.MaxConnections = maxConns
-	var logs servetest.SyncBuffer
+	var logs testutil.SyncBuffer
 	startServe(t, cfg, &logs)
 
 	// A name with its certificate held, ordered while the CA answered
@@ -49,7 +49,7 @@ func TestServeOnDemandHellosCannotLockOutOtherClients(t *testing.T) {
 	roots := p.RootPool(t)
 	const held = "autoconfig.a.example"
 	var err error
-	ok := pebbletest.WaitFor(t.Context(), 90*time.Second, func() bool {
+	ok := testutil.Poll(t.Context(), 90*time.Second, func() bool {
 		_, err = handshake(tlsPort, roots, held, 10*time.Second)
 		return err == nil
 	})

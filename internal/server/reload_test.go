@@ -2,7 +2,6 @@ package server
 
 import (
 	"fmt"
-	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"mailautoconf/internal/testutil"
 	"mailautoconf/internal/testutil/servetest"
 )
 
@@ -90,13 +90,13 @@ func TestReloadUnderSteadyLoad(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 
 	servetest.WriteInPlace(t, path, servetest.VersionCatalog("v2"))
-	took := servetest.WaitFor(t, 2*time.Second, "in-place edit v2 not served", served("v2"))
+	took := testutil.WaitFor(t, 2*time.Second, "in-place edit v2 not served", served("v2"))
 	t.Logf("in-place edit served after %v", took)
 
 	servetest.WriteRename(t, path, servetest.InvalidCatalog("v3"))
-	servetest.WaitFor(t, 2*time.Second, "invalid catalog not refused", failures(1))
+	testutil.WaitFor(t, 2*time.Second, "invalid catalog not refused", failures(1))
 	servetest.WriteInPlace(t, path, "")
-	servetest.WaitFor(t, 2*time.Second, "empty catalog not refused", failures(2))
+	testutil.WaitFor(t, 2*time.Second, "empty catalog not refused", failures(2))
 	time.Sleep(300 * time.Millisecond) // the old catalog keeps answering
 	if v, err := servetest.ServedVersion(http.DefaultClient, s.Base); err != nil || v != "v2" {
 		t.Errorf("after refused catalogs: %q, %v; want v2", v, err)
@@ -106,7 +106,7 @@ func TestReloadUnderSteadyLoad(t *testing.T) {
 	}
 
 	servetest.WriteRename(t, path, servetest.VersionCatalog("v4"))
-	took = servetest.WaitFor(t, 2*time.Second, "renamed-over v4 not served", served("v4"))
+	took = testutil.WaitFor(t, 2*time.Second, "renamed-over v4 not served", served("v4"))
 	t.Logf("rename-over served after %v", took)
 	time.Sleep(100 * time.Millisecond)
 	l.finish()
@@ -223,13 +223,13 @@ func TestReloadConfigMapSwaps(t *testing.T) {
 			for i, v := range []string{"v2", "v3", "bad", "v5", "v6"} {
 				if v == "bad" {
 					cm.update(map[string]string{"catalog.yaml": servetest.InvalidCatalog("v4")})
-					servetest.WaitFor(t, 2*time.Second, "broken ConfigMap version not refused", func() bool {
+					testutil.WaitFor(t, 2*time.Second, "broken ConfigMap version not refused", func() bool {
 						return servetest.MetricValue(t, s.Metrics, `mailautoconf_catalog_reloads_total{result="failure"}`) == 1
 					})
 					continue
 				}
 				cm.update(map[string]string{"catalog.yaml": servetest.VersionCatalog(v)})
-				took := servetest.WaitFor(t, 2*time.Second, fmt.Sprintf("swap %d (%s) not served", i+1, v), func() bool {
+				took := testutil.WaitFor(t, 2*time.Second, fmt.Sprintf("swap %d (%s) not served", i+1, v), func() bool {
 					got, err := servetest.ServedVersion(http.DefaultClient, s.Base)
 					return err == nil && got == v
 				})
@@ -296,7 +296,7 @@ func TestReloadBesideBusyLog(t *testing.T) {
 			}
 			defer logFile.Close()
 			appendEvery(t, filepath.Join(dir, "other.log"), 2*time.Millisecond)
-			s := startServerLog(t, func(c *Config) { c.Catalog, c.LogLevel = path, slog.LevelDebug }, logFile)
+			s := startServerLog(t, func(c *Config) { c.Catalog, c.LogLevel = path, "debug" }, logFile)
 			l := startLoad(s.Base, 3)
 			defer l.finish()
 			reloads := func() float64 {
@@ -314,7 +314,7 @@ func TestReloadBesideBusyLog(t *testing.T) {
 				} else {
 					servetest.WriteRename(t, file, servetest.VersionCatalog(v))
 				}
-				took = append(took, servetest.WaitFor(t, 2*time.Second, v+" not served", func() bool {
+				took = append(took, testutil.WaitFor(t, 2*time.Second, v+" not served", func() bool {
 					got, err := servetest.ServedVersion(http.DefaultClient, s.Base)
 					return err == nil && got == v
 				}))
@@ -383,7 +383,7 @@ func TestReloadSteadyRewrites(t *testing.T) {
 		mu.Lock()
 		content = servetest.VersionCatalog(v)
 		mu.Unlock()
-		took = append(took, servetest.WaitFor(t, 2*time.Second, v+" not served while the file is replaced every 20 ms", func() bool {
+		took = append(took, testutil.WaitFor(t, 2*time.Second, v+" not served while the file is replaced every 20 ms", func() bool {
 			got, err := servetest.ServedVersion(http.DefaultClient, s.Base)
 			return err == nil && got == v
 		}))
@@ -408,7 +408,7 @@ func TestReloadRefusesSpecialFiles(t *testing.T) {
 	if err := os.Rename(fifo, path); err != nil {
 		t.Fatal(err)
 	}
-	servetest.WaitFor(t, 2*time.Second, "a FIFO over the catalog not refused", failures(1))
+	testutil.WaitFor(t, 2*time.Second, "a FIFO over the catalog not refused", failures(1))
 	if got := servetest.MetricValue(t, s.Metrics, "mailautoconf_catalog_last_reload_successful"); got != 0 {
 		t.Errorf("last_reload_successful = %v after a FIFO, want 0", got)
 	}
@@ -423,10 +423,10 @@ func TestReloadRefusesSpecialFiles(t *testing.T) {
 	if err := os.Rename(big, path); err != nil {
 		t.Fatal(err)
 	}
-	servetest.WaitFor(t, 2*time.Second, "a file over the limit not refused", failures(2))
+	testutil.WaitFor(t, 2*time.Second, "a file over the limit not refused", failures(2))
 
 	servetest.WriteRename(t, path, servetest.VersionCatalog("v3"))
-	servetest.WaitFor(t, 2*time.Second, "v3 not served after the FIFO", func() bool {
+	testutil.WaitFor(t, 2*time.Second, "v3 not served after the FIFO", func() bool {
 		got, err := servetest.ServedVersion(http.DefaultClient, s.Base)
 		return err == nil && got == "v3"
 	})
@@ -468,7 +468,7 @@ func TestReloadAfterChmod(t *testing.T) {
 	path := filepath.Join(catDir, "catalog.yaml")
 	servetest.WriteInPlace(t, path, servetest.VersionCatalog("v1"))
 	cfg := testConfig(t)
-	cfg.Catalog, cfg.MetricsListen = path, servetest.FreePort(t)
+	cfg.Catalog, cfg.MetricsListen = path, testutil.FreeAddr(t)
 	base, metricsBase := "http://"+cfg.Listen, "http://"+cfg.MetricsListen
 	cmd := exec.Command(bin)
 	cmd.Env = childEnv(t, cfg)
@@ -477,7 +477,7 @@ func TestReloadAfterChmod(t *testing.T) {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 		unreadable = 0o600 // owned by root: what a deploy step often leaves
 	}
-	var logs servetest.SyncBuffer
+	var logs testutil.SyncBuffer
 	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -493,7 +493,7 @@ func TestReloadAfterChmod(t *testing.T) {
 			<-exited
 		}
 	}()
-	servetest.WaitFor(t, 10*time.Second, "child did not start", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "child did not start", func() bool {
 		v, err := servetest.ServedVersion(http.DefaultClient, base)
 		return err == nil && v == "v1"
 	})
@@ -515,13 +515,13 @@ func TestReloadAfterChmod(t *testing.T) {
 	if err := os.Rename(tmp, path); err != nil {
 		t.Fatal(err)
 	}
-	servetest.WaitFor(t, 2*time.Second, "an unreadable catalog not refused", failures(1))
+	testutil.WaitFor(t, 2*time.Second, "an unreadable catalog not refused", failures(1))
 
 	// Made readable: served.
 	if err := os.Chmod(path, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	took := servetest.WaitFor(t, 2*time.Second, "catalog made readable not served", func() bool {
+	took := testutil.WaitFor(t, 2*time.Second, "catalog made readable not served", func() bool {
 		v, err := servetest.ServedVersion(http.DefaultClient, base)
 		return err == nil && v == "v2"
 	})
@@ -531,7 +531,7 @@ func TestReloadAfterChmod(t *testing.T) {
 	if err := os.Chmod(path, 0o000); err != nil {
 		t.Fatal(err)
 	}
-	servetest.WaitFor(t, 2*time.Second, "chmod 000 not reported", failures(2))
+	testutil.WaitFor(t, 2*time.Second, "chmod 000 not reported", failures(2))
 	for i := range 3 {
 		time.Sleep(300 * time.Millisecond)
 		os.Chmod(path, 0o000)

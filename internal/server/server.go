@@ -1,8 +1,9 @@
 // Package server runs the service: the plain, HTTPS and metrics
 // listeners with their timeouts and connection limits, the certificates,
-// profile signing, catalog reloads and graceful shutdown. It takes a
-// Config, already validated, and reads no environment; the commands and
-// the settings are the root package's.
+// profile signing, catalog reloads and graceful shutdown. Its Config
+// declares every MAILAUTOCONF_* setting; Run takes one already read and
+// validated, and reads no environment: the commands, and the reading of
+// the settings, are the root package's.
 package server
 
 import (
@@ -13,8 +14,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/labstack/gommon/bytes"
 
 	"mailautoconf/handlers"
 	"mailautoconf/internal/gcfloor"
@@ -58,52 +62,88 @@ const (
 	maxHeaderBytes = headerLimit - 4096
 )
 
-// Config is what the server needs, already validated: the root
-// package's settings.go builds it from the MAILAUTOCONF_* settings, whose
-// names the fields follow. Run reads no environment.
+// Config is every MAILAUTOCONF_* setting: envconfig fills it (the root
+// package's settings.go, prefix MAILAUTOCONF; split_words turns LogFormat
+// into MAILAUTOCONF_LOG_FORMAT), and `mailautoconf help` prints the desc
+// and default of each field. The root package validates it before Run,
+// which reads no environment. PublicIpv4 and PublicIpv6 are read by the
+// dns and doctor commands, not by Run. The ACME fields are spelt Acme
+// because split_words would turn ACMECARoots into ACMECA_ROOTS, and
+// envconfig's messages name the field (assigning ... to AcmeOnDemand).
 type Config struct {
-	Listen       string // address of the plain-HTTP listener
-	Catalog      string // catalog file or directory; "" serves the embedded demo
-	CatalogWatch bool   // reload on changes of the catalog's files (SIGHUP reloads in any case)
+	Listen     string `default:":8080" desc:"address of the plain-HTTP listener"`
+	Catalog    string `desc:"catalog YAML file, or directory of *.yaml files merged; unset serves the embedded demo catalog"`
+	LogFormat  string `split_words:"true" default:"text" desc:"log format: text or json"`
+	LogLevel   string `split_words:"true" default:"info" desc:"log level: debug, info, warn or error (full addresses are logged only at debug)"`
+	PublicHost string `split_words:"true" desc:"host name clients reach the service at: the CNAME target of autoconfig.<domain> and autodiscover.<domain>"`
+	PublicIpv4 string `split_words:"true" desc:"IPv4 addresses of the service, comma-separated: A records for autoconfig/autodiscover names (mailautoconf dns)"`
+	PublicIpv6 string `split_words:"true" desc:"IPv6 addresses of the service, comma-separated: AAAA records for autoconfig/autodiscover names (mailautoconf dns)"`
 
-	LogFormat string        // "text" or "json"
-	LogLevel  slog.Level    // full addresses are logged only at debug
-	LogFlush  time.Duration // longest a log line waits to be written with others; 0: at once
-	HeapFloor uint64        // heap size below which the garbage collector waits; 0: Go's default
+	// LogFlush batches log lines into one write (internal/logbatch).
+	LogFlush time.Duration `split_words:"true" default:"100ms" desc:"longest a log line waits to be written with others (one write per line costs more than a request); 0 writes each line at once"`
 
-	PublicHost string // normalised host name clients reach the service at; may be ""
+	// Limits on what the internet may send (limits.go,
+	// handlers/ratelimit.go).
+	RateLimit               float64 `split_words:"true" desc:"requests a second each client IP address (IPv6: each /64) may make, beyond RATE_BURST at once; over it: 429 with Retry-After; unset or 0: no limit"`
+	RateBurst               int     `split_words:"true" default:"20" desc:"requests a client may make at once before RATE_LIMIT applies"`
+	MaxConnections          int     `split_words:"true" default:"10000" desc:"open connections per listener; beyond, new ones wait in the kernel's queue, and near it idle keep-alive connections are closed first; 0: bounded by the file descriptor limit"`
+	MaxConnectionsPerClient int     `split_words:"true" default:"64" desc:"open connections per listener of one client (IPv4 address, IPv6 /64); beyond, its longest idle one is closed for the new one, or with none idle the new one is closed at once"`
 
-	RateLimit               float64 // requests a second per client; 0: no limit
-	RateBurst               int     // at least 1
-	MaxConnections          int     // per listener; 0: bounded by file descriptors
-	MaxConnectionsPerClient int     // at least 1
+	// HeapFloor lets the heap grow this far before the garbage collector
+	// runs (internal/gcfloor).
+	HeapFloor ByteSize `split_words:"true" default:"32MiB" desc:"heap size below which the garbage collector waits (GOGC=100 above it; GOGC set in the environment overrides it); 0: Go's default"`
 
-	MetricsListen string // address of the metrics and probes listener; "": off
+	// Operations (reload.go, metrics.go): live reload of the catalog,
+	// and the metrics and probes listener.
+	CatalogWatch  bool   `split_words:"true" default:"true" desc:"reload the catalog when its files change (edits, renames, ConfigMap updates); SIGHUP reloads it in any case"`
+	MetricsListen string `split_words:"true" desc:"address of the metrics and probes listener (/metrics, /healthz, /readyz), e.g. 127.0.0.1:9090; unset: off"`
 
-	// HTTPS: TLSListen turns it on; certificates come from TLSCert and
-	// TLSKey or TLSDir when set, else from the ACME CA.
-	TLSListen     string
-	TLSCert       string
-	TLSKey        string
-	TLSDir        string
-	DataDir       string // keeps the ACME account and certificates, when Storage is ""
-	Storage       string // URL of the certificate storage replicas share (certstore.Open); may hold a password, never logged
-	ACMEOnDemand  bool   // obtain certificates at their first handshake
-	ACMEOrderRate int    // new orders a minute with ACMEOnDemand; at least 1
-	ACMEDirectory string
-	ACMEEmail     string
-	ACMECARoots   string // PEM file of roots to trust for the ACME server itself
-	SignWithTLS   bool   // sign profiles with the HTTPS certificate of PublicHost
+	// HTTPS (tls.go). TLS_LISTEN turns it on; certificates come from
+	// TLS_CERT/TLS_KEY or TLS_DIR when set, else from the ACME CA.
+	TLSListen     string `split_words:"true" desc:"address of the HTTPS listener (e.g. :443); unset: no HTTPS"`
+	TLSCert       string `split_words:"true" desc:"certificate chain PEM file, instead of ACME (with TLS_KEY)"`
+	TLSKey        string `split_words:"true" desc:"private key PEM file of TLS_CERT"`
+	TLSDir        string `split_words:"true" desc:"directory of certificate/key PEM pairs chosen by SNI, instead of ACME"`
+	DataDir       string `split_words:"true" desc:"directory keeping ACME account and certificates (required for ACME unless STORAGE is set)"`
+	Storage       string `split_words:"true" desc:"URL of the certificate storage several replicas share, instead of DATA_DIR: postgres://, postgresql://, redis:// or rediss:// (internal/certstore); unset: DATA_DIR on disk"`
+	AcmeOnDemand  bool   `split_words:"true" default:"false" desc:"obtain a name's certificate at its first TLS handshake instead of at start, for names the catalog or a directory serves at that moment; the handshake waits 4 s at most, the order goes on in the background"`
+	AcmeOrderRate int    `split_words:"true" default:"10" desc:"with ACME_ON_DEMAND, new certificate orders a minute per replica; a handshake over it fails at once, and the client's next attempt tries again"`
+	AcmeDirectory string `split_words:"true" default:"https://acme-v02.api.letsencrypt.org/directory" desc:"ACME directory URL"`
+	AcmeEmail     string `split_words:"true" desc:"contact address of the ACME account"`
+	AcmeCARoots   string `split_words:"true" desc:"PEM file of roots to trust for the ACME server itself (private or test CAs)"`
+	SignWithTLS   bool   `split_words:"true" desc:"sign Apple profiles with the HTTPS certificate of PUBLIC_HOST when no signing pair is set"`
+
+	// Apple profile signing (signing.go): a certificate and its key.
+	SignCert string `split_words:"true" desc:"PEM file of the certificate signing Apple profiles, intermediates after it; unset: profiles are unsigned"`
+	SignKey  string `split_words:"true" desc:"PEM file of the private key (RSA or ECDSA) of SIGN_CERT"`
 
 	// Getenv reads the directories' connection URLs and bind passwords
 	// (the variables a catalog's url_env and bind_password_env name);
 	// nil reads none. The root package passes os.Getenv.
-	Getenv func(string) string `json:"-"`
+	Getenv func(string) string `json:"-" ignored:"true"`
+}
 
-	// Apple profile signing: a certificate (intermediates after it) and
-	// its key, PEM files; both empty: profiles are unsigned.
-	SignCert string
-	SignKey  string
+// ByteSize is a setting in bytes, written "32MiB", "64MB", "512K" or as
+// a plain number.
+type ByteSize uint64
+
+// Decode implements envconfig.Decoder.
+func (b *ByteSize) Decode(s string) error {
+	n, err := bytes.Parse(strings.TrimSpace(s))
+	if err != nil || n < 0 {
+		return fmt.Errorf("%q is not a size (e.g. 32MiB, 64MB, 0)", s)
+	}
+	*b = ByteSize(n)
+	return nil
+}
+
+// ParseLevel reads a LogLevel setting.
+func ParseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("settings: %s_LOG_LEVEL=%q: want debug, info, warn or error", settingPrefix, s)
+	}
+	return l, nil
 }
 
 // Run serves cfg until ctx ends, then shuts down gracefully (in-flight
@@ -116,8 +156,9 @@ type Config struct {
 func Run(ctx context.Context, cfg Config, logOutput io.Writer) error {
 	lw := logbatch.New(logOutput, cfg.LogFlush) // lines written together
 	defer lw.Close()
-	defer gcfloor.Start(cfg.HeapFloor)()
-	log := newLogger(cfg.LogFormat, cfg.LogLevel, lw)
+	defer gcfloor.Start(uint64(cfg.HeapFloor))()
+	level, _ := ParseLevel(cfg.LogLevel) // validated by the root package
+	log := newLogger(cfg.LogFormat, level, lw)
 	if cfg.Catalog == "" {
 		log.Info("no catalog configured (MAILAUTOCONF_CATALOG): serving the embedded demo catalog")
 	}
@@ -132,7 +173,7 @@ func Run(ctx context.Context, cfg Config, logOutput io.Writer) error {
 	defer stop(nil)
 	var current atomic.Pointer[provision.Catalog]
 	hc := handlers.Config{Catalog: &current, Log: log, PublicHost: cfg.PublicHost,
-		RequestLog: handlers.NewRequestLog(lw, cfg.LogFormat, cfg.LogLevel),
+		RequestLog: handlers.NewRequestLog(lw, cfg.LogFormat, level),
 		RateLimit:  handlers.NewRateLimit(cfg.RateLimit, cfg.RateBurst), // nil: no limit
 		Metrics:    handlers.NewMetrics(),
 	}

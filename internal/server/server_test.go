@@ -16,6 +16,7 @@ import (
 
 	// -update: go test ./... -update rewrites golden files, and every test
 	// binary must accept the flag.
+	"mailautoconf/internal/testutil"
 	_ "mailautoconf/internal/testutil/golden"
 	"mailautoconf/internal/testutil/servetest"
 )
@@ -66,16 +67,16 @@ func childEnv(t *testing.T, cfg Config) []string {
 // with the plain listener on a free loopback port and no other.
 func testConfig(t *testing.T) Config {
 	return Config{
-		Listen:                  servetest.FreePort(t),
+		Listen:                  testutil.FreeAddr(t),
 		CatalogWatch:            true,
 		LogFormat:               "text",
-		LogLevel:                slog.LevelInfo,
+		LogLevel:                "info",
 		LogFlush:                100 * time.Millisecond,
 		HeapFloor:               32 << 20,
 		RateBurst:               20,
 		MaxConnections:          10000,
 		MaxConnectionsPerClient: 64,
-		ACMEDirectory:           "https://acme-v02.api.letsencrypt.org/directory",
+		AcmeDirectory:           "https://acme-v02.api.letsencrypt.org/directory",
 	}
 }
 
@@ -92,7 +93,7 @@ func startServer(t *testing.T, edit func(*Config)) *servetest.Live {
 func startServerLog(t *testing.T, edit func(*Config), logFile io.Writer) *servetest.Live {
 	t.Helper()
 	cfg := testConfig(t)
-	cfg.MetricsListen = servetest.FreePort(t)
+	cfg.MetricsListen = testutil.FreeAddr(t)
 	if edit != nil {
 		edit(&cfg)
 	}

@@ -17,7 +17,7 @@ import (
 // pointer later from the HTTPS certificate (tls.go).
 func profileSigner(cfg *Config, log *slog.Logger) (*atomic.Pointer[profilesign.Signer], error) {
 	var p atomic.Pointer[profilesign.Signer]
-	signer, err := LoadSigner(cfg.SignCert, cfg.SignKey)
+	signer, err := SignerFromSettings(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -34,11 +34,13 @@ func profileSigner(cfg *Config, log *slog.Logger) (*atomic.Pointer[profilesign.S
 	return &p, nil
 }
 
-// LoadSigner returns the signer of a certificate/key file pair, nil when
-// neither is set, and an error naming the setting at fault when only one
-// is or the pair is bad: what serve signs profiles with, and render
-// --sign.
-func LoadSigner(certFile, keyFile string) (*profilesign.Signer, error) {
+// SignerFromSettings returns the signer of the pair cfg.SignCert and
+// cfg.SignKey name (MAILAUTOCONF_SIGN_CERT and _SIGN_KEY), read with
+// profilesign.Load; nil when neither is set, and an error naming the
+// setting at fault when only one is or the pair is bad: what serve signs
+// profiles with, and render --sign. It does not look at SignWithTLS.
+func SignerFromSettings(cfg *Config) (*profilesign.Signer, error) {
+	certFile, keyFile := cfg.SignCert, cfg.SignKey
 	switch {
 	case certFile == "" && keyFile == "":
 		return nil, nil

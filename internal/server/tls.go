@@ -85,8 +85,8 @@ func startHTTPS(ctx context.Context, cfg *Config, limits connLimits, cat *provis
 // startACME opens the certificate storage (cfg.Storage, shared by every
 // replica, or the data directory) and starts the ACME manager on it, for
 // the plain and TLS listeners at httpAddr and tlsAddr. Both are closed
-// when ctx ends. With cfg.ACMEOnDemand a name's certificate is obtained
-// at its first handshake, new orders held to cfg.ACMEOrderRate a minute.
+// when ctx ends. With cfg.AcmeOnDemand a name's certificate is obtained
+// at its first handshake, new orders held to cfg.AcmeOrderRate a minute.
 func (t *httpsService) startACME(ctx context.Context, cfg *Config, httpAddr, tlsAddr net.Addr) error {
 	// certstore.Open does not connect, and its errors and String never
 	// repeat the URL's user or password.
@@ -99,11 +99,11 @@ func (t *httpsService) startACME(ctx context.Context, cfg *Config, httpAddr, tls
 		DataDir:   cfg.DataDir,
 		Storage:   st,
 		Metrics:   t.storage,
-		OnDemand:  cfg.ACMEOnDemand,
-		OrderRate: cfg.ACMEOrderRate,
-		Directory: cfg.ACMEDirectory,
-		Email:     cfg.ACMEEmail,
-		CARoots:   cfg.ACMECARoots,
+		OnDemand:  cfg.AcmeOnDemand,
+		OrderRate: cfg.AcmeOrderRate,
+		Directory: cfg.AcmeDirectory,
+		Email:     cfg.AcmeEmail,
+		CARoots:   cfg.AcmeCARoots,
 		HTTPAddr:  httpAddr,
 		TLSAddr:   tlsAddr,
 		Log:       t.log,
@@ -118,7 +118,7 @@ func (t *httpsService) startACME(ctx context.Context, cfg *Config, httpAddr, tls
 		st.Close()
 	})
 	t.log.Info("serving HTTPS", "listen", tlsAddr.String(), "certificates", "acme",
-		"storage", st.String(), "on_demand", cfg.ACMEOnDemand)
+		"storage", st.String(), "on_demand", cfg.AcmeOnDemand)
 	return nil
 }
 

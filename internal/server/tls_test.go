@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"mailautoconf/internal/certstore/certstoretest"
+	"mailautoconf/internal/testutil"
 	"mailautoconf/internal/testutil/pebbletest"
 	"mailautoconf/internal/testutil/servetest"
 	"mailautoconf/internal/testutil/testpki"
@@ -68,7 +69,7 @@ func get(t *testing.T, c *http.Client, url string) (*http.Response, string) {
 
 // startServe runs the server with cfg until the test ends; stop ends it
 // earlier and waits.
-func startServe(t *testing.T, cfg Config, logs *servetest.SyncBuffer) (stop func()) {
+func startServe(t *testing.T, cfg Config, logs *testutil.SyncBuffer) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -100,7 +101,7 @@ func waitReady(t *testing.T, plainPort int, names int, timeout time.Duration) st
 	c := loopbackClient(plainPort, nil)
 	want := fmt.Sprintf("certificates: %d of %d names ready", names, names)
 	var body string
-	ok := pebbletest.WaitFor(context.Background(), timeout, func() bool {
+	ok := testutil.Poll(context.Background(), timeout, func() bool {
 		resp, err := c.Get("http://svc.example/readyz")
 		if err != nil {
 			return false
@@ -120,7 +121,7 @@ func waitReady(t *testing.T, plainPort int, names int, timeout time.Duration) st
 // try it: three domains, Pebble standing in for Let's Encrypt, one start
 // of the service.
 func TestServeHTTPSWithACME(t *testing.T) {
-	httpPort, tlsPort := pebbletest.FreePort(t), pebbletest.FreePort(t)
+	httpPort, tlsPort := testutil.FreePort(t), testutil.FreePort(t)
 	p := pebbletest.Start(t, httpPort, tlsPort)
 	dir := t.TempDir()
 	catalog := filepath.Join(dir, "catalog.yaml")
@@ -132,13 +133,13 @@ func TestServeHTTPSWithACME(t *testing.T) {
 	cfg.TLSListen = fmt.Sprintf("127.0.0.1:%d", tlsPort)
 	cfg.Catalog = catalog
 	cfg.DataDir = filepath.Join(dir, "data")
-	cfg.ACMEDirectory = p.Directory
-	cfg.ACMEEmail = "hostmaster@example.org"
-	cfg.ACMECARoots = p.APIRoots
+	cfg.AcmeDirectory = p.Directory
+	cfg.AcmeEmail = "hostmaster@example.org"
+	cfg.AcmeCARoots = p.APIRoots
 	cfg.PublicHost = "mail.example.org"
 	cfg.SignWithTLS = true
 
-	var logs servetest.SyncBuffer
+	var logs testutil.SyncBuffer
 	start := time.Now()
 	stop := startServe(t, cfg, &logs)
 	const names = 10 // autoconfig., autodiscover. and ua-auto-config. of three domains, and the public host
@@ -255,7 +256,7 @@ func verifyProfile(t *testing.T, c *http.Client, root []byte, url string) {
 		return
 	}
 	var body string
-	pebbletest.WaitFor(context.Background(), 10*time.Second, func() bool {
+	testutil.Poll(context.Background(), 10*time.Second, func() bool {
 		resp, b := get(t, c, url)
 		body = b
 		return resp != nil && resp.StatusCode == 200 && !strings.HasPrefix(b, "<?xml")
@@ -287,12 +288,12 @@ func TestServeHTTPSWithCertificateFiles(t *testing.T) {
 	key := testpki.Key(t)
 	cert := testpki.SelfSigned(t, key, testpki.Cert{Names: []string{"autoconfig.example.com", "autoconfig.example.net"}})
 	testpki.WritePair(t, filepath.Join(dir, "autoconfig.crt"), filepath.Join(dir, "autoconfig.key"), cert, key)
-	httpPort, tlsPort := pebbletest.FreePort(t), pebbletest.FreePort(t)
+	httpPort, tlsPort := testutil.FreePort(t), testutil.FreePort(t)
 	cfg := testConfig(t)
 	cfg.Listen = fmt.Sprintf("127.0.0.1:%d", httpPort)
 	cfg.TLSListen = fmt.Sprintf("127.0.0.1:%d", tlsPort)
 	cfg.TLSDir = dir
-	var logs servetest.SyncBuffer
+	var logs testutil.SyncBuffer
 	startServe(t, cfg, &logs)
 
 	roots := x509.NewCertPool()
@@ -301,7 +302,7 @@ func TestServeHTTPSWithCertificateFiles(t *testing.T) {
 	var resp *http.Response
 	var body string
 	var err error
-	pebbletest.WaitFor(context.Background(), 5*time.Second, func() bool {
+	testutil.Poll(context.Background(), 5*time.Second, func() bool {
 		resp, err = https.Get("https://autoconfig.example.net/mail/config-v1.1.xml")
 		if err == nil {
 			b, _ := io.ReadAll(resp.Body)
@@ -360,7 +361,7 @@ func withPassword(t *testing.T, rawURL, password string) string {
 func TestServeHTTPSOnDemandWithSharedStorage(t *testing.T) {
 	const secret = "pw-never-shown"
 	storage := withPassword(t, certstoretest.PostgresURL(t), secret)
-	httpPort, tlsPort := pebbletest.FreePort(t), pebbletest.FreePort(t)
+	httpPort, tlsPort := testutil.FreePort(t), testutil.FreePort(t)
 	p := pebbletest.Start(t, httpPort, tlsPort)
 	catalog := filepath.Join(t.TempDir(), "catalog.yaml")
 	if err := os.WriteFile(catalog, []byte(threeDomains), 0o600); err != nil {
@@ -370,25 +371,25 @@ func TestServeHTTPSOnDemandWithSharedStorage(t *testing.T) {
 		cfg := testConfig(t)
 		cfg.Listen = fmt.Sprintf("127.0.0.1:%d", httpPort)
 		cfg.TLSListen = fmt.Sprintf("127.0.0.1:%d", tlsPort)
-		cfg.MetricsListen = servetest.FreePort(t)
+		cfg.MetricsListen = testutil.FreeAddr(t)
 		cfg.Catalog = catalog
 		cfg.Storage = storage
-		cfg.ACMEOnDemand = true
-		cfg.ACMEOrderRate = 10
-		cfg.ACMEDirectory = p.Directory
-		cfg.ACMEEmail = "hostmaster@example.org"
-		cfg.ACMECARoots = p.APIRoots
+		cfg.AcmeOnDemand = true
+		cfg.AcmeOrderRate = 10
+		cfg.AcmeDirectory = p.Directory
+		cfg.AcmeEmail = "hostmaster@example.org"
+		cfg.AcmeCARoots = p.APIRoots
 		cfg.PublicHost = "mail.example.org"
 		return cfg
 	}
 	// a is where Pebble validates; b answers no validation itself.
-	a, b := replica(httpPort, tlsPort), replica(pebbletest.FreePort(t), pebbletest.FreePort(t))
-	var logsA, logsB servetest.SyncBuffer
+	a, b := replica(httpPort, tlsPort), replica(testutil.FreePort(t), testutil.FreePort(t))
+	var logsA, logsB testutil.SyncBuffer
 	startServe(t, a, &logsA)
 	var shown []string // every page read, searched for the password
 	readyz := func(cfg Config) string {
 		var body string
-		servetest.WaitFor(t, 10*time.Second, "/readyz on "+cfg.MetricsListen, func() bool {
+		testutil.WaitFor(t, 10*time.Second, "/readyz on "+cfg.MetricsListen, func() bool {
 			resp, err := http.Get("http://" + cfg.MetricsListen + "/readyz")
 			if err != nil {
 				return false
@@ -513,9 +514,9 @@ func TestServeStorageRefusedWithoutItsPassword(t *testing.T) {
 		"redis://u:" + secret + "@127.0.0.1:1/not-a-db",
 	} {
 		cfg := testConfig(t)
-		cfg.TLSListen = servetest.FreePort(t)
+		cfg.TLSListen = testutil.FreeAddr(t)
 		cfg.Storage = storage
-		var logs servetest.SyncBuffer
+		var logs testutil.SyncBuffer
 		err := Run(context.Background(), cfg, &logs)
 		if err == nil || !strings.Contains(err.Error(), "certificate storage") || !strings.Contains(err.Error(), "127.0.0.1:1") {
 			t.Errorf("Run with storage %q = %v, want an error naming the storage", storage, err)

@@ -23,8 +23,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/miekg/dns"
-
 	"mailautoconf/handlers"
 	"mailautoconf/internal/profilesign"
 	"mailautoconf/provision"
@@ -93,65 +91,11 @@ func (ca *testCA) leaf(t testing.TB, names []string, notBefore, notAfter time.Ti
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
 }
 
-// zone is a test zone: records by lower-case owner name.
-type zone map[string][]dns.RR
-
-func (z zone) add(rrs ...string) {
-	for _, s := range rrs {
-		rr, err := dns.NewRR(s)
-		if err != nil {
-			panic(fmt.Sprintf("test zone %q: %v", s, err))
-		}
-		name := strings.ToLower(rr.Header().Name)
-		z[name] = append(z[name], rr)
-	}
-}
+// zone is the DNS zone a scenario serves (dnstest.ServeZone).
+type zone = dnstest.Zone
 
 // noAnswer, as a broken name's rcode, makes the DNS server drop the query.
-const noAnswer = -1
-
-// startDNS serves z over UDP on 127.0.0.1 as an authoritative server
-// that also follows CNAMEs inside the zone, like a recursive resolver
-// would. A name in broken gets that rcode (SERVFAIL, ...) or, with
-// noAnswer, no answer at all. It returns host:port.
-func startDNS(t testing.TB, z zone, broken map[string]int) string {
-	t.Helper()
-	return dnstest.Serve(t, dns.HandlerFunc(func(w dns.ResponseWriter, req *dns.Msg) {
-		m := new(dns.Msg)
-		m.SetReply(req)
-		m.Authoritative = true
-		if len(req.Question) == 1 {
-			q := req.Question[0]
-			name := strings.ToLower(q.Name)
-			if rcode, ok := broken[name]; ok {
-				if rcode != noAnswer {
-					m.Rcode = rcode
-					_ = w.WriteMsg(m)
-				}
-				return
-			}
-			if _, ok := z[name]; !ok {
-				m.Rcode = dns.RcodeNameError
-			}
-			for hop := 0; hop < 8; hop++ {
-				var cname *dns.CNAME
-				for _, rr := range z[name] {
-					if rr.Header().Rrtype == q.Qtype {
-						m.Answer = append(m.Answer, rr)
-					} else if c, ok := rr.(*dns.CNAME); ok && q.Qtype != dns.TypeCNAME {
-						cname = c
-					}
-				}
-				if cname == nil {
-					break
-				}
-				m.Answer = append(m.Answer, cname)
-				name = strings.ToLower(cname.Target)
-			}
-		}
-		_ = w.WriteMsg(m)
-	}))
-}
+const noAnswer = dnstest.NoAnswer
 
 // listen opens a TCP listener on 127.0.0.1 and returns it and its port.
 func listen(t testing.TB) (net.Listener, int) {
@@ -162,18 +106,6 @@ func listen(t testing.TB) (net.Listener, int) {
 	}
 	t.Cleanup(func() { ln.Close() })
 	return ln, ln.Addr().(*net.TCPAddr).Port
-}
-
-// closedPort returns a port nothing listens on.
-func closedPort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	return port
 }
 
 // serveHTTP serves h on a new listener, with TLS when cert is non-nil.

@@ -53,7 +53,7 @@ func TestScenarioPACCStale(t *testing.T) {
 	p, _ := provision.Demo().Lookup("example.com")
 	current := provision.PACCDigest(p)
 	delete(s.zone, paccTXT)
-	s.zone.add(paccTXT + ` 300 IN TXT "` + old + `"`)
+	s.zone.Add(paccTXT + ` 300 IN TXT "` + old + `"`)
 	rep := s.run(t, ca)
 	wantStatus(t, rep, allStatus(doctor.Pass, map[string]doctor.Status{"pacc": doctor.Fail}))
 	c := findClient(t, rep, "pacc")
@@ -111,7 +111,7 @@ func TestScenarioPACCUnpublished(t *testing.T) {
 		s.cert = ca.leaf(t, []string{publicHost, "autoconfig.example.com", "autodiscover.example.com", "dav.example.com"}, now.Add(-time.Hour), now.Add(90*24*time.Hour))
 		delete(s.zone, paccTXT)
 		if txt != "" {
-			s.zone.add(paccTXT + " 300 IN TXT " + txt)
+			s.zone.Add(paccTXT + " 300 IN TXT " + txt)
 		}
 		rep := s.run(t, ca)
 		wantStatus(t, rep, allStatus(doctor.Pass, map[string]doctor.Status{"pacc": doctor.Warn}))

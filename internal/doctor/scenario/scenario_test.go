@@ -15,6 +15,8 @@ import (
 	"mailautoconf/internal/dnsrecords"
 	"mailautoconf/internal/doctor"
 	"mailautoconf/internal/profilesign"
+	"mailautoconf/internal/testutil"
+	"mailautoconf/internal/testutil/dnstest"
 	"mailautoconf/provision"
 )
 
@@ -49,9 +51,9 @@ func newScenario(t *testing.T, ca *testCA) *scenario {
 	}
 	z := zone{}
 	for _, r := range dnsrecords.Derive(p, "example.com", dnsrecords.Target{Host: publicHost}).Records {
-		z.add(r.Name + " 300 IN " + r.Type + " " + r.Data)
+		z.Add(r.Name + " 300 IN " + r.Type + " " + r.Data)
 	}
-	z.add(
+	z.Add(
 		publicHost+". 300 IN A 127.0.0.1",
 		"imap.example.com. 300 IN A 127.0.0.1",
 		"pop.example.com. 300 IN A 127.0.0.1",
@@ -101,13 +103,13 @@ func (s *scenario) run(t *testing.T, ca *testCA) *doctor.Report {
 		587: greeter(t, "smtp", false, mailCert),
 	}
 	if s.closed993 {
-		ports[993] = closedPort(t)
+		ports[993] = testutil.FreePort(t)
 	}
 	if s.silent993 {
 		_, ports[993] = listen(t)
 	}
 	opts := doctor.Options{
-		Resolver: startDNS(t, s.zone, s.brokenDNS),
+		Resolver: dnstest.ServeZone(t, s.zone, s.brokenDNS),
 		Roots:    ca.pool,
 		PortMap:  ports,
 		Timeout:  2 * time.Second,
@@ -324,7 +326,7 @@ func TestScenarioSRVDisagrees(t *testing.T) {
 	s.expected = true
 	delete(s.zone, "_imaps._tcp.example.com.")
 	delete(s.zone, "_submission._tcp.example.com.")
-	s.zone.add("_imaps._tcp.example.com. 300 IN SRV 0 1 9993 old-imap.example.com.")
+	s.zone.Add("_imaps._tcp.example.com. 300 IN SRV 0 1 9993 old-imap.example.com.")
 	rep := s.run(t, ca)
 	wantStatus(t, rep, allStatus(doctor.Pass, nil))
 	got := map[string]doctor.Status{}
@@ -414,7 +416,7 @@ func TestScenarioMXFallback(t *testing.T) {
 	s := newScenario(t, ca)
 	delete(s.zone, "autoconfig.example.com.")
 	delete(s.zone, "example.com.")
-	s.zone.add(
+	s.zone.Add(
 		"example.com. 300 IN MX 10 mx1.hoster.test.",
 		"autoconfig.hoster.test. 300 IN CNAME "+publicHost+".",
 	)

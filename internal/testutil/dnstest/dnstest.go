@@ -4,7 +4,9 @@
 package dnstest
 
 import (
+	"fmt"
 	"net"
+	"strings"
 	"testing"
 
 	"github.com/miekg/dns"
@@ -25,4 +27,66 @@ func Serve(t testing.TB, h dns.Handler) string {
 	<-started
 	t.Cleanup(func() { _ = srv.Shutdown() })
 	return pc.LocalAddr().String()
+}
+
+// Zone is a test zone: records by lower-case owner name.
+type Zone map[string][]dns.RR
+
+// Add parses each record, in zone-file syntax ("example.com. 300 IN A
+// 127.0.0.1"), into z; a record that does not parse panics.
+func (z Zone) Add(rrs ...string) {
+	for _, s := range rrs {
+		rr, err := dns.NewRR(s)
+		if err != nil {
+			panic(fmt.Sprintf("test zone %q: %v", s, err))
+		}
+		name := strings.ToLower(rr.Header().Name)
+		z[name] = append(z[name], rr)
+	}
+}
+
+// NoAnswer is the rcode that makes ServeZone drop a broken name's query.
+const NoAnswer = -1
+
+// ServeZone serves z (as Serve does) as an authoritative server that
+// also follows CNAMEs inside the zone, as a recursive resolver would. A
+// name in broken gets that rcode (SERVFAIL, ...) or, with NoAnswer, no
+// answer at all. It returns host:port.
+func ServeZone(t testing.TB, z Zone, broken map[string]int) string {
+	t.Helper()
+	return Serve(t, dns.HandlerFunc(func(w dns.ResponseWriter, req *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetReply(req)
+		m.Authoritative = true
+		if len(req.Question) == 1 {
+			q := req.Question[0]
+			name := strings.ToLower(q.Name)
+			if rcode, ok := broken[name]; ok {
+				if rcode != NoAnswer {
+					m.Rcode = rcode
+					_ = w.WriteMsg(m)
+				}
+				return
+			}
+			if _, ok := z[name]; !ok {
+				m.Rcode = dns.RcodeNameError
+			}
+			for hop := 0; hop < 8; hop++ {
+				var cname *dns.CNAME
+				for _, rr := range z[name] {
+					if rr.Header().Rrtype == q.Qtype {
+						m.Answer = append(m.Answer, rr)
+					} else if c, ok := rr.(*dns.CNAME); ok && q.Qtype != dns.TypeCNAME {
+						cname = c
+					}
+				}
+				if cname == nil {
+					break
+				}
+				m.Answer = append(m.Answer, cname)
+				name = strings.ToLower(cname.Target)
+			}
+		}
+		_ = w.WriteMsg(m)
+	}))
 }

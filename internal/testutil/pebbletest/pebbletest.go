@@ -9,8 +9,6 @@
 package pebbletest
 
 import (
-	"bytes"
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -28,9 +26,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"mailautoconf/internal/testutil"
 )
 
 // Version is the Pebble release .ci/run installs.
@@ -49,18 +48,7 @@ type Pebble struct {
 
 	mgmt   string
 	client *http.Client
-	log    *syncBuffer
-}
-
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func FreePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	log    *testutil.SyncBuffer
 }
 
 // binary finds a program on PATH or in GOPATH/bin.
@@ -112,7 +100,7 @@ func StartWith(t testing.TB, httpPort, tlsPort int, o Options) *Pebble {
 		t.Skip(msg)
 	}
 	dir := t.TempDir()
-	p := &Pebble{HTTPPort: httpPort, TLSPort: tlsPort, log: &syncBuffer{}}
+	p := &Pebble{HTTPPort: httpPort, TLSPort: tlsPort, log: &testutil.SyncBuffer{}}
 
 	// Pebble's API certificate, from a root of our own.
 	caPEM, certPEM, keyPEM := apiCertificate(t)
@@ -121,15 +109,15 @@ func StartWith(t testing.TB, httpPort, tlsPort int, o Options) *Pebble {
 	write(t, filepath.Join(dir, "cert.pem"), certPEM)
 	write(t, filepath.Join(dir, "key.pem"), keyPEM)
 
-	dnsAddr := fmt.Sprintf("127.0.0.1:%d", FreePort(t))
+	dnsAddr := testutil.FreeAddr(t)
 	chall := exec.Command(challBin,
 		"-dnsserver", dnsAddr, "-defaultIPv4", "127.0.0.1", "-defaultIPv6", "",
-		"-management", fmt.Sprintf("127.0.0.1:%d", FreePort(t)),
+		"-management", testutil.FreeAddr(t),
 		"-http01", "", "-https01", "", "-tlsalpn01", "", "-doh", "")
 	chall.Stdout, chall.Stderr = io.Discard, io.Discard
 	startProcess(t, chall)
 
-	apiPort, mgmtPort := FreePort(t), FreePort(t)
+	apiPort, mgmtPort := testutil.FreePort(t), testutil.FreePort(t)
 	conf := map[string]any{"pebble": map[string]any{
 		"listenAddress":           fmt.Sprintf("127.0.0.1:%d", apiPort),
 		"managementListenAddress": fmt.Sprintf("127.0.0.1:%d", mgmtPort),
@@ -283,34 +271,4 @@ func apiCertificate(t testing.TB) (caPEM, certPEM, keyPEM []byte) {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
 		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})
-}
-
-// WaitFor polls cond every 50 ms until it holds or timeout passes.
-func WaitFor(ctx context.Context, timeout time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return false
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return true
-}
-
-// syncBuffer is a bytes.Buffer safe for a process's output and readers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -1,73 +1,28 @@
 // Package servetest holds what the tests of a running service share: the
 // root package's, which start it through the serve command or as a
-// process, and internal/server's, which start it from a Config. Free
-// loopback ports, polling, a log buffer safe for two writers, named
+// process, and internal/server's, which start it from a Config: named
 // pipes, catalogs that show which version served an answer, and the
-// metrics page. Tests only: it is imported by _test files.
+// metrics page (free ports, polling and a shared log buffer are the
+// parent package testutil's). Tests only: it is imported by _test files.
 package servetest
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"mailautoconf/internal/testutil"
 )
-
-// FreePort returns a loopback address, HOST:PORT, that was free a moment
-// ago.
-func FreePort(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// WaitFor polls cond every 10ms until it holds or timeout passes (then
-// the test fails with what), and returns how long it took.
-func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > timeout {
-			t.Fatalf("after %v: %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return time.Since(start)
-}
-
-// SyncBuffer lets the service's logger and the test share a buffer.
-type SyncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *SyncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *SyncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // Mkfifo makes a named pipe, or skips the test where there are none. A
 // reader blocked in its open (what the tests guard against) is let go at
@@ -191,7 +146,7 @@ func WriteRename(t testing.TB, path, data string) {
 // Live is a service running in the test's process.
 type Live struct {
 	Base, Metrics string // http://HOST:PORT of the plain and the metrics listener
-	Logs          *SyncBuffer
+	Logs          *testutil.SyncBuffer
 	// Stop ends the service and waits for it; the end of the test
 	// calls it when the test has not.
 	Stop func()
@@ -202,7 +157,7 @@ type Live struct {
 // answers. Its log goes to logFile too when that is not nil.
 func Start(t testing.TB, listen, metrics string, logFile io.Writer, serve func(ctx context.Context, logs io.Writer) error) *Live {
 	t.Helper()
-	s := &Live{Base: "http://" + listen, Metrics: "http://" + metrics, Logs: &SyncBuffer{}}
+	s := &Live{Base: "http://" + listen, Metrics: "http://" + metrics, Logs: &testutil.SyncBuffer{}}
 	var logs io.Writer = s.Logs
 	if logFile != nil {
 		logs = io.MultiWriter(s.Logs, logFile)
@@ -230,7 +185,7 @@ func Start(t testing.TB, listen, metrics string, logFile io.Writer, serve func(c
 	// request without a timeout would wait for ever on one that never
 	// does.
 	probe := &http.Client{Timeout: time.Second}
-	WaitFor(t, 5*time.Second, "server did not start", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "server did not start", func() bool {
 		resp, err := probe.Get(s.Metrics + "/readyz")
 		if err != nil {
 			return false

@@ -1,18 +1,19 @@
-package provision_test
+package doctor
 
 import (
 	"bytes"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
-	"mailautoconf/internal/doctor"
 	"mailautoconf/provision"
 )
 
 // These tests check what two clients end up with when they read our POX
-// answers, through the doctor's models of their readers (one model per
-// client, internal/doctor/autodiscover.go):
+// answers (provision's renderers), through the doctor's models of their
+// readers (one model per client, autodiscover.go):
 //
 //   - Thunderbird's ExchangeAutoDiscover readAutoDiscoverXML
 //     (docs/thunderbird-parser.md#jxon and #readautodiscoverxml);
@@ -39,8 +40,8 @@ func etreeAutodiscover(t *testing.T, p *provision.Provider, domain string, addr 
 	return b
 }
 
-func containsServer(list []doctor.Endpoint, protocol provision.Protocol, host string, port int, socket string) bool {
-	return slices.ContainsFunc(list, func(e doctor.Endpoint) bool {
+func containsServer(list []Endpoint, protocol provision.Protocol, host string, port int, socket string) bool {
+	return slices.ContainsFunc(list, func(e Endpoint) bool {
 		return e.Protocol == string(protocol) && e.Host == host && e.Port == port && e.Socket == socket
 	})
 }
@@ -52,15 +53,15 @@ func TestThunderbirdReadsAutodiscover(t *testing.T) {
 	cat := provision.Demo()
 	p, _ := cat.Lookup("example.com")
 	addr := &provision.Address{Local: "fred", Domain: "example.com"}
-	res := doctor.ThunderbirdReads("text/xml; charset=utf-8", etreeAutodiscover(t, p, "example.com", addr), "")
+	res := thunderbirdReads("text/xml; charset=utf-8", etreeAutodiscover(t, p, "example.com", addr), "")
 	if !res.OK {
 		t.Fatalf("Thunderbird: %s", res.Reason)
 	}
-	want := doctor.Endpoint{Protocol: "imap", Host: "imap.example.com", Port: 993, Socket: "SSL", Username: "fred@example.com", Auth: "password-cleartext"}
+	want := Endpoint{Protocol: "imap", Host: "imap.example.com", Port: 993, Socket: "SSL", Username: "fred@example.com", Auth: "password-cleartext"}
 	if res.Incoming == nil || *res.Incoming != want {
 		t.Errorf("incoming = %v, want %v", res.Incoming, want)
 	}
-	want = doctor.Endpoint{Protocol: "smtp", Host: "smtp.example.com", Port: 465, Socket: "SSL", Username: "fred@example.com", Auth: "password-cleartext"}
+	want = Endpoint{Protocol: "smtp", Host: "smtp.example.com", Port: 465, Socket: "SSL", Username: "fred@example.com", Auth: "password-cleartext"}
 	if res.Outgoing == nil || *res.Outgoing != want {
 		t.Errorf("outgoing = %v, want %v", res.Outgoing, want)
 	}
@@ -75,7 +76,7 @@ func TestThunderbirdReadsAutodiscover(t *testing.T) {
 	}
 
 	// GET: the same servers, with the placeholder Thunderbird fills in.
-	res = doctor.ThunderbirdReads("text/xml; charset=utf-8", etreeAutodiscover(t, p, "example.com", nil), "")
+	res = thunderbirdReads("text/xml; charset=utf-8", etreeAutodiscover(t, p, "example.com", nil), "")
 	if !res.OK || res.Incoming.Username != provision.PlaceholderAddress {
 		t.Errorf("GET answer: %+v", res)
 	}
@@ -84,19 +85,19 @@ func TestThunderbirdReadsAutodiscover(t *testing.T) {
 // TestThunderbirdAutodiscoverVariants runs Thunderbird's reader on the
 // other answer kinds.
 func TestThunderbirdAutodiscoverVariants(t *testing.T) {
-	cat := provision.LoadADCatalog(t)
+	cat := loadADCatalog(t)
 	answer := func(body string) []byte {
-		r, err := cat.AnswerAutodiscover(nil, "", []byte(body), provision.ADNow, nil)
+		r, err := cat.AnswerAutodiscover(nil, "", []byte(body), adNow, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return r.Body
 	}
-	read := func(body []byte) doctor.POXView { return doctor.ThunderbirdReads("text/xml; charset=utf-8", body, "") }
+	read := func(body []byte) poxView { return thunderbirdReads("text/xml; charset=utf-8", body, "") }
 	// STARTTLS on 143 and 587/25, SPA for an encrypted-only server, and
 	// per-server login names.
-	res := read(answer(provision.OutlookRequest("fred@hoster.net")))
-	want := []doctor.Endpoint{
+	res := read(answer(outlookRequest("fred@hoster.net")))
+	want := []Endpoint{
 		{Protocol: "imap", Host: "mail.hoster.net", Port: 143, Socket: "STARTTLS", Username: "fred", Auth: "password-cleartext"},
 		{Protocol: "smtp", Host: "mail.hoster.net", Port: 587, Socket: "STARTTLS", Username: "fred+hoster.net", Auth: "secure"},
 		{Protocol: "smtp", Host: "mail.hoster.net", Port: 25, Socket: "STARTTLS", Username: "fred", Auth: "password-cleartext"},
@@ -105,13 +106,13 @@ func TestThunderbirdAutodiscoverVariants(t *testing.T) {
 		t.Errorf("hoster.net: %+v, want %v", res, want)
 	}
 	// Thunderbird follows redirectAddr…
-	if res := read(answer(provision.OutlookRequest("fred@old.example"))); res.RedirectAddr != "fred@hoster.net" {
+	if res := read(answer(outlookRequest("fred@old.example"))); res.RedirectAddr != "fred@hoster.net" {
 		t.Errorf("redirectAddr: %+v", res)
 	}
 	// …and finds no settings in redirectUrl or an error document.
 	for _, body := range []string{
-		provision.OutlookRequest("fred@moved.example"),
-		provision.POXRequest(provision.NSOutlookRequest, "fred@example.com", "urn:x"),
+		outlookRequest("fred@moved.example"),
+		poxRequest(nsRequestOutlook, "fred@example.com", "urn:x"),
 	} {
 		if res := read(answer(body)); res.OK {
 			t.Errorf("Thunderbird took settings from %s", answer(body))
@@ -142,7 +143,7 @@ func TestThunderbirdNonStandardPort(t *testing.T) {
 	if !bytes.Contains(body, []byte("<Encryption>TLS</Encryption>")) {
 		t.Errorf("answer does not say STARTTLS to Outlook:\n%s", body)
 	}
-	if res := doctor.ThunderbirdReads("text/xml; charset=utf-8", body, ""); res.Incoming == nil || res.Incoming.Socket != "SSL" {
+	if res := thunderbirdReads("text/xml; charset=utf-8", body, ""); res.Incoming == nil || res.Incoming.Socket != "SSL" {
 		t.Errorf("model: Thunderbird should read port 1143 as SSL, got %+v", res)
 	}
 }
@@ -154,7 +155,7 @@ func TestThunderbirdNonStandardPort(t *testing.T) {
 func TestDeltaChatReadsAutodiscover(t *testing.T) {
 	cat := provision.Demo()
 	p, _ := cat.Lookup("example.com")
-	res := doctor.DeltaChatReads(etreeAutodiscover(t, p, "example.com", nil), "")
+	res := deltaChatReads(etreeAutodiscover(t, p, "example.com", nil), "")
 	if !res.OK || res.RedirectURL != "" {
 		t.Fatalf("Delta Chat: %+v", res)
 	}
@@ -191,24 +192,142 @@ func TestDeltaChatReadsAutodiscover(t *testing.T) {
 }
 
 func TestDeltaChatAutodiscoverVariants(t *testing.T) {
-	cat := provision.LoadADCatalog(t)
+	cat := loadADCatalog(t)
 	hoster, _ := cat.Lookup("hoster.net")
 	// Delta Chat follows redirectUrl, on GET too…
-	if res := doctor.DeltaChatReads(etreeAutodiscover(t, hoster, "moved.example", nil), ""); res.RedirectURL != "https://autodiscover.hoster.net/autodiscover/autodiscover.xml" {
+	if res := deltaChatReads(etreeAutodiscover(t, hoster, "moved.example", nil), ""); res.RedirectURL != "https://autodiscover.hoster.net/autodiscover/autodiscover.xml" {
 		t.Errorf("redirectUrl: %+v", res)
 	}
 	// …but not redirectAddr: that answer has no servers for it.
-	if res := doctor.DeltaChatReads(etreeAutodiscover(t, hoster, "shared.example", nil), ""); len(res.Servers) != 0 || res.RedirectURL != "" {
+	if res := deltaChatReads(etreeAutodiscover(t, hoster, "shared.example", nil), ""); len(res.Servers) != 0 || res.RedirectURL != "" {
 		t.Errorf("redirectAddr: %+v", res)
 	}
 	// A GET for a redirect_address that needs the local part gets the
 	// settings, which Delta Chat can use.
-	res := doctor.DeltaChatReads(etreeAutodiscover(t, hoster, "old.example", nil), "")
+	res := deltaChatReads(etreeAutodiscover(t, hoster, "old.example", nil), "")
 	if !containsServer(res.Servers, provision.IMAP, "mail.hoster.net", 143, "STARTTLS") || !containsServer(res.Servers, provision.SMTP, "mail.hoster.net", 587, "STARTTLS") {
 		t.Errorf("old.example GET: %+v", res)
 	}
 	// Error documents give it nothing to try.
-	if res := doctor.DeltaChatReads(provision.AutodiscoverError(provision.OutlookSchema, 600, provision.ADNow), ""); len(res.Servers) != 0 {
+	if res := deltaChatReads(provision.AutodiscoverError(provision.OutlookSchema, 600, adNow), ""); len(res.Servers) != 0 {
 		t.Errorf("error document: %+v", res)
 	}
+}
+
+// poxView is a client's reading of a POX answer: these tests hold the
+// service's answers to the reader models the doctor replays.
+type poxView struct {
+	OK       bool
+	Reason   string    // why the client refuses the answer (when !OK)
+	Incoming *Endpoint // the servers the client configures
+	Outgoing *Endpoint
+	// Servers is every server Thunderbird keeps, incoming ones first
+	// (incoming, incomingAlternatives, outgoing, outgoingAlternatives),
+	// or every connection Delta Chat tries, in order.
+	Servers      []Endpoint
+	RedirectURL  string
+	RedirectAddr string
+}
+
+func (a poxAnswer) view(servers []Endpoint) poxView {
+	return poxView{OK: a.ok, Reason: a.reason, Incoming: a.incoming, Outgoing: a.outgoing, Servers: servers, RedirectURL: a.redirectURL, RedirectAddr: a.redirectAddr}
+}
+
+// viewIdent is the ident of address; without one, the username stays
+// the placeholder Thunderbird fills in later (replaceVariables).
+func viewIdent(address string) ident {
+	i := strings.LastIndexByte(address, '@')
+	if i < 0 {
+		return ident{address: provision.PlaceholderAddress}
+	}
+	return newIdent(address[:i], address[i+1:])
+}
+
+// thunderbirdReads is thunderbirdPOX's reading of an answer to address
+// ("" for none: a GET, or a username not yet known).
+func thunderbirdReads(contentType string, body []byte, address string) poxView {
+	a := thunderbirdPOX(contentType, body, viewIdent(address))
+	var in, out []Endpoint
+	for _, e := range a.candidates {
+		if e.Protocol == "smtp" {
+			out = append(out, e)
+		} else {
+			in = append(in, e)
+		}
+	}
+	return a.view(append(in, out...))
+}
+
+// deltaChatReads is deltaChatPOX's reading of an answer to address;
+// Servers are the connections Delta Chat tries, in order.
+func deltaChatReads(body []byte, address string) poxView {
+	a := deltaChatPOX(body, viewIdent(address))
+	var tries []Endpoint
+	for _, e := range a.candidates {
+		tries = append(tries, deltaChatTries(e)...)
+	}
+	return a.view(tries)
+}
+
+// adCatalog is the demo provider plus a hoster with every kind of
+// redirect (the catalog of provision's Autodiscover tests):
+//   - hoster.net: no redirect (the empty override turns the provider-wide
+//     redirect_url off)
+//   - old.example: redirect_address to the same local part at hoster.net
+//   - moved.example: the provider-wide redirect_url
+//   - shared.example: a literal redirect_address, usable without an address
+const adCatalog = `providers:
+  - id: example.com
+    display_name: Example Mail
+    domains: [example.com, example.net]
+    incoming:
+      - {protocol: imap, host: imap.example.com, port: 993, security: tls}
+      - {protocol: imap, host: imap.example.com, port: 143, security: starttls}
+      - {protocol: pop3, host: pop.example.com,  port: 995, security: tls}
+    outgoing:
+      - {protocol: smtp, host: smtp.example.com, port: 465, security: tls}
+      - {protocol: smtp, host: smtp.example.com, port: 587, security: starttls}
+  - id: hoster.net
+    display_name: Hoster & Co <Mail>
+    domains: [hoster.net, old.example, moved.example, shared.example]
+    incoming:
+      - {protocol: imap, host: mail.hoster.net, port: 143, security: starttls, username: "%EMAILLOCALPART%"}
+      - {protocol: pop3, host: mail.hoster.net, port: 110, security: none}
+    outgoing:
+      - {protocol: smtp, host: mail.hoster.net, port: 587, security: starttls, auth: [password-encrypted], username: "%EMAILLOCALPART%+%EMAILDOMAIN%"}
+      - {protocol: smtp, host: mail.hoster.net, port: 25, security: starttls, auth: [password-cleartext, smtp-after-pop], username: "%EMAILLOCALPART%"}
+    activesync: https://mail.hoster.net/Microsoft-Server-ActiveSync
+    redirect_url: https://autodiscover.hoster.net/autodiscover/autodiscover.xml
+    domain_redirects:
+      hoster.net: {}
+      old.example: {redirect_address: "%EMAILLOCALPART%@hoster.net"}
+      shared.example: {redirect_address: "team@hoster.net"}
+`
+
+func loadADCatalog(t testing.TB) *provision.Catalog {
+	t.Helper()
+	c, err := provision.Parse(provision.Source{Name: "ad.yaml", Data: []byte(adCatalog)})
+	if err != nil {
+		t.Fatalf("test catalog: %v", err)
+	}
+	return c
+}
+
+// adNow is the fixed time of the answers (error documents carry it).
+var adNow = time.Date(2026, 3, 1, 9, 14, 5, 123456700, time.UTC)
+
+// poxRequest builds a request document as Thunderbird and Outlook send it.
+func poxRequest(ns, email, schema string) string {
+	return `<?xml version="1.0" encoding="utf-8"?>
+<Autodiscover xmlns="` + ns + `">
+  <Request>
+    <EMailAddress>` + email + `</EMailAddress>
+    <AcceptableResponseSchema>` + schema + `</AcceptableResponseSchema>
+  </Request>
+</Autodiscover>
+`
+}
+
+func outlookRequest(email string) string {
+	return poxRequest(nsRequestOutlook, email, nsResponseOutlook)
 }
