@@ -181,7 +181,7 @@ func cmdRender(_ context.Context, args []string, stdout, stderr io.Writer) error
 	fs := flag.NewFlagSet("render", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	email := fs.String("email", "", "the e-mail address to render for (required)")
-	format := fs.String("format", "thunderbird", "output format: "+strings.Join(formatNames(), ", "))
+	format := fs.String("format", "autoconfig", "output format: "+strings.Join(formatNames(), ", ")+" (thunderbird: autoconfig's former name)")
 	catalog := fs.String("catalog", s.Catalog, "catalog file or directory (default: "+envPrefix+"_CATALOG, else the demo)")
 	sign := fs.Bool("sign", false, "sign a mobileconfig with "+envPrefix+"_SIGN_CERT and "+envPrefix+"_SIGN_KEY, as serve does")
 	if err := fs.Parse(args); err != nil {
@@ -192,6 +192,9 @@ func cmdRender(_ context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if *sign && *format != "mobileconfig" {
 		return fmt.Errorf("--sign signs --format mobileconfig only")
+	}
+	if *format == "thunderbird" {
+		*format = "autoconfig" // its name before the formats had one name each
 	}
 	render, ok := renderFormats[*format]
 	if !ok {
@@ -232,7 +235,7 @@ func cmdRender(_ context.Context, args []string, stdout, stderr io.Writer) error
 // answer to the lookup each client makes for the address.
 var renderFormats = map[string]func(*provision.Catalog, []byte, *provision.Provider, string, *provision.Address, provision.Options) ([]byte, error){
 	"mobileconfig":      (*provision.Catalog).Mobileconfig, // IMAP where offered; --sign signs it
-	"thunderbird":       (*provision.Catalog).Thunderbird,
+	"autoconfig":        (*provision.Catalog).Autoconfig,   // config-v1.1.xml
 	"autodiscover":      (*provision.Catalog).Autodiscover, // the answer to an outlook-schema POST
 	"autodiscover-json": (*provision.Catalog).AutodiscoverJSON,
 }

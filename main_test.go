@@ -133,7 +133,7 @@ func TestRender(t *testing.T) {
 	}
 	p, _ := provision.Demo().Lookup("example.com")
 	var ref *provision.Catalog // renders without templates
-	if want, _ := ref.Thunderbird(nil, p, "example.com", &provision.Address{Local: "alice", Domain: "example.com"}, provision.Options{}); !bytes.Equal(out.Bytes(), want) {
+	if want, _ := ref.Autoconfig(nil, p, "example.com", &provision.Address{Local: "alice", Domain: "example.com"}, provision.Options{}); !bytes.Equal(out.Bytes(), want) {
 		t.Errorf("render output differs:\n%s", out.String())
 	}
 	for _, args := range [][]string{

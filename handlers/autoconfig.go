@@ -37,7 +37,7 @@ func (h *Handler) autoconfig(c echo.Context) error {
 	c.Response().Header()[echo.HeaderVary] = userAgentVary
 	buf := getBuffer()
 	defer putBuffer(buf)
-	if *buf, err = cat.Thunderbird((*buf)[:0], p, domain, addr, provision.Options{Servers: which}); err != nil {
+	if *buf, err = cat.Autoconfig((*buf)[:0], p, domain, addr, provision.Options{Servers: which}); err != nil {
 		return err
 	}
 	return xmlBlob(c, userCaches(personal, autoconfigCaches), *buf)
@@ -58,7 +58,7 @@ func (h *Handler) ispdb(c echo.Context) error {
 	noteRequest(c, domain, nil)
 	buf := getBuffer()
 	defer putBuffer(buf)
-	if *buf, err = cat.Thunderbird((*buf)[:0], p, domain, nil, provision.Options{}); err != nil {
+	if *buf, err = cat.Autoconfig((*buf)[:0], p, domain, nil, provision.Options{}); err != nil {
 		return err
 	}
 	return xmlBlob(c, autoconfigCaches, *buf)

@@ -59,7 +59,7 @@ func TestAutoconfigServed(t *testing.T) {
 				}
 				addr = &a
 			}
-			if want := string(rendered(t)(ref.Thunderbird(nil, demo, tt.domain, addr, provision.Options{}))); rec.Body.String() != want {
+			if want := string(rendered(t)(ref.Autoconfig(nil, demo, tt.domain, addr, provision.Options{}))); rec.Body.String() != want {
 				t.Errorf("body:\n%s\nwant:\n%s", rec.Body, want)
 			}
 			doc := etree.NewDocument()

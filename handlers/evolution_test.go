@@ -56,9 +56,9 @@ func TestAutoconfigEvolution(t *testing.T) {
 		{"Evolution at the well-known URL", "https://example.com/.well-known/autoconfig/mail/config-v1.1.xml" + evolutionQuery, evolutionUA, "evolution/demo-evolutionuser.xml", nil},
 		{"older Evolution with the real address", "http://autoconfig.example.com/mail/config-v1.1.xml?emailaddress=alice%40example.com&emailmd5=c160f8cc69a4f0bf2b0362752353d060", "Evolution/3.44.4 ", "evolution/demo-alice.xml", nil},
 		{"the placeholder without a User-Agent", "https://autoconfig.example.com/mail/config-v1.1.xml" + evolutionQuery, "", "evolution/demo-evolutionuser.xml", nil},
-		{"Thunderbird", "https://autoconfig.example.com/mail/config-v1.1.xml?emailaddress=alice%40example.com", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Thunderbird/128.5.0", "", rendered(t)(ref.Thunderbird(nil, demo, "example.com", alice, provision.Options{}))},
-		{"K-9 with no address", "https://autoconfig.example.com/mail/config-v1.1.xml", "okhttp/4.12.0", "", rendered(t)(ref.Thunderbird(nil, demo, "example.com", nil, provision.Options{}))},
-		{"emailmd5 without Evolution's User-Agent", "https://autoconfig.example.com/mail/config-v1.1.xml?emailaddress=alice%40example.com&emailmd5=c160f8cc69a4f0bf2b0362752353d060", "libsoup/3.4.4", "", rendered(t)(ref.Thunderbird(nil, demo, "example.com", alice, provision.Options{}))},
+		{"Thunderbird", "https://autoconfig.example.com/mail/config-v1.1.xml?emailaddress=alice%40example.com", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Thunderbird/128.5.0", "", rendered(t)(ref.Autoconfig(nil, demo, "example.com", alice, provision.Options{}))},
+		{"K-9 with no address", "https://autoconfig.example.com/mail/config-v1.1.xml", "okhttp/4.12.0", "", rendered(t)(ref.Autoconfig(nil, demo, "example.com", nil, provision.Options{}))},
+		{"emailmd5 without Evolution's User-Agent", "https://autoconfig.example.com/mail/config-v1.1.xml?emailaddress=alice%40example.com&emailmd5=c160f8cc69a4f0bf2b0362752353d060", "libsoup/3.4.4", "", rendered(t)(ref.Autoconfig(nil, demo, "example.com", alice, provision.Options{}))},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -82,7 +82,7 @@ func TestAutoconfigEvolution(t *testing.T) {
 			if strings.Contains(tt.target, "EVOLUTIONUSER") {
 				addr = placeholder
 			}
-			if want := rendered(t)(ref.Thunderbird(nil, demo, "example.com", addr, provision.Options{Servers: provision.OnePerType})); body != string(want) {
+			if want := rendered(t)(ref.Autoconfig(nil, demo, "example.com", addr, provision.Options{Servers: provision.OnePerType})); body != string(want) {
 				t.Errorf("body is not Thunderbird with OnePerType:\n%s", body)
 			}
 		})

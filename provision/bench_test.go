@@ -51,7 +51,7 @@ func benchRenderers(b *testing.B, name0, name1 string, etree func(*Provider, str
 }
 
 func BenchmarkThunderbird(b *testing.B) {
-	benchRenderers(b, "placeholders", "address", etreeThunderbird, (*Catalog).Thunderbird)
+	benchRenderers(b, "placeholders", "address", etreeAutoconfig, (*Catalog).Autoconfig)
 }
 
 // BenchmarkThunderbirdLogin renders a %LOGIN% provider's document with
@@ -66,7 +66,7 @@ func BenchmarkThunderbirdLogin(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := c.Thunderbird(buf[:0], p, "example.org", addr, Options{}); err != nil {
+				if _, err := c.Autoconfig(buf[:0], p, "example.org", addr, Options{}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -82,7 +82,7 @@ func BenchmarkThunderbirdLogin(b *testing.B) {
 	b.Run("without-login", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := plain.Thunderbird(buf[:0], pp, "example.org", addr, Options{}); err != nil {
+			if _, err := plain.Autoconfig(buf[:0], pp, "example.org", addr, Options{}); err != nil {
 				b.Fatal(err)
 			}
 		}

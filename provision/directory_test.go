@@ -76,7 +76,7 @@ func TestWithDirectoryDomains(t *testing.T) {
 	}
 	// A directory domain renders like a file domain.
 	p, _ := nc.Lookup("bücher.example")
-	doc := rendered(nc.Thunderbird(nil, p, "xn--bcher-kva.example", &Address{Local: "anna", Domain: "xn--bcher-kva.example", Login: "anna42"}, Options{}))
+	doc := rendered(nc.Autoconfig(nil, p, "xn--bcher-kva.example", &Address{Local: "anna", Domain: "xn--bcher-kva.example", Login: "anna42"}, Options{}))
 	if !strings.Contains(string(doc), "<domain>xn--bcher-kva.example</domain>") || !strings.Contains(string(doc), "<username>anna42</username>") {
 		t.Errorf("Thunderbird at a directory domain:\n%s", doc)
 	}

@@ -30,8 +30,8 @@ func DemoYAML() []byte { return demoYAML }
 // encoder, never a template, with the address's Login checked as the
 // renderers check it.
 
-func etreeThunderbird(p *Provider, domain string, addr *Address) []byte {
-	return thunderbirdDoc(p, domain, withLogin(addr), AllServers)
+func etreeAutoconfig(p *Provider, domain string, addr *Address) []byte {
+	return autoconfigDoc(p, domain, withLogin(addr), AllServers)
 }
 
 func etreeAutodiscover(p *Provider, domain string, addr *Address) []byte {
@@ -74,7 +74,7 @@ func mobileSync(c *Catalog, p *Provider, addr Address) ([]byte, bool) {
 // all lists every template of pt.
 func (pt *providerTemplates) all() []*lazyTemplate {
 	return []*lazyTemplate{
-		&pt.thunderbird[0], &pt.thunderbird[1], &pt.onePerType[0], &pt.onePerType[1],
+		&pt.autoconfig[0], &pt.autoconfig[1], &pt.onePerType[0], &pt.onePerType[1],
 		&pt.settings[0], &pt.settings[1],
 		&pt.redirectURL, &pt.redirectTo, &pt.mobileSync[0], &pt.mobileSync[1],
 	}

@@ -339,7 +339,7 @@ func FuzzParse(f *testing.F) {
 			if err != nil {
 				t.Fatalf("Lookup(%q) after load: %v", d, err)
 			}
-			checkAutoconfig(t, etreeThunderbird(p, d, nil), d, "")
+			checkAutoconfig(t, etreeAutoconfig(p, d, nil), d, "")
 		}
 	})
 }

@@ -82,7 +82,7 @@ func TestLoginEveryFormat(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			a := &Address{Local: "anna", Domain: "example.org", Login: tc.login}
 			for _, cat := range []*Catalog{c, nil} { // templates, then etree
-				doc := parse(t, rendered(cat.Thunderbird(nil, p, "example.org", a, Options{})))
+				doc := parse(t, rendered(cat.Autoconfig(nil, p, "example.org", a, Options{})))
 				users := doc.FindElements("//username")
 				if len(users) != 5 { // imap, pop3, smtp, addressBook, calendar
 					t.Fatalf("%d usernames", len(users))
@@ -125,7 +125,7 @@ func TestLoginEveryFormat(t *testing.T) {
 	}
 	// No address: the client fills %EMAILADDRESS%, never %LOGIN%.
 	for _, cat := range []*Catalog{c, nil} {
-		b := rendered(cat.Thunderbird(nil, p, "example.org", nil, Options{}))
+		b := rendered(cat.Autoconfig(nil, p, "example.org", nil, Options{}))
 		if bytes.Contains(b, []byte("%LOGIN%")) || !bytes.Contains(b, []byte("<username>CORP\\%EMAILADDRESS%</username>")) {
 			t.Errorf("Thunderbird without an address:\n%s", b)
 		}
@@ -140,7 +140,7 @@ func TestLoginEveryFormat(t *testing.T) {
 	// Evolution's placeholder address gets the fallback, which Evolution
 	// then replaces itself.
 	evo := &Address{Local: EvolutionPlaceholder, Domain: "example.org"}
-	b := rendered(c.Thunderbird(nil, p, "example.org", evo, Options{Servers: AutoconfigServers("", evo)}))
+	b := rendered(c.Autoconfig(nil, p, "example.org", evo, Options{Servers: AutoconfigServers("", evo)}))
 	if !bytes.Contains(b, []byte("<username>EVOLUTIONUSER@example.org</username>")) {
 		t.Errorf("Evolution:\n%s", b)
 	}
@@ -167,10 +167,10 @@ func TestLoginGolden(t *testing.T) {
 			t.Errorf("%s: the template renders\n%s", name, fast)
 		}
 	}
-	both("thunderbird/login.xml", etreeThunderbird(p, "example.org", login), rendered(c.Thunderbird(nil, p, "example.org", login, Options{})))
-	both("thunderbird/login-refused.xml", etreeThunderbird(p, "example.org", refused), rendered(c.Thunderbird(nil, p, "example.org", refused, Options{})))
-	both("thunderbird/login-placeholders.xml", etreeThunderbird(p, "example.org", nil), rendered(c.Thunderbird(nil, p, "example.org", nil, Options{})))
-	both("thunderbird/login-one-per-type.xml", thunderbirdDoc(p, "example.org", login, OnePerType), rendered(c.Thunderbird(nil, p, "example.org", login, Options{Servers: OnePerType})))
+	both("thunderbird/login.xml", etreeAutoconfig(p, "example.org", login), rendered(c.Autoconfig(nil, p, "example.org", login, Options{})))
+	both("thunderbird/login-refused.xml", etreeAutoconfig(p, "example.org", refused), rendered(c.Autoconfig(nil, p, "example.org", refused, Options{})))
+	both("thunderbird/login-placeholders.xml", etreeAutoconfig(p, "example.org", nil), rendered(c.Autoconfig(nil, p, "example.org", nil, Options{})))
+	both("thunderbird/login-one-per-type.xml", autoconfigDoc(p, "example.org", login, OnePerType), rendered(c.Autoconfig(nil, p, "example.org", login, Options{Servers: OnePerType})))
 	both("autodiscover/settings-post-login.xml", etreeAutodiscover(p, "example.org", login), rendered(c.Autodiscover(nil, p, "example.org", login, Options{})))
 	both("autodiscover/settings-get-login.xml", etreeAutodiscover(p, "example.org", nil), rendered(c.Autodiscover(nil, p, "example.org", nil, Options{})))
 	profile, err := mobileconfigDoc(p, *login, ProfileOptions{})
@@ -184,7 +184,7 @@ func TestLoginGolden(t *testing.T) {
 			t.Errorf("template %d failed its probes: %%LOGIN%% is served by etree", i)
 		}
 	}
-	if c.templates(p).thunderbird[1].t == nil || c.templates(p).settings[1].t == nil {
+	if c.templates(p).autoconfig[1].t == nil || c.templates(p).settings[1].t == nil {
 		t.Error("no template with an address was made")
 	}
 }
@@ -209,11 +209,11 @@ func FuzzLogin(f *testing.F) {
 		if CheckLogin(login) != nil {
 			want = a.String()
 		}
-		tb := rendered(c.Thunderbird(nil, p, "example.org", &a, Options{}))
-		if ref := etreeThunderbird(p, "example.org", &a); !bytes.Equal(tb, ref) {
+		tb := rendered(c.Autoconfig(nil, p, "example.org", &a, Options{}))
+		if ref := etreeAutoconfig(p, "example.org", &a); !bytes.Equal(tb, ref) {
 			t.Fatalf("Thunderbird(%q): pre-rendered\n%s\netree\n%s", login, tb, ref)
 		}
-		if got, ref := rendered(c.Thunderbird(nil, p, "example.org", &a, Options{Servers: OnePerType})), thunderbirdDoc(p, "example.org", withLogin(&a), OnePerType); !bytes.Equal(got, ref) {
+		if got, ref := rendered(c.Autoconfig(nil, p, "example.org", &a, Options{Servers: OnePerType})), autoconfigDoc(p, "example.org", withLogin(&a), OnePerType); !bytes.Equal(got, ref) {
 			t.Fatalf("Thunderbird(%q, OnePerType): pre-rendered\n%s\netree\n%s", login, got, ref)
 		}
 		ad := rendered(c.Autodiscover(nil, p, "example.org", &a, Options{}))

@@ -360,7 +360,7 @@ func mobileconfigDoc(p *Provider, addr Address, opts ProfileOptions) ([]byte, er
 	}}
 
 	// Calendars and contacts log in with the provider's main login, as in
-	// the autoconfig document (thunderbird.go), not with the POP3 login a
+	// the autoconfig document (autoconfig.go), not with the POP3 login a
 	// person may have chosen.
 	davUser := ExpandUsername(p.AdvertisedIncoming()[0].Username, &addr)
 	description := "Sets up " + addr.String() + " in Mail"

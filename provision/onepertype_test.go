@@ -14,14 +14,14 @@ var evolutionAddr = &Address{Local: EvolutionPlaceholder, Domain: "example.com"}
 
 func TestThunderbirdOnePerTypeGolden(t *testing.T) {
 	demo, _ := Demo().Lookup("example.com")
-	filled := thunderbirdDoc(demo, "example.com", evolutionAddr, OnePerType)
+	filled := autoconfigDoc(demo, "example.com", evolutionAddr, OnePerType)
 	golden.Check(t, "thunderbird/demo-one-per-type.xml", filled)
-	golden.Check(t, "thunderbird/demo-one-per-type-placeholders.xml", thunderbirdDoc(demo, "example.com", nil, OnePerType))
+	golden.Check(t, "thunderbird/demo-one-per-type-placeholders.xml", autoconfigDoc(demo, "example.com", nil, OnePerType))
 	checkAutoconfig(t, filled, "example.com", "EVOLUTIONUSER@example.com")
 
 	// AllServers is Thunderbird itself, byte for byte.
 	a := &Address{Local: "alice", Domain: "example.com"}
-	if !bytes.Equal(thunderbirdDoc(demo, "example.com", a, AllServers), etreeThunderbird(demo, "example.com", a)) {
+	if !bytes.Equal(autoconfigDoc(demo, "example.com", a, AllServers), etreeAutoconfig(demo, "example.com", a)) {
 		t.Error("ThunderbirdServers(AllServers) differs from Thunderbird")
 	}
 }
@@ -62,7 +62,7 @@ func TestThunderbirdOnePerTypeServers(t *testing.T) {
 			}
 			p := c.Providers()[0]
 			d := p.Domains[0]
-			doc := parse(t, thunderbirdDoc(p, d, nil, OnePerType))
+			doc := parse(t, autoconfigDoc(p, d, nil, OnePerType))
 			var got []string
 			for _, el := range append(doc.FindElements("//incomingServer"), doc.FindElements("//outgoingServer")...) {
 				got = append(got, el.SelectAttrValue("type", "")+":"+el.FindElement("port").Text()+"/"+el.FindElement("socketType").Text())
@@ -72,7 +72,7 @@ func TestThunderbirdOnePerTypeServers(t *testing.T) {
 			}
 			// The pre-rendered path gives the same bytes.
 			for _, a := range []*Address{nil, {Local: EvolutionPlaceholder, Domain: d}, {Local: "o'neil&<x>", Domain: d}} {
-				if got, want := rendered(c.Thunderbird(nil, p, d, a, Options{Servers: OnePerType})), thunderbirdDoc(p, d, a, OnePerType); !bytes.Equal(got, want) {
+				if got, want := rendered(c.Autoconfig(nil, p, d, a, Options{Servers: OnePerType})), autoconfigDoc(p, d, a, OnePerType); !bytes.Equal(got, want) {
 					t.Errorf("pre-rendered OnePerType(%v) differs:\n%s\nwant\n%s", a, got, want)
 				}
 			}

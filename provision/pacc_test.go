@@ -232,17 +232,17 @@ func TestThunderbirdJMAPTemplate(t *testing.T) {
 	}
 	p := cat.Providers()[0]
 	for _, addr := range []*Address{nil, {Local: `a"&<b`, Domain: "example.org"}} {
-		got, err := cat.Thunderbird(nil, p, "example.org", addr, Options{})
+		got, err := cat.Autoconfig(nil, p, "example.org", addr, Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := etreeThunderbird(p, "example.org", addr); !bytes.Equal(got, want) {
+		if want := etreeAutoconfig(p, "example.org", addr); !bytes.Equal(got, want) {
 			t.Errorf("template and etree differ:\n%s\n---\n%s", got, want)
 		}
 		if !bytes.Contains(got, []byte(`<incomingServer type="jmap">`)) {
 			t.Errorf("no jmap server:\n%s", got)
 		}
-		one, _ := cat.Thunderbird(nil, p, "example.org", addr, Options{Servers: OnePerType})
+		one, _ := cat.Autoconfig(nil, p, "example.org", addr, Options{Servers: OnePerType})
 		if bytes.Contains(one, []byte(`type="jmap"`)) {
 			t.Errorf("one-per-type lists jmap:\n%s", one)
 		}

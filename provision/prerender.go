@@ -8,7 +8,7 @@ import (
 
 // Pre-rendering: the request path only looks up and writes.
 //
-// Every XML document is built by its etree renderer (thunderbirdDoc,
+// Every XML document is built by its etree renderer (autoconfigDoc,
 // autodiscoverDoc, mobileSyncDoc, autodiscoverErrorDoc), which stays the
 // one definition of each format. Once per provider and variant, that
 // renderer runs with markers in place of the values a request brings (the
@@ -76,7 +76,7 @@ func (l *lazyTemplate) get(render func(splice.Values) []byte) *splice.Template {
 
 // providerTemplates are one provider's templates, each made on first use.
 type providerTemplates struct {
-	thunderbird [2]lazyTemplate // [0] placeholders, [1] an address
+	autoconfig  [2]lazyTemplate // [0] placeholders, [1] an address
 	onePerType  [2]lazyTemplate // Thunderbird's OnePerType variant, the same two
 	settings    [2]lazyTemplate // Autodiscover settings: [0] GET, [1] an address
 	redirectURL lazyTemplate
@@ -110,24 +110,24 @@ func (c *Catalog) templates(p *Provider) *providerTemplates {
 	return c.prerendered[p]
 }
 
-// thunderbirdTemplate returns the template of Thunderbird's document for
+// autoconfigTemplate returns the template of Thunderbird's document for
 // p, with or without an address, listing which servers; nil when p has
 // none in c.
-func (c *Catalog) thunderbirdTemplate(p *Provider, addr *Address, which Servers) *splice.Template {
+func (c *Catalog) autoconfigTemplate(p *Provider, addr *Address, which Servers) *splice.Template {
 	pt := c.templates(p)
 	if pt == nil {
 		return nil
 	}
 	v := withAddress(addr)
-	l := &pt.thunderbird[v]
+	l := &pt.autoconfig[v]
 	if which == OnePerType {
 		l = &pt.onePerType[v]
 	}
 	return l.get(func(f splice.Values) []byte {
 		if v == 0 {
-			return thunderbirdDoc(p, f[holeDomain], nil, which)
+			return autoconfigDoc(p, f[holeDomain], nil, which)
 		}
-		return thunderbirdDoc(p, f[holeDomain], fillAddress(f), which)
+		return autoconfigDoc(p, f[holeDomain], fillAddress(f), which)
 	})
 }
 

@@ -73,14 +73,14 @@ func TestPrerenderMatchesEtree(t *testing.T) {
 						t.Errorf("%s %s %s: pre-rendered differs from etree\n--- pre-rendered:\n%s\n--- etree:\n%s", name, d, what, got, want)
 					}
 				}
-				check("Thunderbird(nil)", rendered(c.Thunderbird(nil, p, d, nil, Options{})), etreeThunderbird(p, d, nil))
+				check("Thunderbird(nil)", rendered(c.Autoconfig(nil, p, d, nil, Options{})), etreeAutoconfig(p, d, nil))
 				check("Autodiscover(nil)", rendered(c.Autodiscover(nil, p, d, nil, Options{})), etreeAutodiscover(p, d, nil))
 				for _, local := range prerenderLocals {
 					a, err := ParseAddress(local + "@" + d)
 					if err != nil {
 						t.Fatalf("ParseAddress(%s@%s): %v", local, d, err)
 					}
-					check("Thunderbird("+local+")", rendered(c.Thunderbird(nil, p, d, &a, Options{})), etreeThunderbird(p, d, &a))
+					check("Thunderbird("+local+")", rendered(c.Autoconfig(nil, p, d, &a, Options{})), etreeAutoconfig(p, d, &a))
 					check("Autodiscover("+local+")", rendered(c.Autodiscover(nil, p, d, &a, Options{})), etreeAutodiscover(p, d, &a))
 					got, gotOK := mobileSync(c, p, a)
 					want, wantOK := etreeMobileSync(p, a)
@@ -143,15 +143,15 @@ func TestPrerenderGolden(t *testing.T) {
 			t.Errorf("%s: pre-rendered output differs from the golden file\n%s", name, got)
 		}
 	}
-	same("thunderbird/demo-placeholders.xml", rendered(demoCat.Thunderbird(nil, demo, "example.com", nil, Options{})))
-	same("thunderbird/demo-filled.xml", rendered(demoCat.Thunderbird(nil, demo, "example.com", alice, Options{})))
+	same("thunderbird/demo-placeholders.xml", rendered(demoCat.Autoconfig(nil, demo, "example.com", nil, Options{})))
+	same("thunderbird/demo-filled.xml", rendered(demoCat.Autoconfig(nil, demo, "example.com", alice, Options{})))
 	for name, src := range variants {
 		c, err := Parse(Source{Name: name, Data: []byte(src)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		p, _ := c.Lookup("example.org")
-		same("thunderbird/"+name+".xml", rendered(c.Thunderbird(nil, p, "example.org", &Address{Local: "bob", Domain: "example.org"}, Options{})))
+		same("thunderbird/"+name+".xml", rendered(c.Autoconfig(nil, p, "example.org", &Address{Local: "bob", Domain: "example.org"}, Options{})))
 	}
 	cat := loadADCatalog(t)
 	ad, _ := cat.Lookup("example.com")
@@ -185,12 +185,12 @@ func TestPrerenderOtherProviders(t *testing.T) {
 	p, _ := c.Lookup("example.com")
 	copied := *p
 	copied.DisplayName = "Changed"
-	got := rendered(c.Thunderbird(nil, &copied, "example.com", nil, Options{}))
-	if !bytes.Equal(got, etreeThunderbird(&copied, "example.com", nil)) || !bytes.Contains(got, []byte("Changed")) {
+	got := rendered(c.Autoconfig(nil, &copied, "example.com", nil, Options{}))
+	if !bytes.Equal(got, etreeAutoconfig(&copied, "example.com", nil)) || !bytes.Contains(got, []byte("Changed")) {
 		t.Errorf("a copied provider was served another's template:\n%s", got)
 	}
 	var none *Catalog
-	if !bytes.Equal(rendered(none.Thunderbird(nil, p, "example.com", nil, Options{})), etreeThunderbird(p, "example.com", nil)) {
+	if !bytes.Equal(rendered(none.Autoconfig(nil, p, "example.com", nil, Options{})), etreeAutoconfig(p, "example.com", nil)) {
 		t.Error("a nil catalog does not render like Thunderbird")
 	}
 }
@@ -215,10 +215,10 @@ func FuzzPrerender(f *testing.F) {
 			if err != nil {
 				return
 			}
-			if got, want := rendered(c.Thunderbird(nil, p, d, &a, Options{})), etreeThunderbird(p, d, &a); !bytes.Equal(got, want) {
+			if got, want := rendered(c.Autoconfig(nil, p, d, &a, Options{})), etreeAutoconfig(p, d, &a); !bytes.Equal(got, want) {
 				t.Fatalf("Thunderbird(%s): pre-rendered\n%s\netree\n%s", a, got, want)
 			}
-			if got, want := rendered(c.Thunderbird(nil, p, d, &a, Options{Servers: OnePerType})), thunderbirdDoc(p, d, &a, OnePerType); !bytes.Equal(got, want) {
+			if got, want := rendered(c.Autoconfig(nil, p, d, &a, Options{Servers: OnePerType})), autoconfigDoc(p, d, &a, OnePerType); !bytes.Equal(got, want) {
 				t.Fatalf("ThunderbirdServers(%s, OnePerType): pre-rendered\n%s\netree\n%s", a, got, want)
 			}
 			if got, want := rendered(c.Autodiscover(nil, p, d, &a, Options{})), etreeAutodiscover(p, d, &a); !bytes.Equal(got, want) {
@@ -228,7 +228,7 @@ func FuzzPrerender(f *testing.F) {
 			if want, _ := etreeMobileSync(p, a); !bytes.Equal(got, want) {
 				t.Fatalf("MobileSync(%s): pre-rendered\n%s\netree\n%s", a, got, want)
 			}
-			doc := parse(t, rendered(c.Thunderbird(nil, p, d, &a, Options{})))
+			doc := parse(t, rendered(c.Autoconfig(nil, p, d, &a, Options{})))
 			for _, u := range doc.FindElements("//incomingServer/username") {
 				if !strings.Contains(u.Text(), a.Local) {
 					t.Fatalf("username %q does not hold the local part %q", u.Text(), a.Local)
@@ -294,7 +294,7 @@ func TestRenderBadInput(t *testing.T) {
 	alice := &Address{Local: "alice", Domain: "example.com"}
 	type renderer func(*Catalog, []byte, *Provider, string, *Address, Options) ([]byte, error)
 	formats := map[string]renderer{
-		"Thunderbird": (*Catalog).Thunderbird, "Autodiscover": (*Catalog).Autodiscover, "MobileSync": (*Catalog).MobileSync,
+		"Thunderbird": (*Catalog).Autoconfig, "Autodiscover": (*Catalog).Autodiscover, "MobileSync": (*Catalog).MobileSync,
 		"AutodiscoverJSON": (*Catalog).AutodiscoverJSON, "Mobileconfig": (*Catalog).Mobileconfig,
 	}
 	needAddress := map[string]bool{"MobileSync": true, "AutodiscoverJSON": true, "Mobileconfig": true}

@@ -177,7 +177,7 @@ func measure(path, size string) {
 	start = time.Now()
 	for _, p := range cat.Providers() {
 		a := provision.Address{Local: "alice", Domain: p.Domains[0]}
-		if buf, err = cat.Thunderbird(buf[:0], p, a.Domain, &a, provision.Options{}); err != nil {
+		if buf, err = cat.Autoconfig(buf[:0], p, a.Domain, &a, provision.Options{}); err != nil {
 			fail(err)
 		}
 	}
@@ -190,7 +190,7 @@ func measure(path, size string) {
 			fail(err)
 		}
 		a := provision.Address{Local: "alice", Domain: strings.ToLower(d)}
-		if buf, err = cat.Thunderbird(buf[:0], p, a.Domain, &a, provision.Options{}); err != nil {
+		if buf, err = cat.Autoconfig(buf[:0], p, a.Domain, &a, provision.Options{}); err != nil {
 			fail(err)
 		}
 	}

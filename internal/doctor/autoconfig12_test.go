@@ -27,7 +27,7 @@ func TestAutoconfig12JMAP(t *testing.T) {
 			t.Fatal(err)
 		}
 		p := cat.Providers()[0]
-		out, err := cat.Thunderbird(nil, p, "example.org", addr, provision.Options{})
+		out, err := cat.Autoconfig(nil, p, "example.org", addr, provision.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -79,8 +79,8 @@ func TestLastWinsOwnDocuments(t *testing.T) {
 	cat := provision.Demo()
 	p, _ := cat.Lookup("example.com")
 	addr := &provision.Address{Local: provision.EvolutionPlaceholder, Domain: "example.com"}
-	onePerType, _ := cat.Thunderbird(nil, p, "example.com", addr, provision.Options{Servers: provision.OnePerType})
-	allServers, _ := cat.Thunderbird(nil, p, "example.com", addr, provision.Options{})
+	onePerType, _ := cat.Autoconfig(nil, p, "example.com", addr, provision.Options{Servers: provision.OnePerType})
+	allServers, _ := cat.Autoconfig(nil, p, "example.com", addr, provision.Options{})
 	one := evolutionAutoconfig(onePerType, alice)
 	if !one.ok || len(one.fails) > 0 || one.incoming.Port != 993 || one.outgoing.Port != 465 || one.incoming.Username != "alice@example.com" {
 		t.Errorf("Evolution on OnePerType: ok=%v fails=%v %v %v", one.ok, one.fails, one.incoming, one.outgoing)

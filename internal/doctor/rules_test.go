@@ -122,7 +122,7 @@ func TestOwnDocumentsAccepted(t *testing.T) {
 	p, _ := cat.Lookup("example.com")
 	addr, _ := provision.ParseAddress("alice@example.com")
 	for _, a := range []*provision.Address{nil, &addr} {
-		body, err := cat.Thunderbird(nil, p, "example.com", a, provision.Options{})
+		body, err := cat.Autoconfig(nil, p, "example.com", a, provision.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -152,7 +152,7 @@ func TestImportISPDB(t *testing.T) {
 				t.Errorf("%s: domain %s is served by provider %s from another file", f.Name, dom, p.ID)
 			}
 			domainsChecked++
-			got := renderedServers(t, etreeThunderbird(p, dom, nil))
+			got := renderedServers(t, etreeAutoconfig(p, dom, nil))
 			at := 0 // the original's order must be kept
 			for _, s := range servers {
 				want := s
@@ -218,7 +218,7 @@ func TestImportISPDBEachAlone(t *testing.T) {
 			continue
 		}
 		for _, p := range f.Providers {
-			renderedServers(t, etreeThunderbird(p, p.Domains[0], nil))
+			renderedServers(t, etreeAutoconfig(p, p.Domains[0], nil))
 		}
 	}
 	if failed != ispdbNotImported {

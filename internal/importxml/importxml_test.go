@@ -377,7 +377,7 @@ func FuzzImport(f *testing.F) {
 					t.Fatalf("Lookup(%s) = %v, %v", d, got, err)
 				}
 				doc := etree.NewDocument()
-				if err := doc.ReadFromBytes(etreeThunderbird(p, d, nil)); err != nil {
+				if err := doc.ReadFromBytes(etreeAutoconfig(p, d, nil)); err != nil {
 					t.Fatalf("Thunderbird(%s) is not well-formed: %v", d, err)
 				}
 				hosts := doc.FindElements("//incomingServer/hostname")

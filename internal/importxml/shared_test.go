@@ -37,13 +37,13 @@ func sharedDir(t testing.TB, elem ...string) string {
 	return p
 }
 
-// etreeThunderbird is provision's config-v1.1.xml of p for domain, built
+// etreeAutoconfig is provision's config-v1.1.xml of p for domain, built
 // by the reference renderer (etree): a nil Catalog has no pre-rendered
 // templates. It panics on a provider no renderer takes, which an imported
 // provider never is.
-func etreeThunderbird(p *provision.Provider, domain string, addr *provision.Address) []byte {
+func etreeAutoconfig(p *provision.Provider, domain string, addr *provision.Address) []byte {
 	var none *provision.Catalog
-	b, err := none.Thunderbird(nil, p, domain, addr, provision.Options{})
+	b, err := none.Autoconfig(nil, p, domain, addr, provision.Options{})
 	if err != nil {
 		panic(err)
 	}

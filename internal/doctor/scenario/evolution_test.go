@@ -53,7 +53,7 @@ func TestScenarioEvolutionLastWins(t *testing.T) {
 			addr = &a
 		}
 		w.Header().Set("Content-Type", "application/xml; charset=utf-8")
-		body, _ := demoCat.Thunderbird(nil, demo, "example.com", addr, provision.Options{})
+		body, _ := demoCat.Autoconfig(nil, demo, "example.com", addr, provision.Options{})
 		_, _ = w.Write(body)
 	})
 	rep := s.run(t, ca)

@@ -55,10 +55,10 @@ var variants = map[string]string{
 func TestThunderbirdGolden(t *testing.T) {
 	addr := &Address{Local: "alice", Domain: "example.com"}
 	demo, _ := Demo().Lookup("example.com")
-	golden.Check(t, "thunderbird/demo-placeholders.xml", etreeThunderbird(demo, "example.com", nil))
-	golden.Check(t, "thunderbird/demo-filled.xml", etreeThunderbird(demo, "example.com", addr))
-	checkAutoconfig(t, etreeThunderbird(demo, "example.com", addr), "example.com", "alice@example.com")
-	checkAutoconfig(t, etreeThunderbird(demo, "example.com", nil), "example.com", PlaceholderAddress)
+	golden.Check(t, "thunderbird/demo-placeholders.xml", etreeAutoconfig(demo, "example.com", nil))
+	golden.Check(t, "thunderbird/demo-filled.xml", etreeAutoconfig(demo, "example.com", addr))
+	checkAutoconfig(t, etreeAutoconfig(demo, "example.com", addr), "example.com", "alice@example.com")
+	checkAutoconfig(t, etreeAutoconfig(demo, "example.com", nil), "example.com", PlaceholderAddress)
 
 	for name, src := range variants {
 		c, err := Parse(Source{Name: name, Data: []byte(src)})
@@ -67,7 +67,7 @@ func TestThunderbirdGolden(t *testing.T) {
 		}
 		p, _ := c.Lookup("example.org")
 		a := &Address{Local: "bob", Domain: "example.org"}
-		doc := etreeThunderbird(p, "example.org", a)
+		doc := etreeAutoconfig(p, "example.org", a)
 		golden.Check(t, "thunderbird/"+name+".xml", doc)
 		checkAutoconfig(t, doc, "example.org", "")
 	}
@@ -79,7 +79,7 @@ func TestThunderbirdOrderAndAdvertising(t *testing.T) {
 		t.Fatal(err)
 	}
 	p, _ := c.Lookup("example.org")
-	doc := parse(t, etreeThunderbird(p, "example.org", nil))
+	doc := parse(t, etreeAutoconfig(p, "example.org", nil))
 	var got []string
 	for _, el := range append(doc.FindElements("//incomingServer"), doc.FindElements("//outgoingServer")...) {
 		got = append(got, el.FindElement("port").Text()+"/"+el.FindElement("socketType").Text())
@@ -104,7 +104,7 @@ func TestThunderbirdEscapes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := etreeThunderbird(p, "example.org", &a)
+	out := etreeAutoconfig(p, "example.org", &a)
 	doc := parse(t, out)
 	if got := doc.FindElement("//displayName").Text(); got != "OAuth & Co <Mail>" {
 		t.Errorf("displayName = %q", got)

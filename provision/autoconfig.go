@@ -19,7 +19,7 @@ func socketType(s Security) string {
 	return "STARTTLS"
 }
 
-// Thunderbird renders the config-v1.1.xml document (docs/autoconfig.md) of
+// Autoconfig renders the config-v1.1.xml document (docs/autoconfig.md) of
 // provider p for the e-mail domain domain (render.go). With a nil addr the
 // username placeholders are left for the client to fill in; with an
 // address they are filled. It lists only the requested domain, so that one
@@ -29,15 +29,15 @@ func socketType(s Security) string {
 // The output follows the generation rules of docs/autoconfig.md#what-we-generate: no
 // "plain" socketType, every section with hostname, port, socketType,
 // username and a password method, no white space inside values.
-func (c *Catalog) Thunderbird(dst []byte, p *Provider, domain string, addr *Address, opts Options) ([]byte, error) {
+func (c *Catalog) Autoconfig(dst []byte, p *Provider, domain string, addr *Address, opts Options) ([]byte, error) {
 	if err := checkRender(p, addr, false); err != nil {
 		return dst, err
 	}
 	addr = withLogin(addr)
-	if out := c.thunderbirdTemplate(p, addr, opts.Servers).Append(dst, c.addressFill(p, domain, addr, "")); out != nil {
+	if out := c.autoconfigTemplate(p, addr, opts.Servers).Append(dst, c.addressFill(p, domain, addr, "")); out != nil {
 		return out, nil
 	}
-	return append(dst, thunderbirdDoc(p, domain, addr, opts.Servers)...), nil
+	return append(dst, autoconfigDoc(p, domain, addr, opts.Servers)...), nil
 }
 
 // Servers says which of a provider's advertised servers a config-v1.1.xml
@@ -62,10 +62,10 @@ const (
 	OnePerType
 )
 
-// thunderbirdDoc builds the document of Thunderbird with etree: the
+// autoconfigDoc builds the config-v1.1.xml document with etree: the
 // reference renderer, also run once per provider to pre-render it
 // (prerender.go).
-func thunderbirdDoc(p *Provider, domain string, addr *Address, which Servers) []byte {
+func autoconfigDoc(p *Provider, domain string, addr *Address, which Servers) []byte {
 	incoming, outgoing := p.AdvertisedIncoming(), p.AdvertisedOutgoing()
 	if which == OnePerType {
 		incoming, outgoing = firstPerProtocol(incoming), firstPerProtocol(outgoing)
