@@ -5,45 +5,10 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
+
+	"mailautoconf/internal/testutil"
 )
-
-// within runs f and fails the test when it has not returned after 5 s: a
-// read that blocks must fail the test, not hang it.
-func within[T any](t *testing.T, what string, f func() (T, error)) (T, error) {
-	t.Helper()
-	type result struct {
-		v   T
-		err error
-	}
-	done := make(chan result, 1)
-	go func() { v, err := f(); done <- result{v, err} }()
-	select {
-	case r := <-done:
-		return r.v, r.err
-	case <-time.After(5 * time.Second):
-		t.Fatalf("%s: still blocked after 5s", what)
-		panic("unreachable")
-	}
-}
-
-// mkfifo makes a named pipe. A reader blocked in its open (what the
-// tests guard against) is let go at the end of the test by a writer's
-// open.
-func mkfifo(t *testing.T, name string) string {
-	t.Helper()
-	if err := syscall.Mkfifo(name, 0o644); err != nil {
-		t.Skipf("no named pipes here: %v", err)
-	}
-	t.Cleanup(func() {
-		if f, err := os.OpenFile(name, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
-			f.Close()
-		}
-	})
-	return name
-}
 
 // TestLoadRefusesOversizedFileBeforeReading: a catalog file larger than
 // the limit (a sparse one: no disk used) is refused on its size, with
@@ -79,7 +44,7 @@ func TestCatalogDirectorySpecialFiles(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "a.yaml"), []byte(base), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	mkfifo(t, filepath.Join(dir, "events"))
+	testutil.Mkfifo(t, filepath.Join(dir, "events"))
 	if err := os.Symlink("/dev/zero", filepath.Join(dir, "zero")); err != nil {
 		t.Fatal(err)
 	}
@@ -87,11 +52,11 @@ func TestCatalogDirectorySpecialFiles(t *testing.T) {
 	if err != nil || strings.Join(files, ",") != filepath.Join(dir, "a.yaml") {
 		t.Errorf("CatalogFiles(dir) = %q, %v", files, err)
 	}
-	if _, err := within(t, "Load(dir)", func() (*Catalog, error) { return Load(dir) }); err != nil {
+	if _, err := testutil.Within(t, "Load(dir)", func() (*Catalog, error) { return Load(dir) }); err != nil {
 		t.Errorf("Load(dir with a FIFO and a device link beside) = %v", err)
 	}
-	pipe := mkfifo(t, filepath.Join(dir, "pipe.yaml"))
-	_, err = within(t, "Load(dir)", func() (*Catalog, error) { return Load(dir) })
+	pipe := testutil.Mkfifo(t, filepath.Join(dir, "pipe.yaml"))
+	_, err = testutil.Within(t, "Load(dir)", func() (*Catalog, error) { return Load(dir) })
 	if want := pipe + ": a named pipe (FIFO), not a regular file"; err == nil || !strings.HasSuffix(err.Error(), want) {
 		t.Errorf("Load(dir with pipe.yaml) = %v, want %q", err, want)
 	}

@@ -9,43 +9,9 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
+
+	"mailautoconf/internal/testutil"
 )
-
-// within runs f and fails the test when it has not returned after 5 s: a
-// read that blocks must fail the test, not hang it.
-func within[T any](t *testing.T, what string, f func() (T, error)) (T, error) {
-	t.Helper()
-	type result struct {
-		v   T
-		err error
-	}
-	done := make(chan result, 1)
-	go func() { v, err := f(); done <- result{v, err} }()
-	select {
-	case r := <-done:
-		return r.v, r.err
-	case <-time.After(5 * time.Second):
-		t.Fatalf("%s: still blocked after 5s", what)
-		panic("unreachable")
-	}
-}
-
-// mkfifo makes a named pipe. A reader blocked in its open (what the
-// tests guard against) is let go at the end of the test by a writer's
-// open.
-func mkfifo(t *testing.T, name string) string {
-	t.Helper()
-	if err := syscall.Mkfifo(name, 0o644); err != nil {
-		t.Skipf("no named pipes here: %v", err)
-	}
-	t.Cleanup(func() {
-		if f, err := os.OpenFile(name, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
-			f.Close()
-		}
-	})
-	return name
-}
 
 // TestReadFileRefusesSpecialFiles: a named pipe, a link to a device, a
 // socket and a directory are refused at once, by name and kind, without
@@ -53,7 +19,7 @@ func mkfifo(t *testing.T, name string) string {
 // file is read.
 func TestReadFileRefusesSpecialFiles(t *testing.T) {
 	dir := t.TempDir()
-	fifo := mkfifo(t, filepath.Join(dir, "catalog.yaml"))
+	fifo := testutil.Mkfifo(t, filepath.Join(dir, "catalog.yaml"))
 	zero := filepath.Join(dir, "zero.yaml")
 	if err := os.Symlink("/dev/zero", zero); err != nil {
 		t.Fatal(err)
@@ -74,7 +40,7 @@ func TestReadFileRefusesSpecialFiles(t *testing.T) {
 		{sock, sock + ": no such device or address"},
 		{dir, dir + ": is a directory"},
 	} {
-		data, err := within(t, "Read("+tt.name+")", func() ([]byte, error) { return Read(tt.name, 1<<20) })
+		data, err := testutil.Within(t, "Read("+tt.name+")", func() ([]byte, error) { return Read(tt.name, 1<<20) })
 		if err == nil || !strings.HasSuffix(err.Error(), tt.want) {
 			t.Errorf("Read(%s) = %d bytes, %v; want %q", tt.name, len(data), err, tt.want)
 		}
