@@ -265,6 +265,12 @@ func TestIdleConnectionsReaped(t *testing.T) {
 	var idle []net.Conn
 	for range 10 {
 		idle = append(idle, keptAlive(t, addr))
+		// The server puts a connection on its idle list (ConnState) just
+		// after the answer has left: a client that has read it may be
+		// faster, and on a loaded machine the next connection went idle
+		// first, so that "idle longest" was another one than idle[0].
+		// A pause lets the server's goroutine get there first.
+		time.Sleep(50 * time.Millisecond)
 	}
 	for range 3 {
 		status, d, err := timedGet(addr)
