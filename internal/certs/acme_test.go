@@ -59,10 +59,14 @@ func startService(t *testing.T, p *pebbletest.Pebble, dataDir string, tweak func
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The TLS server's handshake deadline (net/http's, from
+	// ReadHeaderTimeout) is the service's 5 s, or longer where a test
+	// lets a handshake wait longer for its order.
+	handshake := max(5*time.Second, o.HandshakeWait+time.Second)
 	s := &service{
 		m:     m,
 		plain: &http.Server{Handler: m.HTTPHandler(http.NotFoundHandler()), ReadHeaderTimeout: 5 * time.Second, ErrorLog: quiet},
-		tls:   &http.Server{Handler: http.NotFoundHandler(), TLSConfig: certs.TLSConfig(m), ReadHeaderTimeout: 5 * time.Second, ErrorLog: quiet},
+		tls:   &http.Server{Handler: http.NotFoundHandler(), TLSConfig: certs.TLSConfig(m), ReadHeaderTimeout: handshake, ErrorLog: quiet},
 	}
 	go s.plain.Serve(pl)
 	go s.tls.ServeTLS(tl, "", "")
