@@ -216,7 +216,7 @@ func TestServeLifecycle(t *testing.T) {
 // refuses a named pipe at once, naming it, instead of waiting for a
 // writer.
 func TestCommandsRefuseFIFO(t *testing.T) {
-	fifo := servetest.Mkfifo(t, filepath.Join(t.TempDir(), "catalog.yaml"))
+	fifo := testutil.Mkfifo(t, filepath.Join(t.TempDir(), "catalog.yaml"))
 	want := fifo + ": a named pipe (FIFO), not a regular file"
 	for _, args := range [][]string{
 		{"check", fifo},
@@ -508,7 +508,7 @@ func TestProcessSignals(t *testing.T) {
 func TestServeCatalogDirWithSpecialFiles(t *testing.T) {
 	dir := t.TempDir()
 	servetest.WriteInPlace(t, filepath.Join(dir, "a.yaml"), servetest.VersionCatalog("v1"))
-	servetest.Mkfifo(t, filepath.Join(dir, "events"))
+	testutil.Mkfifo(t, filepath.Join(dir, "events"))
 	if err := os.Symlink("/dev/zero", filepath.Join(dir, "zero")); err != nil {
 		t.Fatal(err)
 	}
@@ -517,7 +517,7 @@ func TestServeCatalogDirWithSpecialFiles(t *testing.T) {
 		t.Errorf("check = %v, %s", err, out.String())
 	}
 	s := startServing(t, map[string]string{"MAILAUTOCONF_CATALOG": dir})
-	pipe := servetest.Mkfifo(t, filepath.Join(dir, "pipe.yaml"))
+	pipe := testutil.Mkfifo(t, filepath.Join(dir, "pipe.yaml"))
 	testutil.WaitFor(t, 2*time.Second, "pipe.yaml not refused", func() bool {
 		return servetest.MetricValue(t, s.Metrics, `mailautoconf_catalog_reloads_total{result="failure"}`) == 1
 	})

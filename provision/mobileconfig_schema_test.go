@@ -13,6 +13,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 	"howett.net/plist"
+
+	"mailautoconf/internal/testutil"
 )
 
 // appleSchema is what we read of Apple's device-management YAML
@@ -47,7 +49,7 @@ type appleOSRow struct {
 // loadAppleSchemas reads every *.yaml of the shared reference folder, keyed
 // by payload type ("TopLevel", "CommonPayloadKeys", "com.apple.mail.managed", ...).
 func loadAppleSchemas(t *testing.T) map[string]*appleSchema {
-	dir := sharedDir(t, "reference", "apple-device-management")
+	dir := testutil.SharedDir(t, "reference", "apple-device-management")
 	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no schema files in %s (%v)", dir, err)

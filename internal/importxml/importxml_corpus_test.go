@@ -11,6 +11,8 @@ import (
 	"github.com/beevik/etree"
 
 	"mailautoconf/provision"
+
+	"mailautoconf/internal/testutil"
 )
 
 // What the ISPDB snapshot (thunderbird/autoconfig ispdb/ at commit c6ad7965, read from ../shared/reference/ispdb)
@@ -110,7 +112,7 @@ func renderedServers(t *testing.T, doc []byte) []ispdbServer {
 // same host, port, socket type and username, in the original order.
 // Files that cannot be expressed are logged with the reason and counted.
 func TestImportISPDB(t *testing.T) {
-	dir := sharedDir(t, "reference", "ispdb", "ispdb")
+	dir := testutil.SharedDir(t, "reference", "ispdb", "ispdb")
 	names, err := filepath.Glob(filepath.Join(dir, "*.xml"))
 	if err != nil {
 		t.Fatal(err)
@@ -204,7 +206,7 @@ func hasWarning(f File, substr string) bool {
 // migrating one domain would: the same files fail, and every accepted one
 // renders.
 func TestImportISPDBEachAlone(t *testing.T) {
-	dir := sharedDir(t, "reference", "ispdb", "ispdb")
+	dir := testutil.SharedDir(t, "reference", "ispdb", "ispdb")
 	names, _ := filepath.Glob(filepath.Join(dir, "*.xml"))
 	failed := 0
 	for _, n := range names {

@@ -404,7 +404,7 @@ func TestReloadRefusesSpecialFiles(t *testing.T) {
 			return servetest.MetricValue(t, s.Metrics, `mailautoconf_catalog_reloads_total{result="failure"}`) == want
 		}
 	}
-	fifo := servetest.Mkfifo(t, filepath.Join(dir, ".catalog.fifo"))
+	fifo := testutil.Mkfifo(t, filepath.Join(dir, ".catalog.fifo"))
 	if err := os.Rename(fifo, path); err != nil {
 		t.Fatal(err)
 	}

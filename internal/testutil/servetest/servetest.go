@@ -17,28 +17,11 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"mailautoconf/internal/testutil"
 )
-
-// Mkfifo makes a named pipe, or skips the test where there are none. A
-// reader blocked in its open (what the tests guard against) is let go at
-// the end of the test by a writer's open.
-func Mkfifo(t testing.TB, name string) string {
-	t.Helper()
-	if err := syscall.Mkfifo(name, 0o644); err != nil {
-		t.Skipf("no named pipes here: %v", err)
-	}
-	t.Cleanup(func() {
-		if f, err := os.OpenFile(name, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
-			f.Close()
-		}
-	})
-	return name
-}
 
 // VersionCatalog is a catalog whose servers name version v, so that an
 // answer shows which catalog served it. The incoming server is on line 5.

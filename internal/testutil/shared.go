@@ -1,4 +1,4 @@
-package provision
+package testutil
 
 import (
 	"os"
@@ -6,10 +6,11 @@ import (
 	"testing"
 )
 
-// sharedDir returns ../shared/<elem...> beside the repository, the
-// workspace's reference material. Tests that need it skip, saying so, when
-// it is absent (a clone outside the workspace); under CI they fail.
-func sharedDir(t testing.TB, elem ...string) string {
+// SharedDir returns ../shared/<elem...> beside the repository, the
+// workspace's reference material. A test that needs it skips, saying so,
+// when it is absent (a clone outside the workspace); under CI (CI set) it
+// fails instead.
+func SharedDir(t testing.TB, elem ...string) string {
 	t.Helper()
 	dir, err := os.Getwd()
 	if err != nil {
