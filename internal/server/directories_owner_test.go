@@ -4,8 +4,6 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -59,20 +57,7 @@ func ownerDB(t *testing.T, a, b []string) *dbtest.PG {
 // the database's URL in its environment.
 func ownerConfig(t *testing.T, pg *dbtest.PG, catalog, dataDir string) Config {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "catalog.yaml")
-	if err := os.WriteFile(path, []byte(catalog), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg := testConfig(t)
-	cfg.MetricsListen = testutil.FreeAddr(t)
-	cfg.Catalog, cfg.DataDir = path, dataDir
-	cfg.Getenv = func(k string) string {
-		if k == "OWNER_DB_URL" {
-			return pg.URL
-		}
-		return ""
-	}
-	return cfg
+	return directoryConfig(t, catalog, dataDir, "OWNER_DB_URL", pg.URL)
 }
 
 // ownerServe runs the server with cfg until the test ends, and waits

@@ -3,8 +3,6 @@ package server
 import (
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -55,21 +53,27 @@ type dirLive struct {
 	CatalogPath string
 }
 
-func dirServer(t *testing.T, pg *dbtest.PG, dataDir string) dirLive {
+// directoryConfig is the Config of a server with a metrics listener,
+// serving catalog (written to a file) with dataDir, whose environment
+// holds url in the variable env alone.
+func directoryConfig(t *testing.T, catalog, dataDir, env, url string) Config {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "catalog.yaml")
-	if err := os.WriteFile(path, []byte(dirCatalog), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	cfg := testConfig(t)
 	cfg.MetricsListen = testutil.FreeAddr(t)
-	cfg.Catalog, cfg.DataDir = path, dataDir
+	cfg.Catalog, cfg.DataDir = writeCatalog(t, catalog), dataDir
 	cfg.Getenv = func(k string) string {
-		if k == "HOSTING_DB_URL" {
-			return pg.URL
+		if k == env {
+			return url
 		}
 		return ""
 	}
+	return cfg
+}
+
+func dirServer(t *testing.T, pg *dbtest.PG, dataDir string) dirLive {
+	t.Helper()
+	cfg := directoryConfig(t, dirCatalog, dataDir, "HOSTING_DB_URL", pg.URL)
+	path := cfg.Catalog
 	s := &servetest.Live{Base: "http://" + cfg.Listen, Metrics: "http://" + cfg.MetricsListen, Logs: &testutil.SyncBuffer{}}
 	s.Stop = startServe(t, cfg, s.Logs)
 	testutil.WaitFor(t, 5*time.Second, "server did not start", func() bool {

@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -24,20 +23,9 @@ func TestServeOnDemandHellosCannotLockOutOtherClients(t *testing.T) {
 	httpPort, tlsPort := testutil.FreePort(t), testutil.FreePort(t)
 	p := pebbletest.Start(t, httpPort, tlsPort)
 	ca := p.Front(t)
-	dir := t.TempDir()
-	catalog := filepath.Join(dir, "catalog.yaml")
-	if err := os.WriteFile(catalog, []byte(threeDomains), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg := testConfig(t)
-	cfg.Listen = fmt.Sprintf("127.0.0.1:%d", httpPort)
-	cfg.TLSListen = fmt.Sprintf("127.0.0.1:%d", tlsPort)
-	cfg.Catalog = catalog
-	cfg.DataDir = filepath.Join(dir, "data")
+	cfg := acmeConfig(t, p, ca.Directory, writeCatalog(t, threeDomains), httpPort, tlsPort)
+	cfg.DataDir = filepath.Join(t.TempDir(), "data")
 	cfg.AcmeOnDemand = true
-	cfg.AcmeDirectory = ca.Directory
-	cfg.AcmeEmail = "hostmaster@example.org"
-	cfg.AcmeCARoots = p.APIRoots
 	const maxConns = 8
 	cfg.MaxConnections = maxConns
 	var logs testutil.SyncBuffer

@@ -117,25 +117,40 @@ func waitReady(t *testing.T, plainPort int, names int, timeout time.Duration) st
 	return body
 }
 
+// acmeConfig is the Config of a server on httpPort and tlsPort serving the
+// catalog file at catalog, with certificates from directory (Pebble, or a
+// front of it) trusted through p's roots.
+func acmeConfig(t *testing.T, p *pebbletest.Pebble, directory, catalog string, httpPort, tlsPort int) Config {
+	t.Helper()
+	cfg := testConfig(t)
+	cfg.Listen = fmt.Sprintf("127.0.0.1:%d", httpPort)
+	cfg.TLSListen = fmt.Sprintf("127.0.0.1:%d", tlsPort)
+	cfg.Catalog = catalog
+	cfg.AcmeDirectory = directory
+	cfg.AcmeEmail = "hostmaster@example.org"
+	cfg.AcmeCARoots = p.APIRoots
+	return cfg
+}
+
+// writeCatalog writes catalog to a file of its own and returns its path.
+func writeCatalog(t *testing.T, catalog string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "catalog.yaml")
+	if err := os.WriteFile(path, []byte(catalog), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 // TestServeHTTPSWithACME is the "done when", as a new user would
 // try it: three domains, Pebble standing in for Let's Encrypt, one start
 // of the service.
 func TestServeHTTPSWithACME(t *testing.T) {
 	httpPort, tlsPort := testutil.FreePort(t), testutil.FreePort(t)
 	p := pebbletest.Start(t, httpPort, tlsPort)
-	dir := t.TempDir()
-	catalog := filepath.Join(dir, "catalog.yaml")
-	if err := os.WriteFile(catalog, []byte(threeDomains), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg := testConfig(t)
-	cfg.Listen = fmt.Sprintf("127.0.0.1:%d", httpPort)
-	cfg.TLSListen = fmt.Sprintf("127.0.0.1:%d", tlsPort)
-	cfg.Catalog = catalog
-	cfg.DataDir = filepath.Join(dir, "data")
-	cfg.AcmeDirectory = p.Directory
-	cfg.AcmeEmail = "hostmaster@example.org"
-	cfg.AcmeCARoots = p.APIRoots
+	catalog := writeCatalog(t, threeDomains)
+	cfg := acmeConfig(t, p, p.Directory, catalog, httpPort, tlsPort)
+	cfg.DataDir = filepath.Join(t.TempDir(), "data")
 	cfg.PublicHost = "mail.example.org"
 	cfg.SignWithTLS = true
 
@@ -363,22 +378,13 @@ func TestServeHTTPSOnDemandWithSharedStorage(t *testing.T) {
 	storage := withPassword(t, certstoretest.PostgresURL(t), secret)
 	httpPort, tlsPort := testutil.FreePort(t), testutil.FreePort(t)
 	p := pebbletest.Start(t, httpPort, tlsPort)
-	catalog := filepath.Join(t.TempDir(), "catalog.yaml")
-	if err := os.WriteFile(catalog, []byte(threeDomains), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	catalog := writeCatalog(t, threeDomains)
 	replica := func(httpPort, tlsPort int) Config {
-		cfg := testConfig(t)
-		cfg.Listen = fmt.Sprintf("127.0.0.1:%d", httpPort)
-		cfg.TLSListen = fmt.Sprintf("127.0.0.1:%d", tlsPort)
+		cfg := acmeConfig(t, p, p.Directory, catalog, httpPort, tlsPort)
 		cfg.MetricsListen = testutil.FreeAddr(t)
-		cfg.Catalog = catalog
 		cfg.Storage = storage
 		cfg.AcmeOnDemand = true
 		cfg.AcmeOrderRate = 10
-		cfg.AcmeDirectory = p.Directory
-		cfg.AcmeEmail = "hostmaster@example.org"
-		cfg.AcmeCARoots = p.APIRoots
 		cfg.PublicHost = "mail.example.org"
 		return cfg
 	}
