@@ -16,7 +16,11 @@ import (
 // with %LOGIN%.
 func prerenderCatalogs(t testing.TB) map[string]*Catalog {
 	t.Helper()
-	srcs := map[string]string{"ad": adCatalog, "login": loginCatalog, "tricky": `providers:
+	ad, err := os.ReadFile(adCatalogFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srcs := map[string]string{"ad": string(ad), "login": loginCatalog, "tricky": `providers:
   - id: tricky.example
     display_name: "Tom & Jerry's <\"Mail\">"
     short_name: "T&J's"

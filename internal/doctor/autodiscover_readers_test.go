@@ -269,44 +269,18 @@ func deltaChatReads(body []byte, address string) poxView {
 	return a.view(tries)
 }
 
-// adCatalog is the demo provider plus a hoster with every kind of
-// redirect (the catalog of provision's Autodiscover tests):
+// adCatalogFile is the demo provider plus a hoster with every kind of
+// redirect (provision's Autodiscover tests read the same file):
 //   - hoster.net: no redirect (the empty override turns the provider-wide
 //     redirect_url off)
 //   - old.example: redirect_address to the same local part at hoster.net
 //   - moved.example: the provider-wide redirect_url
 //   - shared.example: a literal redirect_address, usable without an address
-const adCatalog = `providers:
-  - id: example.com
-    display_name: Example Mail
-    domains: [example.com, example.net]
-    incoming:
-      - {protocol: imap, host: imap.example.com, port: 993, security: tls}
-      - {protocol: imap, host: imap.example.com, port: 143, security: starttls}
-      - {protocol: pop3, host: pop.example.com,  port: 995, security: tls}
-    outgoing:
-      - {protocol: smtp, host: smtp.example.com, port: 465, security: tls}
-      - {protocol: smtp, host: smtp.example.com, port: 587, security: starttls}
-  - id: hoster.net
-    display_name: Hoster & Co <Mail>
-    domains: [hoster.net, old.example, moved.example, shared.example]
-    incoming:
-      - {protocol: imap, host: mail.hoster.net, port: 143, security: starttls, username: "%EMAILLOCALPART%"}
-      - {protocol: pop3, host: mail.hoster.net, port: 110, security: none}
-    outgoing:
-      - {protocol: smtp, host: mail.hoster.net, port: 587, security: starttls, auth: [password-encrypted], username: "%EMAILLOCALPART%+%EMAILDOMAIN%"}
-      - {protocol: smtp, host: mail.hoster.net, port: 25, security: starttls, auth: [password-cleartext, smtp-after-pop], username: "%EMAILLOCALPART%"}
-    activesync: https://mail.hoster.net/Microsoft-Server-ActiveSync
-    redirect_url: https://autodiscover.hoster.net/autodiscover/autodiscover.xml
-    domain_redirects:
-      hoster.net: {}
-      old.example: {redirect_address: "%EMAILLOCALPART%@hoster.net"}
-      shared.example: {redirect_address: "team@hoster.net"}
-`
+const adCatalogFile = "../../provision/testdata/autodiscover-catalog.yaml"
 
 func loadADCatalog(t testing.TB) *provision.Catalog {
 	t.Helper()
-	c, err := provision.Parse(provision.Source{Name: "ad.yaml", Data: []byte(adCatalog)})
+	c, err := provision.Load(adCatalogFile)
 	if err != nil {
 		t.Fatalf("test catalog: %v", err)
 	}
