@@ -25,6 +25,7 @@ import (
 	qr "github.com/piglig/go-qr"
 	"howett.net/plist"
 
+	"mailautoconf/internal/testutil"
 	"mailautoconf/provision"
 )
 
@@ -66,21 +67,7 @@ func findChromium(t *testing.T) string {
 // person to look at.
 func screenshotDir(t *testing.T) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test's directory")
-		}
-		dir = parent
-	}
-	out := filepath.Join(dir, "testoutput", "browser")
+	out := filepath.Join(testutil.RepoRoot(t), "testoutput", "browser")
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		t.Fatal(err)
 	}

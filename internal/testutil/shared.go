@@ -12,21 +12,7 @@ import (
 // fails instead.
 func SharedDir(t testing.TB, elem ...string) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test's directory")
-		}
-		dir = parent
-	}
-	p := filepath.Join(append([]string{dir, "..", "shared"}, elem...)...)
+	p := filepath.Join(append([]string{RepoRoot(t), "..", "shared"}, elem...)...)
 	if _, err := os.Stat(p); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("%s is missing (CI must run beside ../shared)", p)
@@ -34,4 +20,24 @@ func SharedDir(t testing.TB, elem ...string) string {
 		t.Skipf("skipping: %s is absent (this test reads the workspace's ../shared)", p)
 	}
 	return p
+}
+
+// RepoRoot is the top of the repository: the first directory holding
+// go.mod at or above the test's working directory.
+func RepoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the test's directory")
+		}
+		dir = parent
+	}
 }
