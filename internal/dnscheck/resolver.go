@@ -1,0 +1,323 @@
+package dnscheck
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/miekg/dns"
+	"golang.org/x/time/rate"
+)
+
+// DefaultTimeout bounds one query to one server, retries included.
+const DefaultTimeout = 3 * time.Second
+
+// maxRRs bounds the records read from one answer: a record set of ours
+// has a handful, and an answer of 10,000 records is not read further.
+const maxRRs = 64
+
+// maxCNAMEs bounds a CNAME chain, as resolvers do (RFC 1034 §3.6.2 asks
+// them to detect loops; 8 is BIND's and Unbound's order of magnitude).
+const maxCNAMEs = 8
+
+// Resolver asks one DNS server, over UDP with a TCP retry on truncation
+// (RFC 7766 §5), paced by a limiter it may share with other resolvers.
+// It is safe for concurrent use and caches nothing.
+type Resolver struct {
+	server  string // host:port
+	timeout time.Duration
+	pace    *rate.Limiter // nil: unpaced
+	queries *atomic.Int64 // every query sent, shared with the Pool
+}
+
+// Server is the host:port the resolver asks.
+func (r *Resolver) Server() string { return r.server }
+
+// Pool is the resolvers a check asks, each about every record (a record
+// is ok only when every one agrees), with one pace for all of them.
+type Pool struct {
+	Resolvers []*Resolver
+	queries   atomic.Int64
+}
+
+// NewPool returns resolvers for servers (host:port each; none: the first
+// nameserver of /etc/resolv.conf), paced together at qps queries a
+// second (0: unpaced), each query bounded by timeout (0: DefaultTimeout).
+func NewPool(servers []string, qps float64, timeout time.Duration) (*Pool, error) {
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	if qps < 0 {
+		return nil, fmt.Errorf("queries a second %v: want 0 (unpaced) or more", qps)
+	}
+	if len(servers) == 0 {
+		conf, err := dns.ClientConfigFromFile("/etc/resolv.conf")
+		if err != nil || len(conf.Servers) == 0 {
+			return nil, errors.New("no DNS server: /etc/resolv.conf names none, and no resolver was given")
+		}
+		servers = []string{net.JoinHostPort(conf.Servers[0], conf.Port)}
+	}
+	p := &Pool{}
+	var pace *rate.Limiter
+	if qps > 0 {
+		pace = rate.NewLimiter(rate.Limit(qps), max(1, int(qps/10)))
+	}
+	seen := map[string]bool{}
+	for _, s := range servers {
+		s = strings.TrimSpace(s)
+		host, port, err := net.SplitHostPort(s)
+		if err != nil || host == "" || port == "" {
+			return nil, fmt.Errorf("resolver %q: want HOST:PORT", s)
+		}
+		if seen[s] {
+			continue
+		}
+		seen[s] = true
+		p.Resolvers = append(p.Resolvers, &Resolver{server: s, timeout: timeout, pace: pace, queries: &p.queries})
+	}
+	return p, nil
+}
+
+// Queries is how many queries the pool's resolvers have sent.
+func (p *Pool) Queries() int64 { return p.queries.Load() }
+
+// answer is the answer section of one query (at most maxRRs records), or
+// why there is none.
+type answer struct {
+	rcode int
+	rrs   []dns.RR
+	err   error
+}
+
+// problem says why the answer has no records: "" when it may have some.
+func (a answer) problem() string {
+	switch {
+	case a.err != nil:
+		return a.err.Error()
+	case a.rcode == dns.RcodeNameError:
+		return "no such name (NXDOMAIN)"
+	case a.rcode != dns.RcodeSuccess:
+		return "the server answered " + dns.RcodeToString[a.rcode]
+	}
+	return ""
+}
+
+// failed is true when the server gave no usable answer at all (timeout,
+// garbage, SERVFAIL), as opposed to saying the record does not exist.
+func (a answer) failed() bool {
+	return a.err != nil || a.rcode != dns.RcodeSuccess && a.rcode != dns.RcodeNameError
+}
+
+func (r *Resolver) query(ctx context.Context, name string, qtype uint16) answer {
+	name = dns.Fqdn(strings.ToLower(name))
+	if r.pace != nil {
+		if err := r.pace.Wait(ctx); err != nil {
+			return answer{err: fmt.Errorf("not asked: %w", context.Cause(ctx))}
+		}
+	}
+	r.queries.Add(1)
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	m := new(dns.Msg)
+	m.SetQuestion(name, qtype)
+	m.SetEdns0(4096, false)
+	c := &dns.Client{Timeout: r.timeout}
+	in, _, err := c.ExchangeContext(ctx, m, r.server)
+	if err == nil && in.Truncated {
+		tc := &dns.Client{Net: "tcp", Timeout: r.timeout}
+		in, _, err = tc.ExchangeContext(ctx, m, r.server)
+	}
+	if err == nil && in.Id != m.Id {
+		err = errors.New("answer to another question")
+	}
+	if err != nil {
+		return answer{err: fmt.Errorf("%s %s: no answer from %s: %s", dns.TypeToString[qtype], strings.TrimSuffix(name, "."), r.server, simplify(err))}
+	}
+	rrs := in.Answer
+	if len(rrs) > maxRRs {
+		rrs = rrs[:maxRRs]
+	}
+	return answer{rcode: in.Rcode, rrs: rrs}
+}
+
+// simplify shortens the network errors a check reports.
+func simplify(err error) string {
+	var ne net.Error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return "timed out"
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	case strings.Contains(err.Error(), "unpack") || strings.Contains(err.Error(), "overflow") || strings.Contains(err.Error(), "bad rdata"):
+		return "malformed answer"
+	}
+	s := err.Error()
+	if len(s) > 120 {
+		s = s[:120]
+	}
+	return s
+}
+
+// hostAnswer is what a client learns resolving a host name: the CNAME
+// chain and the addresses at its end.
+type hostAnswer struct {
+	chain  []string // each CNAME target followed, in order, lower case, fully qualified
+	v4, v6 []netip.Addr
+	loop   bool   // the chain came back to a name, or was longer than maxCNAMEs
+	failed bool   // the server gave no usable answer
+	err    string // no address: why
+}
+
+// end is the last name of the chain: the host whose addresses these are.
+func (h hostAnswer) end(name string) string {
+	if len(h.chain) > 0 {
+		return h.chain[len(h.chain)-1]
+	}
+	return dns.Fqdn(strings.ToLower(name))
+}
+
+// lookupHost resolves name to its A and AAAA records, following CNAMEs the
+// server did not expand itself. stop, when the chain reaches it, ends the
+// lookup there: the addresses are then not needed.
+func (r *Resolver) lookupHost(ctx context.Context, name, stop string) hostAnswer {
+	var out hostAnswer
+	start := dns.Fqdn(strings.ToLower(name))
+	for _, qtype := range []uint16{dns.TypeA, dns.TypeAAAA} {
+		cur := start
+		seen := map[string]bool{cur: true}
+		for hop := 0; ; hop++ {
+			ans := r.query(ctx, cur, qtype)
+			if p := ans.problem(); p != "" {
+				if out.err == "" {
+					out.err, out.failed = p, ans.failed()
+				}
+				break
+			}
+			next, addrs, loop := followChain(cur, ans.rrs, seen)
+			if qtype == dns.TypeA {
+				out.chain = appendChain(out.chain, cur, next, ans.rrs)
+			}
+			if loop || hop >= maxCNAMEs {
+				out.loop = true
+				break
+			}
+			if stop != "" && strings.EqualFold(next, stop) {
+				return out
+			}
+			if qtype == dns.TypeA {
+				out.v4 = append(out.v4, addrs...)
+			} else {
+				out.v6 = append(out.v6, addrs...)
+			}
+			if len(addrs) > 0 || next == cur {
+				break
+			}
+			cur = next
+		}
+		if out.loop {
+			break
+		}
+	}
+	if len(out.v4)+len(out.v6) == 0 && out.err == "" && !out.loop {
+		out.err = "no A or AAAA record"
+	}
+	return out
+}
+
+// followChain walks the CNAMEs from name inside one answer and returns
+// the last name reached and the addresses at it; loop is true when a name
+// comes back (seen holds the names reached before, and gains these).
+func followChain(name string, rrs []dns.RR, seen map[string]bool) (last string, addrs []netip.Addr, loop bool) {
+	cur := name
+	for range maxRRs {
+		moved := false
+		for _, rr := range rrs {
+			if c, ok := rr.(*dns.CNAME); ok && strings.EqualFold(c.Hdr.Name, cur) {
+				cur, moved = dns.Fqdn(strings.ToLower(c.Target)), true
+				break
+			}
+		}
+		if !moved {
+			break
+		}
+		if seen[cur] || len(seen) > maxCNAMEs {
+			return cur, nil, true
+		}
+		seen[cur] = true
+	}
+	for _, rr := range rrs {
+		if !strings.EqualFold(rr.Header().Name, cur) {
+			continue
+		}
+		switch v := rr.(type) {
+		case *dns.A:
+			if a, ok := netip.AddrFromSlice(v.A.To4()); ok {
+				addrs = append(addrs, a)
+			}
+		case *dns.AAAA:
+			if a, ok := netip.AddrFromSlice(v.AAAA); ok && a.Is6() && !a.Is4In6() {
+				addrs = append(addrs, a)
+			}
+		}
+	}
+	return cur, addrs, false
+}
+
+// appendChain adds the CNAME targets from cur to next in rrs to chain.
+func appendChain(chain []string, cur, next string, rrs []dns.RR) []string {
+	for cur != next && len(chain) <= maxCNAMEs {
+		moved := false
+		for _, rr := range rrs {
+			if c, ok := rr.(*dns.CNAME); ok && strings.EqualFold(c.Hdr.Name, cur) {
+				cur, moved = dns.Fqdn(strings.ToLower(c.Target)), true
+				chain = append(chain, cur)
+				break
+			}
+		}
+		if !moved {
+			break
+		}
+	}
+	return chain
+}
+
+// records returns the records of type R at name (no CNAME is followed:
+// SRV and TXT owners are never aliases, RFC 2782), or why there are
+// none; failed is true when the server gave no usable answer.
+func records[R dns.RR](ctx context.Context, r *Resolver, name string, qtype uint16) (out []R, problem string, failed bool) {
+	ans := r.query(ctx, name, qtype)
+	if p := ans.problem(); p != "" {
+		return nil, p, ans.failed()
+	}
+	for _, rr := range ans.rrs {
+		if x, ok := rr.(R); ok && strings.EqualFold(rr.Header().Name, dns.Fqdn(name)) {
+			out = append(out, x)
+		}
+	}
+	if len(out) == 0 {
+		return nil, "no " + dns.TypeToString[qtype] + " record", false
+	}
+	return out, "", false
+}
+
+// Addresses resolves host (a name, or an address) with the pool's first
+// resolver: the addresses of MAILAUTOCONF_PUBLIC_HOST, which count as
+// ours.
+func (p *Pool) Addresses(ctx context.Context, host string) ([]netip.Addr, error) {
+	if a, err := netip.ParseAddr(host); err == nil {
+		return []netip.Addr{a}, nil
+	}
+	if len(p.Resolvers) == 0 {
+		return nil, errors.New("no resolver")
+	}
+	h := p.Resolvers[0].lookupHost(ctx, host, "")
+	if len(h.v4)+len(h.v6) == 0 {
+		return nil, fmt.Errorf("%s: %s", host, h.err)
+	}
+	return append(h.v4, h.v6...), nil
+}
