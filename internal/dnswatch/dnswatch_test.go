@@ -16,8 +16,8 @@ import (
 
 	"mailautoconf/internal/dnscheck"
 	"mailautoconf/internal/dnsrecords"
-	"mailautoconf/internal/testutil/dnstest"
 	testwait "mailautoconf/internal/testutil"
+	"mailautoconf/internal/testutil/dnstest"
 	"mailautoconf/provision"
 )
 
@@ -459,5 +459,3 @@ func TestCompactRoundTrip(t *testing.T) {
 		t.Errorf("hosts = %08b", r.hosts)
 	}
 }
-
-
