@@ -13,6 +13,7 @@ package dnswatch
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -505,40 +506,29 @@ func recordsSum(rs []dnsrecords.Record) uint32 {
 	return h.Sum32()
 }
 
-// result is the last check of one domain, compact: a byte per record,
-// text only for the records that are not ok (interned: the same detail,
-// "not published: no such name (NXDOMAIN)", is kept once for all
-// domains), times in Unix seconds. The records themselves are derived
-// again when it is viewed.
+// result is the last check of one domain, compact: what was found is
+// one interned string (a state byte per record, and the found and detail
+// text of the records not ok), so that the domains of a hoster, most of
+// which find the same ("not published: no such name (NXDOMAIN)" for each
+// optional record), share one copy; times are Unix seconds. The records
+// themselves are derived again when it is viewed.
 type result struct {
-	states  string  // a dnscheck.State byte per record, in dnsrecords.Derive's order
-	issues  []issue // the records not ok, in record order
-	checked int64   // Unix seconds of the check
-	changed int64   // Unix seconds of the check that first found this result
-	sum     uint32  // recordsSum of the records checked
+	found   unique.Handle[string] // encodeFound's
+	checked int64                 // Unix seconds of the check
+	changed int64                 // Unix seconds of the check that first found this result
+	sum     uint32                // recordsSum of the records checked
 	state   dnscheck.State
 	hosts   uint8 // per hostLabels index i: hostChecked<<i, hostOK<<i
 }
 
-// issue is what was found of a record not ok.
-type issue struct {
-	index         uint8
-	found, detail unique.Handle[string]
-}
-
 // maxRecords bounds the records a result holds: Derive gives about a
-// dozen; issue.index is a byte.
+// dozen.
 const maxRecords = 255
 
 func compact(d dnscheck.Domain, sum uint32, now time.Time) result {
-	n := min(len(d.Records), maxRecords)
-	states := make([]byte, n)
-	r := result{checked: now.Unix(), changed: now.Unix(), sum: sum, state: d.State}
-	for i, rec := range d.Records[:n] {
-		states[i] = byte(rec.State)
-		if rec.State != dnscheck.OK {
-			r.issues = append(r.issues, issue{index: uint8(i), found: unique.Make(rec.Found), detail: unique.Make(rec.Detail)})
-		}
+	recs := d.Records[:min(len(d.Records), maxRecords)]
+	r := result{found: unique.Make(encodeFound(recs)), checked: now.Unix(), changed: now.Unix(), sum: sum, state: d.State}
+	for _, rec := range recs {
 		if h := hostIndex(rec.Record, d.Domain); h >= 0 {
 			if r.hosts&(hostChecked<<h) == 0 {
 				r.hosts |= hostChecked<<h | hostOK<<h
@@ -548,22 +538,52 @@ func compact(d dnscheck.Domain, sum uint32, now time.Time) result {
 			}
 		}
 	}
-	r.states = string(states)
 	return r
 }
 
-// same reports whether r found what o found (times aside).
-func (r result) same(o result) bool {
-	if r.states != o.states || r.sum != o.sum || len(r.issues) != len(o.issues) {
-		return false
-	}
-	for i := range r.issues {
-		if r.issues[i] != o.issues[i] {
-			return false
+// encodeFound writes, for each record, its state byte, followed for a
+// record not ok by its Found and Detail, each after its length (uvarint).
+func encodeFound(recs []dnscheck.Record) string {
+	var b []byte
+	for _, rec := range recs {
+		b = append(b, byte(rec.State))
+		if rec.State != dnscheck.OK {
+			b = binary.AppendUvarint(b, uint64(len(rec.Found)))
+			b = append(b, rec.Found...)
+			b = binary.AppendUvarint(b, uint64(len(rec.Detail)))
+			b = append(b, rec.Detail...)
 		}
 	}
-	return true
+	return string(b)
 }
+
+// decodeFound fills the states, Found and Detail of recs from
+// encodeFound's s; records beyond s stay as they are.
+func decodeFound(s string, recs []dnscheck.Record) {
+	text := func() string {
+		n, k := binary.Uvarint([]byte(s))
+		if k <= 0 || uint64(len(s)-k) < n {
+			s = ""
+			return ""
+		}
+		t := s[k : k+int(n)]
+		s = s[k+int(n):]
+		return t
+	}
+	for i := range recs {
+		if s == "" {
+			return
+		}
+		recs[i].State, s = dnscheck.State(s[0]), s[1:]
+		if recs[i].State != dnscheck.OK {
+			recs[i].Found = text()
+			recs[i].Detail = text()
+		}
+	}
+}
+
+// same reports whether r found what o found (times aside).
+func (r result) same(o result) bool { return r.found == o.found && r.sum == o.sum }
 
 // waiting reports whether a discovery host name checked did not point at
 // us.
@@ -578,16 +598,8 @@ func (r result) expand(want dnsrecords.Domain) dnscheck.Domain {
 	out := dnscheck.Domain{Domain: want.Domain, State: r.state, Records: make([]dnscheck.Record, len(want.Records)), Notes: want.Notes}
 	for i, rec := range want.Records {
 		out.Records[i].Record = rec
-		if i < len(r.states) {
-			out.Records[i].State = dnscheck.State(r.states[i])
-		}
 	}
-	for _, is := range r.issues {
-		if int(is.index) < len(out.Records) {
-			out.Records[is.index].Found = is.found.Value()
-			out.Records[is.index].Detail = is.detail.Value()
-		}
-	}
+	decodeFound(r.found.Value(), out.Records)
 	return out
 }
 
