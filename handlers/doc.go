@@ -34,4 +34,6 @@
 //	metrics.go       the request series (internal/metrics serves them) and
 //	                 the format and domain label values
 //	probes.go        /healthz and /readyz
+//	domains.go       the DNS watch's /domains and /api/v1/domains (operations
+//	                 listener), behind the admin token
 package handlers

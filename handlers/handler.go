@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"mailautoconf/internal/dnswatch"
 	"mailautoconf/internal/profilesign"
 	"mailautoconf/provision"
 )
@@ -52,6 +53,17 @@ type Config struct {
 	// HTTPS one (plain.go); nil: the plain listener serves every route as
 	// it is.
 	Plain *PlainRules
+	// DNSWatch is the DNS watch (MAILAUTOCONF_DNS_WATCH) that /domains
+	// and /api/v1/domains show on the operations listener (domains.go);
+	// nil: the watch is off, and they say so with a 404.
+	DNSWatch *dnswatch.Watch
+	// CertificateStates returns the state of the HTTPS certificate of
+	// each name asked that the listener serves (internal/certs' words);
+	// nil: no HTTPS, and /domains shows no certificates.
+	CertificateStates func(names []string) map[string]string
+	// AdminToken, when set (MAILAUTOCONF_ADMIN_TOKEN), is the bearer
+	// token /domains and /api/ ask for; /metrics and the probes never do.
+	AdminToken string
 }
 
 // Handler serves the service's routes from a Config. New builds it with

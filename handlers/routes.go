@@ -79,6 +79,11 @@ func (h *Handler) newOps() *echo.Echo {
 	}
 	e.Match(get, "/healthz", h.healthz)
 	e.Match(get, "/readyz", h.readyz)
+	// The DNS watch's view of each domain (domains.go), behind
+	// MAILAUTOCONF_ADMIN_TOKEN when set.
+	e.Match(get, "/domains", h.domainsPage, h.requireToken)
+	e.Match(get, "/api/v1/domains", h.domainsAPI, h.requireToken)
+	e.Match(get, "/api/v1/domains/:domain", h.domainAPI, h.requireToken)
 	return e
 }
 

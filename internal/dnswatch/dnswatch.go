@@ -79,6 +79,9 @@ type Config struct {
 	// the background, at most once a second: the ACME manager orders the
 	// certificates that waited for them (certs.Manager.DNSChanged).
 	PointsAtUs func(names []string)
+	// Now is the clock of the check times; nil: time.Now. Tests set it
+	// for golden files.
+	Now func() time.Time
 }
 
 // Watch checks every served domain's DNS records in the background and
@@ -116,6 +119,9 @@ func New(cfg Config) (*Watch, error) {
 	}
 	if cfg.Recheck == 0 {
 		cfg.Recheck = DefaultRecheck
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
@@ -205,7 +211,7 @@ func (w *Watch) recheckLoop(ctx context.Context) {
 // when done or when ctx ends (a domain whose check ctx cut short keeps
 // its previous result).
 func (w *Watch) Sweep(ctx context.Context) {
-	start := time.Now()
+	start := w.cfg.Now()
 	q0 := w.pool.Queries()
 	w.resolveUs(ctx)
 	cat := w.cfg.Catalog()
@@ -218,9 +224,10 @@ func (w *Watch) Sweep(ctx context.Context) {
 		return
 	}
 	w.forgetUnserved()
-	took := time.Since(start)
+	end := w.cfg.Now()
+	took := end.Sub(start)
 	w.sweepTime.Store(int64(took))
-	w.lastSweep.Store(time.Now().UnixNano())
+	w.lastSweep.Store(end.UnixNano())
 	counts := w.Counts()
 	w.cfg.Log.Info("DNS watch: sweep done", "domains", len(domains), "took", took.Round(time.Millisecond),
 		"queries", w.pool.Queries()-q0, "ok", counts[dnscheck.OK.String()], "missing", counts[dnscheck.Missing.String()],
@@ -321,7 +328,7 @@ func (w *Watch) checkDomain(ctx context.Context, cat *provision.Catalog, domain 
 	if ctx.Err() != nil {
 		return // cut short: what was not asked would read as missing
 	}
-	w.store(d, compact(got, sum, time.Now()))
+	w.store(d, compact(got, sum, w.cfg.Now()))
 }
 
 // hostRecords returns want with only its discovery host names' records,
