@@ -200,7 +200,7 @@ func (r *run) judge(ctx context.Context, g []dnscheck.Record, us dnscheck.Us) Fi
 		}
 	}
 	f.Detail = strings.Join(details, "; ")
-	if !g[0].Required {
+	if !g[0].Required && f.Status == Warn {
 		f.Detail += " (optional)"
 	}
 	if host && f.Status == Fail && worst != dnscheck.Conflict && g[0].Required && r.reachesUs(ctx, name, us) {
@@ -218,12 +218,16 @@ func (r *run) reachesUs(ctx context.Context, name string, us dnscheck.Us) bool {
 	return len(ha.addrs) > 0 && !slices.ContainsFunc(ha.addrs, func(a netip.Addr) bool { return !slices.Contains(us.Addrs, a.Unmap()) })
 }
 
-// dataText is what a group publishes as it should: "CNAME host.", the SRV
-// data, the TXT string.
+// dataText is what a group publishes as it should: "CNAME host.", "A
+// 192.0.2.1", the SRV data, the quoted TXT string.
 func dataText(g []dnscheck.Record) string {
 	var parts []string
 	for _, rec := range g {
-		parts = append(parts, rec.Type+" "+rec.Data)
+		if isHostType(rec.Type) {
+			parts = append(parts, rec.Type+" "+rec.Data)
+		} else {
+			parts = append(parts, rec.Data) // the finding's name says the type
+		}
 	}
 	return strings.Join(parts, ", ")
 }
