@@ -45,9 +45,11 @@ func (r *run) checkDNS(ctx context.Context, rep *Report) []Finding {
 
 	// The names clients need come first, whether or not there is a
 	// record to judge them by.
+	judged := make([]bool, len(groups))
 	for _, label := range []string{"autoconfig", "autodiscover"} {
 		name := label + "." + r.domain + "."
 		if i := slices.IndexFunc(groups, func(g []dnscheck.Record) bool { return g[0].Name == name && isHostType(g[0].Type) }); i >= 0 {
+			judged[i] = true
 			out = append(out, r.judge(ctx, groups[i], us))
 			continue
 		}
@@ -58,11 +60,10 @@ func (r *run) checkDNS(ctx context.Context, rep *Report) []Finding {
 		// No public host to compare with: only say whether it is there.
 		out = append(out, r.srvInfo(ctx, adName, nil))
 	}
-	for _, g := range groups {
-		if isHostType(g[0].Type) && (g[0].Name == "autoconfig."+r.domain+"." || g[0].Name == "autodiscover."+r.domain+".") {
-			continue
+	for i, g := range groups {
+		if !judged[i] {
+			out = append(out, r.judge(ctx, g, us))
 		}
-		out = append(out, r.judge(ctx, g, us))
 	}
 	if !ours {
 		out = append(out, r.srvInfos(ctx, p)...)

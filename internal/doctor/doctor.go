@@ -4,7 +4,8 @@
 //
 // The client rules are pure functions (rules.go, autodiscover.go,
 // apple.go); the network probing lives in net.go and probe.go; the
-// lookup sequences of each client in clients.go. It works for any domain,
+// lookup sequences of each client in clients.go. The DNS records are
+// judged by internal/dnscheck, as `dns --check` judges them (dnscheck.go). It works for any domain,
 // not only those of our catalog. It never logs in anywhere.
 package doctor
 
