@@ -121,7 +121,19 @@ type ACMEOptions struct {
 	// DisableHTTP01 and DisableTLSALPN01 turn one challenge type off, for
 	// a deployment where port 80 or 443 is not reachable from the CA.
 	DisableHTTP01, DisableTLSALPN01 bool
-	Log                             *slog.Logger
+	// DNSGate, when set, holds back the first order of a name until it
+	// returns true: the DNS watch (internal/dnswatch) has seen the name
+	// point at this service, so that the CA's validation can succeed. A
+	// name whose DNS points elsewhere would fail validation again and
+	// again, for 30 days of certmagic's retries, using up the CA's limits
+	// (docs/acme.md#rate-limits). Until then the name's state is
+	// WaitingDNS; DNSChanged orders the names it now lets through. A
+	// certificate already in storage is loaded and renewed whatever the
+	// gate says, and on demand (OnDemand) there is no gate: a handshake
+	// proves that the name reaches the service. It must not call into the
+	// Manager, and may be called with the Manager's lock held.
+	DNSGate func(name string) bool
+	Log     *slog.Logger
 }
 
 // Manager obtains certificates from an ACME CA ahead of time for a set of
@@ -139,6 +151,7 @@ type Manager struct {
 	// onDemand: certificates are obtained at handshakes, new orders
 	// limited by orders; a handshake waits for one at most wait.
 	onDemand bool
+	gate     func(string) bool // ACMEOptions.DNSGate; nil on demand
 	orders   *rate.Limiter
 	wait     time.Duration
 	log      *slog.Logger
@@ -166,6 +179,9 @@ type managedName struct {
 	cancel context.CancelFunc // ends this name's retries and its flight; nil until needed on demand
 	st     Status
 	flight *flight // the on-demand load or order under way, if any
+	// waiting: no certificate in storage, and DNSGate has not let the
+	// name through; DNSChanged queues it when it does.
+	waiting bool
 }
 
 // flight is one on-demand load or order of a name's certificate, which
@@ -229,6 +245,9 @@ func NewManager(o ACMEOptions) (*Manager, error) {
 	m := &Manager{log: o.Log, managed: map[string]*managedName{}, onDemand: o.OnDemand, wait: o.HandshakeWait,
 		store:  certstore.Instrument(o.Storage, o.Metrics, o.Log),
 		orders: rate.NewLimiter(rate.Limit(float64(o.OrderRate)/60), o.OrderRate)}
+	if !o.OnDemand {
+		m.gate = o.DNSGate
+	}
 	m.ctx, m.stop = context.WithCancel(context.Background())
 	m.names.Store(&map[string]bool{})
 	zl := zapLogger(o.Log)
@@ -355,13 +374,44 @@ func (m *Manager) SetNames(names []string) {
 		}
 		return
 	}
-	m.queue = append(m.queue, added...)
+	m.queueLocked(added)
+	if len(added) > 0 {
+		m.log.Info("managing certificates", "new_names", len(added), "names", len(set))
+	}
+}
+
+// DNSChanged orders the names waiting for DNS (ACMEOptions.DNSGate) that
+// the gate now lets through. The DNS watch calls it when names start to
+// point at the service, holding none of its own locks (the gate is asked
+// under the Manager's); it returns at once.
+func (m *Manager) DNSChanged() {
+	if m.gate == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var through []string
+	for n, mn := range m.managed {
+		if mn.waiting && m.gate(n) {
+			mn.waiting = false
+			through = append(through, n)
+		}
+	}
+	if len(through) == 0 {
+		return
+	}
+	slices.Sort(through)
+	m.log.Info("names now point at this service: ordering their certificates", "names", len(through))
+	m.queueLocked(through)
+}
+
+// queueLocked adds names to the workers' queue and starts workers, up to
+// loadWorkers. m.mu is held.
+func (m *Manager) queueLocked(names []string) {
+	m.queue = append(m.queue, names...)
 	for m.workers < loadWorkers && m.workers < len(m.queue) {
 		m.workers++
 		go m.work()
-	}
-	if len(added) > 0 {
-		m.log.Info("managing certificates", "new_names", len(added), "names", len(set))
 	}
 }
 
@@ -397,6 +447,14 @@ func (m *Manager) manage(ctx context.Context, name string) {
 		m.cache.RemoveManaged([]certmagic.SubjectIssuer{{Subject: name}})
 	case !errors.Is(err, fs.ErrNotExist):
 		m.failed(name, fmt.Errorf("loading the stored certificate: %w", err))
+	case m.gate != nil && !m.gate(name):
+		// Nothing stored: an order, which waits for the name's DNS.
+		m.mu.Lock()
+		if mn := m.managed[name]; mn != nil && mn.ctx == ctx {
+			mn.waiting = true
+		}
+		m.mu.Unlock()
+		return
 	}
 	if err := m.cfg.ManageAsync(ctx, []string{name}); err != nil {
 		m.failed(name, err)
@@ -649,8 +707,15 @@ func (m *Manager) Status() []Status {
 	now := time.Now()
 	m.mu.Lock()
 	out := make([]Status, 0, len(m.managed))
-	for _, mn := range m.managed {
+	var waiting map[string]bool
+	for n, mn := range m.managed {
 		out = append(out, mn.st)
+		if mn.waiting {
+			if waiting == nil {
+				waiting = map[string]bool{}
+			}
+			waiting[n] = true
+		}
 	}
 	m.mu.Unlock()
 	// The state follows the cache, what handshakes are served from: a
@@ -667,6 +732,8 @@ func (m *Manager) Status() []Status {
 			s.State = Failed
 		case ok:
 			s.State = Ready
+		case waiting[s.Name]:
+			s.State = WaitingDNS
 		case m.onDemand:
 			s.State = OnDemand
 		default:

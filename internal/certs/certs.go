@@ -36,6 +36,9 @@ const (
 	// OnDemand: no certificate held yet; it is loaded or obtained at the
 	// name's first handshake (ACMEOptions.OnDemand).
 	OnDemand State = "on-demand"
+	// WaitingDNS: no certificate yet, and none ordered until the DNS
+	// watch sees the name point at this service (ACMEOptions.DNSGate).
+	WaitingDNS State = "waiting for DNS"
 )
 
 // Status is the state of one name's certificate.
@@ -88,7 +91,7 @@ const reportNames = 100
 // others (nor plain HTTP) out of service, so ok is always true.
 func Report(src Source, now time.Time) (ok bool, lines []string) {
 	st := src.Status()
-	ready, onDemand := 0, 0
+	ready, onDemand, waiting := 0, 0, 0
 	var failed, other []string
 	for _, s := range st {
 		switch s.State {
@@ -96,6 +99,9 @@ func Report(src Source, now time.Time) (ok bool, lines []string) {
 			ready++
 		case OnDemand:
 			onDemand++
+		case WaitingDNS:
+			waiting++
+			other = append(other, "  "+s.line(now))
 		case Failed, Missing:
 			failed = append(failed, "  "+s.line(now))
 		default:
@@ -105,6 +111,9 @@ func Report(src Source, now time.Time) (ok bool, lines []string) {
 	summary := fmt.Sprintf("certificates: %d of %d names ready", ready, len(st))
 	if onDemand > 0 {
 		summary += fmt.Sprintf(", %d on demand (obtained at their first handshake)", onDemand)
+	}
+	if waiting > 0 {
+		summary += fmt.Sprintf(", %d waiting for DNS (ordered once they point at this service)", waiting)
 	}
 	lines = append(lines, summary)
 	rest := append(failed, other...)

@@ -4,7 +4,8 @@
 //
 // The client rules are pure functions (rules.go, autodiscover.go,
 // apple.go); the network probing lives in net.go and probe.go; the
-// lookup sequences of each client in clients.go. It works for any domain,
+// lookup sequences of each client in clients.go. The DNS records are
+// judged by internal/dnscheck, as `dns --check` judges them (dnscheck.go). It works for any domain,
 // not only those of our catalog. It never logs in anywhere.
 package doctor
 
@@ -17,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"mailautoconf/internal/dnscheck"
 	"mailautoconf/internal/dnsrecords"
 	"mailautoconf/provision"
 )
@@ -53,7 +55,9 @@ type Options struct {
 	// (Thunderbird waits 5 s); default 5 s.
 	Timeout time.Duration
 	// Expected is the provider the domain should advertise, from our
-	// catalog; nil derives the expected SRV records from the
+	// catalog: every record `mailautoconf dns` prints is then judged by
+	// dnscheck's rules. nil: only autoconfig.<d> and autodiscover.<d> are
+	// judged (by Target), and the SRV records are shown beside the
 	// configuration the domain itself serves.
 	Expected *provision.Provider
 	// Target is where autoconfig.<d> and autodiscover.<d> should point
@@ -113,7 +117,10 @@ type Finding struct {
 
 // run is the state of one doctor run, shared by the client goroutines.
 type run struct {
-	net    *network
+	net *network
+	// pool is dnscheck's resolver on the same server: the DNS findings
+	// are judged by dnscheck's rules (dnscheck.go).
+	pool   *dnscheck.Pool
 	id     ident
 	domain string
 	opts   Options
@@ -148,8 +155,17 @@ func Run(ctx context.Context, address string, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	var servers []string
+	if opts.Resolver != "" {
+		servers = []string{opts.Resolver}
+	}
+	pool, err := dnscheck.NewPool(servers, 0, opts.Timeout)
+	if err != nil {
+		return nil, err
+	}
 	r := &run{
 		net:    &network{res: res, roots: roots, ports: opts.PortMap, timeout: opts.Timeout, now: opts.Now},
+		pool:   pool,
 		id:     newIdent(addr.Local, addr.Domain),
 		domain: addr.Domain,
 		opts:   opts,
