@@ -3,9 +3,11 @@ package main
 import (
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/kelseyhightower/envconfig"
@@ -57,7 +59,41 @@ func loadSettings() (*server.Config, error) {
 		}
 		s.PublicHost = h
 	}
+	if err := checkWatchSettings(&s); err != nil {
+		return nil, err
+	}
 	return &s, nil
+}
+
+// checkWatchSettings refuses DNS watch settings that make no sense
+// (internal/dnswatch; docs/guide/watch.md), and a watch with nothing to
+// compare the names with.
+func checkWatchSettings(s *server.Config) error {
+	switch {
+	case s.DNSWatch < 0:
+		return fmt.Errorf("settings: %s_DNS_WATCH=%v: want an interval (e.g. 6h), or 0 for off", envPrefix, s.DNSWatch)
+	case s.DNSWatchQPS < 0:
+		return fmt.Errorf("settings: %s_DNS_WATCH_QPS=%v: want queries a second, 0 for unpaced", envPrefix, s.DNSWatchQPS)
+	case s.DNSWatchRecheck <= 0:
+		return fmt.Errorf("settings: %s_DNS_WATCH_RECHECK=%v: want an interval (e.g. 2m)", envPrefix, s.DNSWatchRecheck)
+	}
+	for _, r := range s.DNSResolvers {
+		host, port, err := net.SplitHostPort(strings.TrimSpace(r))
+		if n, perr := strconv.Atoi(port); err != nil || host == "" || perr != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("settings: %s_DNS_RESOLVERS: %q: want host:port, e.g. 192.0.2.53:53 or [2001:db8::53]:53", envPrefix, r)
+		}
+	}
+	if s.DNSWatch == 0 {
+		return nil
+	}
+	t, err := dnsTarget(s.PublicHost, s.PublicIpv4, s.PublicIpv6)
+	if err != nil {
+		return fmt.Errorf("settings: %s_PUBLIC_IPV4/_IPV6: %v", envPrefix, err)
+	}
+	if t.Host == "" && len(t.IPv4)+len(t.IPv6) == 0 {
+		return fmt.Errorf("settings: %[1]s_DNS_WATCH checks that the domains' names point at this service: set %[1]s_PUBLIC_HOST, or %[1]s_PUBLIC_IPV4/%[1]s_PUBLIC_IPV6", envPrefix)
+	}
+	return nil
 }
 
 // settingNames returns the environment variable of every setting, as

@@ -113,6 +113,15 @@ type Config struct {
 	AcmeCARoots   string `split_words:"true" desc:"PEM file of roots to trust for the ACME server itself (private or test CAs)"`
 	SignWithTLS   bool   `split_words:"true" desc:"sign Apple profiles with the HTTPS certificate of PUBLIC_HOST when no signing pair is set"`
 
+	// The DNS watch (watch.go, internal/dnswatch; docs/guide/watch.md):
+	// every served domain's records checked in the background, shown on
+	// the operations listener, and the ACME gate.
+	DNSWatch        time.Duration `envconfig:"DNS_WATCH" desc:"check every served domain's DNS records this often in the background (e.g. 6h): /domains and /api/v1/domains on METRICS_LISTEN, the mailautoconf_dns_* metrics, and ACME ahead of time orders a name's certificate only once its DNS points at PUBLIC_HOST; unset or 0: off"`
+	DNSWatchQPS     float64       `envconfig:"DNS_WATCH_QPS" default:"50" desc:"DNS queries a second the watch sends at most, all resolvers together; 0: unpaced"`
+	DNSWatchRecheck time.Duration `envconfig:"DNS_WATCH_RECHECK" default:"2m" desc:"how often the watch asks again about the host names (autoconfig, autodiscover, ua-auto-config) of domains that did not point at the service, so their certificates follow minutes after the DNS is published"`
+	DNSResolvers    []string      `envconfig:"DNS_RESOLVERS" desc:"DNS servers the watch asks, comma-separated host:port (e.g. 1.1.1.1:53,8.8.8.8:53); a record is ok only when every one agrees; unset: the first nameserver of /etc/resolv.conf"`
+	AdminToken      string        `envconfig:"ADMIN_TOKEN" desc:"when set, /domains and /api/ on METRICS_LISTEN answer only requests with Authorization: Bearer <this token>; /metrics, /healthz and /readyz never ask for it"`
+
 	// Apple profile signing (signing.go): a certificate and its key.
 	SignCert string `split_words:"true" desc:"PEM file of the certificate signing Apple profiles, intermediates after it; unset: profiles are unsigned"`
 	SignKey  string `split_words:"true" desc:"PEM file of the private key (RSA or ECDSA) of SIGN_CERT"`
@@ -205,13 +214,21 @@ func Run(ctx context.Context, cfg Config, logOutput io.Writer) error {
 	srv := newHTTPServer(nil, log)
 	limits := connectionLimits(&cfg)
 	ln = guardConnections(ln, srv, limits) // limits.go
+	// The DNS watch, when cfg.DNSWatch is set (watch.go); it gates ACME
+	// ahead of time.
+	dns, err := newDNSWatch(&cfg, &current, reg, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	// HTTPS, when cfg.TLSListen is set (tls.go); nil otherwise.
-	https, err := startHTTPS(ctx, &cfg, limits, cat, ln.Addr(), log)
+	https, err := startHTTPS(ctx, &cfg, limits, cat, ln.Addr(), dns.gate(), log)
 	if err != nil {
 		ln.Close()
 		return err
 	}
 	hc.Ready, hc.Plain = append(https.readiness(), dirs), https.plainRules()
+	hc.DNSWatch, hc.CertificateStates, hc.AdminToken = dns.watch(), https.certificateStates(), cfg.AdminToken
 	h := handlers.New(hc)
 	srv.Handler = https.wire(h)
 	ops, err := listenMetrics(cfg.MetricsListen, limits, h, log)
@@ -236,6 +253,7 @@ func Run(ctx context.Context, cfg Config, logOutput io.Writer) error {
 	}
 	dirs.start(ctx)
 	watchCertificates(reg, https)
+	dns.start(ctx, https)
 	log.Info("serving", "listen", ln.Addr().String(), "domains", cat.DomainCount())
 	err = serveAllUntilDone(ctx, log, append(append([]served{{srv: srv, ln: ln}}, https.served()...), ops...)...)
 	if r, ok := context.Cause(ctx).(refusal); ok {

@@ -45,9 +45,10 @@ type httpsService struct {
 // TLS-terminating proxy, say).
 //
 // The plain listener must be bound already: the ACME client is pointed at
-// both listeners and never binds ports itself. Everything stops when ctx
-// ends.
-func startHTTPS(ctx context.Context, cfg *Config, limits connLimits, cat *provision.Catalog, plainAddr net.Addr, log *slog.Logger) (*httpsService, error) {
+// both listeners and never binds ports itself. dnsGate, when set (the DNS
+// watch's Gate), holds back ACME's first order of each name until its DNS
+// points at us; it is not used on demand. Everything stops when ctx ends.
+func startHTTPS(ctx context.Context, cfg *Config, limits connLimits, cat *provision.Catalog, plainAddr net.Addr, dnsGate func(string) bool, log *slog.Logger) (*httpsService, error) {
 	if cfg.TLSListen == "" {
 		return nil, nil
 	}
@@ -64,7 +65,7 @@ func startHTTPS(ctx context.Context, cfg *Config, limits connLimits, cat *provis
 		return nil, err
 	}
 	if t.static == nil {
-		if err := t.startACME(ctx, cfg, plainAddr, ln.Addr()); err != nil {
+		if err := t.startACME(ctx, cfg, plainAddr, ln.Addr(), dnsGate); err != nil {
 			ln.Close()
 			return nil, err
 		}
@@ -86,8 +87,10 @@ func startHTTPS(ctx context.Context, cfg *Config, limits connLimits, cat *provis
 // replica, or the data directory) and starts the ACME manager on it, for
 // the plain and TLS listeners at httpAddr and tlsAddr. Both are closed
 // when ctx ends. With cfg.AcmeOnDemand a name's certificate is obtained
-// at its first handshake, new orders held to cfg.AcmeOrderRate a minute.
-func (t *httpsService) startACME(ctx context.Context, cfg *Config, httpAddr, tlsAddr net.Addr) error {
+// at its first handshake, new orders held to cfg.AcmeOrderRate a minute;
+// otherwise, with dnsGate set, a name without a certificate is ordered
+// once dnsGate lets it through (certs.ACMEOptions.DNSGate).
+func (t *httpsService) startACME(ctx context.Context, cfg *Config, httpAddr, tlsAddr net.Addr, dnsGate func(string) bool) error {
 	// certstore.Open does not connect, and its errors and String never
 	// repeat the URL's user or password.
 	st, err := certstore.Open(cfg.Storage, cfg.DataDir, certstore.Options{Log: t.log})
@@ -95,6 +98,9 @@ func (t *httpsService) startACME(ctx context.Context, cfg *Config, httpAddr, tls
 		return err
 	}
 	t.storage = certstore.NewMetrics()
+	if cfg.AcmeOnDemand {
+		dnsGate = nil // a handshake proves the name reaches us
+	}
 	m, err := certs.NewManager(certs.ACMEOptions{
 		DataDir:   cfg.DataDir,
 		Storage:   st,
@@ -106,6 +112,7 @@ func (t *httpsService) startACME(ctx context.Context, cfg *Config, httpAddr, tls
 		CARoots:   cfg.AcmeCARoots,
 		HTTPAddr:  httpAddr,
 		TLSAddr:   tlsAddr,
+		DNSGate:   dnsGate,
 		Log:       t.log,
 	})
 	if err != nil {
@@ -118,7 +125,7 @@ func (t *httpsService) startACME(ctx context.Context, cfg *Config, httpAddr, tls
 		st.Close()
 	})
 	t.log.Info("serving HTTPS", "listen", tlsAddr.String(), "certificates", "acme",
-		"storage", st.String(), "on_demand", cfg.AcmeOnDemand)
+		"storage", st.String(), "on_demand", cfg.AcmeOnDemand, "dns_gate", dnsGate != nil)
 	return nil
 }
 
@@ -221,5 +228,26 @@ func (t *httpsService) followSigner(ctx context.Context, signer *atomic.Pointer[
 			return
 		case <-time.After(wait):
 		}
+	}
+}
+
+// certificateStates returns the certificate state of each of names the
+// listener serves (/domains' certificate column); nil when t is nil.
+func (t *httpsService) certificateStates() func(names []string) map[string]string {
+	if t == nil {
+		return nil
+	}
+	return func(names []string) map[string]string {
+		want := make(map[string]bool, len(names))
+		for _, n := range names {
+			want[n] = true
+		}
+		out := make(map[string]string, len(names))
+		for _, s := range t.source.Status() {
+			if want[s.Name] {
+				out[s.Name] = string(s.State)
+			}
+		}
+		return out
 	}
 }
