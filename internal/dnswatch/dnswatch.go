@@ -51,7 +51,8 @@ type Config struct {
 	// sweep longer than it is followed by the next at once.
 	Interval time.Duration
 	// Recheck separates two passes over the host names of the domains
-	// that did not point at us; 0: DefaultRecheck.
+	// that did not point at us (and, after the first sweep, the domains
+	// added since); 0: DefaultRecheck.
 	Recheck time.Duration
 	// QPS paces every query of the watch together (0: unpaced).
 	QPS float64
@@ -235,26 +236,33 @@ func (w *Watch) Sweep(ctx context.Context) {
 }
 
 // Recheck asks again, for every domain whose discovery host names did
-// not all point at us at its last check, those host names only.
+// not all point at us at its last check, those host names only; and once
+// a sweep has ended, checks whole the domains added to the catalog since
+// (a new customer's certificates then wait minutes, not a sweep).
 func (w *Watch) Recheck(ctx context.Context) {
 	if !w.hasHost {
-		return
-	}
-	var waiting []string
-	w.mu.RLock()
-	for d, r := range w.results {
-		if r.waiting() {
-			waiting = append(waiting, d)
-		}
-	}
-	w.mu.RUnlock()
-	if len(waiting) == 0 {
 		return
 	}
 	cat := w.cfg.Catalog()
 	if cat == nil {
 		return
 	}
+	var waiting, added []string
+	w.mu.RLock()
+	for d, r := range w.results {
+		if r.waiting() {
+			waiting = append(waiting, d)
+		}
+	}
+	if w.lastSweep.Load() != 0 {
+		for _, d := range cat.Domains() {
+			if _, ok := w.results[d]; !ok {
+				added = append(added, d)
+			}
+		}
+	}
+	w.mu.RUnlock()
+	w.each(ctx, added, func(d string) { w.checkDomain(ctx, cat, d, false) })
 	w.each(ctx, waiting, func(d string) { w.checkDomain(ctx, cat, d, true) })
 }
 

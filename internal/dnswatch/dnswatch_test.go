@@ -459,3 +459,27 @@ func TestCompactRoundTrip(t *testing.T) {
 		t.Errorf("hosts = %08b", r.hosts)
 	}
 }
+
+// TestRecheckChecksNewDomains: once a sweep has ended, a domain added to
+// the catalog is checked whole by the next recheck, not the next sweep.
+func TestRecheckChecksNewDomains(t *testing.T) {
+	z := newZone()
+	var current atomic.Pointer[provision.Catalog]
+	current.Store(testCatalog(t, "missing.test"))
+	w := newWatch(t, nil, z.serve(t), Config{Catalog: current.Load})
+	current.Store(testCatalog(t, "missing.test", "ok.test"))
+	w.Recheck(t.Context())
+	if v, _ := w.Domain("ok.test"); v.State != Unchecked {
+		t.Errorf("before the first sweep a recheck checked a new domain: %q", v.State)
+	}
+	w.Sweep(t.Context())
+	current.Store(testCatalog(t, "missing.test", "ok.test", "drift.test"))
+	w.Recheck(t.Context())
+	v, _ := w.Domain("drift.test")
+	if v.State != "drift" || v.Records[len(v.Records)-1].State == Unchecked {
+		t.Errorf("after a recheck the new domain is %q, want drift, every record checked", v.State)
+	}
+	if !w.Gate("autodiscover.drift.test") {
+		t.Error("Gate(autodiscover.drift.test) = false after the recheck")
+	}
+}
