@@ -540,6 +540,11 @@ type result struct {
 // dozen.
 const maxRecords = 255
 
+// maxText bounds what a result keeps of a record's Found and Detail:
+// DNS is the customer's, and 64 TXT records of 512 bytes each at one
+// name (dnscheck's bounds) must not cost 32 KB a domain.
+const maxText = 400
+
 func compact(d dnscheck.Domain, sum uint32, now time.Time) result {
 	recs := d.Records[:min(len(d.Records), maxRecords)]
 	r := result{found: unique.Make(encodeFound(recs)), checked: now.Unix(), changed: now.Unix(), sum: sum, state: d.State}
@@ -563,13 +568,21 @@ func encodeFound(recs []dnscheck.Record) string {
 	for _, rec := range recs {
 		b = append(b, byte(rec.State))
 		if rec.State != dnscheck.OK {
-			b = binary.AppendUvarint(b, uint64(len(rec.Found)))
-			b = append(b, rec.Found...)
-			b = binary.AppendUvarint(b, uint64(len(rec.Detail)))
-			b = append(b, rec.Detail...)
+			for _, t := range []string{bounded(rec.Found), bounded(rec.Detail)} {
+				b = binary.AppendUvarint(b, uint64(len(t)))
+				b = append(b, t...)
+			}
 		}
 	}
 	return string(b)
+}
+
+// bounded cuts s to maxText bytes, on a rune boundary, marking the cut.
+func bounded(s string) string {
+	if len(s) <= maxText {
+		return s
+	}
+	return strings.ToValidUTF8(s[:maxText-3], "") + "..."
 }
 
 // decodeFound fills the states, Found and Detail of recs from

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
@@ -481,5 +482,20 @@ func TestRecheckChecksNewDomains(t *testing.T) {
 	}
 	if !w.Gate("autodiscover.drift.test") {
 		t.Error("Gate(autodiscover.drift.test) = false after the recheck")
+	}
+}
+
+// TestResultTextBounded: what a customer's DNS puts in a result is cut.
+func TestResultTextBounded(t *testing.T) {
+	want := dnsrecords.Derive(testCatalog(t, "x.test").Providers()[0], "x.test", dnsrecords.Target{Host: publicHost})
+	d := dnscheck.Domain{Domain: "x.test", Records: make([]dnscheck.Record, len(want.Records))}
+	for i, r := range want.Records {
+		d.Records[i] = dnscheck.Record{Record: r, State: dnscheck.Drift, Found: strings.Repeat("é", 20000), Detail: strings.Repeat("x", 20000)}
+	}
+	got := compact(d, 0, time.Now()).expand(want)
+	for _, r := range got.Records {
+		if len(r.Found) > maxText || len(r.Detail) > maxText || !strings.HasSuffix(r.Found, "...") || !utf8.ValidString(r.Found) {
+			t.Fatalf("record kept %d bytes found, %d detail: %.40q", len(r.Found), len(r.Detail), r.Found)
+		}
 	}
 }
