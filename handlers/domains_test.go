@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -235,4 +237,37 @@ func TestDomainsOnlyOnOps(t *testing.T) {
 			t.Errorf("public GET %s: %d %.200s", target, rec.Code, rec.Body.String())
 		}
 	}
+}
+
+// FuzzDomainsQuery: any query and domain path get 200, 400 or 404 from
+// the watch's routes, never 5xx, and no request byte comes back as
+// markup.
+func FuzzDomainsQuery(f *testing.F) {
+	for _, s := range []string{"state=missing&page=2", "state=%3Cb%3E", "page=-1", "page=99999999999999999999", "state=ok&state=drift", "%zz", ""} {
+		f.Add(s, "ok.test")
+	}
+	f.Add("", "%3Cscript%3E")
+	cfg := newTestConfig(f, watchCatalog(f, "ok.test"))
+	w, err := dnswatch.New(dnswatch.Config{Interval: time.Hour, Resolvers: []string{"127.0.0.1:1"}, Catalog: cfg.Catalog.Load})
+	if err != nil {
+		f.Fatal(err)
+	}
+	cfg.DNSWatch = w
+	ops := New(cfg).OpsRouter()
+	f.Fuzz(func(t *testing.T, query, domain string) {
+		for _, path := range []string{"/domains?", "/api/v1/domains?", "/api/v1/domains/" + url.PathEscape(domain) + "?"} {
+			req, err := http.NewRequest(http.MethodGet, "http://127.0.0.1:9090"+path+query, nil)
+			if err != nil {
+				return
+			}
+			rec := httptest.NewRecorder()
+			ops.ServeHTTP(rec, req)
+			if rec.Code != 200 && rec.Code != 400 && rec.Code != 404 {
+				t.Fatalf("GET %s%s: %d %s", path, query, rec.Code, rec.Body)
+			}
+			if b := rec.Body.String(); strings.Contains(b, "<script") || strings.Contains(b, "<b>") {
+				t.Fatalf("GET %s%s: markup from the request: %s", path, query, b)
+			}
+		}
+	})
 }

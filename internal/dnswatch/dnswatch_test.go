@@ -499,3 +499,28 @@ func TestResultTextBounded(t *testing.T) {
 		}
 	}
 }
+
+// FuzzCompact: whatever a check found, its compact result expands back
+// to the same states, and to found and detail texts cut by bounded only.
+func FuzzCompact(f *testing.F) {
+	f.Add(uint8(1), "CNAME elsewhere.test -> 198.51.100.7", "leads to elsewhere.test, not to this service")
+	f.Add(uint8(3), "", "")
+	f.Add(uint8(2), strings.Repeat("\xff", 500), "\x00\x80")
+	want := dnsrecords.Derive(testCatalog(f, "x.test").Providers()[0], "x.test", dnsrecords.Target{Host: publicHost})
+	f.Fuzz(func(t *testing.T, states uint8, found, detail string) {
+		d := dnscheck.Domain{Domain: "x.test", Records: make([]dnscheck.Record, len(want.Records))}
+		for i, r := range want.Records {
+			d.Records[i] = dnscheck.Record{Record: r, State: dnscheck.State((int(states) >> (i % 4)) % 4)}
+			if d.Records[i].State != dnscheck.OK {
+				d.Records[i].Found, d.Records[i].Detail = found[:len(found)*i/len(want.Records)], detail
+			}
+		}
+		got := compact(d, 1, time.Unix(0, 0)).expand(want)
+		for i, r := range got.Records {
+			w := d.Records[i]
+			if r.State != w.State || r.Found != bounded(w.Found) || r.Detail != bounded(w.Detail) {
+				t.Fatalf("record %d: got %v %q %q, want %v %q %q", i, r.State, r.Found, r.Detail, w.State, bounded(w.Found), bounded(w.Detail))
+			}
+		}
+	})
+}
