@@ -469,7 +469,7 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	if rep.Failed() {
-		return exitError{"a client fails"}
+		return exitError{"a client fails, or another service answers for one of the domain's names"}
 	}
 	return nil
 }
