@@ -3,17 +3,27 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"mailautoconf/handlers"
 	"mailautoconf/internal/dnscheck"
 	"mailautoconf/internal/testutil/authdns"
 	"mailautoconf/internal/testutil/dnstest"
+	"mailautoconf/internal/testutil/testpki"
+	"mailautoconf/provision"
 )
 
 // checkEnv clears the settings `dns --check` would otherwise take from
@@ -232,4 +242,87 @@ func TestDNSCheckBadFlags(t *testing.T) {
 			t.Errorf("mailautoconf %s: wrote %q", strings.Join(tc.args, " "), out.String())
 		}
 	}
+}
+
+// TestDNSCheckProbe: autoconfig.<d> leading to another address is drift
+// when what answers there is our own document (the handlers, as behind a
+// proxy), and conflict when another service answers with a document
+// naming other servers. The probe asks port 443 (https://autoconfig.<d>),
+// so the test listens there on 127.0.0.3 and 127.0.0.4, which needs
+// root or CAP_NET_BIND_SERVICE.
+func TestDNSCheckProbe(t *testing.T) {
+	f := authdns.NewFleet(25)
+	catalog := checkEnv(t, f)
+	ours, foreign := f.Domains[20], f.Domains[21]
+	zone := dnstest.Zone{}
+	zone.Add(authdns.FleetPublicHost + ". 300 IN A " + authdns.FleetPublicAddr.String())
+	for i, addr := range map[int]string{20: "127.0.0.3", 21: "127.0.0.4"} {
+		d := f.Domains[i]
+		for _, r := range f.Records[i].Records {
+			if r.Name == "autoconfig."+d+"." {
+				zone.Add(r.Name + " 300 IN A " + addr)
+				continue
+			}
+			zone.Add(r.Name + " 300 IN " + r.Type + " " + r.Data)
+		}
+	}
+	resolver := dnstest.ServeZone(t, zone, nil)
+
+	var cat atomic.Pointer[provision.Catalog]
+	cat.Store(f.Catalog)
+	h := handlers.New(handlers.Config{Catalog: &cat, Log: slog.New(slog.DiscardHandler), PublicHost: authdns.FleetPublicHost})
+	serveTLS(t, "127.0.0.3:443", h.Router())
+	serveTLS(t, "127.0.0.4:443", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/xml")
+		io.WriteString(w, `<?xml version="1.0"?><clientConfig version="1.1"><emailProvider id="other.example">`+
+			`<incomingServer type="imap"><hostname>imap.other.example</hostname><port>993</port></incomingServer>`+
+			`<outgoingServer type="smtp"><hostname>smtp.other.example</hostname><port>465</port></outgoingServer>`+
+			`</emailProvider></clientConfig>`)
+	}))
+
+	var out, errb bytes.Buffer
+	err := run(context.Background(), []string{"dns", "--check", "--json", "--catalog", catalog, "--public-host", authdns.FleetPublicHost,
+		"--resolver", resolver, "--qps", "0", ours, foreign}, &out, &errb)
+	if err == nil {
+		t.Error("dns --check: no error")
+	}
+	var doc checkJSON
+	if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	want := map[string]struct {
+		state dnscheck.State
+		says  string
+	}{
+		ours:    {dnscheck.Drift, "leads to 127.0.0.3, not to this service"},
+		foreign: {dnscheck.Conflict, `another service answers: https://autoconfig.` + foreign + `/mail/config-v1.1.xml answers with a configuration document of provider "other.example"`},
+	}
+	for _, d := range doc.Domains {
+		r := d.Records[0]
+		if r.Name != "autoconfig."+d.Domain+"." || r.State != want[d.Domain].state || !strings.Contains(r.Detail, want[d.Domain].says) {
+			t.Errorf("%s: %s %s = %s (%s), want %s saying %q", d.Domain, r.Type, r.Name, r.State, r.Detail, want[d.Domain].state, want[d.Domain].says)
+		}
+	}
+	if len(doc.Domains) != 2 {
+		t.Errorf("%d domains, want 2", len(doc.Domains))
+	}
+}
+
+// serveTLS serves h over HTTPS with a self-signed certificate at addr
+// until the test ends; it skips the test when addr cannot be bound.
+func serveTLS(t *testing.T, addr string, h http.Handler) {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("listening on %s: %v (CI runs as root)", addr, err)
+		}
+		t.Skipf("skipping: listening on %s: %v (needs root or CAP_NET_BIND_SERVICE)", addr, err)
+	}
+	key := testpki.Key(t)
+	leaf := testpki.SelfSigned(t, key, testpki.Cert{Names: []string{"autoconfig.example"}, NotAfter: time.Now().Add(time.Hour)})
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ErrorLog: log.New(io.Discard, "", 0),
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{leaf.Raw}, PrivateKey: key, Leaf: leaf}}}}
+	go func() { _ = srv.ServeTLS(ln, "", "") }()
+	t.Cleanup(func() { srv.Close() })
 }
