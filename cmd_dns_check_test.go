@@ -64,7 +64,7 @@ func TestDNSCheckFleet(t *testing.T) {
 	start := time.Now()
 	err := run(context.Background(), append(args, "--json"), &out, &errb)
 	t.Logf("dns --check --json over %d domains: %v; %s", len(f.Domains), time.Since(start).Round(time.Millisecond), strings.TrimSpace(errb.String()))
-	if err == nil || !strings.Contains(err.Error(), "200 of 1000 domains are not ok") {
+	if err == nil || !strings.Contains(err.Error(), "200 of 1000 domains not ok") {
 		t.Errorf("dns --check --json: error %v, want 200 of 1000 domains not ok", err)
 	}
 	var doc checkJSON

@@ -151,13 +151,13 @@ func runCheck(ctx context.Context, cat *provision.Catalog, want []dnsrecords.Dom
 	if err := out.summary(sum); err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "mailautoconf dns: checked %d domains with %d resolvers in %v, %d queries\n",
-		len(want), len(pool.Resolvers), time.Since(start).Round(time.Millisecond), sum.Queries)
+	fmt.Fprintf(stderr, "mailautoconf dns: checked %s with %s in %v, %s\n", plural(len(want), "domain"),
+		plural(len(pool.Resolvers), "resolver"), time.Since(start).Round(time.Millisecond), plural(int(sum.Queries), "query"))
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("check interrupted: %w", err)
 	}
 	if notOK > 0 {
-		return fmt.Errorf("%d of %d domains are not ok (docs/guide/dns.md#states)", notOK, len(want))
+		return fmt.Errorf("%d of %s not ok (docs/guide/dns.md#states)", notOK, plural(len(want), "domain"))
 	}
 	return nil
 }
@@ -363,4 +363,15 @@ func (o *checkOutput) summary(s checkSummary) error {
 	}
 	_, err := fmt.Fprintf(o.w, "records: %s\ndomains: %s\n", countsLine(s.Records), countsLine(s.Domains))
 	return err
+}
+
+// plural is "1 domain", "2 domains"; "query" becomes "queries".
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	if strings.HasSuffix(word, "y") {
+		return fmt.Sprintf("%d %sies", n, strings.TrimSuffix(word, "y"))
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }
