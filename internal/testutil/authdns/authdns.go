@@ -11,9 +11,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -47,8 +49,39 @@ func ZoneText(origin string, records ...string) string {
 // Server is a running named.
 type Server struct {
 	// Addr is the host:port it answers on, over UDP and TCP.
-	Addr string
-	out  *testutil.SyncBuffer
+	Addr  string
+	out   *testutil.SyncBuffer
+	dir   string
+	cmd   *exec.Cmd
+	zones []Zone
+}
+
+// Replace gives zone i new text and has named load it (SIGHUP: named
+// reloads the zone files that changed), returning once named has logged
+// the reload. Zone texts are compared by named by the files' times, so
+// the serial may stay.
+func (s *Server) Replace(t testing.TB, i int, text string) {
+	t.Helper()
+	if i < 0 || i >= len(s.zones) {
+		t.Fatalf("authdns.Replace: no zone %d", i)
+	}
+	file := filepath.Join(s.dir, zoneFile(i))
+	if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A file time one second on: named compares whole seconds.
+	later := time.Now().Add(time.Second)
+	if err := os.Chtimes(file, later, later); err != nil {
+		t.Fatal(err)
+	}
+	before := strings.Count(s.Log(), "reloading zones succeeded")
+	if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatalf("authdns.Replace: %v", err)
+	}
+	testutil.WaitFor(t, startTimeout, "named to reload its zones", func() bool {
+		return strings.Count(s.Log(), "reloading zones succeeded") > before
+	})
+	s.zones[i].Text = text
 }
 
 // Log is what named wrote so far (-g: its log goes to stderr).
@@ -81,11 +114,12 @@ func Start(t testing.TB, zones ...Zone) *Server {
 			t.Fatal(err)
 		}
 	}
-	s := &Server{Addr: "127.0.0.1:" + strconv.Itoa(port), out: &testutil.SyncBuffer{}}
+	s := &Server{Addr: "127.0.0.1:" + strconv.Itoa(port), out: &testutil.SyncBuffer{}, dir: dir, zones: slices.Clone(zones)}
 	// -g: foreground, log to stderr; -n 2: two worker threads are
 	// plenty on loopback and keep named's start quick.
 	cmd := exec.Command(named, "-g", "-n", "2", "-c", conf)
 	cmd.Stdout, cmd.Stderr = s.out, s.out
+	s.cmd = cmd
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting named: %v", err)
 	}

@@ -2,6 +2,7 @@ package authdns
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -79,5 +80,19 @@ func TestFleetFaults(t *testing.T) {
 	c := f.Counts()
 	if c[dnscheck.Missing] != 100 || c[dnscheck.Drift] != 70 || c[dnscheck.Conflict] != 30 {
 		t.Errorf("Counts() = %v, want 100 missing, 70 drift, 30 conflict", c)
+	}
+}
+
+func TestReplace(t *testing.T) {
+	s := Start(t, Zone{Origin: "r.test", Text: ZoneText("r.test", "a.r.test. 300 IN A 192.0.2.1")})
+	s.Replace(t, 0, ZoneText("r.test", "a.r.test. 300 IN A 192.0.2.2"))
+	m := new(dns.Msg)
+	m.SetQuestion("a.r.test.", dns.TypeA)
+	in, err := dns.Exchange(m, s.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(in.Answer) != 1 || !strings.Contains(in.Answer[0].String(), "192.0.2.2") {
+		t.Errorf("after Replace, a.r.test is %v, want 192.0.2.2", in.Answer)
 	}
 }
