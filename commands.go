@@ -263,7 +263,8 @@ func signRendered(s *server.Config, profile []byte) ([]byte, error) {
 }
 
 // cmdDNS prints the DNS records each served domain needs, as zone-file
-// lines or JSON.
+// lines or JSON; with --check, it asks DNS whether they are published
+// and says each record's state (runCheck).
 func cmdDNS(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	s, err := loadSettings()
 	if err != nil {
@@ -277,7 +278,15 @@ func cmdDNS(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	v4 := fs.String("ipv4", s.PublicIpv4, "IPv4 addresses of the service, comma-separated, for A records (default: "+envPrefix+"_PUBLIC_IPV4)")
 	v6 := fs.String("ipv6", s.PublicIpv6, "IPv6 addresses of the service, comma-separated, for AAAA records (default: "+envPrefix+"_PUBLIC_IPV6)")
 	ttl := fs.Int("ttl", dnsrecords.DefaultTTL, "TTL of the records, in seconds")
-	if err := fs.Parse(args); err != nil {
+	check := addCheckFlags(fs)
+	// Flags may come before or after the domains.
+	domains, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if err := check.validate(set); err != nil {
 		return err
 	}
 	t, err := dnsTarget(*host, *v4, *v6)
@@ -298,7 +307,6 @@ func cmdDNS(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if cat == nil {
 		return dirErr
 	}
-	domains := fs.Args()
 	if len(domains) == 0 {
 		domains = cat.Domains()
 	}
@@ -313,10 +321,18 @@ func cmdDNS(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			return err
 		}
 		recs := dnsrecords.Derive(p, d, t)
-		for _, n := range recs.Notes {
-			fmt.Fprintf(stderr, "mailautoconf dns: %s: %s\n", d, n)
+		if !check.check {
+			for _, n := range recs.Notes {
+				fmt.Fprintf(stderr, "mailautoconf dns: %s: %s\n", d, n)
+			}
 		}
 		out = append(out, recs)
+	}
+	if check.check {
+		if err := runCheck(ctx, cat, out, t, check, *asJSON, stdout, stderr); err != nil {
+			return err
+		}
+		return dirErr
 	}
 	if *asJSON {
 		_, err = stdout.Write(dnsrecords.ZoneJSON(out))
@@ -469,7 +485,7 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	if rep.Failed() {
-		return exitError{"a client fails"}
+		return exitError{"a client fails, or another service answers for one of the domain's names"}
 	}
 	return nil
 }

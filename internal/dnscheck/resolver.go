@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -223,6 +224,9 @@ func (r *Resolver) lookupHost(ctx context.Context, name, stop string) hostAnswer
 			if stop != "" && strings.EqualFold(next, stop) {
 				return out
 			}
+			// Only the asked family: a server may put A records in the
+			// answer to an AAAA question.
+			addrs = slices.DeleteFunc(addrs, func(a netip.Addr) bool { return a.Is4() != (qtype == dns.TypeA) })
 			if qtype == dns.TypeA {
 				out.v4 = append(out.v4, addrs...)
 			} else {

@@ -209,6 +209,7 @@ func (r *run) judge(ctx context.Context, g []dnscheck.Record, us dnscheck.Us) Fi
 		f.Detail += "; every address it resolves to is this service's, so clients reach it"
 	}
 	f.Fix = fixText(g, worst)
+	f.conflict = worst == dnscheck.Conflict
 	return f
 }
 

@@ -77,9 +77,13 @@ type Report struct {
 	Endpoints    []EndpointResult `json:"endpoints"`
 }
 
-// Failed reports whether any client fails.
+// Failed reports whether any client fails, or another service answers
+// for one of the domain's names (a dnscheck conflict, such as a stale
+// Microsoft 365 Autodiscover): real clients then take that service's
+// answer, whatever the replay found through other names.
 func (rep *Report) Failed() bool {
-	return slices.ContainsFunc(rep.Clients, func(c *ClientResult) bool { return c.Status == Fail })
+	return slices.ContainsFunc(rep.Clients, func(c *ClientResult) bool { return c.Status == Fail }) ||
+		slices.ContainsFunc(rep.DNS, func(f Finding) bool { return f.conflict })
 }
 
 // ClientResult is one client's replayed lookup.
@@ -113,6 +117,8 @@ type Finding struct {
 	Status Status `json:"status"`
 	Detail string `json:"detail"`
 	Fix    string `json:"fix,omitempty"`
+	// conflict: another service answers for the name (Failed).
+	conflict bool
 }
 
 // run is the state of one doctor run, shared by the client goroutines.

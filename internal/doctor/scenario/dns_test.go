@@ -47,6 +47,9 @@ func TestScenarioStaleExchangeAutodiscover(t *testing.T) {
 			t.Errorf("DNS %s: %s %s, want pass", o.Name, o.Status, o.Detail)
 		}
 	}
+	if !rep.Failed() {
+		t.Error("Failed() = false: real clients take Microsoft's answer, whatever the replay found through the SRV record")
+	}
 }
 
 // TestScenarioNoPACCRecord: the PACC document is served but no
