@@ -249,3 +249,19 @@ func dump(d Domain) string {
 	}
 	return b.String()
 }
+
+func TestPublicDialerRefusesTheHostersNetwork(t *testing.T) {
+	for addr, public := range map[string]bool{
+		"127.0.0.1": false, "10.1.2.3": false, "192.168.0.1": false, "172.16.0.1": false, "100.64.0.1": false,
+		"169.254.1.1": false, "::1": false, "fd00::1": false, "fe80::1": false, "0.0.0.0": false, "::ffff:127.0.0.1": false,
+		"192.0.2.10": true, "2001:db8::1": true, "8.8.8.8": true,
+	} {
+		if got := Public(netip.MustParseAddr(addr)); got != public {
+			t.Errorf("Public(%s) = %v, want %v", addr, got, public)
+		}
+	}
+	dial := PublicDialer(time.Second)
+	if _, err := dial(context.Background(), "tcp", "127.0.0.1:443"); err == nil || !strings.Contains(err.Error(), "not a public address") {
+		t.Errorf("dial 127.0.0.1:443: %v, want a refusal", err)
+	}
+}

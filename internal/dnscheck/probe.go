@@ -7,8 +7,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/beevik/etree"
@@ -89,4 +91,34 @@ func HTTPProbe(timeout time.Duration, dial func(ctx context.Context, network, ad
 		}
 		return true, what
 	}
+}
+
+// PublicDialer is a dialer for HTTPProbe that connects only to public
+// addresses: a customer controls where its names lead, and the watch in
+// serve must not be made to send requests into the hoster's own network
+// (loopback, private, shared and link-local addresses). Such a name is
+// judged by its DNS alone: drift, not conflict.
+func PublicDialer(timeout time.Duration) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	if timeout <= 0 {
+		timeout = DefaultProbeTimeout
+	}
+	d := &net.Dialer{Timeout: timeout, Control: func(_, address string, _ syscall.RawConn) error {
+		ap, err := netip.ParseAddrPort(address)
+		if err != nil || !Public(ap.Addr()) {
+			return fmt.Errorf("not probed: %s is not a public address", address)
+		}
+		return nil
+	}}
+	return d.DialContext
+}
+
+// sharedSpace is RFC 6598's shared address space (carrier-grade NAT).
+var sharedSpace = netip.MustParsePrefix("100.64.0.0/10")
+
+// Public reports whether a is a public unicast address: not loopback,
+// private (RFC 1918, RFC 4193), shared (RFC 6598), link-local,
+// multicast or unspecified.
+func Public(a netip.Addr) bool {
+	a = a.Unmap()
+	return a.IsGlobalUnicast() && !a.IsPrivate() && !sharedSpace.Contains(a)
 }

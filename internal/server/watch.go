@@ -47,7 +47,7 @@ func newDNSWatch(cfg *Config, current *atomic.Pointer[provision.Catalog], reg *m
 		Resolvers: cfg.DNSResolvers,
 		Target:    target,
 		Catalog:   current.Load,
-		Probe:     dnscheck.HTTPProbe(0, nil, ourDocument(current)),
+		Probe:     dnscheck.HTTPProbe(0, dnscheck.PublicDialer(0), ourDocument(current)),
 		Log:       log,
 		PointsAtUs: func(names []string) {
 			log.Info("DNS watch: names now point at this service", "names", len(names), "first", names[0])
