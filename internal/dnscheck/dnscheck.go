@@ -191,7 +191,7 @@ func (c *Checker) Check(ctx context.Context, want dnsrecords.Domain) Domain {
 		out.Records[i].Record = r
 	}
 	for i, res := range c.Pool.Resolvers {
-		got := c.checkWith(ctx, res, want)
+		got := c.checkWith(ctx, res.forCheck(), want)
 		for j := range got {
 			r := &out.Records[j]
 			switch {

@@ -37,6 +37,29 @@ type Resolver struct {
 	// exchange sends m and reads the answer; nil: over the network
 	// (network). The fuzz target answers from memory.
 	exchange func(ctx context.Context, m *dns.Msg) (*dns.Msg, error)
+	// silent, in the copy one check of a domain uses (forCheck), counts
+	// the queries in a row that got no answer, and holds the last error:
+	// after maxSilent the server is not asked again in that check, so a
+	// server that takes queries and never answers costs a domain a few
+	// timeouts, not one for each of its dozen records.
+	silent *silence
+}
+
+type silence struct {
+	n   int
+	err error
+}
+
+// maxSilent is how many queries in a row may go unanswered in one
+// domain's check before the others are not sent.
+const maxSilent = 2
+
+// forCheck returns the resolver as one check of one domain uses it, from
+// one goroutine.
+func (r *Resolver) forCheck() *Resolver {
+	c := *r
+	c.silent = &silence{}
+	return &c
 }
 
 // Server is the host:port the resolver asks.
@@ -119,6 +142,9 @@ func (a answer) failed() bool {
 
 func (r *Resolver) query(ctx context.Context, name string, qtype uint16) answer {
 	name = dns.Fqdn(strings.ToLower(name))
+	if r.silent != nil && r.silent.n >= maxSilent {
+		return answer{err: fmt.Errorf("%s %s: not asked: %w", dns.TypeToString[qtype], strings.TrimSuffix(name, "."), r.silent.err)}
+	}
 	if r.pace != nil {
 		if err := r.pace.Wait(ctx); err != nil {
 			return answer{err: fmt.Errorf("not asked: %w", context.Cause(ctx))}
@@ -139,7 +165,14 @@ func (r *Resolver) query(ctx context.Context, name string, qtype uint16) answer 
 		err = errors.New("answer to another question")
 	}
 	if err != nil {
+		if r.silent != nil && simplify(err) == "timed out" {
+			r.silent.n++
+			r.silent.err = fmt.Errorf("%s timed out %d times in a row", r.server, r.silent.n)
+		}
 		return answer{err: fmt.Errorf("%s %s: no answer from %s: %s", dns.TypeToString[qtype], strings.TrimSuffix(name, "."), r.server, simplify(err))}
+	}
+	if r.silent != nil {
+		r.silent.n = 0
 	}
 	rrs := in.Answer
 	if len(rrs) > maxRRs {

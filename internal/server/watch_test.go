@@ -135,6 +135,10 @@ func TestDNSWatchGatesACME(t *testing.T) {
 		}
 	}
 	orders := p.Orders()
+	if orders < 4 || strings.Contains(p.Log(), "b.example") {
+		t.Errorf("Pebble got %d orders, and validated b.example's names: %v; want a.example's three and the public host's, none of b.example's",
+			orders, strings.Contains(p.Log(), "b.example"))
+	}
 	var b apiDomain
 	if code := opsJSON(t, ops, "/api/v1/domains/b.example", "tok", &b); code != 200 || b.State != "missing" || len(b.Certificates) != 3 || b.Certificates[0].State != string(certs.WaitingDNS) {
 		t.Errorf("/api/v1/domains/b.example: %d %+v", code, b)
@@ -156,8 +160,9 @@ func TestDNSWatchGatesACME(t *testing.T) {
 		"ua-auto-config.b.example. 300 IN CNAME mail.example.org.",
 	)
 	waitReadyText(t, httpPort, "certificates: 7 of 7 names ready", 90*time.Second)
-	if got := p.Orders(); got <= orders {
-		t.Errorf("Pebble got %d orders after b.example's DNS, %d before: want more", got, orders)
+	if got := p.Orders(); got < orders+3 || !strings.Contains(p.Log(), "Value:\"autoconfig.b.example\"") {
+		t.Errorf("Pebble got %d orders after b.example's DNS, %d before, and validated autoconfig.b.example: %v; want its three names ordered",
+			got, orders, strings.Contains(p.Log(), "autoconfig.b.example"))
 	}
 	if !strings.Contains(logs.String(), "names now point at this service") {
 		t.Errorf("no log line of names pointing at the service:\n%s", logs.String())

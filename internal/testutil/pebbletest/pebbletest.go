@@ -187,6 +187,10 @@ func (p *Pebble) RootPool(t testing.TB) *x509.CertPool {
 	return pool
 }
 
+// Log is what Pebble has written so far: its validations name each
+// identifier ("Pulled a task from the Tasks queue: ... Value:<name>").
+func (p *Pebble) Log() string { return p.log.String() }
+
 // Orders counts the new orders Pebble received so far.
 func (p *Pebble) Orders() int {
 	return strings.Count(p.log.String(), "POST /order-plz")
