@@ -54,7 +54,8 @@ type Config struct {
 	// that did not point at us (and, after the first sweep, the domains
 	// added since); 0: DefaultRecheck.
 	Recheck time.Duration
-	// QPS paces every query of the watch together (0: unpaced).
+	// QPS paces the sweeps' queries, and the rechecks' apart at the same
+	// value (0: unpaced).
 	QPS float64
 	// Resolvers are the DNS servers asked (host:port); none: the system's.
 	// A record is ok only when every one agrees.
@@ -88,11 +89,15 @@ type Config struct {
 // Watch checks every served domain's DNS records in the background and
 // keeps the last result of each. Its methods are safe for concurrent use.
 type Watch struct {
-	cfg     Config
-	pool    *dnscheck.Pool
-	workers int
-	us      atomic.Pointer[dnscheck.Us]
-	hasHost bool // Target yields host records: without, nothing can point at us
+	cfg  Config
+	pool *dnscheck.Pool // the sweeps'
+	// recheckPool is the rechecks': a pace of their own (the same
+	// value), so that a sweep of hours never holds up a name that has
+	// just started to point at us.
+	recheckPool *dnscheck.Pool
+	workers     int
+	us          atomic.Pointer[dnscheck.Us]
+	hasHost     bool // Target yields host records: without, nothing can point at us
 
 	mu      sync.RWMutex
 	results map[string]result // by domain, normal form
@@ -131,13 +136,18 @@ func New(cfg Config) (*Watch, error) {
 	if err != nil {
 		return nil, err
 	}
+	recheckPool, err := dnscheck.NewPool(cfg.Resolvers, cfg.QPS, cfg.Timeout)
+	if err != nil {
+		return nil, err
+	}
 	w := &Watch{
-		cfg:     cfg,
-		pool:    pool,
-		workers: workersFor(cfg),
-		hasHost: cfg.Target.Host != "" || len(cfg.Target.IPv4)+len(cfg.Target.IPv6) > 0,
-		results: map[string]result{},
-		notify:  make(chan struct{}, 1),
+		cfg:         cfg,
+		pool:        pool,
+		recheckPool: recheckPool,
+		workers:     workersFor(cfg),
+		hasHost:     cfg.Target.Host != "" || len(cfg.Target.IPv4)+len(cfg.Target.IPv6) > 0,
+		results:     map[string]result{},
+		notify:      make(chan struct{}, 1),
 	}
 	us := w.configuredUs(nil)
 	w.us.Store(&us)
@@ -166,7 +176,7 @@ func (w *Watch) configuredUs(resolved []netip.Addr) dnscheck.Us {
 }
 
 // Queries is how many DNS queries the watch has sent.
-func (w *Watch) Queries() int64 { return w.pool.Queries() }
+func (w *Watch) Queries() int64 { return w.pool.Queries() + w.recheckPool.Queries() }
 
 // Run sweeps every served domain each Interval, the first soon after it
 // is called, and re-checks the host names of the domains that do not
@@ -220,7 +230,7 @@ func (w *Watch) Sweep(ctx context.Context) {
 		return
 	}
 	domains := cat.Domains()
-	w.each(ctx, domains, func(d string) { w.checkDomain(ctx, cat, d, false) })
+	w.each(ctx, domains, func(d string) { w.checkDomain(ctx, w.pool, cat, d, false) })
 	if ctx.Err() != nil {
 		return
 	}
@@ -262,8 +272,8 @@ func (w *Watch) Recheck(ctx context.Context) {
 		}
 	}
 	w.mu.RUnlock()
-	w.each(ctx, added, func(d string) { w.checkDomain(ctx, cat, d, false) })
-	w.each(ctx, waiting, func(d string) { w.checkDomain(ctx, cat, d, true) })
+	w.each(ctx, added, func(d string) { w.checkDomain(ctx, w.recheckPool, cat, d, false) })
+	w.each(ctx, waiting, func(d string) { w.checkDomain(ctx, w.recheckPool, cat, d, true) })
 }
 
 // each calls f for every domain, w.workers at a time, until ctx ends.
@@ -308,14 +318,14 @@ func (w *Watch) resolveUs(ctx context.Context) {
 
 // checkDomain checks domain's records (with hostsOnly, its discovery
 // host names' only, merged into its last result) and stores the result.
-func (w *Watch) checkDomain(ctx context.Context, cat *provision.Catalog, domain string, hostsOnly bool) {
+func (w *Watch) checkDomain(ctx context.Context, pool *dnscheck.Pool, cat *provision.Catalog, domain string, hostsOnly bool) {
 	p, d, err := cat.Resolve(domain)
 	if err != nil {
 		return
 	}
 	want := dnsrecords.Derive(p, d, w.cfg.Target)
 	sum := recordsSum(want.Records)
-	c := dnscheck.Checker{Pool: w.pool, Us: *w.us.Load(), Probe: w.cfg.Probe}
+	c := dnscheck.Checker{Pool: pool, Us: *w.us.Load(), Probe: w.cfg.Probe}
 	var got dnscheck.Domain
 	if hostsOnly {
 		w.mu.RLock()

@@ -117,7 +117,7 @@ type Config struct {
 	// every served domain's records checked in the background, shown on
 	// the operations listener, and the ACME gate.
 	DNSWatch        time.Duration `envconfig:"DNS_WATCH" desc:"check every served domain's DNS records this often in the background (e.g. 6h): /domains and /api/v1/domains on METRICS_LISTEN, the mailautoconf_dns_* metrics, and ACME ahead of time orders a name's certificate only once its DNS points at PUBLIC_HOST; unset or 0: off"`
-	DNSWatchQPS     float64       `envconfig:"DNS_WATCH_QPS" default:"50" desc:"DNS queries a second the watch sends at most, all resolvers together; 0: unpaced"`
+	DNSWatchQPS     float64       `envconfig:"DNS_WATCH_QPS" default:"50" desc:"DNS queries a second the watch's sweeps send at most, all resolvers together, and its rechecks apart at the same pace; 0: unpaced"`
 	DNSWatchRecheck time.Duration `envconfig:"DNS_WATCH_RECHECK" default:"2m" desc:"how often the watch asks again about the host names (autoconfig, autodiscover, ua-auto-config) of domains that did not point at the service, and checks domains added since the last sweep, so their certificates follow minutes after the DNS is published"`
 	DNSResolvers    []string      `envconfig:"DNS_RESOLVERS" desc:"DNS servers the watch asks, comma-separated host:port (e.g. 1.1.1.1:53,8.8.8.8:53); a record is ok only when every one agrees; unset: the first nameserver of /etc/resolv.conf"`
 	AdminToken      string        `envconfig:"ADMIN_TOKEN" desc:"when set, /domains and /api/ on METRICS_LISTEN answer only requests with Authorization: Bearer <this token>; /metrics, /healthz and /readyz never ask for it"`
