@@ -16,7 +16,8 @@ func (h *Handler) Routes(e *echo.Echo) {
 	e.Match(get, "/mail/config-v1.1.xml", h.autoconfig)
 	e.Match(get, "/.well-known/autoconfig/mail/config-v1.1.xml", h.autoconfig)
 	e.Match(get, "/v1.1/mail/config-v1.1.xml", h.autoconfig) // the "Nine" app's spelling
-	e.Match(get, "/.well-known/mail-v1.xml", h.autoconfig) // GNOME Online Accounts, SnappyMail (docs/clients/gnome-online-accounts.md)
+	// GNOME Online Accounts' and SnappyMail's first URL (docs/clients/gnome-online-accounts.md).
+	e.Match(get, "/.well-known/mail-v1.xml", h.autoconfig)
 	e.Match(get, "/v1.1/:domain", h.ispdb)
 
 	// Outlook Autodiscover (docs/autodiscover.md): POX by POST (Outlook,
