@@ -8,25 +8,29 @@ import (
 
 // TestMailV1Served: /.well-known/mail-v1.xml, which GNOME Online Accounts
 // and SnappyMail ask first (docs/clients/gnome-online-accounts.md), is
-// answered byte for byte as config-v1.1.xml is, on both hosts, in any
-// letter case, with and without the address, for GET and HEAD.
+// answered on both hosts, in any letter case, with and without the
+// address, for GET and HEAD, with the config-v1.1.xml document of the
+// address's domain in which the usernames stay placeholders: GNOME drops
+// a username that is not exactly a placeholder.
 func TestMailV1Served(t *testing.T) {
 	e := newTestEcho(t, nil)
 	tests := []struct {
-		name, target, same string // same: the config-v1.1.xml URL with the same answer
+		name, target, same string // same: the URL with the same body
 	}{
 		{"autoconfig host with address", "http://autoconfig.example.com/.well-known/mail-v1.xml?emailaddress=alice%40example.com",
-			"http://autoconfig.example.com/mail/config-v1.1.xml?emailaddress=alice%40example.com"},
+			"http://autoconfig.example.com/mail/config-v1.1.xml"},
 		{"bare domain with address", "http://example.com/.well-known/mail-v1.xml?emailaddress=alice@example.com",
-			"http://example.com/.well-known/autoconfig/mail/config-v1.1.xml?emailaddress=alice@example.com"},
+			"http://example.com/.well-known/autoconfig/mail/config-v1.1.xml"},
+		{"address of another domain than the Host (GNOME's MX fallback)", "http://autoconfig.hoster.example/.well-known/mail-v1.xml?emailaddress=bob@example.net",
+			"http://autoconfig.example.net/mail/config-v1.1.xml"},
 		{"autoconfig host without address", "http://autoconfig.example.com/.well-known/mail-v1.xml",
 			"http://autoconfig.example.com/mail/config-v1.1.xml"},
 		{"bare domain without address", "http://example.net/.well-known/mail-v1.xml",
 			"http://example.net/.well-known/autoconfig/mail/config-v1.1.xml"},
 		{"upper case path", "http://autoconfig.example.com/.WELL-KNOWN/MAIL-V1.XML?emailaddress=alice@example.com",
-			"http://autoconfig.example.com/mail/config-v1.1.xml?emailaddress=alice@example.com"},
+			"http://autoconfig.example.com/mail/config-v1.1.xml"},
 		{"mixed case path and parameter", "http://example.com/.Well-Known/Mail-V1.xml?EmailAddress=bob@example.com",
-			"http://example.com/mail/config-v1.1.xml?emailaddress=bob@example.com"},
+			"http://example.com/mail/config-v1.1.xml"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -42,8 +46,8 @@ func TestMailV1Served(t *testing.T) {
 					t.Errorf("%s = %q, want %q", h, got, w)
 				}
 			}
-			if !strings.Contains(rec.Body.String(), "<incomingServer") {
-				t.Errorf("body has no incomingServer:\n%s", rec.Body)
+			if !strings.Contains(rec.Body.String(), "<username>%EMAILADDRESS%</username>") || strings.Contains(rec.Body.String(), "@example") {
+				t.Errorf("usernames are not the placeholder:\n%s", rec.Body)
 			}
 			head := serve(e, http.MethodHead, tt.target, "")
 			wantStatus(t, head, http.StatusOK)
@@ -51,6 +55,29 @@ func TestMailV1Served(t *testing.T) {
 				t.Errorf("HEAD Content-Type = %q", ct)
 			}
 		})
+	}
+}
+
+// TestMailV1Login: a login from a directory (%LOGIN%) has no placeholder,
+// so mail-v1.xml fills it in as config-v1.1.xml does, uncached; a
+// provider whose usernames are the address keeps the placeholder.
+func TestMailV1Login(t *testing.T) {
+	e, _ := newLoginTestRouter(t)
+	tests := []struct {
+		target, user, cache string
+	}{
+		{"http://autoconfig.login.example/.well-known/mail-v1.xml?emailaddress=anna@login.example", "u1001", "no-store"},
+		{"http://autoconfig.plain.example/.well-known/mail-v1.xml?emailaddress=anna@plain.example", "%EMAILADDRESS%", "public, max-age=3600"},
+	}
+	for _, tt := range tests {
+		rec := serve(e, http.MethodGet, tt.target, "")
+		wantStatus(t, rec, http.StatusOK)
+		if !strings.Contains(rec.Body.String(), "<username>"+tt.user+"</username>") {
+			t.Errorf("GET %s: username is not %q:\n%s", tt.target, tt.user, rec.Body)
+		}
+		if cc := rec.Header().Get("Cache-Control"); cc != tt.cache {
+			t.Errorf("GET %s: Cache-Control = %q, want %q", tt.target, cc, tt.cache)
+		}
 	}
 }
 

@@ -16,8 +16,9 @@ func (h *Handler) Routes(e *echo.Echo) {
 	e.Match(get, "/mail/config-v1.1.xml", h.autoconfig)
 	e.Match(get, "/.well-known/autoconfig/mail/config-v1.1.xml", h.autoconfig)
 	e.Match(get, "/v1.1/mail/config-v1.1.xml", h.autoconfig) // the "Nine" app's spelling
-	// GNOME Online Accounts' and SnappyMail's first URL (docs/clients/gnome-online-accounts.md).
-	e.Match(get, "/.well-known/mail-v1.xml", h.autoconfig)
+	// GNOME Online Accounts' and SnappyMail's first URL: usernames stay
+	// placeholders there (mailV1, docs/clients/gnome-online-accounts.md).
+	e.Match(get, "/.well-known/mail-v1.xml", h.mailV1)
 	e.Match(get, "/v1.1/:domain", h.ispdb)
 
 	// Outlook Autodiscover (docs/autodiscover.md): POX by POST (Outlook,
