@@ -47,8 +47,14 @@ func ClientWarnings(p *Provider) []string {
 			}
 		}
 	}
-	if p.JMAP != "" {
-		add("jmap: Thunderbird for iOS's decoder knows the server types imap, pop3 and smtp only and discards the whole autoconfig document on its jmap incomingServer (docs/clients/thunderbird-ios.md)")
+	var types []string
+	for _, x := range []struct{ typ, url string }{{"jmap", p.JMAP}, {"ews", p.EWS}, {"owa", p.OWA}} {
+		if x.url != "" {
+			types = append(types, x.typ)
+		}
+	}
+	if len(types) > 0 {
+		add("%s: Thunderbird for iOS's decoder knows the server types imap, pop3 and smtp only and discards the whole autoconfig document on an incomingServer of type %s (docs/clients/thunderbird-ios.md)", strings.Join(types, ", "), strings.Join(types, " or "))
 	}
 	return out
 }

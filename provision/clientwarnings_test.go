@@ -33,6 +33,7 @@ providers:
 		{"authentication iOS does not know", head + "    incoming:\n" + strings.Replace(imap, "security: tls}", "security: tls, auth: [GSSAPI, password-cleartext]}", 1) + smtp587, 1,
 			[]string{"authentication GSSAPI: Thunderbird for iOS"}},
 		{"JMAP", head + "    jmap: https://jmap.example.org/.well-known/jmap\n    incoming:\n" + imap + smtp587, 1, []string{"jmap: Thunderbird for iOS"}},
+		{"EWS and OWA", head + "    ews: https://mail.example.org/EWS/Exchange.asmx\n    owa: https://mail.example.org/owa/\n    incoming:\n" + imap + smtp587, 1, []string{"ews, owa: Thunderbird for iOS", "type ews or owa"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

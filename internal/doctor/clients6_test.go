@@ -179,3 +179,49 @@ func FuzzNewClientReaders(f *testing.F) {
 		}
 	})
 }
+
+// TestReadersWithExchange: with the ews and owa servers the service
+// writes after IMAP and POP3 (provision/exchange.go), every reader but
+// Thunderbird for iOS's still configures IMAP; that one discards the
+// document (docs/clients/thunderbird-ios.md).
+func TestReadersWithExchange(t *testing.T) {
+	cat, err := provision.Parse(provision.Source{Name: "x.yaml", Data: []byte(`providers:
+  - id: example.com
+    domains: [example.com]
+    ews: https://mail.example.com/EWS/Exchange.asmx
+    owa: https://mail.example.com/owa/
+    incoming:
+      - {protocol: imap, host: imap.example.com, port: 993, security: tls}
+      - {protocol: pop3, host: pop.example.com, port: 995, security: tls}
+    outgoing: [{protocol: smtp, host: smtp.example.com, port: 465, security: tls}]
+`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := cat.Lookup("example.com")
+	addr, _ := provision.ParseAddress("alice@example.com")
+	body, err := cat.Autoconfig(nil, p, "example.com", &addr, provision.Options{})
+	if err != nil || !strings.Contains(string(body), `type="ews"`) {
+		t.Fatalf("no ews server rendered (%v):\n%s", err, body)
+	}
+	readers := map[string]verdict{
+		"Thunderbird": thunderbirdAutoconfig("text/xml", body, alice),
+		"K-9":         k9Autoconfig(body, alice),
+		"Evolution":   evolutionAutoconfig(body, alice),
+		"FairEmail":   fairEmailAutoconfig(body, alice),
+		"KMail":       kmailAutoconfig(body, alice),
+		"Delta Chat":  deltaChatAutoconfig(body, alice),
+		"Geary":       gearyAutoconfig(body, alice),
+		"GNOME":       gnomeAutoconfig(body, alice),
+		"aerc":        aercAutoconfig(body, alice),
+		"Nextcloud":   nextcloudAutoconfig(body, alice),
+	}
+	for name, v := range readers {
+		if !v.ok || len(v.fails) > 0 || v.incoming == nil || v.incoming.Protocol != "imap" {
+			t.Errorf("%s: ok %v, fails %q, incoming %v (%s); want IMAP", name, v.ok, v.fails, v.incoming, v.reason)
+		}
+	}
+	if v := tbiosAutoconfig(body, alice); v.ok || !strings.Contains(v.reason, `type "ews"`) {
+		t.Errorf("Thunderbird for iOS: ok %v (%s); want the document refused on the ews server", v.ok, v.reason)
+	}
+}
