@@ -68,7 +68,7 @@ func aercFromSRV(found map[string]srvRecord, id ident) (verdict, bool) {
 	if imap.Target == "" {
 		in.Host, in.Port, in.Socket = imaps.Target, imaps.Port, "SSL"
 	} else if imaps.Target != "" {
-		v.caveats = append(v.caveats, "aerc prefers _imap (STARTTLS) to _imaps: publish _imap._tcp as \".\" to have it use implicit TLS (RFC 8314 section 5.1)")
+		v.caveats = append(v.caveats, "aerc prefers _imap (STARTTLS) to _imaps; to have it use implicit TLS (RFC 8314 section 5.1), drop the STARTTLS IMAP server from the catalog and publish _imap._tcp as \".\", as mailautoconf dns then prints")
 	}
 	out := Endpoint{Protocol: "smtp", Host: found["_submission"].Target, Port: found["_submission"].Port, Socket: "STARTTLS", Username: id.address}
 	if out.Host == "" {
