@@ -34,8 +34,8 @@ func TestCheckWarnsTTL(t *testing.T) {
 			t.Fatalf("check --offline with %q = %v", c.keys, err)
 		}
 		out := stdout.String()
-		if c.want == "" && strings.Contains(out, "warning") {
-			t.Errorf("check with %q: stdout = %q, want no warning", c.keys, out)
+		if c.want == "" && strings.Contains(out, "directory hosting") {
+			t.Errorf("check with %q: stdout = %q, want no directory warning", c.keys, out)
 		}
 		if c.want != "" && !strings.Contains(out, "warning: "+path+":2: directory hosting: "+c.want) {
 			t.Errorf("check with %q: stdout = %q, want %q", c.keys, out, c.want)

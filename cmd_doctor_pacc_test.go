@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -99,8 +100,43 @@ func doctorDeployment(t *testing.T, certNames []string, edit func(zone map[strin
 		}()
 		return port
 	}
+	// A STARTTLS greeter for IMAP (143) and SMTP (587), which the demo
+	// advertises and aerc and Claws Mail take from the SRV records: it
+	// greets, offers STARTTLS, and upgrades on the first command it is
+	// asked to (docs/clients/aerc.md).
+	starttls := func(greeting string, answers ...string) int {
+		ln, port := listen()
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				go func() {
+					defer c.Close()
+					_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+					_, _ = io.WriteString(c, greeting+"\r\n")
+					r := bufio.NewReader(c)
+					for _, a := range answers {
+						if _, err := r.ReadString('\n'); err != nil {
+							return
+						}
+						_, _ = io.WriteString(c, a+"\r\n")
+					}
+					tc := tls.Server(c, conf)
+					if tc.Handshake() != nil {
+						return
+					}
+					_, _ = io.Copy(io.Discard, tc)
+				}()
+			}
+		}()
+		return port
+	}
 	portMap := fmt.Sprintf("443:%d,80:%d,993:%d,995:%d,465:%d,143:%d,110:%d,587:%d", httpsPort, testutil.FreePort(t),
-		greeter("* OK IMAP ready"), greeter("+OK POP3 ready"), greeter("220 ESMTP ready"), testutil.FreePort(t), testutil.FreePort(t), testutil.FreePort(t))
+		greeter("* OK IMAP ready"), greeter("+OK POP3 ready"), greeter("220 ESMTP ready"),
+		starttls("* OK [CAPABILITY IMAP4rev1 STARTTLS] ready", "d2 OK begin TLS"), testutil.FreePort(t),
+		starttls("220 ESMTP ready", "250-test\r\n250 STARTTLS", "220 go ahead"))
 	return []string{"--resolver", resolver, "--ca", caFile, "--port-map", portMap, "--timeout", "2s"}
 }
 

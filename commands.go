@@ -104,6 +104,9 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if w := provision.PACCWarning(p); w != "" {
 			fmt.Fprintln(stdout, "warning: "+w)
 		}
+		for _, w := range provision.ClientWarnings(p) { // docs/clients/
+			fmt.Fprintln(stdout, "warning: "+w)
+		}
 	}
 	for _, d := range cat.Directories() {
 		if w := provision.TTLWarning(d); w != "" {

@@ -12,7 +12,20 @@ import (
 // send no address (docs/autoconfig.md#http-rules). Evolution, which keeps the last
 // server of each type, gets the first of each only
 // (provision.AutoconfigServers).
-func (h *Handler) autoconfig(c echo.Context) error {
+func (h *Handler) autoconfig(c echo.Context) error { return h.answerAutoconfig(c, false) }
+
+// mailV1 serves /.well-known/mail-v1.xml, which GNOME Online Accounts and
+// SnappyMail ask first: the config-v1.1.xml answer, except that the
+// address is not filled into the usernames. GNOME takes a username only
+// when it is exactly a placeholder and drops any other value, so a
+// filled-in address would leave its login field empty
+// (docs/clients/gnome-online-accounts.md). A login from a directory
+// (%LOGIN%) is still filled in: no placeholder carries it, and an empty
+// field is better than a wrong login.
+func (h *Handler) mailV1(c echo.Context) error { return h.answerAutoconfig(c, true) }
+
+// answerAutoconfig is autoconfig, and mailV1 when placeholders is set.
+func (h *Handler) answerAutoconfig(c echo.Context, placeholders bool) error {
 	addr, err := queryAddress(c, "emailaddress")
 	if err != nil {
 		return err
@@ -32,12 +45,16 @@ func (h *Handler) autoconfig(c echo.Context) error {
 	noteRequest(c, domain, addr)
 	personal := h.setLogin(c.Request().Context(), p, addr) // login.go
 	which := provision.AutoconfigServers(headerValue(c.Request().Header, userAgentHeader), addr)
+	fill := addr
+	if placeholders && !personal {
+		fill = nil
+	}
 	// Evolution gets one server per type: the answer depends on the
 	// User-Agent, and a shared cache must know.
 	c.Response().Header()[echo.HeaderVary] = userAgentVary
 	buf := getBuffer()
 	defer putBuffer(buf)
-	if *buf, err = cat.Autoconfig((*buf)[:0], p, domain, addr, provision.Options{Servers: which}); err != nil {
+	if *buf, err = cat.Autoconfig((*buf)[:0], p, domain, fill, provision.Options{Servers: which}); err != nil {
 		return err
 	}
 	return xmlBlob(c, userCaches(personal, autoconfigCaches), *buf)

@@ -16,6 +16,9 @@ func (h *Handler) Routes(e *echo.Echo) {
 	e.Match(get, "/mail/config-v1.1.xml", h.autoconfig)
 	e.Match(get, "/.well-known/autoconfig/mail/config-v1.1.xml", h.autoconfig)
 	e.Match(get, "/v1.1/mail/config-v1.1.xml", h.autoconfig) // the "Nine" app's spelling
+	// GNOME Online Accounts' and SnappyMail's first URL: usernames stay
+	// placeholders there (mailV1, docs/clients/gnome-online-accounts.md).
+	e.Match(get, "/.well-known/mail-v1.xml", h.mailV1)
 	e.Match(get, "/v1.1/:domain", h.ispdb)
 
 	// Outlook Autodiscover (docs/autodiscover.md): POX by POST (Outlook,
@@ -51,7 +54,7 @@ func routeFormat(r string) string {
 	switch {
 	case r == "":
 		return FormatNone
-	case strings.HasSuffix(r, "/config-v1.1.xml") || strings.HasPrefix(r, "/v1.1/"):
+	case strings.HasSuffix(r, "/config-v1.1.xml") || strings.HasPrefix(r, "/v1.1/") || r == "/.well-known/mail-v1.xml":
 		return FormatAutoconfig
 	case r == "/.well-known/user-agent-configuration.json":
 		return FormatPACC
@@ -94,6 +97,7 @@ var canonicalPaths = []string{
 	"/mail/config-v1.1.xml",
 	"/.well-known/autoconfig/mail/config-v1.1.xml",
 	"/v1.1/mail/config-v1.1.xml",
+	"/.well-known/mail-v1.xml",
 	"/v1.1/",
 	"/mobileconfig",
 	"/email.mobileconfig",

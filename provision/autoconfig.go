@@ -104,6 +104,9 @@ func autoconfigDoc(p *Provider, domain string, addr *Address, which Servers) []b
 		a.CreateAttr("system", "http")
 		a.SetText("Basic")
 	}
+	if which == AllServers {
+		exchangeServers(ep, p, user, incoming[0].Auth)
+	}
 	for _, s := range outgoing {
 		el := ep.CreateElement("outgoingServer")
 		el.CreateAttr("type", "smtp")

@@ -128,6 +128,9 @@ type Provider struct {
 	ManageSieve *Server
 	Logo        string
 	Help        *Help
+	// EWS and OWA are the optional Exchange Web Services and Outlook on
+	// the web URLs of exchange.go, "" when unset.
+	EWS, OWA string
 	// Color is the accent colour of the setup page, "#rrggbb"; "" for
 	// the default.
 	Color string

@@ -86,13 +86,19 @@ const (
 	clientsDAVSRV       = "%s (RFC 6764): DAVx5, Apple's account setup, Evolution%s"
 )
 
-// srvService is one RFC 6186 / RFC 8314 service name.
+// srvService is one RFC 6186 / RFC 8314 service name, or aerc's _smtps.
 type srvService struct {
 	label    string
 	protocol provision.Protocol
 	security provision.Security
 	what     string
 	readers  string
+	// onlyOffered: no "." record when the provider does not offer the
+	// service. Set for _smtps, a label outside RFC 6186/8314 that only
+	// aerc reads: "not offered" there tells no client anything.
+	onlyOffered bool
+	// comment replaces clientsMailSRV for a label outside the RFCs.
+	comment string
 }
 
 // mailServices lists the SRV services in output order: implicit TLS before
@@ -102,16 +108,27 @@ type srvService struct {
 // target as a choice (docs/clients/evolution.md); FairEmail scores SRV
 // above autoconfig and asks _imaps then _imap, _submission then
 // _submissions, taking the first record of the answer (EmailProvider.java,
-// fromDNS); aerc's account wizard asks SRV before autoconfig, for _imap
-// (preferred) and _imaps, _submission and _smtps, not _submissions
-// (lib/autoconfig/dns-srv.go). None of the three reads POP3 but Evolution.
+// fromDNS); aerc asks SRV beside autoconfig and takes SRV's answer first,
+// for _imap (preferred) and _imaps, _submission (preferred) and _smtps,
+// never _submissions (docs/clients/aerc.md); Claws Mail asks _imaps then
+// _imap, or _pop3s then _pop3, and only _submission for SMTP
+// (docs/clients/claws-mail.md). None of them reads POP3 but Evolution and
+// Claws Mail.
+//
+// _smtps._tcp is outside RFC 6186/8314, but aerc reads it when
+// _submission gives nothing, and no other client looks: with it, aerc
+// users of a provider that submits on 465 only get their SMTP server.
+// _submission is never pointed at 465: RFC 6186/8314 clients would speak
+// STARTTLS to an implicit-TLS port.
 var mailServices = []srvService{
-	{"_imaps", provision.IMAP, provision.TLS, "IMAP over TLS", "Evolution, FairEmail, aerc"},
-	{"_imap", provision.IMAP, provision.STARTTLS, "IMAP with STARTTLS", "Evolution, FairEmail (without _imaps), aerc (before _imaps)"},
-	{"_pop3s", provision.POP3, provision.TLS, "POP3 over TLS", "Evolution"},
-	{"_pop3", provision.POP3, provision.STARTTLS, "POP3 with STARTTLS", "Evolution"},
-	{"_submissions", provision.SMTP, provision.TLS, "submission over TLS", "Evolution, FairEmail (without _submission); aerc asks _smtps instead"},
-	{"_submission", provision.SMTP, provision.STARTTLS, "submission with STARTTLS", "Evolution, FairEmail, aerc"},
+	{label: "_imaps", protocol: provision.IMAP, security: provision.TLS, what: "IMAP over TLS", readers: "Evolution, FairEmail, aerc (without _imap), Claws Mail"},
+	{label: "_imap", protocol: provision.IMAP, security: provision.STARTTLS, what: "IMAP with STARTTLS", readers: "Evolution, FairEmail (without _imaps), aerc (before _imaps), Claws Mail (without _imaps)"},
+	{label: "_pop3s", protocol: provision.POP3, security: provision.TLS, what: "POP3 over TLS", readers: "Evolution, Claws Mail"},
+	{label: "_pop3", protocol: provision.POP3, security: provision.STARTTLS, what: "POP3 with STARTTLS", readers: "Evolution, Claws Mail (without _pop3s)"},
+	{label: "_submissions", protocol: provision.SMTP, security: provision.TLS, what: "submission over TLS", readers: "Evolution, FairEmail (without _submission); aerc asks _smtps instead, Claws Mail only _submission"},
+	{label: "_smtps", protocol: provision.SMTP, security: provision.TLS, onlyOffered: true,
+		comment: "submission over TLS under aerc's label (outside RFC 6186/8314; no other client reads it): aerc, when _submission gives nothing"},
+	{label: "_submission", protocol: provision.SMTP, security: provision.STARTTLS, what: "submission with STARTTLS", readers: "Evolution, FairEmail, aerc, Claws Mail (its only SMTP label)"},
 }
 
 // srvPriorityStep separates the priorities of successive servers, leaving
@@ -131,6 +148,8 @@ const srvPriorityStep = 10
 //   - _imaps, _imap, _pop3s, _pop3, _submissions, _submission (RFC 6186,
 //     RFC 8314 §5.1): one record per advertised catalog server, with the
 //     target "." for a service the provider does not offer;
+//   - _smtps, aerc's label for implicit-TLS submission, beside
+//     _submissions and only when the provider offers it (mailServices);
 //   - _caldavs._tcp.<d> and _carddavs._tcp.<d> (RFC 6764 §3): SRV to the
 //     host of the provider's https CalDAV/CardDAV URL, and a TXT record
 //     "path=<the URL's path>" at the same name (RFC 6764 §4).
@@ -219,7 +238,10 @@ func Derive(p *provision.Provider, domain string, t Target) Domain {
 
 	for _, svc := range mailServices {
 		owner := svc.label + "._tcp." + domain + "."
-		clients := fmt.Sprintf(clientsMailSRV, svc.what, svc.readers)
+		clients := svc.comment
+		if clients == "" {
+			clients = fmt.Sprintf(clientsMailSRV, svc.what, svc.readers)
+		}
 		found := false
 		for _, s := range srvOrder(p, svc.protocol) {
 			if s.server.Security != svc.security {
@@ -234,7 +256,7 @@ func Derive(p *provision.Provider, domain string, t Target) Domain {
 				Target:   dns.Fqdn(s.server.Host),
 			}, clients, false)
 		}
-		if !found {
+		if !found && !svc.onlyOffered {
 			add(&dns.SRV{Hdr: hdr(owner, dns.TypeSRV), Target: "."}, clients+"; \".\": not offered", false)
 		}
 	}

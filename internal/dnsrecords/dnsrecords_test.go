@@ -107,3 +107,60 @@ func TestDNSRecordsRequired(t *testing.T) {
 		}
 	}
 }
+
+// submissionsOnlyCatalog submits on 465 only (implicit TLS), as many
+// hosting providers do.
+const submissionsOnlyCatalog = `
+providers:
+  - id: mail.example.org
+    domains: [example.org]
+    incoming:
+      - {protocol: imap, host: imap.example.org, port: 993, security: tls}
+    outgoing:
+      - {protocol: smtp, host: smtp.example.org, port: 465, security: tls}
+`
+
+// TestDNSRecordsSMTPS: aerc's _smtps label comes beside _submissions for
+// implicit-TLS submission, and only then; _submission is never pointed
+// at 465 (docs/clients/aerc.md).
+func TestDNSRecordsSMTPS(t *testing.T) {
+	tests := []struct {
+		name, catalog string
+		want          map[string]string
+	}{
+		{"465 only", submissionsOnlyCatalog, map[string]string{
+			"_submissions": "0 1 465 smtp.example.org.",
+			"_smtps":       "0 1 465 smtp.example.org.",
+			"_submission":  "0 0 0 .",
+		}},
+		{"587 only", dnsCatalog, map[string]string{
+			"_submissions": "0 0 0 .",
+			"_smtps":       "",
+			"_submission":  "0 1 587 smtp.example.org.|10 1 587 smtp2.example.org.",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cat, err := provision.Parse(provision.Source{Name: "dns.yaml", Data: []byte(tt.catalog)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, _ := cat.Lookup("example.org")
+			got := map[string][]string{}
+			for _, r := range Derive(p, "example.org", Target{Host: "h.example.net"}).Records {
+				label := strings.SplitN(r.Name, ".", 2)[0]
+				if r.SRV != nil {
+					got[label] = append(got[label], r.Data)
+				}
+				if label == "_smtps" && !strings.Contains(r.Clients, "aerc") {
+					t.Errorf("_smtps comment %q does not name aerc", r.Clients)
+				}
+			}
+			for label, w := range tt.want {
+				if g := strings.Join(got[label], "|"); g != w {
+					t.Errorf("%s SRV = %q, want %q", label, g, w)
+				}
+			}
+		})
+	}
+}

@@ -33,6 +33,13 @@ func (r *run) clients() []client {
 		{"new-outlook", "New Outlook / Outlook mobile (mobilesync)", r.newOutlook},
 		{"apple", "Apple Mail (profile)", r.apple},
 		{"pacc", "PACC (draft-ietf-mailmaint-pacc)", r.pacc},
+		// Read from their sources (docs/clients/<client>.md), one file each.
+		{"geary", "Geary", r.geary},
+		{"gnome", "GNOME Online Accounts", r.gnome},
+		{"aerc", "aerc", r.aerc},
+		{"claws", "Claws Mail", r.claws},
+		{"nextcloud", "Nextcloud Mail", r.nextcloud},
+		{"thunderbird-ios", "Thunderbird for iOS", r.thunderbirdIOS},
 	}
 }
 

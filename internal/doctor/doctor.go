@@ -4,7 +4,9 @@
 //
 // The client rules are pure functions (rules.go, autodiscover.go,
 // apple.go); the network probing lives in net.go and probe.go; the
-// lookup sequences of each client in clients.go. The DNS records are
+// lookup sequences of each client in clients.go, and of the clients read
+// since, rules and sequence together, one file each (geary.go, gnome.go,
+// aerc.go, claws.go, nextcloud.go, thunderbirdios.go; docs/clients/). The DNS records are
 // judged by internal/dnscheck, as `dns --check` judges them (dnscheck.go). It works for any domain,
 // not only those of our catalog. It never logs in anywhere.
 package doctor
