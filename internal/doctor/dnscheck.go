@@ -285,7 +285,7 @@ func describeHost(ha hostAnswer) string {
 // those its own configuration advertises (p, nil when none was accepted).
 func (r *run) srvInfos(ctx context.Context, p *provision.Provider) []Finding {
 	names := []string{"_autodiscover._tcp." + r.domain + "."}
-	for _, l := range []string{"_imaps", "_imap", "_pop3s", "_pop3", "_submissions", "_submission"} {
+	for _, l := range []string{"_imaps", "_imap", "_pop3s", "_pop3", "_submissions", "_smtps", "_submission"} {
 		names = append(names, l+"._tcp."+r.domain+".")
 	}
 	byName := map[string][]dnsrecords.Record{}
