@@ -211,6 +211,7 @@ var providerKeys = []string{
 	"activesync", "redirect_address", "redirect_url", "domain_redirects",
 	"tls_names", "jmap", "managesieve", "logo", "help",
 	"directory", "login_directory", // load_directories.go
+	"texts", // texts.go
 }
 
 func (d *decoder) provider(n *yaml.Node, path string) *Provider {
@@ -288,6 +289,7 @@ func (d *decoder) provider(n *yaml.Node, path string) *Provider {
 	p.TLSNames = d.tlsNames(m, path)
 	d.providerDirectories(m, path, p)
 	d.paccKeys(m, path, p)
+	p.Texts = d.texts(m, path)
 
 	if d.Count() > before {
 		return nil
