@@ -250,7 +250,7 @@ var templateElements = map[string]bool{}
 func init() {
 	for _, el := range strings.Fields(`html head meta title link style body header div svg rect path span main h1 h2
 		section p a figure img figcaption form input fieldset legend label strong button table caption thead tr
-		th td tbody ul li footer wbr`) {
+		th td tbody ul li footer wbr nav`) {
 		templateElements[el] = true
 	}
 }
