@@ -270,18 +270,19 @@ type carddavPayload struct {
 // language l, logging in as user.
 func davPayload(kind, rawURL string, addr Address, identifier, org, shortName, user string, l i18n.Lang) any {
 	d := davEndpoint(rawURL)
-	payloadType := "com.apple.caldav.account"
+	// Message ids spelt whole: a constant costs nothing to look up.
+	payloadType, name, desc := "com.apple.caldav.account", "profile.caldav.display-name", "profile.caldav.description"
 	if kind == "carddav" {
-		payloadType = "com.apple.carddav.account"
+		payloadType, name, desc = "com.apple.carddav.account", "profile.carddav.display-name", "profile.carddav.description"
 	}
 	pl := caldavPayload{
-		PayloadDisplayName:  l.T("profile."+kind+".display-name", addr.String()),
+		PayloadDisplayName:  l.T(name, addr.String()),
 		PayloadIdentifier:   identifier + "." + kind,
 		PayloadOrganization: org,
 		PayloadType:         payloadType,
 		PayloadUUID:         payloadUUID(addr, kind),
 		PayloadVersion:      1,
-		AccountDescription:  l.T("profile."+kind+".description", shortName),
+		AccountDescription:  l.T(desc, shortName),
 		HostName:            d.host,
 		Port:                d.port,
 		PrincipalURL:        d.principal,
@@ -370,22 +371,25 @@ func mobileconfigDoc(p *Provider, addr Address, opts ProfileOptions) ([]byte, er
 	// the autoconfig document (autoconfig.go), not with the POP3 login a
 	// person may have chosen.
 	davUser := ExpandUsername(p.AdvertisedIncoming()[0].Username, &addr)
-	apps := "mail"
 	if p.CalDAV != "" {
 		content = append(content, davPayload("caldav", p.CalDAV, addr, identifier, org, p.ShortName, davUser, l))
-		apps = "calendar"
 	}
 	if p.CardDAV != "" {
 		content = append(content, davPayload("carddav", p.CardDAV, addr, identifier, org, p.ShortName, davUser, l))
-		apps = "contacts"
-		if p.CalDAV != "" {
-			apps = "all"
-		}
+	}
+	description := "profile.description.mail"
+	switch {
+	case p.CalDAV != "" && p.CardDAV != "":
+		description = "profile.description.all"
+	case p.CalDAV != "":
+		description = "profile.description.calendar"
+	case p.CardDAV != "":
+		description = "profile.description.contacts"
 	}
 
 	doc := profilePlist{
 		PayloadContent:      content,
-		PayloadDescription:  l.T("profile.description."+apps, addr.String(), p.DisplayName),
+		PayloadDescription:  l.T(description, addr.String(), p.DisplayName),
 		PayloadDisplayName:  l.T("profile.display-name", p.DisplayName, addr.String()),
 		PayloadIdentifier:   identifier,
 		PayloadOrganization: org,
