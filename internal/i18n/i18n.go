@@ -247,11 +247,8 @@ func (l Lang) T(id string, args ...string) string {
 			return id
 		}
 	}
-	switch {
-	case len(m.args) == 0:
+	if len(m.args) == 0 {
 		return m.lits[0]
-	case len(m.args) == 1 && m.size == 0 && m.args[0] < len(args):
-		return args[m.args[0]] // "{Address}": the argument itself, no copy
 	}
 	n := m.size
 	for _, a := range m.args {
