@@ -37,6 +37,13 @@ var pageTemplate = template.Must(template.New("page.html").Funcs(template.FuncMa
 	// T is a message of the catalog (internal/i18n) in a language: text,
 	// which the template escapes like any other value.
 	"T": func(l i18n.Lang, id string, args ...string) string { return l.T(id, args...) },
+	// around is a one-placeholder message cut at its placeholder, for
+	// markup the message cannot hold around the value (an address with
+	// its <wbr>s): the text before it and the text after.
+	"around": func(l i18n.Lang, id string) [2]string {
+		before, after, _ := strings.Cut(l.T(id, "\x00"), "\x00")
+		return [2]string{before, after}
+	},
 }).ParseFS(webFiles, "web/page.html"))
 
 // wrapPoints cuts a host name or login after each dot and @, where the
