@@ -25,10 +25,14 @@ func (h *Handler) mobileconfig(c echo.Context) error { return h.profile(c, "emai
 func (h *Handler) appleProfile(c echo.Context) error { return h.profile(c, "emailaddress") }
 
 func (h *Handler) profile(c echo.Context, param string) error {
-	addr, opts, err := profileRequest(c, param)
+	addr, opts, lang, err := profileRequest(c, param)
 	if err != nil {
 		return err
 	}
+	// The profile's visible strings are in the person's language
+	// (?lang=, else Accept-Language); its identifiers are not, so that
+	// one address's profile in another language replaces the first.
+	opts.Language, _ = negotiateLanguage(c, lang)
 	cat := h.cfg.Catalog.Load()
 	p, err := cat.Lookup(addr.Domain)
 	if err != nil {
@@ -77,37 +81,42 @@ func (h *Handler) profileSigner() *profilesign.Signer {
 }
 
 // profileRequest reads what a profile request asks for: the address in
-// param (required), and the optional protocol (imap, pop3) and name.
-func profileRequest(c echo.Context, param string) (*provision.Address, provision.ProfileOptions, error) {
+// param (required), and the optional protocol (imap, pop3), name and
+// lang (the ?lang= value as given, for negotiateLanguage).
+func profileRequest(c echo.Context, param string) (*provision.Address, provision.ProfileOptions, string, error) {
 	var opts provision.ProfileOptions
-	names := [...]string{param, "protocol", "name"}
+	names := [...]string{param, "protocol", "name", "lang"}
 	var vals [len(names)]string
 	if err := singleQueryValues(c, names[:], vals[:]); err != nil {
-		return nil, opts, err
+		return nil, opts, "", err
 	}
 	addr, err := parseAddress(c, vals[0])
 	if err != nil {
-		return nil, opts, err
+		return nil, opts, "", err
 	}
 	if addr == nil {
-		return nil, opts, fmt.Errorf("%w: %s missing", provision.ErrBadRequest, param)
+		return nil, opts, "", fmt.Errorf("%w: %s missing", provision.ErrBadRequest, param)
 	}
 	if opts.Protocol, err = provision.ParseProtocolChoice(vals[1]); err != nil {
-		return nil, opts, err
+		return nil, opts, "", err
 	}
 	opts.Name = vals[2]
 	if err := provision.CheckAccountName(opts.Name); err != nil {
-		return nil, opts, err
+		return nil, opts, "", err
 	}
-	return addr, opts, nil
+	return addr, opts, vals[3], nil
 }
 
 // profilePath is the path and query of addr's profile with the given
 // protocol choice, as the setup page links it and its QR code encodes it.
-func profilePath(addr provision.Address, proto provision.Protocol) string {
+// lang, when not "", is the code of a language ?lang= chose on the page.
+func profilePath(addr provision.Address, proto provision.Protocol, lang string) string {
 	q := url.Values{"email": {addr.String()}}
 	if proto == provision.POP3 {
 		q.Set("protocol", string(proto))
+	}
+	if lang != "" {
+		q.Set("lang", lang)
 	}
 	return "/mobileconfig?" + q.Encode()
 }

@@ -10,12 +10,14 @@ import (
 	"html/template"
 	"math"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
 	qr "github.com/piglig/go-qr"
 
+	"mailautoconf/internal/i18n"
 	"mailautoconf/provision"
 )
 
@@ -32,6 +34,16 @@ var webFiles embed.FS
 
 var pageTemplate = template.Must(template.New("page.html").Funcs(template.FuncMap{
 	"wrapPoints": wrapPoints,
+	// T is a message of the catalog (internal/i18n) in a language: text,
+	// which the template escapes like any other value.
+	"T": func(l i18n.Lang, id string, args ...string) string { return l.T(id, args...) },
+	// around is a one-placeholder message cut at its placeholder, for
+	// markup the message cannot hold around the value (an address with
+	// its <wbr>s): the text before it and the text after.
+	"around": func(l i18n.Lang, id string) [2]string {
+		before, after, _ := strings.Cut(l.T(id, "\x00"), "\x00")
+		return [2]string{before, after}
+	},
 }).ParseFS(webFiles, "web/page.html"))
 
 // wrapPoints cuts a host name or login after each dot and @, where the
@@ -56,15 +68,40 @@ var staticFiles = map[string]string{
 	"icon.svg": "image/svg+xml",
 }
 
+// acceptLanguageVary is the Vary value of every answer whose text
+// depends on the language (negotiateLanguage), shared like answer.go's
+// fixed values.
+var acceptLanguageVary = fixedValue("Accept-Language")
+
 // defaultAccent is the page colour of hosts and providers without one.
 const defaultAccent = "#1a5fb4"
 
 // pageView is everything the template shows.
 type pageView struct {
-	Brand   pageBrand
-	Email   string // the address field, as typed
-	Problem string // why the address was refused, for the person
-	Result  *pageResult
+	Lang i18n.Lang
+	// LangParam is set when ?lang= chose the language: the page's forms
+	// and links then carry it on.
+	LangParam bool
+	Langs     []pageLang // the language menu
+	Brand     pageBrand
+	Email     string // the address field, as typed
+	Problem   string // why the address was refused, for the person
+	Result    *pageResult
+	Error     *pageError // a person's 404 or 400 page (errors.go)
+	AgainURL  string     // the form, in this language
+	Support   string     // the provider's support line (texts.support)
+}
+
+// pageLang is one entry of the language menu: a link to the same page
+// in that language, or the language shown.
+type pageLang struct {
+	Code, Name, URL string
+	Current         bool
+}
+
+// pageError is the body of an error page a person meets.
+type pageError struct {
+	Title, Text string
 }
 
 type pageBrand struct {
@@ -85,8 +122,8 @@ type pageResult struct {
 }
 
 type pageServer struct {
-	Title    string // "Incoming mail"
-	Password string // what to type as password
+	Title    string // message id: "manual.incoming"
+	Password string // message id: what to type as password
 	Protocol string
 	Host     string
 	Port     int
@@ -96,12 +133,14 @@ type pageServer struct {
 
 // page serves / on every host. The host's provider, if the host is a
 // served domain or autoconfig.<domain>, brands the form; a result page
-// is branded by the provider of the address.
+// is branded by the provider of the address. Its language is ?lang=,
+// else the browser's Accept-Language (internal/i18n), else English.
 func (h *Handler) page(c echo.Context) error {
 	cat := h.cfg.Catalog.Load()
-	v := &pageView{Brand: brandFor(nil)}
+	l, explicit := requestLanguage(c)
+	v := &pageView{Lang: l, LangParam: explicit, Brand: brandFor(nil, l)}
 	if p, _, err := hostProvider(cat, c.Request().Host, "autoconfig."); err == nil {
-		v.Brand = brandFor(p)
+		v.setProvider(p)
 	}
 	if raw := queryValues(c, "email"); len(raw) > 0 {
 		v.Email = raw[0]
@@ -113,8 +152,10 @@ func (h *Handler) page(c echo.Context) error {
 		v.Email = strings.ToValidUTF8(v.Email, "")
 	}
 	var domain string
+	var proto provision.Protocol
 	setErrorPage(c, func(status int, err error) error {
-		v.Problem = problemText(status, err, domain)
+		v.Problem = problemText(l, status, err, domain)
+		v.setLinks(v.Email, proto)
 		return renderPage(c, status, v)
 	})
 
@@ -123,6 +164,7 @@ func (h *Handler) page(c echo.Context) error {
 		return err
 	}
 	if addr == nil {
+		v.setLinks("", "")
 		return renderPage(c, http.StatusOK, v)
 	}
 	domain = addr.Domain
@@ -130,8 +172,7 @@ func (h *Handler) page(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	proto, err := provision.ParseProtocolChoice(raw)
-	if err != nil {
+	if proto, err = provision.ParseProtocolChoice(raw); err != nil {
 		return err
 	}
 	p, err := cat.Lookup(addr.Domain)
@@ -144,24 +185,90 @@ func (h *Handler) page(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v.Brand = brandFor(p)
+	v.setProvider(p)
 	v.Email = addr.String()
-	v.Result = newPageResult(p, acct)
+	langParam := ""
+	if explicit {
+		langParam = l.Code()
+	}
+	v.Result = newPageResult(p, acct, langParam)
+	v.setLinks(v.Email, acct.Incoming.Protocol)
 	return renderPage(c, http.StatusOK, v)
 }
 
-func newPageResult(p *provision.Provider, a provision.MailAccount) *pageResult {
+// setProvider brands the page with p's name and colour, and shows its
+// support line in the page's language.
+func (v *pageView) setProvider(p *provision.Provider) {
+	v.Brand = brandFor(p, v.Lang)
+	v.Support = p.Text(v.Lang).Support
+}
+
+// setLinks fills the language menu and the link back to the form: the
+// same page (its address and protocol choice) in each language.
+func (v *pageView) setLinks(email string, proto provision.Protocol) {
+	q := url.Values{}
+	if email != "" {
+		q.Set("email", email)
+	}
+	if proto == provision.POP3 {
+		q.Set("protocol", string(proto))
+	}
+	v.Langs = make([]pageLang, 0, len(i18n.All()))
+	for _, l := range i18n.All() {
+		q.Set("lang", l.Code())
+		v.Langs = append(v.Langs, pageLang{Code: l.Code(), Name: l.Name(), URL: "/?" + q.Encode(), Current: l == v.Lang})
+	}
+	v.AgainURL = "/"
+	if v.LangParam {
+		v.AgainURL = "/?lang=" + v.Lang.Code()
+	}
+}
+
+// requestLanguage is the language of a page or profile request: ?lang=
+// when it names one of ours (explicit), else the Accept-Language
+// header's choice. A repeated ?lang= counts by its first value: the
+// page must still answer in some language.
+func requestLanguage(c echo.Context) (l i18n.Lang, explicit bool) {
+	var param string
+	if vals := queryValues(c, "lang"); len(vals) > 0 {
+		param = vals[0]
+	}
+	return negotiateLanguage(c, param)
+}
+
+// negotiateLanguage picks the language from a ?lang= value and the
+// request's Accept-Language header (i18n.Negotiate), and marks the
+// answer as depending on the header: caches keep one copy per value
+// (RFC 9110 section 12.5.5).
+func negotiateLanguage(c echo.Context, param string) (i18n.Lang, bool) {
+	c.Response().Header()[echo.HeaderVary] = acceptLanguageVary
+	if l, ok := i18n.MatchParam(param); ok {
+		return l, true
+	}
+	req := c.Request()
+	h := req.Header["Accept-Language"]
+	if len(h) == 0 {
+		return i18n.English, false
+	}
+	return i18n.MatchHeader(h[0]), false
+}
+
+// newPageResult is the result page of account a. lang, when set, is the
+// language ?lang= chose, which the profile's and the QR code's links
+// carry on; without it the profile follows the device's own
+// Accept-Language.
+func newPageResult(p *provision.Provider, a provision.MailAccount, lang string) *pageResult {
 	chosen := a.Incoming.Protocol
 	return &pageResult{
 		Address:    a.Address.String(),
 		Provider:   p.DisplayName,
-		ProfileURL: profilePath(a.Address, chosen),
-		QRURL:      "/qr.png?" + strings.TrimPrefix(profilePath(a.Address, chosen), "/mobileconfig?"),
+		ProfileURL: profilePath(a.Address, chosen, lang),
+		QRURL:      "/qr.png?" + strings.TrimPrefix(profilePath(a.Address, chosen, lang), "/mobileconfig?"),
 		Choice:     len(a.Protocols) > 1,
 		POP3:       chosen == provision.POP3,
 		Servers: []pageServer{
-			newPageServer("Incoming mail", a.Incoming, a.IncomingUsername, "your mail password"),
-			newPageServer("Outgoing mail", a.Outgoing, a.OutgoingUsername, "the same password"),
+			newPageServer("manual.incoming", a.Incoming, a.IncomingUsername, "manual.password.incoming"),
+			newPageServer("manual.outgoing", a.Outgoing, a.OutgoingUsername, "manual.password.outgoing"),
 		},
 		CalDAV:  p.CalDAV,
 		CardDAV: p.CardDAV,
@@ -180,17 +287,33 @@ func newPageServer(title string, s provision.Server, user, password string) page
 	}
 }
 
-// problemText says, for a person, why the page could not help.
-func problemText(status int, err error, domain string) string {
+// problemText says, in l, for a person, why the page could not help. It
+// quotes the domain, which parsed; never the raw input.
+func problemText(l i18n.Lang, status int, err error, domain string) string {
 	switch {
 	case status == http.StatusNotFound && errors.Is(err, provision.ErrUnknownDomain):
-		return "We have no settings for addresses at " + domain + ". Check the address for typing errors, or ask whoever runs your mail."
+		return l.T("problem.unknown-domain", domain)
 	case errors.Is(err, provision.ErrBadAddress):
-		return "That is not an e-mail address we can read (" + strings.TrimPrefix(boundedReason(err), provision.ErrBadAddress.Error()+": ") + "). Type it as name@example.com."
+		return l.T("problem.bad-address", l.T(addressReason(err)))
 	case status == http.StatusBadRequest:
-		return "The request was not understood (" + boundedReason(err) + ")."
+		return l.T("problem.bad-request")
 	}
-	return "Something went wrong on our side. Please try again later."
+	return l.T("problem.internal")
+}
+
+// addressReason names, as a message id, which part of an address
+// provision.ParseAddress refused: its messages, "no @", "... local part
+// ...", and the domain's, are the kinds a person can fix
+// (TestAddressReason holds this to them).
+func addressReason(err error) string {
+	msg := err.Error()
+	switch {
+	case strings.HasSuffix(msg, ": no @"):
+		return "reason.no-at"
+	case strings.Contains(msg, "local part"):
+		return "reason.local"
+	}
+	return "reason.domain"
 }
 
 // renderPage writes the page with its security headers. The Content
@@ -198,6 +321,9 @@ func problemText(status int, err error, domain string) string {
 // inline <style> of the accent colours by its hash: nothing else, no
 // script at all.
 func renderPage(c echo.Context, status int, v *pageView) error {
+	if v.Langs == nil {
+		v.setLinks("", "")
+	}
 	var b bytes.Buffer
 	if err := pageTemplate.Execute(&b, v); err != nil {
 		return err
@@ -213,9 +339,9 @@ func renderPage(c echo.Context, status int, v *pageView) error {
 }
 
 // brandFor returns the page's name and colours: the provider's where set,
-// else neutral ones.
-func brandFor(p *provision.Provider) pageBrand {
-	name, accent := "Mail setup", defaultAccent
+// else neutral ones, named in l.
+func brandFor(p *provision.Provider, l i18n.Lang) pageBrand {
+	name, accent := l.T("brand.default"), defaultAccent
 	if p != nil {
 		name = p.DisplayName
 		if p.Color != "" {
@@ -259,9 +385,16 @@ func inkOn(hex string) string {
 // it builds itself (one of our names for the address, qrOrigin; our path;
 // the parsed address), never text a client supplied.
 func (h *Handler) qrCode(c echo.Context) error {
-	addr, opts, err := profileRequest(c, "email")
+	addr, opts, lang, err := profileRequest(c, "email")
 	if err != nil {
 		return err
+	}
+	// The code carries a language only as a code of ours that ?lang=
+	// chose, never the text a client sent.
+	if l, ok := i18n.MatchParam(lang); ok {
+		lang = l.Code()
+	} else {
+		lang = ""
 	}
 	cat := h.cfg.Catalog.Load()
 	p, err := cat.Lookup(addr.Domain)
@@ -277,7 +410,7 @@ func (h *Handler) qrCode(c echo.Context) error {
 		return err
 	}
 	noteRequest(c, addr.Domain, addr)
-	code, err := qr.EncodeText(origin+profilePath(*addr, acct.Incoming.Protocol), qr.Medium)
+	code, err := qr.EncodeText(origin+profilePath(*addr, acct.Incoming.Protocol, lang), qr.Medium)
 	if err != nil {
 		return err
 	}

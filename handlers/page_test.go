@@ -151,6 +151,10 @@ func TestQRCode(t *testing.T) {
 		{"http://[::1]:8080/qr.png?email=fred@example.com", []string{"X-Forwarded-Proto", "javascript"}, "https://autoconfig.example.com/mobileconfig?email=fred%40example.com"},
 		// The demo on a developer's machine.
 		{"http://localhost:8080/qr.png?email=fred@example.com", nil, "http://localhost:8080/mobileconfig?email=fred%40example.com"},
+		// A language ?lang= chose goes on, as our code for it; the
+		// phone's own Accept-Language otherwise, and never the text sent.
+		{"http://example.com/qr.png?email=fred@example.com&lang=de-AT", []string{"Accept-Language", "fr"}, "https://example.com/mobileconfig?email=fred%40example.com&lang=de"},
+		{"http://example.com/qr.png?email=fred@example.com&lang=%3Cb%3E", []string{"Accept-Language", "fr"}, "https://example.com/mobileconfig?email=fred%40example.com"},
 	}
 	for _, tc := range tests {
 		rec := serve(e, http.MethodGet, tc.target, "", tc.header...)
@@ -250,7 +254,7 @@ var templateElements = map[string]bool{}
 func init() {
 	for _, el := range strings.Fields(`html head meta title link style body header div svg rect path span main h1 h2
 		section p a figure img figcaption form input fieldset legend label strong button table caption thead tr
-		th td tbody ul li footer wbr`) {
+		th td tbody ul li footer wbr nav`) {
 		templateElements[el] = true
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 
+	"mailautoconf/internal/i18n"
 	"mailautoconf/internal/parsecache"
 )
 
@@ -134,6 +135,9 @@ type Provider struct {
 	// Color is the accent colour of the setup page, "#rrggbb"; "" for
 	// the default.
 	Color string
+	// Texts are the provider's own words by language, the catalog's
+	// texts key (texts.go); nil when it sets none.
+	Texts map[i18n.Lang]ProviderTexts
 	// TLSNames are extra host names the HTTPS listener gets certificates
 	// for, beside autoconfig.<d> and autodiscover.<d> of every domain:
 	// A-labels, lower case, no wildcards (ACME HTTP-01 and TLS-ALPN-01

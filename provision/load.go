@@ -212,6 +212,7 @@ var providerKeys = []string{
 	"tls_names", "jmap", "managesieve", "logo", "help",
 	"directory", "login_directory", // load_directories.go
 	"ews", "owa", // exchange.go
+	"texts", // texts.go
 }
 
 func (d *decoder) provider(n *yaml.Node, path string) *Provider {
@@ -290,6 +291,7 @@ func (d *decoder) provider(n *yaml.Node, path string) *Provider {
 	d.providerDirectories(m, path, p)
 	d.paccKeys(m, path, p)
 	d.exchangeKeys(m, path, p) // exchange.go
+	p.Texts = d.texts(m, path)
 
 	if d.Count() > before {
 		return nil

@@ -178,7 +178,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown key with a space", strings.Replace(base, "security: tls}", "security: tls, \"my key\": 1}", 1),
 			[]string{`c.yaml:5: providers[0].incoming[0]."my key": unknown key (known: protocol, host, port, security, auth, username, pop3)`}},
 		{"unknown provider key", strings.Replace(base, "    domains:", "    domain: x\n    domains:", 1),
-			[]string{"c.yaml:3: providers[0].domain: unknown key (known: id, display_name, short_name, organization, domains, incoming, outgoing, caldav, carddav, webmail, oauth2, color, activesync, redirect_address, redirect_url, domain_redirects, tls_names, jmap, managesieve, logo, help, directory, login_directory, ews, owa)"}},
+			[]string{"c.yaml:3: providers[0].domain: unknown key (known: id, display_name, short_name, organization, domains, incoming, outgoing, caldav, carddav, webmail, oauth2, color, activesync, redirect_address, redirect_url, domain_redirects, tls_names, jmap, managesieve, logo, help, directory, login_directory, ews, owa, texts)"}},
 		{"key twice", strings.Replace(base, "    domains:", "    id: x.org\n    domains:", 1),
 			[]string{"c.yaml:3: providers[0].id: given twice"}},
 		{"id not a host", strings.Replace(base, "id: mail.example.org", "id: Example Mail", 1),

@@ -11,6 +11,8 @@ import (
 
 	"github.com/google/uuid"
 	"howett.net/plist"
+
+	"mailautoconf/internal/i18n"
 )
 
 // Apple configuration profiles (docs/apple-profiles.md). The schema of every key
@@ -32,6 +34,11 @@ type ProfileOptions struct {
 	// leaves the key out, and the device asks. CheckAccountName validates
 	// it.
 	Name string
+	// Language is the language of the profile's visible strings (display
+	// names, descriptions, organisation); the zero value is English. It
+	// changes no identifier or UUID (ProfileID): the same address's
+	// profile in another language replaces the first on the device.
+	Language i18n.Lang
 }
 
 // MailAccount is the one account a profile or the setup page describes:
@@ -259,22 +266,23 @@ type carddavPayload struct {
 
 // davPayload is the payload of the catalog's CalDAV (kind "caldav") or
 // CardDAV ("carddav") URL for addr, identified under the profile's
-// identifier: display names "Calendar (addr)" or "Contacts (addr)",
-// logging in as user.
-func davPayload(kind, rawURL string, addr Address, identifier, org, shortName, user string) any {
+// identifier: display names "Calendar (addr)" or "Contacts (addr)" in
+// language l, logging in as user.
+func davPayload(kind, rawURL string, addr Address, identifier, org, shortName, user string, l i18n.Lang) any {
 	d := davEndpoint(rawURL)
-	what, account, payloadType := "Calendar", "calendar", "com.apple.caldav.account"
+	// Message ids spelt whole: a constant costs nothing to look up.
+	payloadType, name, desc := "com.apple.caldav.account", "profile.caldav.display-name", "profile.caldav.description"
 	if kind == "carddav" {
-		what, account, payloadType = "Contacts", "contacts", "com.apple.carddav.account"
+		payloadType, name, desc = "com.apple.carddav.account", "profile.carddav.display-name", "profile.carddav.description"
 	}
 	pl := caldavPayload{
-		PayloadDisplayName:  what + " (" + addr.String() + ")",
+		PayloadDisplayName:  l.T(name, addr.String()),
 		PayloadIdentifier:   identifier + "." + kind,
 		PayloadOrganization: org,
 		PayloadType:         payloadType,
 		PayloadUUID:         payloadUUID(addr, kind),
 		PayloadVersion:      1,
-		AccountDescription:  shortName + " " + account,
+		AccountDescription:  l.T(desc, shortName),
 		HostName:            d.host,
 		Port:                d.port,
 		PrincipalURL:        d.principal,
@@ -325,10 +333,10 @@ func mobileconfigDoc(p *Provider, addr Address, opts ProfileOptions) ([]byte, er
 		return nil, err
 	}
 	identifier, profileUUID := ProfileID(addr)
-	org := p.Organization
-	if org == "" {
-		org = p.DisplayName
-	}
+	// The texts come from the message catalog (internal/i18n); what they
+	// hold of the address and the provider's names goes in unchanged.
+	l := opts.Language
+	org := p.profileOrganization(l)
 	id := func(role string) string { return identifier + "." + role }
 
 	accountType := "EmailTypeIMAP"
@@ -336,13 +344,13 @@ func mobileconfigDoc(p *Provider, addr Address, opts ProfileOptions) ([]byte, er
 		accountType = "EmailTypePOP"
 	}
 	content := []any{mailPayload{
-		PayloadDisplayName:                     "Mail (" + addr.String() + ")",
+		PayloadDisplayName:                     l.T("profile.mail.display-name", addr.String()),
 		PayloadIdentifier:                      id("mail"),
 		PayloadOrganization:                    org,
 		PayloadType:                            "com.apple.mail.managed",
 		PayloadUUID:                            payloadUUID(addr, "mail"),
 		PayloadVersion:                         1,
-		EmailAccountDescription:                addr.String(),
+		EmailAccountDescription:                l.T("profile.mail.description", addr.String()),
 		EmailAccountName:                       strings.TrimSpace(opts.Name),
 		EmailAccountType:                       accountType,
 		EmailAddress:                           addr.String(),
@@ -363,27 +371,26 @@ func mobileconfigDoc(p *Provider, addr Address, opts ProfileOptions) ([]byte, er
 	// the autoconfig document (autoconfig.go), not with the POP3 login a
 	// person may have chosen.
 	davUser := ExpandUsername(p.AdvertisedIncoming()[0].Username, &addr)
-	description := "Sets up " + addr.String() + " in Mail"
 	if p.CalDAV != "" {
-		content = append(content, davPayload("caldav", p.CalDAV, addr, identifier, org, p.ShortName, davUser))
+		content = append(content, davPayload("caldav", p.CalDAV, addr, identifier, org, p.ShortName, davUser, l))
 	}
 	if p.CardDAV != "" {
-		content = append(content, davPayload("carddav", p.CardDAV, addr, identifier, org, p.ShortName, davUser))
+		content = append(content, davPayload("carddav", p.CardDAV, addr, identifier, org, p.ShortName, davUser, l))
 	}
+	description := "profile.description.mail"
 	switch {
 	case p.CalDAV != "" && p.CardDAV != "":
-		description += ", Calendar and Contacts"
+		description = "profile.description.all"
 	case p.CalDAV != "":
-		description += " and Calendar"
+		description = "profile.description.calendar"
 	case p.CardDAV != "":
-		description += " and Contacts"
+		description = "profile.description.contacts"
 	}
-	description += ", with the servers of " + p.DisplayName + ". Your password is asked for once, during installation."
 
 	doc := profilePlist{
 		PayloadContent:      content,
-		PayloadDescription:  description,
-		PayloadDisplayName:  p.DisplayName + " (" + addr.String() + ")",
+		PayloadDescription:  l.T(description, addr.String(), p.DisplayName),
+		PayloadDisplayName:  l.T("profile.display-name", p.DisplayName, addr.String()),
 		PayloadIdentifier:   identifier,
 		PayloadOrganization: org,
 		PayloadType:         "Configuration",

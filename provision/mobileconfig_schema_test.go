@@ -14,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 	"howett.net/plist"
 
+	"mailautoconf/internal/i18n"
 	"mailautoconf/internal/testutil"
 )
 
@@ -256,7 +257,8 @@ func schemaSameValue(schema, got any) bool {
 }
 
 // TestMobileconfigAppleSchema checks every profile of the golden cases, and
-// both protocol choices of every test provider, against Apple's schema.
+// both protocol choices of every test provider in every language,
+// against Apple's schema.
 func TestMobileconfigAppleSchema(t *testing.T) {
 	schemas := loadAppleSchemas(t)
 	check := func(name string, doc []byte) {
@@ -273,12 +275,14 @@ func TestMobileconfigAppleSchema(t *testing.T) {
 	}
 	for _, p := range append(Demo().Providers(), mobileconfigProviders(t).Providers()...) {
 		for _, proto := range []Protocol{IMAP, POP3} {
-			a := Address{Local: "user", Domain: p.Domains[0]}
-			doc, err := mobileconfigDoc(p, a, ProfileOptions{Protocol: proto})
-			if err != nil {
-				t.Fatal(err)
+			for _, l := range i18n.All() {
+				a := Address{Local: "user", Domain: p.Domains[0]}
+				doc, err := mobileconfigDoc(p, a, ProfileOptions{Protocol: proto, Language: l})
+				if err != nil {
+					t.Fatal(err)
+				}
+				check(a.String()+"/"+string(proto)+"/"+l.Code(), doc)
 			}
-			check(a.String()+"/"+string(proto), doc)
 		}
 	}
 }

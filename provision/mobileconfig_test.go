@@ -9,6 +9,7 @@ import (
 
 	"howett.net/plist"
 
+	"mailautoconf/internal/i18n"
 	"mailautoconf/internal/testutil/golden"
 )
 
@@ -71,6 +72,11 @@ var profileCases = []struct {
 	{"pop3-only", "bob@pop3-only.test", ProfileOptions{}},
 	{"starttls-only", "carol@starttls-only.test", ProfileOptions{}},
 	{"dav-paths-markup", "o'brien+tag@dav-paths.test", ProfileOptions{Name: `Dan "<b>" & </string><key>x</key>`}},
+	// The visible strings in other languages (internal/i18n): a
+	// provider name with markup in a translated sentence, and POP3.
+	{"dav-paths-markup-de", "o'brien+tag@dav-paths.test", ProfileOptions{Language: i18n.German}},
+	{"demo-pop3-pl", "fred@example.net", ProfileOptions{Protocol: POP3, Language: i18n.Polish}},
+	{"demo-imap-dav-fr", "fred@example.com", ProfileOptions{Language: i18n.French}},
 }
 
 func renderProfile(t testing.TB, addr string, opts ProfileOptions) []byte {
