@@ -314,6 +314,7 @@ func cmdDNS(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		domains = cat.Domains()
 	}
 	var out []dnsrecords.Domain
+	var providers []*provision.Provider
 	for _, name := range domains {
 		d, err := provision.NormalizeDomain(name)
 		if err != nil {
@@ -330,7 +331,11 @@ func cmdDNS(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			}
 		}
 		out = append(out, recs)
+		providers = append(providers, p)
 	}
+	// A provider's one PACC digest record (pacc_txt), once, after the
+	// domains whose _ua-auto-config CNAMEs lead to it.
+	out = append(out, dnsrecords.SharedOf(providers, t.TTL)...)
 	if check.check {
 		if err := runCheck(ctx, cat, out, t, check, *asJSON, stdout, stderr); err != nil {
 			return err
