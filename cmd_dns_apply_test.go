@@ -46,9 +46,9 @@ func runCmd(args ...string) (string, error) {
 func TestDNSApply(t *testing.T) {
 	customer := authdns.ZoneText("customer.example.",
 		`_ua-auto-config.customer.example. 3600 IN TXT "v=UAAC1; a=sha256; d=c3RhbGU="`, // stale: a digest of its own
-		"_imaps._tcp.customer.example. 3600 IN SRV 0 1 143 imap.hoster.test.",        // drift
-		"_caldavs._tcp.customer.example. 3600 IN SRV 0 1 443 dav.hoster.test.",       // stale: no CalDAV now
-		"autodiscover.customer.example. 3600 IN CNAME autodiscover.outlook.com.",     // foreign
+		"_imaps._tcp.customer.example. 3600 IN SRV 0 1 143 imap.hoster.test.",           // drift
+		"_caldavs._tcp.customer.example. 3600 IN SRV 0 1 443 dav.hoster.test.",          // stale: no CalDAV now
+		"autodiscover.customer.example. 3600 IN CNAME autodiscover.outlook.com.",        // foreign
 		"www.customer.example. 3600 IN A 192.0.2.80")
 	hoster := authdns.ZoneText("hoster.test.", "autoconfig.hoster.test. IN A 127.0.0.1")
 	srv := authdns.StartWithKey(t, &authdns.Key{Name: "mailautoconf", Algorithm: "hmac-sha256", Secret: applySecret},
