@@ -335,3 +335,32 @@ func TestCheckSharedPACC(t *testing.T) {
 		})
 	}
 }
+
+// A server that does not expand the CNAME (the target in another zone)
+// is asked again at the target, as a resolver would.
+func TestCheckSharedPACCUnexpanded(t *testing.T) {
+	cat, err := provision.Parse(provision.Source{Name: "shared.yaml", Data: []byte(sharedCatalog)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := cat.Lookup(domain)
+	d := dnsrecords.Derive(p, domain, dnsrecords.Target{Host: publicHost})
+	z := publish(d, nil)
+	sh := dnsrecords.Shared(p, 0).Records[0]
+	z.Add(fmt.Sprintf("%s %d IN TXT %s", sh.Name, sh.TTL, sh.Data))
+	server := dnstest.Serve(t, dns.HandlerFunc(func(w dns.ResponseWriter, req *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetReply(req)
+		q := req.Question[0]
+		for _, rr := range z[strings.ToLower(q.Name)] {
+			if rr.Header().Rrtype == q.Qtype || rr.Header().Rrtype == dns.TypeCNAME {
+				m.Answer = append(m.Answer, rr) // the CNAME alone, never its target's records
+			}
+		}
+		_ = w.WriteMsg(m)
+	}))
+	got := states(checker(t, server).Check(context.Background(), d))["_ua-auto-config.example.com CNAME"]
+	if got.State != OK {
+		t.Errorf("CNAME _ua-auto-config.example.com = %s (%s), want ok", got.State, got.Detail)
+	}
+}
