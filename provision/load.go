@@ -218,7 +218,7 @@ var providerKeys = []string{
 	"tls_names", "jmap", "managesieve", "logo", "help",
 	"directory", "login_directory", // load_directories.go
 	"ews", "owa", // exchange.go
-	"texts", // texts.go
+	"texts",    // texts.go
 	"pacc_txt", // load_dnsupdates.go
 }
 
