@@ -253,6 +253,9 @@ func TestBadUpdates(t *testing.T) {
 		{"wrong secret", srv.Addr, "mailautoconf:hmac-sha256:" + wrong, []string{"example.com"}, want, "did not accept the key (TSIG BADSIG)"},
 		{"unknown key", srv.Addr, "other:hmac-sha256:" + secret, []string{"example.com"}, want, "did not accept the key (TSIG BADKEY)"},
 		{"no update-policy", srv.Addr, "mailautoconf:hmac-sha256:" + secret, []string{"example.net"}, netWant, "REFUSED: the server's update-policy"},
+		// The names are read from the parent zone, which the server
+		// serves; the update names a zone it does not.
+		{"NOTAUTH", srv.Addr, "mailautoconf:hmac-sha256:" + secret, []string{"sub.example.com"}, retarget(want, "sub.example.com"), "NOTAUTH: the server is not the primary of this zone"},
 		{"zone not served", srv.Addr, "mailautoconf:hmac-sha256:" + secret, []string{"example.com.other"}, retarget(want, "example.com.other"), "the server answered REFUSED"},
 		{"unreachable", "127.0.0.1:" + fmt.Sprint(testutil.FreePort(t)), "mailautoconf:hmac-sha256:" + secret, []string{"example.com"}, want, "connection refused"},
 		{"not listed", srv.Addr, "mailautoconf:hmac-sha256:" + secret, []string{"example.org"}, want, "example.com: not in a dns_updates zone"},

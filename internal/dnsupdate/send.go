@@ -89,11 +89,17 @@ func (u *Updater) Apply(ctx context.Context, p *Plan) error {
 		}
 	}
 	if err != nil {
+		authErr := errors.Is(err, dns.ErrSig) || errors.Is(err, dns.ErrAuth) || errors.Is(err, dns.ErrTime)
 		switch {
-		case errors.Is(err, dns.ErrSig), errors.Is(err, dns.ErrAuth), errors.Is(err, dns.ErrTime):
-			return fmt.Errorf("%s: %s: the answer's TSIG signature does not verify (%v): is the secret the server's? The update may have been applied", p.Domain, where, err)
+		case authErr && in != nil && in.Rcode != dns.RcodeSuccess:
+			// An error answer the server did not sign (BIND's NOTAUTH
+			// for a zone it does not serve): nothing was applied, and
+			// the rcode says why.
+		case authErr:
+			return fmt.Errorf("%s: %s: the answer's TSIG signature does not verify (%v): is the secret the server's? The server said the update succeeded; run --apply again to see what it holds", p.Domain, where, err)
+		default:
+			return fmt.Errorf("%s: %s: server unreachable or silent: %v", p.Domain, where, simplify(err))
 		}
-		return fmt.Errorf("%s: %s: server unreachable or silent: %v", p.Domain, where, simplify(err))
 	}
 	switch in.Rcode {
 	case dns.RcodeSuccess:
