@@ -32,8 +32,9 @@ type Zones struct {
 }
 
 // NewZones reads the key of each dns_updates entry from the environment.
-// An entry whose key is missing or malformed is an error naming the
-// entry (its file:line) and the variable, never the value.
+// An entry whose key is missing or malformed is left out, and the error
+// names it (its file:line) and the variable, never the value; the zones
+// of the other entries are returned all the same.
 func NewZones(updates []provision.DNSUpdate, getenv func(string) string) (*Zones, error) {
 	z := &Zones{byName: map[string]Zone{}}
 	var errs []error
@@ -183,10 +184,19 @@ func (u *Updater) Plan(ctx context.Context, want dnsrecords.Domain, force bool) 
 	us := ourHost(want.Domain, wanted)
 
 	p := &Plan{Domain: want.Domain, Zone: zone, force: force}
+	// One TCP connection for the domain's dozen reads.
+	ctx, cancel := context.WithTimeout(ctx, u.timeout())
+	defer cancel()
+	c := &dns.Client{Net: "tcp", Timeout: u.timeout()}
+	conn, err := c.DialContext(ctx, zone.Server)
+	if err != nil {
+		return nil, fmt.Errorf("%s: reading the zone %s from %s: server unreachable: %w", want.Domain, strings.TrimSuffix(zone.Name, "."), zone.Server, simplify(err))
+	}
+	defer conn.Close()
 	order := slices.Sorted(maps.Keys(names))
 	for _, name := range order {
 		k := names[name]
-		found, err := u.read(ctx, zone, name)
+		found, err := read(ctx, c, conn, zone, name)
 		if err != nil {
 			return nil, fmt.Errorf("%s: reading %s from %s: %w", want.Domain, strings.TrimSuffix(name, "."), zone.Server, err)
 		}
@@ -365,17 +375,14 @@ func oneLine(s string) string {
 // maxRead bounds the records read at one name: ours are a handful.
 const maxRead = 64
 
-// read asks the zone's server, over TCP, for every record at name (an
+// read asks the zone's server, over conn (TCP), for every record at name (an
 // ANY query, which an authoritative server answers from its zone in full
 // over TCP; RFC 8482 §4.1 lets it answer less over UDP). DNSSEC records
 // are left out: the server signs, not us.
-func (u *Updater) read(ctx context.Context, zone Zone, name string) ([]dns.RR, error) {
+func read(ctx context.Context, c *dns.Client, conn *dns.Conn, zone Zone, name string) ([]dns.RR, error) {
 	m := new(dns.Msg)
 	m.SetQuestion(name, dns.TypeANY)
-	c := &dns.Client{Net: "tcp", Timeout: u.timeout()}
-	ctx, cancel := context.WithTimeout(ctx, u.timeout())
-	defer cancel()
-	in, _, err := c.ExchangeContext(ctx, m, zone.Server)
+	in, _, err := c.ExchangeWithConnContext(ctx, m, conn)
 	if err != nil {
 		return nil, fmt.Errorf("no answer: %w", simplify(err))
 	}

@@ -61,6 +61,9 @@ type dnsPublisher struct {
 	// one compared (the worker's alone).
 	latest atomic.Pointer[provision.Catalog]
 	last   *provision.Catalog
+	// zones are the updatable zones of zonesCat (zonesOf).
+	zonesCat *provision.Catalog
+	zones    *dnsupdate.Zones
 
 	mu      sync.Mutex
 	pending map[string]bool // domains (and pacc_txt names) to push
@@ -172,10 +175,10 @@ func (p *dnsPublisher) run(ctx context.Context) {
 			if !ok {
 				break
 			}
-			if err := p.pace.Wait(ctx); err != nil {
+			p.push(ctx, name)
+			if ctx.Err() != nil {
 				return
 			}
-			p.push(ctx, name)
 		}
 	}
 }
@@ -259,6 +262,20 @@ func recordsPrint(pr *provision.Provider, t dnsrecords.Target) string {
 	return b.String()
 }
 
+// zonesOf returns the updatable zones of cat, their keys read once per
+// catalog (the worker's alone). An entry whose key is missing or
+// malformed is logged once and left out; the others are updated.
+func (p *dnsPublisher) zonesOf(cat *provision.Catalog) *dnsupdate.Zones {
+	if p.zonesCat != cat {
+		zones, err := dnsupdate.NewZones(cat.DNSUpdates(), p.getenv)
+		if err != nil {
+			p.log.Error("dns_updates: not updating the zones of these entries", "error", err.Error())
+		}
+		p.zones, p.zonesCat = zones, cat
+	}
+	return p.zones
+}
+
 // push sends one domain's records (or a pacc_txt name's), under the lock
 // of that name, and logs what happened. A domain in no dns_updates zone
 // is left alone without a word: the watch reports it.
@@ -286,15 +303,14 @@ func (p *dnsPublisher) push(ctx context.Context, name string) {
 		}
 		want = dnsrecords.Derive(pr, d, p.target)
 	}
-	zones, err := dnsupdate.NewZones(cat.DNSUpdates(), p.getenv)
-	if err != nil {
-		p.log.Error("dns_updates: not updating DNS", "name", want.Domain, "error", err.Error())
+	zones := p.zonesOf(cat)
+	if _, ok := zones.Of(want.Domain); !ok {
+		return // before the pace: the watch reports domains of every zone
+	}
+	if err := p.pace.Wait(ctx); err != nil {
 		return
 	}
 	u := &dnsupdate.Updater{Zones: zones, Timeout: p.timeout, Sent: func() { p.sent.Add(1) }}
-	if _, ok := zones.Of(want.Domain); !ok {
-		return
-	}
 	lockName := "mailautoconf_dns_update_" + want.Domain
 	if err := p.lock.Lock(ctx, lockName); err != nil {
 		p.log.Error("dns_updates: lock", "name", want.Domain, "error", err.Error())

@@ -165,3 +165,49 @@ func TestServeDNSUpdatesReplicas(t *testing.T) {
 		t.Errorf("the replicas sent %v update messages, want 2 in all (one per name), not twice each", sent)
 	}
 }
+
+// TestServeDNSUpdatesBadKey: with the key's variable unset or the server
+// refusing the key, serve logs why (never the secret) and goes on.
+func TestServeDNSUpdatesBadKey(t *testing.T) {
+	ns := updServer(t)
+	v1, err := provision.Parse(provision.Source{Name: "c.yaml", Data: []byte(updCatalog(ns.Addr, "smtp1.hoster.test"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2, err := provision.Parse(provision.Source{Name: "c.yaml", Data: []byte(updCatalog(ns.Addr, "smtp2.hoster.test"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const wrong = "d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldC13cm9uZyE="
+	for _, tc := range []struct {
+		name, env, want string
+	}{
+		{"unset", "", "TEST_TSIG_KEY is not set"},
+		{"wrong secret", "mailautoconf:hmac-sha256:" + wrong, "did not accept the key (TSIG BADSIG)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs testutil.SyncBuffer
+			env := func(k string) string {
+				if k == "TEST_TSIG_KEY" {
+					return tc.env
+				}
+				return ""
+			}
+			p, err := newDNSPublisher(&Config{PublicHost: "autoconfig.hoster.test"}, v1, func() *provision.Catalog { return v2 }, slog.New(slog.NewTextHandler(&logs, nil)), env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			p.start(ctx)
+			p.catalogChanged(v2)
+			testutil.WaitFor(t, 10*time.Second, "the error logged", func() bool { return strings.Contains(logs.String(), tc.want) })
+			if strings.Contains(logs.String(), wrong) || strings.Contains(logs.String(), updSecret) {
+				t.Errorf("a log line holds a secret:\n%s", logs.String())
+			}
+			if got := answer(t, ns.Addr, "_submissions._tcp.customer.example.", dns.TypeSRV); len(got) != 0 {
+				t.Errorf("_submissions = %v, want no change", got)
+			}
+		})
+	}
+}
