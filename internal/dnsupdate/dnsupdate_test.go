@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -191,6 +192,8 @@ func TestApply(t *testing.T) {
 func TestForeign(t *testing.T) {
 	want, _ := records(t)
 	zone := messy(t, want, "autoconfig.example.com. 3600 IN CNAME mail.provider.example.")
+	// A TXT record where the CNAME belongs: no CNAME can go beside it.
+	zone = strings.Replace(zone, "ua-auto-config.example.com. 3600 IN CNAME autoconfig.hoster.test.", `ua-auto-config.example.com. 3600 IN TXT "v=spf1 -all"`, 1)
 	zone = strings.Replace(zone, "autodiscover.example.com. 3600 IN CNAME autoconfig.hoster.test.", "autodiscover.example.com. 3600 IN CNAME autodiscover.outlook.com.", 1)
 	srv := authdns.StartWithKey(t, &testKey, authdns.Zone{Origin: "example.com.", Updatable: true, Text: zone}, hosterZone())
 	u, sent := updater(t, srv.Addr, env("mailautoconf:hmac-sha256:"+secret), "example.com")
@@ -202,8 +205,9 @@ func TestForeign(t *testing.T) {
 	}
 	err = u.Apply(ctx, p)
 	if !errors.Is(err, ErrForeign) || !strings.Contains(err.Error(), "autodiscover.example.com holds CNAME autodiscover.outlook.com.") ||
-		!strings.Contains(err.Error(), "autoconfig.example.com holds CNAME mail.provider.example.") || !strings.Contains(err.Error(), "--force") {
-		t.Errorf("Apply = %v, want ErrForeign naming both names", err)
+		!strings.Contains(err.Error(), "autoconfig.example.com holds CNAME mail.provider.example.") || !strings.Contains(err.Error(), "--force") ||
+		!strings.Contains(err.Error(), `ua-auto-config.example.com holds TXT "v=spf1 -all", beside which a CNAME cannot be`) {
+		t.Errorf("Apply = %v, want ErrForeign naming the three names", err)
 	}
 	if sent.Load() != 0 {
 		t.Errorf("a refused plan sent %d messages", sent.Load())
@@ -223,6 +227,9 @@ func TestForeign(t *testing.T) {
 		if r.Type == "CNAME" && !strings.HasPrefix(r.Name, "_") && r.State != dnscheck.OK {
 			t.Errorf("after --force: %s %s (%s)", r.Name, r.State, r.Detail)
 		}
+	}
+	if rrs := query(t, srv.Addr, "ua-auto-config.example.com.", dns.TypeTXT); slices.ContainsFunc(rrs, func(rr dns.RR) bool { return rr.Header().Rrtype == dns.TypeTXT }) {
+		t.Errorf("after --force, ua-auto-config.example.com still holds %v beside its CNAME", rrs)
 	}
 }
 

@@ -200,7 +200,11 @@ func (u *Updater) Plan(ctx context.Context, want dnsrecords.Domain, force bool) 
 		if err != nil {
 			return nil, fmt.Errorf("%s: reading %s from %s: %w", want.Domain, strings.TrimSuffix(name, "."), zone.Server, err)
 		}
-		if why := foreign(k, name, found, us); why != "" {
+		why := foreign(k, name, found, us)
+		if why == "" && slices.ContainsFunc(wanted[name], isCNAME) {
+			why = besideCNAME(k, found)
+		}
+		if why != "" {
 			if _, in := wanted[name]; !in {
 				continue // not ours, and we want nothing there: not our business
 			}
@@ -300,12 +304,30 @@ func foreign(k kind, name string, found []dns.RR, us hostTarget) string {
 	return strings.Join(bad, ", ")
 }
 
+func isCNAME(rr dns.RR) bool { return rr.Header().Rrtype == dns.TypeCNAME }
+
+// besideCNAME describes the records at a name where a CNAME is wanted
+// that are not of the kind's managed types: a server silently ignores a
+// CNAME added beside them (RFC 2136 §3.4.2.2), so they hold the name.
+func besideCNAME(k kind, found []dns.RR) string {
+	var bad []string
+	for _, rr := range found {
+		if !slices.Contains(managed[k], rr.Header().Rrtype) {
+			bad = append(bad, describe(rr))
+		}
+	}
+	if len(bad) == 0 {
+		return ""
+	}
+	return strings.Join(bad, ", ") + ", beside which a CNAME cannot be"
+}
+
 // diff returns the changes that make name hold exactly want among the
 // managed types of its kind. With force, a CNAME wanted at a name holding
 // other data replaces the whole name (the Change of type "ANY").
 func diff(name string, k kind, found, want []dns.RR, force bool) []Change {
 	var out []Change
-	wantCNAME := slices.ContainsFunc(want, func(rr dns.RR) bool { return rr.Header().Rrtype == dns.TypeCNAME })
+	wantCNAME := slices.ContainsFunc(want, isCNAME)
 	if wantCNAME && force {
 		others := slices.DeleteFunc(slices.Clone(found), func(rr dns.RR) bool {
 			return slices.Contains(managed[k], rr.Header().Rrtype)
