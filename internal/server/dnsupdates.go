@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
 	"mailautoconf/internal/certstore"
@@ -73,6 +74,9 @@ type dnsPublisher struct {
 	// sent counts the update messages sent, pushed the names pushed
 	// (sent or found up to date), for tests.
 	sent, pushed atomic.Int64
+	// results is mailautoconf_dns_updates_total: each name pushed, by
+	// result; the labels are a closed set, never a name or an error.
+	results *prometheus.CounterVec
 }
 
 // newDNSPublisher returns the publisher of serve's updates, or nil when
@@ -105,8 +109,23 @@ func newDNSPublisher(cfg *Config, cat *provision.Catalog, current func() *provis
 		target: target, current: current, lock: lk, log: log, getenv: getenv,
 		pace: rate.NewLimiter(updatesPerSecond, 1), pending: map[string]bool{}, wake: make(chan struct{}, 1),
 		last: cat,
+		results: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mailautoconf_dns_updates_total",
+			Help: "Names of updatable zones serve pushed (docs/guide/dns-updates.md#in-serve), by result: updated, up_to_date, foreign (held by records this service did not write), failed.",
+		}, []string{"result"}),
+	}
+	for _, r := range []string{"updated", "up_to_date", "foreign", "failed"} {
+		p.results.WithLabelValues(r)
 	}
 	return p, nil
+}
+
+// collectors are the publisher's metrics; none when p is nil.
+func (p *dnsPublisher) collectors() []prometheus.Collector {
+	if p == nil {
+		return nil
+	}
+	return []prometheus.Collector{p.results}
 }
 
 // catalogChanged is the directories' hook: it is called with the lock of
@@ -327,12 +346,18 @@ func (p *dnsPublisher) push(ctx context.Context, name string) {
 	if err == nil {
 		err = u.Apply(ctx, plan)
 	}
+	result := "updated"
+	defer func() { p.results.WithLabelValues(result).Inc() }()
 	switch {
 	case errors.Is(err, dnsupdate.ErrForeign):
+		result = "foreign"
 		p.log.Warn("dns_updates: not updated: names held by records this service did not write", "name", want.Domain, "error", err.Error())
 	case err != nil:
+		result = "failed"
 		p.log.Error("dns_updates: update failed; serving goes on", "name", want.Domain, "error", err.Error())
-	case !plan.Empty():
+	case plan.Empty():
+		result = "up_to_date"
+	default:
 		p.log.Info("dns_updates: updated", "name", want.Domain, "zone", plan.Zone.Name, "rrsets", len(plan.Changes))
 	}
 }

@@ -114,6 +114,9 @@ func TestServeDNSUpdates(t *testing.T) {
 	if !strings.Contains(s.Logs.String(), "dns_updates: updated") {
 		t.Errorf("no log line of the update:\n%s", s.Logs.String())
 	}
+	if got := servetest.MetricValue(t, s.Metrics, `mailautoconf_dns_updates_total{result="updated"}`); got != 2 {
+		t.Errorf(`mailautoconf_dns_updates_total{result="updated"} = %v, want 2 (the domain and the pacc_txt name)`, got)
+	}
 }
 
 // TestServeDNSUpdatesReplicas: two replicas on one storage, told of the

@@ -223,6 +223,7 @@ func Run(ctx context.Context, cfg Config, logOutput io.Writer) error {
 		ln.Close()
 		return err
 	}
+	reg.Register(pub.collectors()...)
 	var drifted func(string)
 	if pub != nil {
 		drifted = pub.drifted
