@@ -161,6 +161,11 @@ func TestDoctorPACCExitStatus(t *testing.T) {
 		{"stale digest", withPACC, func(z map[string][]dns.RR) {
 			z[txt][0].(*dns.TXT).Txt = []string{provision.PACCDigestOf([]byte("{}\n"))}
 		}, true, "FAIL    _ua-auto-config.example.com: stale digest"},
+		// pacc_txt: the hoster's one TXT record, through a CNAME.
+		{"through a CNAME", withPACC, func(z map[string][]dns.RR) { viaCNAME(z, txt, nil) }, false, "PASS    configures IMAP"},
+		{"stale through a CNAME", withPACC, func(z map[string][]dns.RR) {
+			viaCNAME(z, txt, []string{provision.PACCDigestOf([]byte("{}\n"))})
+		}, true, "FAIL    _ua-auto-config.example.com: stale digest"},
 		{"no document", withPACC, func(z map[string][]dns.RR) { delete(z, "ua-auto-config.example.com.") }, true, "FAIL    _ua-auto-config.example.com publishes PACC, but no document"},
 	} {
 		var out, errb bytes.Buffer
@@ -186,4 +191,17 @@ func TestDoctorPACCExitStatus(t *testing.T) {
 			t.Errorf("%s: PACC row %q, want %q\n%s", tc.name, pacc, tc.want, out.String())
 		}
 	}
+}
+
+// viaCNAME moves the TXT record at name to _ua-auto-config.hoster.test
+// (with the strings txt, when given) and makes name a CNAME to it.
+func viaCNAME(z map[string][]dns.RR, name string, txt []string) {
+	const shared = "_ua-auto-config.hoster.test."
+	rr := z[name][0].(*dns.TXT)
+	rr.Hdr.Name = shared
+	if txt != nil {
+		rr.Txt = txt
+	}
+	z[shared] = []dns.RR{rr}
+	z[name] = []dns.RR{&dns.CNAME{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: 300}, Target: shared}}
 }

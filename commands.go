@@ -282,6 +282,7 @@ func cmdDNS(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	v6 := fs.String("ipv6", s.PublicIpv6, "IPv6 addresses of the service, comma-separated, for AAAA records (default: "+envPrefix+"_PUBLIC_IPV6)")
 	ttl := fs.Int("ttl", dnsrecords.DefaultTTL, "TTL of the records, in seconds")
 	check := addCheckFlags(fs)
+	apply := addApplyFlags(fs) // dnsapply_cmd.go
 	// Flags may come before or after the domains.
 	domains, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -292,6 +293,10 @@ func cmdDNS(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := check.validate(set); err != nil {
 		return err
 	}
+	if err := apply.validate(set, check.check); err != nil {
+		return err
+	}
+	explicit := len(domains) > 0
 	t, err := dnsTarget(*host, *v4, *v6)
 	if err != nil {
 		return err
@@ -314,6 +319,7 @@ func cmdDNS(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		domains = cat.Domains()
 	}
 	var out []dnsrecords.Domain
+	var providers []*provision.Provider
 	for _, name := range domains {
 		d, err := provision.NormalizeDomain(name)
 		if err != nil {
@@ -330,6 +336,16 @@ func cmdDNS(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			}
 		}
 		out = append(out, recs)
+		providers = append(providers, p)
+	}
+	// A provider's one PACC digest record (pacc_txt), once, after the
+	// domains whose _ua-auto-config CNAMEs lead to it.
+	out = append(out, dnsrecords.SharedOf(providers, t.TTL)...)
+	if apply.apply {
+		if err := runApply(ctx, cat, out, t, explicit, apply, os.Getenv, stdout); err != nil {
+			return err
+		}
+		return dirErr
 	}
 	if check.check {
 		if err := runCheck(ctx, cat, out, t, check, *asJSON, stdout, stderr); err != nil {

@@ -92,7 +92,7 @@ func commands() []command {
 		{"serve", "", "serve the catalog over HTTP (the default)", cmdServe},
 		{"check", "[CATALOG]", "validate a catalog file or directory; exit 1 on any error", cmdCheck},
 		{"render", "--email ADDR --format FORMAT [--catalog PATH] [--sign]", "print the document that would be served", cmdRender},
-		{"dns", "[--check] [--json] [DOMAIN...]", "print the DNS records each domain needs, in zone-file syntax; --check: whether DNS publishes them", cmdDNS},
+		{"dns", "[--check | --apply [--dry-run] [--force]] [--json] [DOMAIN...]", "print the DNS records each domain needs, in zone-file syntax; --check: whether DNS publishes them; --apply: publish them with RFC 2136 updates", cmdDNS},
 		{"doctor", "[-v] [--json] [--resolver HOST:PORT] [--ca FILE] [--port-map 443:18443,...] ADDRESS", "replay each mail client's lookups for an address; exit 1 if any client fails", cmdDoctor},
 		{"import", "FILE...", "print catalog YAML for existing config-v1.1.xml files", cmdImport},
 		{"healthcheck", "[URL]", "exit 0 when the service on this host answers /healthz (a container HEALTHCHECK without curl)", cmdHealthcheck},

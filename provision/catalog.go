@@ -129,6 +129,10 @@ type Provider struct {
 	ManageSieve *Server
 	Logo        string
 	Help        *Help
+	// PACCTXT is the catalog's pacc_txt (load_dnsupdates.go): the one
+	// name holding the PACC digest for all of the provider's domains,
+	// lower case, without the final dot; "" when unset.
+	PACCTXT string
 	// EWS and OWA are the optional Exchange Web Services and Outlook on
 	// the web URLs of exchange.go, "" when unset.
 	EWS, OWA string
@@ -207,6 +211,8 @@ type Catalog struct {
 	// byDomain holds with the directories' (WithDirectoryDomains).
 	file        map[string]*Provider
 	directories []*Directory
+	// dnsUpdates are the dns_updates entries (load_dnsupdates.go).
+	dnsUpdates []DNSUpdate
 	// prerendered holds each provider's document templates, made on
 	// first use (prerender.go).
 	prerendered map[*Provider]*providerTemplates

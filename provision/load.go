@@ -143,12 +143,14 @@ func Parse(srcs ...Source) (*Catalog, error) {
 	served := d.crossCheck(providers)
 	d.checkRedirects(providers, served)
 	d.checkDirectories(providers)
+	d.checkPACCTXT(providers) // load_dnsupdates.go
 	if err := d.Err(); err != nil {
 		return nil, err
 	}
 	// crossCheck refused every domain served twice: served is the index.
 	c := indexedCatalog(providers, served)
 	c.directories = d.dirs.list
+	c.dnsUpdates = d.upd.list
 	for _, s := range srcs {
 		c.Sources = append(c.Sources, s.Name)
 	}
@@ -162,6 +164,7 @@ type decoder struct {
 	yamlcheck.Decoder
 	// dirs holds the directories read so far (load_directories.go).
 	dirs directoryDecoder
+	upd  dnsUpdateDecoder // load_dnsupdates.go
 }
 
 func (d *decoder) document(data []byte) []*Provider {
@@ -181,9 +184,12 @@ func (d *decoder) document(data []byte) []*Provider {
 	if !d.AliasesBounded(doc, maxNodes) {
 		return nil
 	}
-	top := d.Mapping(doc, "", "providers", "directories")
+	top := d.Mapping(doc, "", "providers", "directories", "dns_updates")
 	if top == nil {
 		return nil
+	}
+	if un, ok := top["dns_updates"]; ok {
+		d.dnsUpdates(un) // load_dnsupdates.go
 	}
 	dn, hasDirs := top["directories"]
 	if hasDirs {
@@ -191,7 +197,7 @@ func (d *decoder) document(data []byte) []*Provider {
 	}
 	pn, ok := top["providers"]
 	if !ok {
-		if !hasDirs { // a file of directories alone is one part of a catalog
+		if !hasDirs && top["dns_updates"] == nil { // a file of directories or dns_updates alone is one part of a catalog
 			d.Errorf(doc, "providers", "missing")
 		}
 		return nil
@@ -212,7 +218,8 @@ var providerKeys = []string{
 	"tls_names", "jmap", "managesieve", "logo", "help",
 	"directory", "login_directory", // load_directories.go
 	"ews", "owa", // exchange.go
-	"texts", // texts.go
+	"texts",    // texts.go
+	"pacc_txt", // load_dnsupdates.go
 }
 
 func (d *decoder) provider(n *yaml.Node, path string) *Provider {

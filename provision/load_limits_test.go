@@ -179,7 +179,7 @@ func TestParseLongValues(t *testing.T) {
 		// A plain key is at most 1024 characters (YAML 1.2.2, example 7.22):
 		// a longer one is written as an explicit "? key".
 		{"unknown key", strings.Replace(base, "    domains:", "    ? "+long+"\n    : 1\n    domains:", 1),
-			`c.yaml:3: providers[0]."` + strings.Repeat("x", 80) + `"… (1048576 bytes): unknown key (known: id, display_name, short_name, organization, domains, incoming, outgoing, caldav, carddav, webmail, oauth2, color, activesync, redirect_address, redirect_url, domain_redirects, tls_names, jmap, managesieve, logo, help, directory, login_directory, ews, owa, texts)`},
+			`c.yaml:3: providers[0]."` + strings.Repeat("x", 80) + `"… (1048576 bytes): unknown key (known: id, display_name, short_name, organization, domains, incoming, outgoing, caldav, carddav, webmail, oauth2, color, activesync, redirect_address, redirect_url, domain_redirects, tls_names, jmap, managesieve, logo, help, directory, login_directory, ews, owa, texts, pacc_txt)`},
 		{"port", strings.Replace(base, "port: 993", "port: "+strings.Repeat("9", 1<<20), 1),
 			`c.yaml:5: providers[0].incoming[0].port: "` + strings.Repeat("9", 80) + `"… (1048576 bytes) is not a whole number`},
 		{"username", strings.Replace(base, "security: tls}", "security: tls, username: \"%EMAILLOCALPART% "+long+"\"}", 1),

@@ -43,6 +43,7 @@ func (d *decoder) paccKeys(m map[string]*yaml.Node, path string, p *Provider) {
 	if n, ok := m["help"]; ok {
 		p.Help = d.help(n, path+".help")
 	}
+	d.paccTXT(m, path, p) // load_dnsupdates.go
 }
 
 var manageSieveKeys = []string{"host", "port", "security"}

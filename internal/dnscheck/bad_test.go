@@ -59,7 +59,9 @@ func TestBadResolvers(t *testing.T) {
 					continue // judged below
 				}
 				state, words := tc.otherState, tc.other
-				if r.Type == "CNAME" {
+				// A TXT lookup follows CNAMEs, as resolvers do, so it
+				// meets the loop too; SRV owners are never aliases.
+				if r.Type == "CNAME" || r.Type == "TXT" && tc.name == "cname-loop" {
 					state, words = tc.hostState, tc.host
 				}
 				if r.State != state || !strings.Contains(r.Detail, words) {

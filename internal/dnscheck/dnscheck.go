@@ -6,6 +6,7 @@
 package dnscheck
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/netip"
@@ -254,6 +255,10 @@ func (c *Checker) checkWith(ctx context.Context, res *Resolver, want dnsrecords.
 		}
 		var vs []verdict
 		switch {
+		case w.Type == "CNAME" && strings.HasPrefix(w.Name, "_"):
+			// Not a host name: _ua-auto-config.<d> leading to the
+			// provider's one PACC TXT record (pacc_txt).
+			vs = c.alias(ctx, res, w.Name, recs)
 		case isHostRecord(w.Type):
 			vs = c.hostName(ctx, res, want.Domain, w.Name, recs)
 		case w.Type == "SRV":
@@ -411,47 +416,97 @@ func operatorOf(host string) string {
 	return ""
 }
 
-// txt judges TXT records: the PACC digest at _ua-auto-config.<d>
-// (compared on its v=UAAC1 string) and the DAV context path (its path=
-// string).
-func (c *Checker) txt(ctx context.Context, res *Resolver, name string, want []dnsrecords.Record) []verdict {
-	got, problem, failed := records[*dns.TXT](ctx, res, name, dns.TypeTXT)
+// alias judges a CNAME at a name that is not a host name: ok when the
+// CNAME chain from name reaches the record's target and, when the record
+// names the TXT data at the end of the chain (Text: the PACC digest), the
+// TXT records there hold it, as they are judged at the name itself.
+func (c *Checker) alias(ctx context.Context, res *Resolver, name string, want []dnsrecords.Record) []verdict {
+	t := res.lookupTXT(ctx, name)
 	out := make([]verdict, len(want))
 	for i, w := range want {
-		prefix, _, _ := strings.Cut(w.Text, "=")
-		prefix += "="
-		if strings.HasPrefix(w.Text, "v=UAAC1") {
-			prefix = "v=UAAC1" // the PACC record's version tag (docs/pacc.md#pacc)
-		}
-		var same []string
-		match := false
-		for _, t := range got {
-			s := strings.Join(t.Txt, "")
-			if len(s) > 512 {
-				s = s[:512]
-			}
-			if !strings.HasPrefix(strings.ToLower(s), strings.ToLower(prefix)) {
-				continue
-			}
-			same = append(same, s)
-			match = match || s == w.Text
-		}
+		target := dns.Fqdn(strings.ToLower(w.Target))
+		found := strings.Join(append(prefixed("CNAME ", t.chain), t.texts()...), " -> ")
 		switch {
-		case match && len(same) == 1:
+		case t.loop:
+			out[i] = verdict{state: Drift, found: found, detail: "the CNAME chain loops or is longer than 8 names"}
+		case slices.Contains(t.chain, target):
 			out[i] = verdict{state: OK}
-		case match:
-			out[i] = verdict{state: Drift, found: strings.Join(same, " | "), detail: "published beside another " + prefix + " record: clients may take either"}
-		case len(same) > 0:
-			out[i] = verdict{state: Drift, found: strings.Join(same, " | "), detail: "published with another value" + txtHint(w)}
-		case failed:
-			out[i] = verdict{state: Missing, detail: "could not be resolved: " + problem}
-		case problem != "":
-			out[i] = verdict{state: Missing, detail: "not published: " + problem}
+			if w.Text != "" {
+				v := judgeTXT(w, t)
+				if v.state != OK {
+					v.detail = "leads to " + strings.TrimSuffix(target, ".") + ", whose TXT record is " + v.state.String() + ": " + v.detail
+				}
+				out[i] = v
+			}
+		case t.failed:
+			out[i] = verdict{state: Missing, detail: "could not be resolved: " + t.problem}
+		case len(t.chain) == 0 && len(t.txt) == 0:
+			out[i] = verdict{state: Missing, detail: "not published: " + cmp.Or(t.problem, "no CNAME or TXT record")}
+		case len(t.chain) == 0:
+			out[i] = verdict{state: Drift, found: found, detail: "a TXT record of its own, not a CNAME to " + strings.TrimSuffix(target, ".") + ": it does not follow the provider's digest"}
 		default:
-			out[i] = verdict{state: Missing, detail: "no " + prefix + " TXT record"}
+			out[i] = verdict{state: Drift, found: found, detail: "leads to " + strings.TrimSuffix(t.chain[len(t.chain)-1], ".") + ", not to " + strings.TrimSuffix(target, ".")}
 		}
 	}
 	return out
+}
+
+func prefixed(p string, names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = p + strings.TrimSuffix(n, ".")
+	}
+	return out
+}
+
+// txt judges TXT records: the PACC digest at _ua-auto-config.<d>
+// (compared on its v=UAAC1 string) and the DAV context path (its path=
+// string). A CNAME at the name is followed, as resolvers do for a TXT
+// query (RFC 1034 §3.6.2), at most maxCNAMEs names: what a client reads
+// is the TXT record at the end of the chain.
+func (c *Checker) txt(ctx context.Context, res *Resolver, name string, want []dnsrecords.Record) []verdict {
+	t := res.lookupTXT(ctx, name)
+	out := make([]verdict, len(want))
+	for i, w := range want {
+		out[i] = judgeTXT(w, t)
+	}
+	return out
+}
+
+// judgeTXT judges one wanted TXT record (its Text) by what a TXT lookup
+// found.
+func judgeTXT(w dnsrecords.Record, t txtAnswer) verdict {
+	if t.loop {
+		return verdict{state: Drift, found: strings.Join(prefixed("CNAME ", t.chain), " -> "), detail: "the CNAME chain loops or is longer than 8 names"}
+	}
+	prefix, _, _ := strings.Cut(w.Text, "=")
+	prefix += "="
+	if strings.HasPrefix(w.Text, "v=UAAC1") {
+		prefix = "v=UAAC1" // the PACC record's version tag (docs/pacc.md#pacc)
+	}
+	var same []string
+	match := false
+	for _, s := range t.texts() {
+		if !strings.HasPrefix(strings.ToLower(s), strings.ToLower(prefix)) {
+			continue
+		}
+		same = append(same, s)
+		match = match || s == w.Text
+	}
+	switch {
+	case match && len(same) == 1:
+		return verdict{state: OK}
+	case match:
+		return verdict{state: Drift, found: strings.Join(same, " | "), detail: "published beside another " + prefix + " record: clients may take either"}
+	case len(same) > 0:
+		return verdict{state: Drift, found: strings.Join(same, " | "), detail: "published with another value" + txtHint(w)}
+	case t.failed:
+		return verdict{state: Missing, detail: "could not be resolved: " + t.problem}
+	case t.problem != "":
+		return verdict{state: Missing, detail: "not published: " + t.problem}
+	default:
+		return verdict{state: Missing, detail: "no " + prefix + " TXT record"}
+	}
 }
 
 func txtHint(w dnsrecords.Record) string {

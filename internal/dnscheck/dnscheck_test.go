@@ -265,3 +265,102 @@ func TestPublicDialerRefusesTheHostersNetwork(t *testing.T) {
 		t.Errorf("dial 127.0.0.1:443: %v, want a refusal", err)
 	}
 }
+
+// sharedCatalog's provider publishes one PACC digest for its domains at
+// pacc_txt; each domain's _ua-auto-config is a CNAME to it.
+const sharedCatalog = `
+providers:
+  - id: hoster.test
+    domains: [example.com]
+    pacc_txt: _ua-auto-config.hoster.test
+    incoming:
+      - {protocol: imap, host: imap.hoster.test, port: 993, security: tls}
+    outgoing:
+      - {protocol: smtp, host: smtp.hoster.test, port: 465, security: tls}
+`
+
+// The _ua-auto-config CNAME is ok when it leads to pacc_txt and the TXT
+// record there holds the digest; the shared TXT record is judged through
+// a chain too; a server that does not expand the chain is asked again.
+func TestCheckSharedPACC(t *testing.T) {
+	cat, err := provision.Parse(provision.Source{Name: "shared.yaml", Data: []byte(sharedCatalog)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := cat.Lookup(domain)
+	d := dnsrecords.Derive(p, domain, dnsrecords.Target{Host: publicHost})
+	shared := dnsrecords.Shared(p, 0)
+	digest := provision.PACCDigest(p)
+	const alias = "_ua-auto-config.example.com."
+	for _, tc := range []struct {
+		name   string
+		edit   func(z dnstest.Zone)
+		state  State
+		detail string
+	}{
+		{"ok", nil, OK, ""},
+		{"stale digest at the target", func(z dnstest.Zone) {
+			z["_ua-auto-config.hoster.test."] = nil
+			z.Add(`_ua-auto-config.hoster.test. 300 IN TXT "v=UAAC1; a=sha256; d=c3RhbGU="`)
+		}, Drift, "whose TXT record is drift: published with another value"},
+		{"no TXT at the target", func(z dnstest.Zone) { delete(z, "_ua-auto-config.hoster.test.") }, Missing, "whose TXT record is missing"},
+		{"CNAME elsewhere", func(z dnstest.Zone) {
+			z[alias] = nil
+			z.Add(alias + " 300 IN CNAME _ua-auto-config.other.test.")
+		}, Drift, "leads to _ua-auto-config.other.test, not to _ua-auto-config.hoster.test"},
+		{"own TXT instead", func(z dnstest.Zone) {
+			z[alias] = nil
+			z.Add(alias + ` 300 IN TXT "` + digest + `"`)
+		}, Drift, "a TXT record of its own"},
+		{"missing", func(z dnstest.Zone) { delete(z, alias) }, Missing, "not published"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			z := publish(d, func(z dnstest.Zone) {
+				z.Add(fmt.Sprintf("%s %d IN TXT %s", shared.Records[0].Name, shared.Records[0].TTL, shared.Records[0].Data))
+				if tc.edit != nil {
+					tc.edit(z)
+				}
+			})
+			c := checker(t, dnstest.ServeZone(t, z, nil))
+			got := states(c.Check(context.Background(), d))["_ua-auto-config.example.com CNAME"]
+			if got.State != tc.state || !strings.Contains(got.Detail, tc.detail) {
+				t.Errorf("CNAME %s = %s (%s), want %s saying %q", alias, got.State, got.Detail, tc.state, tc.detail)
+			}
+			if tc.name == "ok" {
+				sh := c.Check(context.Background(), *shared)
+				if sh.State != OK {
+					t.Errorf("shared TXT = %+v, want ok", sh)
+				}
+			}
+		})
+	}
+}
+
+// A server that does not expand the CNAME (the target in another zone)
+// is asked again at the target, as a resolver would.
+func TestCheckSharedPACCUnexpanded(t *testing.T) {
+	cat, err := provision.Parse(provision.Source{Name: "shared.yaml", Data: []byte(sharedCatalog)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := cat.Lookup(domain)
+	d := dnsrecords.Derive(p, domain, dnsrecords.Target{Host: publicHost})
+	z := publish(d, nil)
+	sh := dnsrecords.Shared(p, 0).Records[0]
+	z.Add(fmt.Sprintf("%s %d IN TXT %s", sh.Name, sh.TTL, sh.Data))
+	server := dnstest.Serve(t, dns.HandlerFunc(func(w dns.ResponseWriter, req *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetReply(req)
+		q := req.Question[0]
+		for _, rr := range z[strings.ToLower(q.Name)] {
+			if rr.Header().Rrtype == q.Qtype || rr.Header().Rrtype == dns.TypeCNAME {
+				m.Answer = append(m.Answer, rr) // the CNAME alone, never its target's records
+			}
+		}
+		_ = w.WriteMsg(m)
+	}))
+	got := states(checker(t, server).Check(context.Background(), d))["_ua-auto-config.example.com CNAME"]
+	if got.State != OK {
+		t.Errorf("CNAME _ua-auto-config.example.com = %s (%s), want ok", got.State, got.Detail)
+	}
+}

@@ -356,6 +356,66 @@ func records[R dns.RR](ctx context.Context, r *Resolver, name string, qtype uint
 	return out, "", false
 }
 
+// txtAnswer is what a client learns asking name's TXT records: the CNAME
+// chain followed and the TXT records at its end.
+type txtAnswer struct {
+	chain   []string // each CNAME target followed, in order, lower case, fully qualified
+	txt     []*dns.TXT
+	loop    bool   // the chain came back to a name, or was longer than maxCNAMEs
+	failed  bool   // the server gave no usable answer
+	problem string // no TXT record: why
+}
+
+// texts returns each TXT record's strings joined (RFC 7208 §3.3), cut
+// at 512 bytes: an answer is hostile, and ours are short.
+func (t txtAnswer) texts() []string {
+	out := make([]string, 0, len(t.txt))
+	for _, r := range t.txt {
+		s := strings.Join(r.Txt, "")
+		if len(s) > 512 {
+			s = s[:512]
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// lookupTXT asks name's TXT records, following a CNAME chain as a
+// resolver does for any type (RFC 1034 §3.6.2): within an answer, and by
+// asking the last name again when a server did not expand the chain (an
+// authoritative server whose zone the target is not in). At most
+// maxCNAMEs names are followed.
+func (r *Resolver) lookupTXT(ctx context.Context, name string) txtAnswer {
+	var out txtAnswer
+	cur := dns.Fqdn(strings.ToLower(name))
+	seen := map[string]bool{cur: true}
+	for hop := 0; ; hop++ {
+		ans := r.query(ctx, cur, dns.TypeTXT)
+		if p := ans.problem(); p != "" {
+			out.problem, out.failed = p, ans.failed()
+			return out
+		}
+		next, _, loop := followChain(cur, ans.rrs, seen)
+		out.chain = appendChain(out.chain, cur, next, ans.rrs)
+		if loop || hop >= maxCNAMEs {
+			out.loop = true
+			return out
+		}
+		for _, rr := range ans.rrs {
+			if t, ok := rr.(*dns.TXT); ok && strings.EqualFold(rr.Header().Name, next) {
+				out.txt = append(out.txt, t)
+			}
+		}
+		if len(out.txt) > 0 || next == cur {
+			if len(out.txt) == 0 {
+				out.problem = "no TXT record"
+			}
+			return out
+		}
+		cur = next
+	}
+}
+
 // Addresses resolves host (a name, or an address) with the pool's first
 // resolver: the addresses of MAILAUTOCONF_PUBLIC_HOST, which count as
 // ours.

@@ -45,7 +45,9 @@ type Record struct {
 	// record saying the service is not offered (RFC 2782).
 	Target string `json:"target,omitempty"`
 	SRV    *SRV   `json:"srv,omitempty"`
-	// Text is a TXT record's one string, unquoted.
+	// Text is a TXT record's one string, unquoted; for the CNAME
+	// _ua-auto-config.<d> to the provider's pacc_txt, the digest the TXT
+	// record there must hold.
 	Text string `json:"text,omitempty"`
 	// Clients is the one-line comment: which clients use the record.
 	Clients string `json:"clients"`
@@ -68,8 +70,11 @@ type SRV struct {
 // _autodiscover._tcp, the mail SRV records, then the DAV SRV and TXT
 // records.
 type Domain struct {
-	Domain  string   `json:"domain"`
-	Records []Record `json:"records"`
+	Domain string `json:"domain"`
+	// Provider is set on Shared's records, which belong to a provider
+	// rather than to one domain: then Domain is the pacc_txt name.
+	Provider string   `json:"provider,omitempty"`
+	Records  []Record `json:"records"`
 	// Notes say what could not be derived, and why.
 	Notes []string `json:"notes,omitempty"`
 }
@@ -82,6 +87,8 @@ const (
 	clientsAutodiscSRV  = "Autodiscover SRV: Outlook's last resort (asks the user), Thunderbird (asks the user when the target is another domain)"
 	clientsPACC         = "PACC (draft-ietf-mailmaint-pacc): no shipping client yet; Apple co-authors the draft"
 	clientsPACCDigest   = "PACC digest of the served document: publish it again whenever the provider changes"
+	clientsPACCShared   = "PACC digest: the provider's one TXT record (pacc_txt), which resolvers follow this CNAME to"
+	clientsPACCOne      = "PACC digest of the served document, for every domain of provider %s (its _ua-auto-config CNAMEs lead here): publish it again whenever the provider changes"
 	clientsMailSRV      = "%s (RFC 6186/8314): %s; Thunderbird, K-9, KMail and Delta Chat do not look"
 	clientsDAVSRV       = "%s (RFC 6764): DAVx5, Apple's account setup, Evolution%s"
 )
@@ -225,7 +232,15 @@ func Derive(p *provision.Provider, domain string, t Target) Domain {
 		}
 	}
 	if digest != "" {
-		add(&dns.TXT{Hdr: hdr("_ua-auto-config."+domain+".", dns.TypeTXT), Txt: []string{digest}}, clientsPACCDigest, false)
+		owner := "_ua-auto-config." + domain + "."
+		if shared := dns.Fqdn(p.PACCTXT); p.PACCTXT != "" && shared != owner {
+			add(&dns.CNAME{Hdr: hdr(owner, dns.TypeCNAME), Target: shared}, clientsPACCShared, false)
+			// What the TXT record at the end must hold: the check follows
+			// the CNAME and compares (internal/dnscheck).
+			out.Records[len(out.Records)-1].Text = digest
+		} else {
+			add(&dns.TXT{Hdr: hdr(owner, dns.TypeTXT), Txt: []string{digest}}, clientsPACCDigest, false)
+		}
 	}
 	// An SRV target must not be an alias (RFC 2782): the public host, or
 	// autodiscover.<d> when that carries the addresses itself.
@@ -273,6 +288,56 @@ func Derive(p *provision.Provider, domain string, t Target) Domain {
 		clients := fmt.Sprintf(clientsDAVSRV, dav.what, dav.extra)
 		add(&dns.SRV{Hdr: hdr(owner, dns.TypeSRV), Weight: 1, Port: uint16(port), Target: dns.Fqdn(host)}, clients, false)
 		add(&dns.TXT{Hdr: hdr(owner, dns.TypeTXT), Txt: []string{"path=" + path}}, clients+": the context path", false)
+	}
+	return out
+}
+
+// Shared derives the records that belong to provider p rather than to
+// one of its domains: with pacc_txt set (docs/pacc.md#one-digest-per-provider),
+// the one TXT record at that name holding the digest of p's PACC
+// document, which every domain's _ua-auto-config CNAME leads to. It is
+// nil when p has no pacc_txt or no PACC document, and when pacc_txt is
+// the _ua-auto-config name of one of p's domains (Derive writes the TXT
+// record there).
+func Shared(p *provision.Provider, ttl int) *Domain {
+	digest := provision.PACCDigest(p)
+	if p.PACCTXT == "" || digest == "" {
+		return nil
+	}
+	for _, d := range p.Domains {
+		if p.PACCTXT == "_ua-auto-config."+d {
+			return nil
+		}
+	}
+	if ttl <= 0 {
+		ttl = DefaultTTL
+	}
+	name := dns.Fqdn(p.PACCTXT)
+	rr := &dns.TXT{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: uint32(ttl)}, Txt: []string{digest}}
+	return &Domain{Domain: p.PACCTXT, Provider: p.ID, Records: []Record{{
+		Name:    name,
+		TTL:     ttl,
+		Type:    "TXT",
+		Data:    strings.TrimPrefix(rr.String(), rr.Hdr.String()),
+		Text:    digest,
+		Clients: fmt.Sprintf(clientsPACCOne, p.ID),
+	}}}
+}
+
+// SharedOf returns Shared's records of each distinct provider of ps, in
+// the order they first appear: the blocks `dns` prints after the
+// domains'.
+func SharedOf(ps []*provision.Provider, ttl int) []Domain {
+	var out []Domain
+	seen := map[*provision.Provider]bool{}
+	for _, p := range ps {
+		if seen[p] {
+			continue
+		}
+		seen[p] = true
+		if s := Shared(p, ttl); s != nil {
+			out = append(out, *s)
+		}
 	}
 	return out
 }
@@ -367,7 +432,11 @@ func Zone(domains []Domain) []byte {
 		if i > 0 {
 			b.WriteByte('\n')
 		}
-		fmt.Fprintf(&b, "; Mail client auto-configuration records for %s\n", d.Domain)
+		if d.Provider != "" {
+			fmt.Fprintf(&b, "; PACC digest shared by the domains of provider %s\n", d.Provider)
+		} else {
+			fmt.Fprintf(&b, "; Mail client auto-configuration records for %s\n", d.Domain)
+		}
 		for _, n := range d.Notes {
 			fmt.Fprintf(&b, "; NOT GIVEN: %s\n", n)
 		}

@@ -63,6 +63,53 @@ func TestDNSRecordsGolden(t *testing.T) {
 	}
 }
 
+// sharedCatalog's provider has one PACC digest TXT record for all its
+// domains (pacc_txt); one of its domains is in the hoster's zone itself.
+const sharedCatalog = `
+providers:
+  - id: hoster.example
+    domains: [customer1.example, customer2.example]
+    pacc_txt: _ua-auto-config.hoster.example
+    incoming:
+      - {protocol: imap, host: imap.hoster.example, port: 993, security: tls}
+    outgoing:
+      - {protocol: smtp, host: smtp.hoster.example, port: 465, security: tls}
+  - id: plain.example
+    domains: [plain.example]
+    incoming:
+      - {protocol: imap, host: imap.plain.example, port: 993, security: tls}
+    outgoing:
+      - {protocol: smtp, host: smtp.plain.example, port: 465, security: tls}
+`
+
+// With pacc_txt, each domain's _ua-auto-config is a CNAME to it, and the
+// one TXT record is printed once, after the domains; a provider without
+// it keeps its TXT record per domain.
+func TestDNSRecordsSharedPACC(t *testing.T) {
+	cat, err := provision.Parse(provision.Source{Name: "shared.yaml", Data: []byte(sharedCatalog)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []Domain
+	var ps []*provision.Provider
+	for _, d := range cat.Domains() {
+		p, _ := cat.Lookup(d)
+		ps = append(ps, p)
+		all = append(all, Derive(p, d, Target{Host: "autoconfig.hoster.example"}))
+	}
+	shared := SharedOf(ps, 0)
+	if len(shared) != 1 || shared[0].Records[0].Name != "_ua-auto-config.hoster.example." {
+		t.Fatalf("SharedOf = %+v, want one TXT record at _ua-auto-config.hoster.example.", shared)
+	}
+	p, _ := cat.Lookup("customer1.example")
+	if got, want := shared[0].Records[0].Text, provision.PACCDigest(p); got != want {
+		t.Errorf("shared TXT = %q, want %q", got, want)
+	}
+	all = append(all, shared...)
+	golden.Check(t, "dns/pacc-shared.zone", Zone(all))
+	golden.Check(t, "dns/pacc-shared.json", ZoneJSON(all))
+}
+
 func TestDNSRecordsSRV(t *testing.T) {
 	other, err := provision.Parse(provision.Source{Name: "dns.yaml", Data: []byte(dnsCatalog)})
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -81,6 +82,11 @@ type Config struct {
 	// the background, at most once a second: the ACME manager orders the
 	// certificates that waited for them (certs.Manager.DNSChanged).
 	PointsAtUs func(names []string)
+	// Drifted, when set, is called with a domain whose whole check
+	// found a record missing or drifted (optional ones too), from the
+	// sweep's goroutines: it must not block. Serve's RFC 2136 updates
+	// push that domain's records again (docs/guide/dns-updates.md).
+	Drifted func(domain string)
 	// Now is the clock of the check times; nil: time.Now. Tests set it
 	// for golden files.
 	Now func() time.Time
@@ -345,6 +351,11 @@ func (w *Watch) checkDomain(ctx context.Context, pool *dnscheck.Pool, cat *provi
 	}
 	if ctx.Err() != nil {
 		return // cut short: what was not asked would read as missing
+	}
+	if w.cfg.Drifted != nil && !hostsOnly && slices.ContainsFunc(got.Records, func(r dnscheck.Record) bool {
+		return r.State == dnscheck.Missing || r.State == dnscheck.Drift
+	}) {
+		w.cfg.Drifted(d)
 	}
 	w.store(d, compact(got, sum, w.cfg.Now()))
 }

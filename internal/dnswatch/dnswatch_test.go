@@ -524,3 +524,32 @@ func FuzzCompact(f *testing.F) {
 		}
 	})
 }
+
+// Drifted hears of each domain a sweep finds with a record missing or
+// drifted (ok.test's optional PACC records are missing too), and of no
+// domain whose records are all ok.
+func TestDriftedHook(t *testing.T) {
+	z := newZone()
+	cat := testCatalog(t, "ok.test", "drift.test", "missing.test")
+	// ok.test gets its PACC and _smtps records too: all ok.
+	p, _ := cat.Lookup("ok.test")
+	for _, r := range dnsrecords.Derive(p, "ok.test", dnsrecords.Target{Host: publicHost}).Records {
+		if strings.Contains(r.Name, "ua-auto-config") || strings.HasPrefix(r.Name, "_smtps.") {
+			z.add(fmt.Sprintf("%s %d IN %s %s", r.Name, r.TTL, r.Type, r.Data))
+		}
+	}
+	var mu sync.Mutex
+	var got []string
+	w := newWatch(t, cat, z.serve(t), Config{Drifted: func(d string) {
+		mu.Lock()
+		got = append(got, d)
+		mu.Unlock()
+	}})
+	w.Sweep(context.Background())
+	mu.Lock()
+	defer mu.Unlock()
+	slices.Sort(got)
+	if !slices.Equal(got, []string{"drift.test", "missing.test"}) {
+		t.Errorf("Drifted heard of %v, want drift.test and missing.test", got)
+	}
+}

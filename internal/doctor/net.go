@@ -127,6 +127,49 @@ func (r *resolver) query(ctx context.Context, name string, qtype uint16) dnsAnsw
 	})
 }
 
+// queryFollow is query for a type other than an address: when the
+// answer holds a CNAME chain from name and no record of qtype at its end
+// (an authoritative server whose zone the target is not in), the end is
+// asked again, as a resolver would (RFC 1034 §3.6.2), at most 8 names.
+// The records returned are those of qtype at the chain's end: a PACC
+// client reading _ua-auto-config through a hoster's CNAME
+// (docs/pacc.md#one-digest-per-provider) reads the TXT record there.
+func (r *resolver) queryFollow(ctx context.Context, name string, qtype uint16) dnsAnswer {
+	cur := dns.Fqdn(strings.ToLower(name))
+	seen := map[string]bool{cur: true}
+	for range 8 {
+		ans := r.query(ctx, cur, qtype)
+		if ans.problem() != "" {
+			return ans
+		}
+		end := cur
+		for moved := true; moved; {
+			moved = false
+			for _, rr := range ans.rrs {
+				if c, ok := rr.(*dns.CNAME); ok && strings.EqualFold(c.Hdr.Name, end) {
+					end, moved = dns.Fqdn(strings.ToLower(c.Target)), true
+					if seen[end] {
+						return dnsAnswer{err: fmt.Errorf("%s %s: the CNAME chain loops", dns.TypeToString[qtype], name)}
+					}
+					seen[end] = true
+					break
+				}
+			}
+		}
+		var at []dns.RR
+		for _, rr := range ans.rrs {
+			if rr.Header().Rrtype == qtype && strings.EqualFold(rr.Header().Name, end) {
+				at = append(at, rr)
+			}
+		}
+		if len(at) > 0 || end == cur {
+			return dnsAnswer{rcode: ans.rcode, rrs: at}
+		}
+		cur = end
+	}
+	return dnsAnswer{err: fmt.Errorf("%s %s: a CNAME chain longer than 8 names", dns.TypeToString[qtype], name)}
+}
+
 // hostAnswer is what a client learns resolving a host name: the CNAME
 // chain and the addresses at its end.
 type hostAnswer struct {

@@ -208,7 +208,7 @@ func (r *run) pacc(ctx context.Context, c *ClientResult) {
 
 	lookup := fetch{Method: "TXT", URL: name}
 	start := time.Now()
-	ans := r.net.res.query(ctx, name, dns.TypeTXT)
+	ans := r.net.res.queryFollow(ctx, name, dns.TypeTXT)
 	lookup.timed(start)
 	var txts []string
 	for _, rr := range ans.rrs {

@@ -127,8 +127,8 @@ type Config struct {
 	SignKey  string `split_words:"true" desc:"PEM file of the private key (RSA or ECDSA) of SIGN_CERT"`
 
 	// Getenv reads the directories' connection URLs and bind passwords
-	// (the variables a catalog's url_env and bind_password_env name);
-	// nil reads none. The root package passes os.Getenv.
+	// and the TSIG keys of dns_updates (the variables a catalog's
+	// url_env, bind_password_env and tsig_key_env name); nil reads none. The root package passes os.Getenv.
 	Getenv func(string) string `json:"-" ignored:"true"`
 }
 
@@ -216,7 +216,19 @@ func Run(ctx context.Context, cfg Config, logOutput io.Writer) error {
 	ln = guardConnections(ln, srv, limits) // limits.go
 	// The DNS watch, when cfg.DNSWatch is set (watch.go); it gates ACME
 	// ahead of time.
-	dns, err := newDNSWatch(&cfg, &current, reg, log)
+	// RFC 2136 updates of the zones the catalog's dns_updates lists
+	// (dnsupdates.go); nil without a public host or addresses.
+	pub, err := newDNSPublisher(&cfg, cat, current.Load, log, cfg.Getenv)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	reg.Register(pub.collectors()...)
+	var drifted func(string)
+	if pub != nil {
+		drifted = pub.drifted
+	}
+	dns, err := newDNSWatch(&cfg, &current, reg, log, drifted)
 	if err != nil {
 		ln.Close()
 		return err
@@ -245,7 +257,7 @@ func Run(ctx context.Context, cfg Config, logOutput io.Writer) error {
 	}
 	// Catalog reloads on SIGHUP and file changes (reload.go); the HTTPS
 	// names follow each catalog swapped in.
-	dirs.hooks = []func(*provision.Catalog){https.catalogChanged}
+	dirs.hooks = []func(*provision.Catalog){https.catalogChanged, pub.catalogChanged}
 	dirs.stop = func(err error) { stop(refusal{err}) }
 	if err := startReloads(ctx, cfg.Catalog, cfg.CatalogWatch, &current, reg, log, dirs); err != nil {
 		ln.Close()
@@ -254,6 +266,7 @@ func Run(ctx context.Context, cfg Config, logOutput io.Writer) error {
 	dirs.start(ctx)
 	watchCertificates(reg, https)
 	dns.start(ctx, https)
+	pub.start(ctx)
 	log.Info("serving", "listen", ln.Addr().String(), "domains", cat.DomainCount())
 	err = serveAllUntilDone(ctx, log, append(append([]served{{srv: srv, ln: ln}}, https.served()...), ops...)...)
 	if r, ok := context.Cause(ctx).(refusal); ok {

@@ -29,9 +29,10 @@ type dnsWatch struct {
 }
 
 // newDNSWatch builds the DNS watch of cfg over the catalog served, its
-// metrics in reg; nil when cfg.DNSWatch is 0. Run starts it (start) once
+// metrics in reg; nil when cfg.DNSWatch is 0. drifted, when set, hears
+// of the domains found missing or drifted (dnsupdates.go). Run starts it (start) once
 // the listeners are up.
-func newDNSWatch(cfg *Config, current *atomic.Pointer[provision.Catalog], reg *metrics.Registry, log *slog.Logger) (*dnsWatch, error) {
+func newDNSWatch(cfg *Config, current *atomic.Pointer[provision.Catalog], reg *metrics.Registry, log *slog.Logger, drifted func(string)) (*dnsWatch, error) {
 	if cfg.DNSWatch <= 0 {
 		return nil, nil
 	}
@@ -49,6 +50,7 @@ func newDNSWatch(cfg *Config, current *atomic.Pointer[provision.Catalog], reg *m
 		Catalog:   current.Load,
 		Probe:     dnscheck.HTTPProbe(0, dnscheck.PublicDialer(0), ourDocument(current)),
 		Log:       log,
+		Drifted:   drifted,
 		PointsAtUs: func(names []string) {
 			log.Info("DNS watch: names now point at this service", "names", len(names), "first", names[0])
 			if f := d.changed.Load(); f != nil {

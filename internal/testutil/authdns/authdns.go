@@ -30,6 +30,16 @@ import (
 type Zone struct {
 	Origin string
 	Text   string
+	// Updatable zones take RFC 2136 updates signed with the server's
+	// key (StartWithKey): named's update-policy grants the key every
+	// name of the zone (zonesub ANY). Other zones refuse updates.
+	Updatable bool
+}
+
+// Key is a TSIG key named accepts for updates (RFC 8945): Algorithm as
+// named.conf spells it (hmac-sha256), Secret in base64.
+type Key struct {
+	Name, Algorithm, Secret string
 }
 
 // ZoneText is a zone's text: an SOA and NS for origin (the name server
@@ -102,6 +112,14 @@ const startTimeout = 30 * time.Second
 // and fails under CI=true, which must run it.
 func Start(t testing.TB, zones ...Zone) *Server {
 	t.Helper()
+	return StartWithKey(t, nil, zones...)
+}
+
+// StartWithKey is Start with a TSIG key: the zones marked Updatable take
+// updates signed with it. named writes their changes to journal files
+// beside the zone files; Replace is not for them.
+func StartWithKey(t testing.TB, key *Key, zones ...Zone) *Server {
+	t.Helper()
 	named := lookNamed(t)
 	if len(zones) == 0 {
 		t.Fatal("authdns.Start: no zone")
@@ -109,7 +127,7 @@ func Start(t testing.TB, zones ...Zone) *Server {
 	dir := t.TempDir()
 	port := testutil.FreePort(t)
 	conf := filepath.Join(dir, "named.conf")
-	if err := os.WriteFile(conf, []byte(config(dir, port, zones)), 0o644); err != nil {
+	if err := os.WriteFile(conf, []byte(config(dir, port, key, zones)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	for i, z := range zones {
@@ -178,7 +196,7 @@ func zoneFile(i int) string { return fmt.Sprintf("zone%d.db", i) }
 
 // config is named.conf: everything under dir, listening on loopback
 // only, no recursion, no control channel, no DNSSEC.
-func config(dir string, port int, zones []Zone) string {
+func config(dir string, port int, key *Key, zones []Zone) string {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, `options {
 	directory %[1]q;
@@ -195,8 +213,15 @@ func config(dir string, port int, zones []Zone) string {
 };
 controls { };
 `, dir, filepath.Join(dir, "named.pid"), filepath.Join(dir, "session.key"), port)
+	if key != nil {
+		fmt.Fprintf(&b, "key %q { algorithm %s; secret %q; };\n", key.Name, key.Algorithm, key.Secret)
+	}
 	for i, z := range zones {
-		fmt.Fprintf(&b, "zone %q { type primary; file %q; };\n", dns.Fqdn(z.Origin), filepath.Join(dir, zoneFile(i)))
+		policy := ""
+		if z.Updatable && key != nil {
+			policy = fmt.Sprintf(" update-policy { grant %q zonesub ANY; };", key.Name)
+		}
+		fmt.Fprintf(&b, "zone %q { type primary; file %q;%s };\n", dns.Fqdn(z.Origin), filepath.Join(dir, zoneFile(i)), policy)
 	}
 	return b.String()
 }
