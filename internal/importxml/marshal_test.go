@@ -77,7 +77,7 @@ func TestMarshalCoversProvider(t *testing.T) {
 	// Not in config-v1.1.xml, so import never fills them (the directory
 	// keys need the catalog's directories, which MarshalCatalog does not
 	// write); Source is where a provider was read from, not catalog data.
-	notWritten := []string{"ActiveSync", "Redirect", "DomainRedirects", "Color", "Source", "Directory", "LoginDirectory", "JMAP", "EWS", "OWA", "Texts", "ManageSieve", "Logo", "Help"}
+	notWritten := []string{"ActiveSync", "Redirect", "DomainRedirects", "Color", "Source", "Directory", "LoginDirectory", "JMAP", "EWS", "OWA", "Texts", "PACCTXT", "ManageSieve", "Logo", "Help"}
 	typ := reflect.TypeFor[provision.Provider]()
 	for i := range typ.NumField() {
 		name := typ.Field(i).Name
