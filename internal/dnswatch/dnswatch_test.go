@@ -11,7 +11,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -45,56 +44,9 @@ func testCatalog(t testing.TB, domains ...string) *provision.Catalog {
 	return cat
 }
 
-// zone is a DNS zone tests change while the watch runs.
-type zone struct {
-	mu sync.RWMutex
-	z  dnstest.Zone
-}
-
-func (z *zone) add(rrs ...string) {
-	z.mu.Lock()
-	defer z.mu.Unlock()
-	z.z.Add(rrs...)
-}
-
-// serve answers from z as an authoritative server following CNAMEs
-// inside it (as dnstest.ServeZone does), and returns host:port.
-func (z *zone) serve(t testing.TB) string {
-	return dnstest.Serve(t, dns.HandlerFunc(func(w dns.ResponseWriter, req *dns.Msg) {
-		m := new(dns.Msg)
-		m.SetReply(req)
-		m.Authoritative = true
-		z.mu.RLock()
-		defer z.mu.RUnlock()
-		if len(req.Question) == 1 {
-			q := req.Question[0]
-			name := strings.ToLower(q.Name)
-			if _, ok := z.z[name]; !ok {
-				m.Rcode = dns.RcodeNameError
-			}
-			for range 8 {
-				var cname *dns.CNAME
-				for _, rr := range z.z[name] {
-					if rr.Header().Rrtype == q.Qtype {
-						m.Answer = append(m.Answer, rr)
-					} else if c, ok := rr.(*dns.CNAME); ok {
-						cname = c
-					}
-				}
-				if cname == nil {
-					break
-				}
-				m.Answer = append(m.Answer, cname)
-				name = strings.ToLower(cname.Target)
-			}
-		}
-		_ = w.WriteMsg(m)
-	}))
-}
-
-func newZone() *zone {
-	z := &zone{z: dnstest.Zone{}}
-	z.add(
+func newZone() *dnstest.LiveZone {
+	z := dnstest.NewLiveZone()
+	z.Add(
 		publicHost+". 300 IN A 192.0.2.1",
 		// ok.test points at us, with its SRV records.
 		"autoconfig.ok.test. 300 IN CNAME "+publicHost+".",
@@ -141,7 +93,7 @@ func newWatch(t testing.TB, cat *provision.Catalog, server string, cfg Config) *
 func TestSweepStates(t *testing.T) {
 	z := newZone()
 	cat := testCatalog(t, "ok.test", "drift.test", "conflict.test", "missing.test")
-	w := newWatch(t, cat, z.serve(t), Config{})
+	w := newWatch(t, cat, dnstest.ServeLive(t, z), Config{})
 	if got := w.Counts(); got[Unchecked] != 4 {
 		t.Errorf("Counts before the first sweep = %v, want 4 unchecked", got)
 	}
@@ -178,7 +130,7 @@ func TestSweepStates(t *testing.T) {
 func TestGate(t *testing.T) {
 	z := newZone()
 	cat := testCatalog(t, "ok.test", "drift.test", "conflict.test", "missing.test")
-	w := newWatch(t, cat, z.serve(t), Config{})
+	w := newWatch(t, cat, dnstest.ServeLive(t, z), Config{})
 	before := []struct {
 		name string
 		want bool
@@ -234,7 +186,7 @@ func TestRecheckOrders(t *testing.T) {
 	cat := testCatalog(t, "ok.test", "missing.test")
 	var mu sync.Mutex
 	var reported []string
-	w := newWatch(t, cat, z.serve(t), Config{
+	w := newWatch(t, cat, dnstest.ServeLive(t, z), Config{
 		Interval: time.Hour,
 		Recheck:  20 * time.Millisecond,
 		PointsAtUs: func(names []string) {
@@ -258,7 +210,7 @@ func TestRecheckOrders(t *testing.T) {
 	}
 	checked := func() time.Time { v, _ := w.Domain("missing.test"); return *v.Checked }
 	first := checked()
-	z.add("autoconfig.missing.test. 300 IN CNAME "+publicHost+".", "autodiscover.missing.test. 300 IN A 192.0.2.1")
+	z.Add("autoconfig.missing.test. 300 IN CNAME "+publicHost+".", "autodiscover.missing.test. 300 IN A 192.0.2.1")
 	testwait.WaitFor(t, 5*time.Second, "autoconfig.missing.test let through", func() bool { return w.Gate("autoconfig.missing.test") })
 	testwait.WaitFor(t, 5*time.Second, "missing.test's names reported", func() bool {
 		mu.Lock()
@@ -305,7 +257,7 @@ func TestCatalogChanges(t *testing.T) {
 	z := newZone()
 	var current atomic.Pointer[provision.Catalog]
 	current.Store(testCatalog(t, "ok.test", "missing.test"))
-	w := newWatch(t, nil, z.serve(t), Config{Catalog: current.Load})
+	w := newWatch(t, nil, dnstest.ServeLive(t, z), Config{Catalog: current.Load})
 	w.Sweep(t.Context())
 	current.Store(testCatalog(t, "ok.test", "drift.test"))
 	if v, ok := w.Domain("drift.test"); !ok || v.State != Unchecked || v.Checked != nil {
@@ -343,7 +295,7 @@ func TestCatalogChanges(t *testing.T) {
 func TestList(t *testing.T) {
 	z := newZone()
 	cat := testCatalog(t, "ok.test", "drift.test", "conflict.test", "missing.test")
-	w := newWatch(t, cat, z.serve(t), Config{})
+	w := newWatch(t, cat, dnstest.ServeLive(t, z), Config{})
 	if page, total := w.List("", 0, 10); total != 4 || len(page) != 4 || page[0].State != Unchecked {
 		t.Errorf("before the sweep: List = %d rows of %d", len(page), total)
 	}
@@ -376,7 +328,7 @@ func TestList(t *testing.T) {
 func TestMetrics(t *testing.T) {
 	z := newZone()
 	cat := testCatalog(t, "ok.test", "drift.test", "conflict.test", "missing.test")
-	w := newWatch(t, cat, z.serve(t), Config{})
+	w := newWatch(t, cat, dnstest.ServeLive(t, z), Config{})
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(w.Collectors()...)
 	if n := testutil.ToFloat64(gaugeOf(t, reg, Unchecked)); n != 4 {
@@ -467,7 +419,7 @@ func TestRecheckChecksNewDomains(t *testing.T) {
 	z := newZone()
 	var current atomic.Pointer[provision.Catalog]
 	current.Store(testCatalog(t, "missing.test"))
-	w := newWatch(t, nil, z.serve(t), Config{Catalog: current.Load})
+	w := newWatch(t, nil, dnstest.ServeLive(t, z), Config{Catalog: current.Load})
 	current.Store(testCatalog(t, "missing.test", "ok.test"))
 	w.Recheck(t.Context())
 	if v, _ := w.Domain("ok.test"); v.State != Unchecked {
@@ -535,12 +487,12 @@ func TestDriftedHook(t *testing.T) {
 	p, _ := cat.Lookup("ok.test")
 	for _, r := range dnsrecords.Derive(p, "ok.test", dnsrecords.Target{Host: publicHost}).Records {
 		if strings.Contains(r.Name, "ua-auto-config") || strings.HasPrefix(r.Name, "_smtps.") {
-			z.add(fmt.Sprintf("%s %d IN %s %s", r.Name, r.TTL, r.Type, r.Data))
+			z.Add(fmt.Sprintf("%s %d IN %s %s", r.Name, r.TTL, r.Type, r.Data))
 		}
 	}
 	var mu sync.Mutex
 	var got []string
-	w := newWatch(t, cat, z.serve(t), Config{Drifted: func(d string) {
+	w := newWatch(t, cat, dnstest.ServeLive(t, z), Config{Drifted: func(d string) {
 		mu.Lock()
 		got = append(got, d)
 		mu.Unlock()

@@ -6,11 +6,8 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/miekg/dns"
 
 	"mailautoconf/internal/certs"
 	"mailautoconf/internal/testutil"
@@ -18,52 +15,6 @@ import (
 	"mailautoconf/internal/testutil/pebbletest"
 	"mailautoconf/internal/testutil/servetest"
 )
-
-// watchZone is a DNS zone the test changes while the service watches it.
-type watchZone struct {
-	mu sync.RWMutex
-	z  dnstest.Zone
-}
-
-func (z *watchZone) add(rrs ...string) {
-	z.mu.Lock()
-	defer z.mu.Unlock()
-	z.z.Add(rrs...)
-}
-
-// serve answers from z, following CNAMEs inside it as a recursive
-// resolver would, and returns host:port.
-func (z *watchZone) serve(t testing.TB) string {
-	return dnstest.Serve(t, dns.HandlerFunc(func(w dns.ResponseWriter, req *dns.Msg) {
-		m := new(dns.Msg)
-		m.SetReply(req)
-		z.mu.RLock()
-		defer z.mu.RUnlock()
-		if len(req.Question) == 1 {
-			q := req.Question[0]
-			name := strings.ToLower(q.Name)
-			if _, ok := z.z[name]; !ok {
-				m.Rcode = dns.RcodeNameError
-			}
-			for range 8 {
-				var cname *dns.CNAME
-				for _, rr := range z.z[name] {
-					if rr.Header().Rrtype == q.Qtype {
-						m.Answer = append(m.Answer, rr)
-					} else if c, ok := rr.(*dns.CNAME); ok {
-						cname = c
-					}
-				}
-				if cname == nil {
-					break
-				}
-				m.Answer = append(m.Answer, cname)
-				name = strings.ToLower(cname.Target)
-			}
-		}
-		_ = w.WriteMsg(m)
-	}))
-}
 
 // opsJSON gets path from the metrics listener at base with token, and
 // decodes the JSON answer into v; it returns the status.
@@ -101,8 +52,8 @@ type apiDomain struct {
 func TestDNSWatchGatesACME(t *testing.T) {
 	httpPort, tlsPort := testutil.FreePort(t), testutil.FreePort(t)
 	p := pebbletest.Start(t, httpPort, tlsPort)
-	z := &watchZone{z: dnstest.Zone{}}
-	z.add(
+	z := dnstest.NewLiveZone()
+	z.Add(
 		"mail.example.org. 300 IN A 127.0.0.1",
 		"autoconfig.a.example. 300 IN CNAME mail.example.org.",
 		"autodiscover.a.example. 300 IN CNAME mail.example.org.",
@@ -120,7 +71,7 @@ func TestDNSWatchGatesACME(t *testing.T) {
 	cfg.DNSWatch = time.Hour
 	cfg.DNSWatchRecheck = 200 * time.Millisecond
 	cfg.DNSWatchQPS = 50
-	cfg.DNSResolvers = []string{z.serve(t)}
+	cfg.DNSResolvers = []string{dnstest.ServeLive(t, z)}
 	cfg.AdminToken = "tok"
 	var logs testutil.SyncBuffer
 	startServe(t, cfg, &logs)
@@ -154,7 +105,7 @@ func TestDNSWatchGatesACME(t *testing.T) {
 	}
 
 	// b.example publishes its names: ordered at the next recheck.
-	z.add(
+	z.Add(
 		"autoconfig.b.example. 300 IN CNAME mail.example.org.",
 		"autodiscover.b.example. 300 IN CNAME mail.example.org.",
 		"ua-auto-config.b.example. 300 IN CNAME mail.example.org.",
@@ -192,13 +143,13 @@ func waitReadyText(t *testing.T, plainPort int, want string, timeout time.Durati
 // TestDNSWatchWithoutHTTPS: the watch runs without HTTPS too (its page
 // and metrics, no certificates); with it off, its routes say so.
 func TestDNSWatchWithoutHTTPS(t *testing.T) {
-	z := &watchZone{z: dnstest.Zone{}}
-	z.add("autoconfig.example.com. 300 IN A 192.0.2.1", "autodiscover.example.com. 300 IN A 192.0.2.1")
+	z := dnstest.NewLiveZone()
+	z.Add("autoconfig.example.com. 300 IN A 192.0.2.1", "autodiscover.example.com. 300 IN A 192.0.2.1")
 	live := startServer(t, func(c *Config) {
 		c.DNSWatch = 100 * time.Millisecond
 		c.DNSWatchRecheck = time.Minute
 		c.DNSWatchQPS = 0
-		c.DNSResolvers = []string{z.serve(t)}
+		c.DNSResolvers = []string{dnstest.ServeLive(t, z)}
 		c.PublicIpv4 = "192.0.2.1"
 	})
 	var d apiDomain

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/miekg/dns"
@@ -48,11 +49,45 @@ func (z Zone) Add(rrs ...string) {
 // NoAnswer is the rcode that makes ServeZone drop a broken name's query.
 const NoAnswer = -1
 
+// LiveZone is a Zone a test changes while it is served (ServeLive): a
+// customer publishing a record while the service watches.
+type LiveZone struct {
+	mu sync.RWMutex
+	z  Zone
+}
+
+// NewLiveZone returns a LiveZone holding rrs (zone-file syntax, as
+// Zone.Add).
+func NewLiveZone(rrs ...string) *LiveZone {
+	l := &LiveZone{z: Zone{}}
+	l.Add(rrs...)
+	return l
+}
+
+// Add adds records to the zone, as Zone.Add does.
+func (l *LiveZone) Add(rrs ...string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.z.Add(rrs...)
+}
+
+// ServeLive serves l as ServeZone serves a Zone, each answer from the
+// zone as it is at that moment.
+func ServeLive(t testing.TB, l *LiveZone) string {
+	t.Helper()
+	return serve(t, l, nil)
+}
+
 // ServeZone serves z (as Serve does) as an authoritative server that
 // also follows CNAMEs inside the zone, as a recursive resolver would. A
 // name in broken gets that rcode (SERVFAIL, ...) or, with NoAnswer, no
 // answer at all. It returns host:port.
 func ServeZone(t testing.TB, z Zone, broken map[string]int) string {
+	t.Helper()
+	return serve(t, &LiveZone{z: z}, broken)
+}
+
+func serve(t testing.TB, l *LiveZone, broken map[string]int) string {
 	t.Helper()
 	return Serve(t, dns.HandlerFunc(func(w dns.ResponseWriter, req *dns.Msg) {
 		m := new(dns.Msg)
@@ -68,25 +103,36 @@ func ServeZone(t testing.TB, z Zone, broken map[string]int) string {
 				}
 				return
 			}
-			if _, ok := z[name]; !ok {
-				m.Rcode = dns.RcodeNameError
-			}
-			for hop := 0; hop < 8; hop++ {
-				var cname *dns.CNAME
-				for _, rr := range z[name] {
-					if rr.Header().Rrtype == q.Qtype {
-						m.Answer = append(m.Answer, rr)
-					} else if c, ok := rr.(*dns.CNAME); ok && q.Qtype != dns.TypeCNAME {
-						cname = c
-					}
-				}
-				if cname == nil {
-					break
-				}
-				m.Answer = append(m.Answer, cname)
-				name = strings.ToLower(cname.Target)
-			}
+			l.mu.RLock()
+			m.Answer, m.Rcode = l.z.answer(name, q.Qtype)
+			l.mu.RUnlock()
 		}
 		_ = w.WriteMsg(m)
 	}))
+}
+
+// answer is what z answers for name and qtype, following CNAMEs inside
+// the zone (at most 8), with NXDOMAIN for a name it does not hold.
+func (z Zone) answer(name string, qtype uint16) ([]dns.RR, int) {
+	rcode := dns.RcodeSuccess
+	if _, ok := z[name]; !ok {
+		rcode = dns.RcodeNameError
+	}
+	var out []dns.RR
+	for hop := 0; hop < 8; hop++ {
+		var cname *dns.CNAME
+		for _, rr := range z[name] {
+			if rr.Header().Rrtype == qtype {
+				out = append(out, rr)
+			} else if c, ok := rr.(*dns.CNAME); ok && qtype != dns.TypeCNAME {
+				cname = c
+			}
+		}
+		if cname == nil {
+			break
+		}
+		out = append(out, cname)
+		name = strings.ToLower(cname.Target)
+	}
+	return out, rcode
 }
