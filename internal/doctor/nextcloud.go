@@ -29,13 +29,9 @@ func phpInt(s string) int {
 // none; placeholders are replaced anywhere in the username. A document
 // with neither server sends it to the next URL; one with either is used.
 func nextcloudAutoconfig(body []byte, id ident) verdict {
-	root, err := parseXML(body)
-	if err != nil {
-		return refuse("not well-formed XML: "+err.Error(), fixWellFormed)
-	}
-	ep := root.child("emailProvider")
+	ep, refused := emailProvider(body)
 	if ep == nil {
-		return refuse("no emailProvider", fixWellFormed)
+		return refused
 	}
 	var v verdict
 	pick := func(kind, typ string) *Endpoint {

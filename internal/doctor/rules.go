@@ -418,13 +418,9 @@ func k9Section(s *node, typ string, id ident) (Endpoint, string) {
 // section of that type, the verdict carries a failure naming the server
 // Evolution would configure.
 func evolutionAutoconfig(body []byte, id ident) verdict {
-	root, err := parseXML(body)
-	if err != nil {
-		return refuse("not well-formed XML: "+err.Error(), fixWellFormed)
-	}
-	ep := root.child("emailProvider")
+	ep, refused := emailProvider(body)
 	if ep == nil {
-		return refuse("no emailProvider", fixWellFormed)
+		return refused
 	}
 	merged := map[string]*Endpoint{}
 	first := map[string]*Endpoint{}
@@ -522,13 +518,9 @@ const evolutionPlaceholder = "EVOLUTIONUSER"
 // so and names it, as a caveat: current releases are fine. FairEmail sends a browser's User-Agent and the address as
 // typed, so no server can answer those releases differently.
 func fairEmailAutoconfig(body []byte, id ident) verdict {
-	root, err := parseXML(body)
-	if err != nil {
-		return refuse("not well-formed XML: "+err.Error(), fixWellFormed)
-	}
-	ep := root.child("emailProvider")
+	ep, refused := emailProvider(body)
 	if ep == nil {
-		return refuse("no emailProvider", fixWellFormed)
+		return refused
 	}
 	var first, last [2]*Endpoint // [0] imap, [1] smtp
 	seen := [2]bool{}
@@ -676,13 +668,9 @@ func kmailAutoconfig(body []byte, id ident) verdict {
 // anything else automatic), authentication ignored, only imap and smtp
 // sections kept; every section is a candidate it probes.
 func deltaChatAutoconfig(body []byte, id ident) verdict {
-	root, err := parseXML(body)
-	if err != nil {
-		return refuse("not well-formed XML: "+err.Error(), fixWellFormed)
-	}
-	ep := root.child("emailProvider")
+	ep, refused := emailProvider(body)
 	if ep == nil {
-		return refuse("no emailProvider", fixWellFormed)
+		return refused
 	}
 	var v verdict
 	for _, s := range ep.kids {

@@ -158,3 +158,19 @@ func textOf(n *node) string {
 	}
 	return n.text
 }
+
+// emailProvider parses a configuration document and returns its
+// emailProvider element; when there is none, it returns nil and the
+// refusal every autoconfig reader gives (not well-formed, or no
+// emailProvider).
+func emailProvider(body []byte) (*node, verdict) {
+	root, err := parseXML(body)
+	if err != nil {
+		return nil, refuse("not well-formed XML: "+err.Error(), fixWellFormed)
+	}
+	ep := root.child("emailProvider")
+	if ep == nil {
+		return nil, refuse("no emailProvider", fixWellFormed)
+	}
+	return ep, verdict{}
+}
