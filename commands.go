@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"net"
 	"net/http"
 	"net/netip"
@@ -19,7 +20,9 @@ import (
 	"time"
 
 	"mailautoconf/internal/directory"
+	"mailautoconf/internal/dnscheck"
 	"mailautoconf/internal/dnsrecords"
+	"mailautoconf/internal/dnsupdate"
 	"mailautoconf/internal/doctor"
 	"mailautoconf/internal/importxml"
 	"mailautoconf/internal/regularfile"
@@ -28,8 +31,8 @@ import (
 )
 
 // The commands of the command table (main.go): each parses its flags and
-// arguments and calls what does the work, in provision, internal/server
-// or internal/doctor.
+// arguments and calls what does the work, in provision, internal/server,
+// internal/dnscheck, internal/dnsupdate or internal/doctor.
 
 // cmdServe serves the catalog with the settings until ctx ends
 // (internal/server).
@@ -267,7 +270,8 @@ func signRendered(s *server.Config, profile []byte) ([]byte, error) {
 
 // cmdDNS prints the DNS records each served domain needs, as zone-file
 // lines or JSON; with --check, it asks DNS whether they are published
-// and says each record's state (runCheck).
+// and says each record's state (internal/dnscheck); with --apply, it
+// sends them to the zones of dns_updates (internal/dnsupdate).
 func cmdDNS(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	s, err := loadSettings()
 	if err != nil {
@@ -282,7 +286,7 @@ func cmdDNS(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	v6 := fs.String("ipv6", s.PublicIpv6, "IPv6 addresses of the service, comma-separated, for AAAA records (default: "+envPrefix+"_PUBLIC_IPV6)")
 	ttl := fs.Int("ttl", dnsrecords.DefaultTTL, "TTL of the records, in seconds")
 	check := addCheckFlags(fs)
-	apply := addApplyFlags(fs) // dnsapply_cmd.go
+	apply := addApplyFlags(fs)
 	// Flags may come before or after the domains.
 	domains, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -342,13 +346,22 @@ func cmdDNS(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	// domains whose _ua-auto-config CNAMEs lead to it.
 	out = append(out, dnsrecords.SharedOf(providers, t.TTL)...)
 	if apply.apply {
-		if err := runApply(ctx, cat, out, t, explicit, apply, os.Getenv, stdout); err != nil {
+		if t.Host == "" && len(t.IPv4)+len(t.IPv6) == 0 {
+			// Without them the host names get no records, and their
+			// records would be deleted as stale.
+			return fmt.Errorf("--apply needs the service's public host or addresses: set %s_PUBLIC_HOST (or --public-host), or --ipv4/--ipv6", envPrefix)
+		}
+		if err := dnsupdate.ApplyAll(ctx, cat.DNSUpdates(), out, explicit, apply.Options, os.Getenv, stdout); err != nil {
 			return err
 		}
 		return dirErr
 	}
 	if check.check {
-		if err := runCheck(ctx, cat, out, t, check, *asJSON, stdout, stderr); err != nil {
+		if t.Host == "" && len(t.IPv4)+len(t.IPv6) == 0 {
+			return fmt.Errorf("--check needs the service's public host or addresses to compare with: set %s_PUBLIC_HOST (or --public-host), or --ipv4/--ipv6", envPrefix)
+		}
+		check.JSON, check.Lookup = *asJSON, cat.Lookup
+		if err := dnscheck.CheckAll(ctx, out, t, check.Options, stdout, stderr); err != nil {
 			return err
 		}
 		return dirErr
@@ -362,6 +375,87 @@ func cmdDNS(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	return dirErr
+}
+
+// checkOptions are `dns --check`'s flags.
+type checkOptions struct {
+	check bool
+	dnscheck.Options
+}
+
+// addCheckFlags declares --check, --resolver (repeatable), --qps and
+// --timeout on fs.
+func addCheckFlags(fs *flag.FlagSet) *checkOptions {
+	o := &checkOptions{}
+	fs.BoolVar(&o.check, "check", false, "check what DNS publishes against the records each domain needs (states: docs/guide/dns.md#states); exit status 1 when a required record is not ok")
+	fs.Func("resolver", "DNS server to ask, HOST:PORT; repeat it to ask several (a record is ok only when every one agrees); default: the first nameserver of /etc/resolv.conf", func(s string) error {
+		host, port, err := net.SplitHostPort(s)
+		if err != nil || host == "" {
+			return fmt.Errorf("%q: want HOST:PORT, e.g. 192.0.2.53:53 or [2001:db8::53]:53", s)
+		}
+		if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+			return fmt.Errorf("%q: port %q is not 1 to 65535", s, port)
+		}
+		o.Resolvers = append(o.Resolvers, s)
+		return nil
+	})
+	fs.Float64Var(&o.QPS, "qps", 50, "queries a second to all resolvers together, with --check (0: unpaced)")
+	fs.DurationVar(&o.Timeout, "timeout", dnscheck.DefaultTimeout, "limit for each DNS query and each autoconfig probe, with --check")
+	return o
+}
+
+// validate says what is wrong with the check's flags; set holds the
+// flags given on the command line.
+func (o *checkOptions) validate(set map[string]bool) error {
+	if !o.check {
+		for _, f := range []string{"resolver", "qps", "timeout"} {
+			if set[f] {
+				return fmt.Errorf("--%s needs --check", f)
+			}
+		}
+		return nil
+	}
+	if o.QPS < 0 || math.IsNaN(o.QPS) || math.IsInf(o.QPS, 0) {
+		return fmt.Errorf("--qps %v: want 0 (unpaced) or more queries a second", o.QPS)
+	}
+	if o.Timeout <= 0 {
+		return fmt.Errorf("--timeout %v: want a positive duration, e.g. 3s", o.Timeout)
+	}
+	return nil
+}
+
+// applyOptions are `dns --apply`'s flags.
+type applyOptions struct {
+	apply bool
+	dnsupdate.Options
+}
+
+// addApplyFlags declares --apply, --dry-run and --force on fs.
+func addApplyFlags(fs *flag.FlagSet) *applyOptions {
+	o := &applyOptions{}
+	fs.BoolVar(&o.apply, "apply", false, "send the records as RFC 2136 updates signed with TSIG to the zones the catalog's dns_updates lists (docs/guide/dns-updates.md)")
+	fs.BoolVar(&o.DryRun, "dry-run", false, "with --apply: print the updates, send nothing")
+	fs.BoolVar(&o.Force, "force", false, "with --apply: replace records this service did not write at the names it owns")
+	return o
+}
+
+// validate says what is wrong with the flags; set holds those given.
+func (o *applyOptions) validate(set map[string]bool, check bool) error {
+	if !o.apply {
+		for _, f := range []string{"dry-run", "force"} {
+			if set[f] {
+				return fmt.Errorf("--%s needs --apply", f)
+			}
+		}
+		return nil
+	}
+	if check {
+		return errors.New("--apply and --check do not go together: apply, then check")
+	}
+	if set["json"] {
+		return errors.New("--apply writes text only")
+	}
+	return nil
 }
 
 // dnsTarget builds the service's DNS target from a host name and

@@ -9,11 +9,15 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/beevik/etree"
+
+	"mailautoconf/provision"
 )
 
 // probeBody bounds the body a probe reads: a configuration document is a
@@ -121,4 +125,47 @@ var sharedSpace = netip.MustParsePrefix("100.64.0.0/10")
 func Public(a netip.Addr) bool {
 	a = a.Unmap()
 	return a.IsGlobalUnicast() && !a.IsPrivate() && !sharedSpace.Contains(a)
+}
+
+// SameServers is an HTTPProbe's ours for a check run apart from the
+// service (`dns --check`): it tells our own autoconfig document, served
+// through a proxy or another name, from another service's, as one that
+// names the same incoming and outgoing servers (host and port) as the
+// domain's provider, as lookup (the catalog's Lookup) gives it. (Serve's
+// watch, which runs the catalog it serves, knows its document by the
+// provider id: internal/server/watch.go.)
+func SameServers(lookup func(domain string) (*provision.Provider, error)) func(domain string, doc *etree.Document) bool {
+	return func(domain string, doc *etree.Document) bool {
+		if lookup == nil {
+			return false
+		}
+		p, err := lookup(domain)
+		if err != nil {
+			return false
+		}
+		var want, got []string
+		for _, s := range append(p.AdvertisedIncoming(), p.AdvertisedOutgoing()...) {
+			want = append(want, serverKey(s.Host, strconv.Itoa(s.Port)))
+		}
+		for _, e := range doc.FindElements("/clientConfig/emailProvider/*") {
+			if e.Tag != "incomingServer" && e.Tag != "outgoingServer" {
+				continue
+			}
+			got = append(got, serverKey(textOf(e, "hostname"), textOf(e, "port")))
+		}
+		slices.Sort(want)
+		slices.Sort(got)
+		return len(got) > 0 && slices.Equal(slices.Compact(want), slices.Compact(got))
+	}
+}
+
+func serverKey(host, port string) string {
+	return strings.TrimSuffix(strings.ToLower(strings.TrimSpace(host)), ".") + ":" + strings.TrimSpace(port)
+}
+
+func textOf(e *etree.Element, tag string) string {
+	if c := e.SelectElement(tag); c != nil {
+		return c.Text()
+	}
+	return ""
 }
