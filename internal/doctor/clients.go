@@ -109,18 +109,10 @@ func shortURLs(urls []string) []string {
 // (docs/dns.md#mx-based-lookup): the MX host minus its first label, then its
 // registrable domain; none when that is the mail domain itself.
 func (r *run) mxDomains(ctx context.Context, c *ClientResult) []string {
-	mx, problem := r.net.res.lookupMX(ctx, r.domain)
-	if problem != "" {
-		c.Notes = append(c.Notes, "MX lookup: "+problem)
+	host, ok := r.bestMX(ctx, c)
+	if !ok {
 		return nil
 	}
-	best := mx[0]
-	for _, m := range mx {
-		if m.Pref < best.Pref {
-			best = m
-		}
-	}
-	host := strings.TrimSuffix(best.Host, ".")
 	base, err := publicsuffix.EffectiveTLDPlusOne(host)
 	if err != nil || base == r.domain {
 		return nil
@@ -130,6 +122,24 @@ func (r *run) mxDomains(ctx context.Context, c *ClientResult) []string {
 		out = append(out, full)
 	}
 	return append(out, base)
+}
+
+// bestMX is the domain's most preferred MX host, without the final dot,
+// as the clients' MX fallbacks take it; false when the lookup failed
+// (noted on c).
+func (r *run) bestMX(ctx context.Context, c *ClientResult) (string, bool) {
+	mx, problem := r.net.res.lookupMX(ctx, r.domain)
+	if problem != "" {
+		c.Notes = append(c.Notes, "MX lookup: "+problem)
+		return "", false
+	}
+	best := mx[0]
+	for _, m := range mx {
+		if m.Pref < best.Pref {
+			best = m
+		}
+	}
+	return strings.TrimSuffix(best.Host, "."), true
 }
 
 // finish judges the endpoints the client would use and sets the status.

@@ -143,18 +143,10 @@ const gnomeUA = "gnome-online-accounts/3.58.1 "
 // preferred MX host itself (not minus its first label, unlike
 // Thunderbird), then its base domain when that differs.
 func (r *run) gnomeMXDomains(ctx context.Context, c *ClientResult) []string {
-	mx, problem := r.net.res.lookupMX(ctx, r.domain)
-	if problem != "" {
-		c.Notes = append(c.Notes, "MX lookup: "+problem)
+	host, ok := r.bestMX(ctx, c)
+	if !ok {
 		return nil
 	}
-	best := mx[0]
-	for _, m := range mx {
-		if m.Pref < best.Pref {
-			best = m
-		}
-	}
-	host := strings.TrimSuffix(best.Host, ".")
 	if host == "" || host == r.domain {
 		return nil
 	}
