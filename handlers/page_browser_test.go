@@ -81,20 +81,21 @@ func screenshotDir(t *testing.T) string {
 // the install link and receives the profile as a download of type
 // application/x-apple-aspen-config. No script runs on the page, so every
 // step is what a person does.
-func TestSetupPageInChromium(t *testing.T) {
+// browserOnPage starts headless Chromium against a test server of
+// browserCatalog: Chromium resolves the branded host name to it, so the
+// page sees the Host header a real visitor's browser sends. It returns
+// the browser's context, which ends with the test or after timeout, and
+// the page's base URL.
+func browserOnPage(t *testing.T, timeout time.Duration) (context.Context, string) {
+	t.Helper()
 	chromium := findChromium(t)
 	cat, err := provision.Parse(provision.Source{Name: "browser.yaml", Data: []byte(browserCatalog)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(New(newTestConfig(t, cat)).Router())
-	defer srv.Close()
+	t.Cleanup(srv.Close)
 	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
-	// Chromium resolves the branded host name to the test server, so the
-	// page sees the Host header a real visitor's browser sends.
-	base := "http://autoconfig.example.com:" + port
-	shots := screenshotDir(t)
-	downloads := t.TempDir()
 
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium),
@@ -106,15 +107,22 @@ func TestSetupPageInChromium(t *testing.T) {
 		chromedp.Flag("host-resolver-rules", "MAP autoconfig.example.com 127.0.0.1"),
 		chromedp.UserDataDir(t.TempDir()),
 	)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	t.Cleanup(cancel)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
+	t.Cleanup(cancelAlloc)
 	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
-	defer cancelBrowser()
+	t.Cleanup(cancelBrowser)
 	if err := chromedp.Do(browserCtx); err != nil {
 		t.Fatalf("starting chromium: %v", err)
 	}
+	return browserCtx, "http://autoconfig.example.com:" + port
+}
+
+func TestSetupPageInChromium(t *testing.T) {
+	browserCtx, base := browserOnPage(t, 90*time.Second)
+	shots := screenshotDir(t)
+	downloads := t.TempDir()
 	if _, err := chromedp.CallBrowser(browserCtx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
 		Behavior: browser.SetDownloadBehaviorBehaviorAllowAndName, DownloadPath: downloads, EventsEnabled: new(true),
 	}); err != nil {

@@ -3,8 +3,6 @@ package handlers
 import (
 	"context"
 	"fmt"
-	"net"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
@@ -13,7 +11,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"mailautoconf/internal/i18n"
-	"mailautoconf/provision"
 )
 
 // TestSetupPageLanguagesInChromium loads the result page (the longest)
@@ -25,36 +22,8 @@ import (
 // language. The screenshots stay in testoutput/browser/ (lang-*.png) for
 // a person to look at.
 func TestSetupPageLanguagesInChromium(t *testing.T) {
-	chromium := findChromium(t)
-	cat, err := provision.Parse(provision.Source{Name: "browser.yaml", Data: []byte(browserCatalog)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(New(newTestConfig(t, cat)).Router())
-	defer srv.Close()
-	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
-	base := "http://autoconfig.example.com:" + port
+	browserCtx, base := browserOnPage(t, 4*time.Minute)
 	shots := screenshotDir(t)
-
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("host-resolver-rules", "MAP autoconfig.example.com 127.0.0.1"),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
-	defer cancelBrowser()
-	if err := chromedp.Do(browserCtx); err != nil {
-		t.Fatalf("starting chromium: %v", err)
-	}
 
 	for _, vp := range []struct {
 		name   string
