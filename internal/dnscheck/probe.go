@@ -127,13 +127,32 @@ func Public(a netip.Addr) bool {
 	return a.IsGlobalUnicast() && !a.IsPrivate() && !sharedSpace.Contains(a)
 }
 
-// SameServers is an HTTPProbe's ours for a check run apart from the
-// service (`dns --check`): it tells our own autoconfig document, served
-// through a proxy or another name, from another service's, as one that
-// names the same incoming and outgoing servers (host and port) as the
-// domain's provider, as lookup (the catalog's Lookup) gives it. (Serve's
-// watch, which runs the catalog it serves, knows its document by the
-// provider id: internal/server/watch.go.)
+// Ours is the HTTPProbe's ours of `dns --check`, the watch in serve and
+// the doctor alike: our own autoconfig document, served through a proxy
+// or at another name, is one whose emailProvider id is the domain's
+// provider's (provision/autoconfig.go writes the provider id there), or
+// that names the same servers (SameServers). lookup gives the domain's
+// provider (the catalog's Lookup); nil knows no document as ours.
+func Ours(lookup func(domain string) (*provision.Provider, error)) func(domain string, doc *etree.Document) bool {
+	same := SameServers(lookup)
+	return func(domain string, doc *etree.Document) bool {
+		if lookup == nil {
+			return false
+		}
+		p, err := lookup(domain)
+		if err != nil {
+			return false
+		}
+		if ep := doc.Root().SelectElement("emailProvider"); ep != nil && ep.SelectAttrValue("id", "") == p.ID {
+			return true
+		}
+		return same(domain, doc)
+	}
+}
+
+// SameServers reports whether a document names the same incoming and
+// outgoing servers (host and port, any letter case, with or without the
+// final dot) as the domain's provider, as lookup gives it.
 func SameServers(lookup func(domain string) (*provision.Provider, error)) func(domain string, doc *etree.Document) bool {
 	return func(domain string, doc *etree.Document) bool {
 		if lookup == nil {

@@ -57,7 +57,7 @@ func CheckAll(ctx context.Context, want []dnsrecords.Domain, t dnsrecords.Target
 	checker := &Checker{
 		Pool:  pool,
 		Us:    NewUs(t.Host, addrs...),
-		Probe: HTTPProbe(o.Timeout, PoolDialer(pool, o.Timeout), SameServers(o.Lookup)),
+		Probe: HTTPProbe(o.Timeout, PoolDialer(pool, o.Timeout), Ours(o.Lookup)),
 	}
 
 	start := time.Now()

@@ -74,6 +74,32 @@ func TestSameServers(t *testing.T) {
 	if SameServers(nil)(domain, parse(nil)) {
 		t.Error("no lookup: ours = true, want false")
 	}
+
+	// Ours, which the check, the watch and the doctor share: our provider
+	// id is enough, and so are our servers; neither is another service.
+	setID := func(id string) func(*etree.Document) {
+		return func(doc *etree.Document) { doc.FindElement("/clientConfig/emailProvider").CreateAttr("id", id) }
+	}
+	for _, c := range []struct {
+		name string
+		edit func(*etree.Document)
+		want bool
+	}{
+		{"as served", nil, true},
+		{"our id, another server", func(doc *etree.Document) { hostnames(doc)[0].SetText("imap.other.example") }, true},
+		{"another id, our servers", setID("other.example"), true},
+		{"another id, another server", func(doc *etree.Document) {
+			setID("other.example")(doc)
+			hostnames(doc)[0].SetText("imap.other.example")
+		}, false},
+	} {
+		if got := Ours(cat.Lookup)(domain, parse(c.edit)); got != c.want {
+			t.Errorf("Ours, %s: %v, want %v", c.name, got, c.want)
+		}
+	}
+	if Ours(nil)(domain, parse(nil)) {
+		t.Error("Ours without a lookup: true, want false")
+	}
 }
 
 // TestReportHostileAnswer: what DNS answered stays on its line of the

@@ -6,14 +6,13 @@ package doctor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
-
-	"github.com/beevik/etree"
 
 	"mailautoconf/internal/dnscheck"
 	"mailautoconf/internal/dnsrecords"
@@ -98,18 +97,17 @@ func (r *run) checker(us dnscheck.Us) *dnscheck.Checker {
 		p, _ := strconv.Atoi(port)
 		return r.net.dial(ctx, host, p)
 	}
-	return &dnscheck.Checker{Pool: r.pool, Us: us, Probe: dnscheck.HTTPProbe(r.opts.Timeout, dial, r.ourDocument)}
+	return &dnscheck.Checker{Pool: r.pool, Us: us, Probe: dnscheck.HTTPProbe(r.opts.Timeout, dial, dnscheck.Ours(r.expectedProvider))}
 }
 
-// ourDocument tells the catalog's own autoconfig document (its provider
-// id: provision/autoconfig.go) served through a proxy from another
-// service's.
-func (r *run) ourDocument(_ string, doc *etree.Document) bool {
+// expectedProvider is the provider the domain should have
+// (Options.Expected), for dnscheck.Ours; an error when the domain is not
+// in the catalog.
+func (r *run) expectedProvider(string) (*provision.Provider, error) {
 	if r.opts.Expected == nil {
-		return false
+		return nil, errors.New("the domain is not in the catalog")
 	}
-	ep := doc.Root().SelectElement("emailProvider")
-	return ep != nil && ep.SelectAttrValue("id", "") == r.opts.Expected.ID
+	return r.opts.Expected, nil
 }
 
 // us is what points at this service: the public host, its addresses, and

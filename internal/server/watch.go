@@ -8,8 +8,6 @@ import (
 	"strings"
 	"sync/atomic"
 
-	"github.com/beevik/etree"
-
 	"mailautoconf/internal/dnscheck"
 	"mailautoconf/internal/dnsrecords"
 	"mailautoconf/internal/dnswatch"
@@ -48,7 +46,7 @@ func newDNSWatch(cfg *Config, current *atomic.Pointer[provision.Catalog], reg *m
 		Resolvers: cfg.DNSResolvers,
 		Target:    target,
 		Catalog:   current.Load,
-		Probe:     dnscheck.HTTPProbe(0, dnscheck.PublicDialer(0), ourDocument(current)),
+		Probe:     dnscheck.HTTPProbe(0, dnscheck.PublicDialer(0), dnscheck.Ours(func(d string) (*provision.Provider, error) { return current.Load().Lookup(d) })),
 		Log:       log,
 		Drifted:   drifted,
 		PointsAtUs: func(names []string) {
@@ -94,17 +92,6 @@ func watchTarget(cfg *Config) (dnsrecords.Target, error) {
 		return t, fmt.Errorf("settings: %[1]s_DNS_WATCH checks that names point at this service: set %[1]s_PUBLIC_HOST, or %[1]s_PUBLIC_IPV4/%[1]s_PUBLIC_IPV6", settingPrefix)
 	}
 	return t, nil
-}
-
-// ourDocument tells our own autoconfig document, served through a proxy
-// at a name that does not lead to us, from another service's: its
-// provider id is the domain's provider's (provision/autoconfig.go).
-func ourDocument(current *atomic.Pointer[provision.Catalog]) func(string, *etree.Document) bool {
-	return func(domain string, doc *etree.Document) bool {
-		p, err := current.Load().Lookup(domain)
-		ep := doc.Root().SelectElement("emailProvider")
-		return err == nil && ep != nil && ep.SelectAttrValue("id", "") == p.ID
-	}
 }
 
 // gate is the ACME gate (certs.ACMEOptions.DNSGate); nil with the watch
